@@ -1,0 +1,1 @@
+"""The composition root: settings, the GraphQL schema, HTTP routes, the CLI."""

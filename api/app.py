@@ -1,0 +1,56 @@
+"""The composition root: ``create_app(settings)`` wires the adapters into a Starlette app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from api.clock import SystemClock
+from api.graphql.schema import build_schema
+from api.graphql.view import GraphQLView
+from api.health import healthz, readyz_for
+from api.middleware import RequestIdMiddleware
+from api.settings import Settings
+from domain.ports import Clock
+from persistence.database import Database
+from persistence.read_models import ReadModels
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    """The HTTP app. ``settings.database_url`` must be set (the CLI resolves the embedded one)."""
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url; `provision serve` sets it")
+    db = Database(settings.database_url, pool_max=settings.pool_max)
+    read = ReadModels(db)
+    graphql = GraphQLView(
+        build_schema(settings), read=read, clock=clock or SystemClock(), graphiql=settings.graphiql
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.start()
+        try:
+            yield
+        finally:
+            await db.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz_for(db), methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn workers: the parent process put the DSN in DATABASE_URL."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,263 @@
+"""``provision demo``: a believable data set for GraphiQL, written through the repositories."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from api.clock import SystemClock
+from domain.model.customer import Customer, Membership
+from domain.model.enums import (
+    AddOnKind,
+    Channel,
+    Deployment,
+    LicensingMode,
+    NamespaceKind,
+    NamespacePlan,
+    Plan,
+    Role,
+    TrialType,
+)
+from domain.model.instance import Instance
+from domain.model.namespace import Namespace, NamespaceUsage
+from domain.model.subscription import AddOn, Segment, Subscription, Term
+from domain.model.trial import Trial
+from domain.model.usage import UsageReport
+from persistence.database import Database
+from persistence.unit_of_work import PostgresUnitOfWork
+
+DEMO_MARKER = "ops@acme.example"
+
+
+def _year(start: date, years: int = 1) -> date:
+    return start.replace(year=start.year + years)
+
+
+async def seed_demo(dsn: str) -> str:
+    """Insert the demo set once; running it again changes nothing."""
+    clock = SystemClock()
+    now, today = clock.now(), clock.today()
+    db = Database(dsn, pool_min=1, pool_max=2)
+    await db.start()
+    try:
+        exists = await db.fetchval("SELECT 1 FROM customer WHERE contact_email = $1", DEMO_MARKER)
+        if exists:
+            return "The demo data is already there."
+        async with PostgresUnitOfWork(db) as uow:
+            acme = Customer("Acme Corp", "Wile E. Coyote", DEMO_MARKER, now)
+            globex = Customer("Globex", "Hank Scorpio", "it@globex.example", now)
+            initech = Customer("Initech", "Bill Lumbergh", "bill@initech.example", now)
+            hooli = Customer("Hooli", "Gavin Belson", "gavin@hooli.example", now)
+            for customer in (acme, globex, initech, hooli):
+                await uow.customers.add(customer)
+            await uow.customers.add_membership(Membership(acme.id, "user:wile", Role.OWNER))
+            await uow.customers.add_membership(Membership(globex.id, "user:hank", Role.ADMIN))
+
+            acme_group = Namespace(
+                gitlab_id=9970,
+                path="acme",
+                name="Acme",
+                kind=NamespaceKind.GROUP,
+                owner_user_ids=(101,),
+                owner_emails=("wile@acme.example",),
+                base_plan=NamespacePlan.PREMIUM,
+                usage=NamespaceUsage(42, 57, 3210, 7_500_000_000, now),
+                created_at=now,
+            )
+            acme_subgroup = Namespace(
+                gitlab_id=9971,
+                path="acme/platform",
+                name="Platform",
+                kind=NamespaceKind.GROUP,
+                parent_gitlab_id=9970,
+                created_at=now,
+            )
+            hooli_group = Namespace(
+                gitlab_id=12001,
+                path="hooli",
+                name="Hooli",
+                kind=NamespaceKind.GROUP,
+                owner_user_ids=(202,),
+                usage=NamespaceUsage(12, 12, 400, 1_200_000_000, now),
+                created_at=now,
+            )
+            initech_group = Namespace(
+                gitlab_id=13002,
+                path="initech",
+                name="Initech",
+                kind=NamespaceKind.GROUP,
+                owner_user_ids=(303,),
+                base_plan=NamespacePlan.ULTIMATE,
+                usage=NamespaceUsage(18, 20, 12_000, 30_000_000_000, now),
+                created_at=now,
+            )
+            for namespace in (acme_group, acme_subgroup, hooli_group, initech_group):
+                await uow.namespaces.add(namespace)
+
+            start = today - timedelta(days=120)
+            acme_saas = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=acme.id,
+                deployment=Deployment.GITLAB_COM,
+                plan=Plan.PREMIUM,
+                channel=Channel.WEB_DIRECT,
+                terms=(Term((Segment(start, _year(start), 50),)),),
+                add_ons=(AddOn(AddOnKind.COMPUTE_MINUTES, 10_000, start, _year(start)),),
+                namespace_id=acme_group.id,
+                created_at=now,
+            )
+            ramp_start = today - timedelta(days=400)
+            acme_ramp = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=acme.id,
+                deployment=Deployment.SELF_MANAGED,
+                plan=Plan.ULTIMATE,
+                channel=Channel.SALES,
+                licensing_mode=LicensingMode.ONLINE_CLOUD,
+                max_instances=2,
+                reconciliation_enabled=True,
+                terms=(
+                    Term(
+                        (
+                            Segment(ramp_start, _year(ramp_start), 100),
+                            Segment(_year(ramp_start), _year(ramp_start, 2), 250),
+                            Segment(_year(ramp_start, 2), _year(ramp_start, 3), 500),
+                        )
+                    ),
+                ),
+                add_ons=(AddOn(AddOnKind.DUO_PRO, 50, ramp_start, _year(ramp_start, 3)),),
+                created_at=now,
+            )
+            globex_start = today - timedelta(days=200)
+            globex_sm = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=globex.id,
+                deployment=Deployment.SELF_MANAGED,
+                plan=Plan.PREMIUM,
+                channel=Channel.SALES,
+                terms=(Term((Segment(globex_start, _year(globex_start), 200),)),),
+                cancel_at_period_end=True,
+                auto_renew=False,
+                created_at=now,
+            )
+            old_start = today - timedelta(days=800)
+            globex_old = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=globex.id,
+                deployment=Deployment.SELF_MANAGED,
+                plan=Plan.PREMIUM,
+                channel=Channel.SALES,
+                licensing_mode=LicensingMode.LEGACY,
+                terms=(Term((Segment(old_start, _year(old_start), 150),)),),
+                auto_renew=False,
+                created_at=now,
+            )
+            initech_saas = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=initech.id,
+                deployment=Deployment.GITLAB_COM,
+                plan=Plan.ULTIMATE,
+                channel=Channel.RESELLER,
+                partner_id="partner:northwind-resellers",
+                terms=(Term((Segment(start, _year(start), 15),)),),
+                namespace_id=initech_group.id,
+                created_at=now,
+            )
+            future_start = today + timedelta(days=30)
+            hooli_dedicated = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=hooli.id,
+                deployment=Deployment.DEDICATED,
+                plan=Plan.ULTIMATE,
+                channel=Channel.MARKETPLACE,
+                partner_id="partner:cloud-marketplace",
+                terms=(Term((Segment(future_start, _year(future_start), 1000),)),),
+                created_at=now,
+            )
+            subscriptions = (
+                acme_saas,
+                acme_ramp,
+                globex_sm,
+                globex_old,
+                initech_saas,
+                hooli_dedicated,
+            )
+            for subscription in subscriptions:
+                await uow.subscriptions.add(subscription)
+
+            acme_instance = Instance(
+                instance_identifier="5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71",
+                subscription_id=acme_ramp.id,
+                hostname="gitlab.acme.example",
+                gitlab_version="18.6.0",
+                activated_at=now - timedelta(days=390),
+                last_synced_at=now - timedelta(hours=5),
+            )
+            globex_instance = Instance(
+                instance_identifier="0a9f3e51-7c62-4d8e-b1f4-6e2d9c8a7b30",
+                subscription_id=globex_sm.id,
+                hostname="git.globex.example",
+                gitlab_version="18.5.2",
+                activated_at=now - timedelta(days=199),
+                last_synced_at=now - timedelta(hours=20),
+            )
+            for instance in (acme_instance, globex_instance):
+                await uow.instances.add(instance)
+            for days_ago, billable, maximum in ((2, 231, 240), (1, 236, 244)):
+                await uow.usage_reports.add(
+                    UsageReport(
+                        subscription_id=acme_ramp.id,
+                        instance_id=acme_instance.id,
+                        billable_users=billable,
+                        max_historical_users=maximum,
+                        add_on_seats={"duo_pro": 41},
+                        gitlab_version="18.6.0",
+                        hostname="gitlab.acme.example",
+                        reported_at=now - timedelta(days=days_ago),
+                    )
+                )
+            await uow.usage_reports.add(
+                UsageReport(
+                    subscription_id=globex_sm.id,
+                    instance_id=globex_instance.id,
+                    billable_users=212,
+                    max_historical_users=219,
+                    gitlab_version="18.5.2",
+                    hostname="git.globex.example",
+                    reported_at=now - timedelta(hours=20),
+                )
+            )
+
+            await uow.trials.add(
+                Trial(
+                    type=TrialType.ULTIMATE,
+                    namespace_id=hooli_group.id,
+                    starts_on=today - timedelta(days=10),
+                    ends_on=today + timedelta(days=20),
+                    reverts_to=NamespacePlan.FREE,
+                    created_at=now,
+                )
+            )
+            await uow.trials.add(
+                Trial(
+                    type=TrialType.ULTIMATE_ON_PREMIUM,
+                    namespace_id=acme_group.id,
+                    starts_on=today - timedelta(days=90),
+                    ends_on=today - timedelta(days=60),
+                    reverts_to=NamespacePlan.PREMIUM,
+                    created_at=now,
+                )
+            )
+            await uow.trials.add(
+                Trial(
+                    type=TrialType.DUO_ENTERPRISE,
+                    namespace_id=initech_group.id,
+                    starts_on=today - timedelta(days=5),
+                    ends_on=today + timedelta(days=55),
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+        names = ", ".join(s.name for s in subscriptions)
+        return f"Demo data written: 4 customers, 6 subscriptions ({names}), 4 namespaces, 3 trials."
+    finally:
+        await db.stop()

@@ -1,0 +1,1 @@
+"""The GraphQL adapter: strawberry types, queries, loaders and limits."""

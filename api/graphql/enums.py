@@ -1,0 +1,165 @@
+"""GraphQL enums: the domain's vocabularies with descriptions. ``api_enum`` converts by name."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+import strawberry
+
+E = TypeVar("E", bound=Enum)
+
+
+def api_enum(enum_type: type[E], member: Enum) -> E:
+    """The GraphQL member with the same name as a domain member."""
+    return enum_type[member.name]
+
+
+@strawberry.enum(description="A product tier a subscription sells.")
+class Plan(Enum):
+    FREE = strawberry.enum_value("FREE", description="The free tier; never sold as a subscription.")
+    PREMIUM = strawberry.enum_value("PREMIUM", description="The Premium tier.")
+    ULTIMATE = strawberry.enum_value("ULTIMATE", description="The Ultimate tier.")
+
+
+@strawberry.enum(description="The plan code GitLab.com shows on a namespace, trials included.")
+class NamespacePlan(Enum):
+    FREE = strawberry.enum_value("FREE", description="No paid plan.")
+    PREMIUM = strawberry.enum_value("PREMIUM", description="Paid Premium.")
+    ULTIMATE = strawberry.enum_value("ULTIMATE", description="Paid Ultimate.")
+    ULTIMATE_TRIAL = strawberry.enum_value(
+        "ULTIMATE_TRIAL", description="An Ultimate trial on a free group."
+    )
+    ULTIMATE_TRIAL_PAID_CUSTOMER = strawberry.enum_value(
+        "ULTIMATE_TRIAL_PAID_CUSTOMER",
+        description="An Ultimate trial on a paid Premium group; it reverts to Premium.",
+    )
+
+
+@strawberry.enum(description="Where the product runs for the customer.")
+class Deployment(Enum):
+    GITLAB_COM = strawberry.enum_value(
+        "GITLAB_COM", description="SaaS: a GitLab.com top-level group gets the plan."
+    )
+    SELF_MANAGED = strawberry.enum_value(
+        "SELF_MANAGED", description="The customer's own instance, activated with a code."
+    )
+    DEDICATED = strawberry.enum_value(
+        "DEDICATED", description="A single-tenant instance run for the customer."
+    )
+
+
+@strawberry.enum(description="How a subscription was sold.")
+class Channel(Enum):
+    WEB_DIRECT = strawberry.enum_value("WEB_DIRECT", description="Bought in the customer portal.")
+    SALES = strawberry.enum_value("SALES", description="Sold by our sales team.")
+    RESELLER = strawberry.enum_value("RESELLER", description="Sold by a reseller partner.")
+    MARKETPLACE = strawberry.enum_value(
+        "MARKETPLACE", description="Sold through a cloud marketplace partner."
+    )
+
+
+@strawberry.enum(description="How a self-managed instance receives its license.")
+class LicensingMode(Enum):
+    ONLINE_CLOUD = strawberry.enum_value(
+        "ONLINE_CLOUD", description="Activated with a code, synced daily (seat link)."
+    )
+    OFFLINE_CLOUD = strawberry.enum_value(
+        "OFFLINE_CLOUD", description="A cloud license delivered as a file, usage sent by email."
+    )
+    LEGACY = strawberry.enum_value("LEGACY", description="A license file, no sync.")
+
+
+@strawberry.enum(description="A subscription's status, derived from its dates and cancellation.")
+class SubscriptionStatus(Enum):
+    PENDING = strawberry.enum_value("PENDING", description="The first term has not started.")
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Today falls within a term.")
+    EXPIRED = strawberry.enum_value("EXPIRED", description="The last term has ended.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Cancelled with immediate effect.")
+
+
+@strawberry.enum(description="The kinds of trial.")
+class TrialType(Enum):
+    ULTIMATE = strawberry.enum_value("ULTIMATE", description="Ultimate on a free group.")
+    ULTIMATE_ON_PREMIUM = strawberry.enum_value(
+        "ULTIMATE_ON_PREMIUM", description="Ultimate on a paid Premium group."
+    )
+    DUO_ENTERPRISE = strawberry.enum_value(
+        "DUO_ENTERPRISE", description="The Duo Enterprise add-on."
+    )
+
+
+@strawberry.enum(description="Whether a trial covers today.")
+class TrialStatus(Enum):
+    ACTIVE = strawberry.enum_value("ACTIVE", description="The trial covers today.")
+    EXPIRED = strawberry.enum_value("EXPIRED", description="The trial has ended.")
+
+
+@strawberry.enum(description="What an add-on adds to a subscription.")
+class AddOnKind(Enum):
+    COMPUTE_MINUTES = strawberry.enum_value(
+        "COMPUTE_MINUTES", description="Extra CI/CD compute minutes (quantity in minutes)."
+    )
+    STORAGE_GB = strawberry.enum_value("STORAGE_GB", description="Extra storage (in GB).")
+    DUO_PRO = strawberry.enum_value("DUO_PRO", description="Duo Pro seats.")
+    DUO_ENTERPRISE = strawberry.enum_value("DUO_ENTERPRISE", description="Duo Enterprise seats.")
+
+
+@strawberry.enum(description="Stable codes of the errors this API returns.")
+class ErrorCode(Enum):
+    NOT_FOUND = strawberry.enum_value(
+        "NOT_FOUND", description="No such object, or not visible to the caller."
+    )
+    VALIDATION_FAILED = strawberry.enum_value(
+        "VALIDATION_FAILED", description="An input broke a rule; `path` names the field."
+    )
+    IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
+        "IDEMPOTENCY_KEY_REUSED", description="The idempotency key was used with another input."
+    )
+    UNAUTHENTICATED = strawberry.enum_value(
+        "UNAUTHENTICATED", description="The operation needs a bearer token."
+    )
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="The token lacks the scope needed.")
+    ACTIVATION_CODE_INVALID = strawberry.enum_value(
+        "ACTIVATION_CODE_INVALID", description="The activation code is malformed or unknown."
+    )
+    SUBSCRIPTION_NOT_CLOUD_LICENSABLE = strawberry.enum_value(
+        "SUBSCRIPTION_NOT_CLOUD_LICENSABLE",
+        description="The subscription has no cloud license to activate.",
+    )
+    SUBSCRIPTION_NOT_ACTIVE = strawberry.enum_value(
+        "SUBSCRIPTION_NOT_ACTIVE", description="The subscription is expired, cancelled or pending."
+    )
+    INSTANCE_LIMIT_REACHED = strawberry.enum_value(
+        "INSTANCE_LIMIT_REACHED", description="maxInstances distinct instances already activated."
+    )
+    LICENSE_ALREADY_CANCELLED = strawberry.enum_value(
+        "LICENSE_ALREADY_CANCELLED", description="The license was cancelled before."
+    )
+    SUBSCRIPTION_ALREADY_CANCELLED = strawberry.enum_value(
+        "SUBSCRIPTION_ALREADY_CANCELLED", description="The subscription was cancelled before."
+    )
+    SUBSCRIPTION_NOT_SAAS = strawberry.enum_value(
+        "SUBSCRIPTION_NOT_SAAS", description="Only GitLab.com subscriptions link to namespaces."
+    )
+    NAMESPACE_NOT_TOP_LEVEL = strawberry.enum_value(
+        "NAMESPACE_NOT_TOP_LEVEL", description="Only top-level groups can be linked or trialled."
+    )
+    NOT_NAMESPACE_OWNER = strawberry.enum_value(
+        "NOT_NAMESPACE_OWNER", description="The user does not own the group."
+    )
+    NAMESPACE_ALREADY_LINKED = strawberry.enum_value(
+        "NAMESPACE_ALREADY_LINKED", description="The group already has an active paid subscription."
+    )
+    TRIAL_NOT_ELIGIBLE = strawberry.enum_value(
+        "TRIAL_NOT_ELIGIBLE", description="The namespace cannot get this trial."
+    )
+    TRIAL_ALREADY_EXTENDED = strawberry.enum_value(
+        "TRIAL_ALREADY_EXTENDED", description="The trial was extended before."
+    )
+    RATE_LIMITED = strawberry.enum_value(
+        "RATE_LIMITED", description="Too many attempts; retry later."
+    )
+    INTERNAL = strawberry.enum_value(
+        "INTERNAL", description="An unexpected error; quote the request id to support."
+    )

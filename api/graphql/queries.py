@@ -1,0 +1,333 @@
+"""The root Query type: lists are keyset connections, single objects are nullable lookups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.enums import Deployment, Plan, SubscriptionStatus
+from api.graphql.errors import api_error, page_size
+from api.graphql.prefetch import (
+    node_fields,
+    prefetch_customers,
+    prefetch_namespaces,
+    prefetch_subscriptions,
+)
+from api.graphql.types.customer import CustomerNode, customer_node
+from api.graphql.types.license import InstanceNode, LicenseNode, instance_node, license_node
+from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
+from api.graphql.types.node import Connection, Node, build_connection
+from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.graphql.types.usage import UsageReportNode, usage_report_node
+from api.graphql.types.viewer import Viewer, viewer_of
+from api.ids import parse_cursor, parse_global_id, parse_typed_id
+from domain.errors import DomainError, ValidationFailed
+from domain.model.enums import Deployment as DomainDeployment
+from domain.model.enums import Plan as DomainPlan
+from domain.model.enums import SubscriptionStatus as DomainStatus
+from domain.model.subscription import is_subscription_name
+from persistence.read_models import SubscriptionFilter
+
+First = Annotated[
+    int | None, strawberry.argument(description="Page size, 0 to 100 (20 when omitted).")
+]
+After = Annotated[
+    str | None, strawberry.argument(description="The `endCursor` of the previous page.")
+]
+MAX_NODES = 100
+
+
+def _id_arg(value: str | None, type_name: str, name: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return parse_typed_id(value, type_name, path=(name,))
+    except DomainError as error:
+        raise api_error(error) from None
+
+
+def _cursor(after: str | None) -> uuid.UUID | None:
+    try:
+        return parse_cursor(after)
+    except DomainError as error:
+        raise api_error(error) from None
+
+
+async def resolve_node(info: Info, value: str) -> Node | None:
+    """Any object by its global ID; None when it does not exist or is not visible."""
+    try:
+        type_name, local_id = parse_global_id(value)
+    except DomainError as error:
+        raise api_error(error) from None
+    loaders, today = info.context.loaders, info.context.today
+    if type_name == "Subscription":
+        sub = await loaders.subscriptions.load(local_id)
+        return subscription_node(sub, today) if sub else None
+    if type_name == "Customer":
+        customer = await loaders.customers.load(local_id)
+        return customer_node(customer) if customer else None
+    if type_name == "Namespace":
+        namespace = await loaders.namespaces.load(local_id)
+        return namespace_node(namespace, today) if namespace else None
+    if type_name == "License":
+        lic = await loaders.licenses.load(local_id)
+        return license_node(lic) if lic else None
+    if type_name == "Instance":
+        instance = await loaders.instances.load(local_id)
+        return instance_node(instance) if instance else None
+    if type_name == "Trial":
+        trial = await loaders.trials.load(local_id)
+        return trial_node(trial, today) if trial else None
+    if type_name == "UsageReport":
+        report = await loaders.usage_reports.load(local_id)
+        return usage_report_node(report) if report else None
+    return None
+
+
+@strawberry.type(description="Everything Provision lets a caller read.")
+class Query:
+    @strawberry.field(description="Who is calling, and what they may see.")
+    def viewer(self, info: Info) -> Viewer:
+        return viewer_of(info.context.principal)
+
+    @strawberry.field(description="Any object by its global ID.")
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
+    ) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(
+        description="Several objects by global ID, in the order asked (null if unseen)."
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="Up to 100 global IDs.")
+        ],
+    ) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise api_error(ValidationFailed(f"at most {MAX_NODES} ids per call", path=("ids",)))
+        return [await resolve_node(info, value) for value in ids]
+
+    @strawberry.field(description="Customers, oldest first.")
+    async def customers(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[CustomerNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        page = await ctx.read.customers(ctx.principal, size, cursor)
+        await prefetch_customers(info, node_fields(info), page.items)
+        return build_connection(
+            page,
+            customer_node,
+            lambda c: c.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_customers(ctx.principal),
+        )
+
+    @strawberry.field(description="Subscriptions, oldest first, optionally filtered.")
+    async def subscriptions(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        status: Annotated[
+            SubscriptionStatus | None, strawberry.argument(description="Only this status.")
+        ] = None,
+        deployment: Annotated[
+            Deployment | None, strawberry.argument(description="Only this deployment.")
+        ] = None,
+        plan: Annotated[Plan | None, strawberry.argument(description="Only this plan.")] = None,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this customer's.")
+        ] = None,
+    ) -> Connection[SubscriptionNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        flt = SubscriptionFilter(
+            status=DomainStatus(status.value) if status else None,
+            deployment=DomainDeployment(deployment.value) if deployment else None,
+            plan=DomainPlan(plan.value) if plan else None,
+            customer_id=_id_arg(customer_id, "Customer", "customerId"),
+        )
+        today = ctx.today
+        page = await ctx.read.subscriptions(ctx.principal, flt, today, size, cursor)
+        await prefetch_subscriptions(info, node_fields(info), page.items)
+        return build_connection(
+            page,
+            lambda s: subscription_node(s, today),
+            lambda s: s.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_subscriptions(ctx.principal, flt, today),
+        )
+
+    @strawberry.field(description="One subscription by global ID or by name (A-S00012345).")
+    async def subscription(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global ID.")
+        ] = None,
+        name: Annotated[str | None, strawberry.argument(description="Its name.")] = None,
+    ) -> SubscriptionNode | None:
+        ctx = info.context
+        if (id is None) == (name is None):
+            raise api_error(ValidationFailed("give exactly one of `id` and `name`", path=("id",)))
+        if id is not None:
+            sub = await ctx.loaders.subscriptions.load(_id_arg(id, "Subscription", "id"))  # type: ignore[arg-type]
+        else:
+            assert name is not None
+            if not is_subscription_name(name):
+                raise api_error(
+                    ValidationFailed(f"{name!r} is not a name like A-S00012345", path=("name",))
+                )
+            sub = await ctx.read.subscription_by_name(ctx.principal, name)
+        return subscription_node(sub, ctx.today) if sub else None
+
+    @strawberry.field(description="GitLab.com namespaces, oldest first.")
+    async def namespaces(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[NamespaceNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        page = await ctx.read.namespaces(ctx.principal, size, cursor)
+        await prefetch_namespaces(info, node_fields(info), page.items)
+        today = ctx.today
+        return build_connection(
+            page,
+            lambda n: namespace_node(n, today),
+            lambda n: n.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_namespaces(ctx.principal),
+        )
+
+    @strawberry.field(description="One namespace by global ID or by its GitLab id.")
+    async def namespace(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global ID.")
+        ] = None,
+        gitlab_id: Annotated[
+            int | None, strawberry.argument(description="Its id on GitLab.com.")
+        ] = None,
+    ) -> NamespaceNode | None:
+        ctx = info.context
+        if (id is None) == (gitlab_id is None):
+            raise api_error(
+                ValidationFailed("give exactly one of `id` and `gitlabId`", path=("id",))
+            )
+        if id is not None:
+            namespace = await ctx.loaders.namespaces.load(_id_arg(id, "Namespace", "id"))  # type: ignore[arg-type]
+        else:
+            assert gitlab_id is not None
+            namespace = await ctx.read.namespace_by_gitlab_id(ctx.principal, gitlab_id)
+        return namespace_node(namespace, ctx.today) if namespace else None
+
+    @strawberry.field(description="Licenses, oldest first, optionally of one subscription.")
+    async def licenses(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        subscription_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
+        ] = None,
+    ) -> Connection[LicenseNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
+        page = await ctx.read.licenses(ctx.principal, sub_id, size, cursor)
+        return build_connection(
+            page,
+            license_node,
+            lambda item: item.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_licenses(ctx.principal, sub_id),
+        )
+
+    @strawberry.field(description="One license by global ID.")
+    async def license(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Its global ID.")],
+    ) -> LicenseNode | None:
+        found = await info.context.loaders.licenses.load(_id_arg(id, "License", "id"))  # type: ignore[arg-type]
+        return license_node(found) if found else None
+
+    @strawberry.field(
+        description="Activated instances, oldest first, optionally of one subscription."
+    )
+    async def instances(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        subscription_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
+        ] = None,
+    ) -> Connection[InstanceNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
+        page = await ctx.read.instances(ctx.principal, sub_id, size, cursor)
+        return build_connection(
+            page,
+            instance_node,
+            lambda item: item.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_instances(ctx.principal, sub_id),
+        )
+
+    @strawberry.field(description="Trials, oldest first, optionally of one namespace.")
+    async def trials(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        namespace_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this namespace's.")
+        ] = None,
+    ) -> Connection[TrialNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        ns_id = _id_arg(namespace_id, "Namespace", "namespaceId")
+        page = await ctx.read.trials(ctx.principal, ns_id, size, cursor)
+        today = ctx.today
+        return build_connection(
+            page,
+            lambda t: trial_node(t, today),
+            lambda t: t.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_trials(ctx.principal, ns_id),
+        )
+
+    @strawberry.field(
+        description="Seat-link usage reports, oldest first, optionally of one subscription."
+    )
+    async def usage_reports(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        subscription_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
+        ] = None,
+    ) -> Connection[UsageReportNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
+        page = await ctx.read.usage_reports(ctx.principal, sub_id, size, cursor)
+        return build_connection(
+            page,
+            usage_report_node,
+            lambda item: item.id,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_usage_reports(ctx.principal, sub_id),
+        )

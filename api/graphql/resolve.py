@@ -1,0 +1,57 @@
+"""Helpers for resolvers: sync when data is already loaded, async only when it must be."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from api.graphql.loaders import cached
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+R = TypeVar("R")
+
+
+async def _then(pending: Awaitable[V], convert: Callable[[V], R]) -> R:
+    return convert(await pending)
+
+
+def load_then(loader: DataLoader[K, V], key: K, convert: Callable[[V], R]) -> R | Awaitable[R]:
+    """Convert the loaded value; without a coroutine when a batch already loaded it."""
+    value = cached(loader, key)
+    if inspect.isawaitable(value):
+        return _then(value, convert)
+    return convert(value)
+
+
+def _flatten(selections: list[Selection]) -> list[SelectedField]:
+    fields: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            fields.append(selection)
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            fields.extend(_flatten(selection.selections))
+    return fields
+
+
+def selected(fields: list[SelectedField], *path: str) -> list[SelectedField]:
+    """The selections reached by following field names ``path`` (fragments included)."""
+    current = fields
+    for name in path:
+        current = [field for field in _flatten(current_selection(current)) if field.name == name]
+    return current
+
+
+def current_selection(fields: list[SelectedField]) -> list[Selection]:
+    children: list[Selection] = []
+    for field in fields:
+        children.extend(field.selections)
+    return children
+
+
+def argument(field: SelectedField, name: str) -> Any:
+    return field.arguments.get(name)

@@ -1,0 +1,87 @@
+"""The strawberry schema with its limits: depth, tokens, aliases, bounded caches, error masking."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from api.graphql.errors import ApiError
+from api.graphql.queries import Query
+from api.settings import Settings
+from domain.errors import DomainError
+
+logger = logging.getLogger("provision.graphql")
+
+CACHE_SIZE = 256
+
+
+class PresentErrors(MaskErrors):
+    """Expected errors keep their message and gain ``extensions.code``; anything else is masked
+    as INTERNAL with the request id, and logged with its traceback on the server only."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        presented = []
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, ApiError):
+                presented.append(error)
+            elif isinstance(original, DomainError):
+                extensions = {"code": original.code}
+                if original.path:
+                    extensions["field"] = ".".join(original.path)
+                presented.append(
+                    GraphQLError(
+                        original.message,
+                        nodes=error.nodes,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions=extensions,
+                    )
+                )
+            else:
+                logger.error(
+                    "unexpected error in %s (request %s)",
+                    ".".join(str(p) for p in error.path or ()),
+                    request_id,
+                    exc_info=original,
+                )
+                presented.append(
+                    GraphQLError(
+                        f"Internal error. Quote request id {request_id} to support.",
+                        nodes=error.nodes,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions={"code": "INTERNAL", "requestId": request_id},
+                    )
+                )
+        return presented
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        extensions=[
+            partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+            partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+            partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+            partial(ParserCache, maxsize=CACHE_SIZE),
+            partial(ValidationCache, maxsize=CACHE_SIZE),
+            PresentErrors,
+        ],
+    )

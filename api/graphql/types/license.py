@@ -1,0 +1,102 @@
+"""The License and Instance types (self-managed)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.enums import LicensingMode, Plan, api_enum
+from api.graphql.resolve import load_then
+from api.graphql.types.node import Node
+from api.ids import global_id
+from domain.model import instance as instance_model
+from domain.model import license as license_model
+
+if TYPE_CHECKING:
+    from api.graphql.types.subscription import SubscriptionNode
+
+_SUBSCRIPTION = "api.graphql.types.subscription"
+
+
+def _subscription(info: Info, subscription_id: object) -> object:
+    from api.graphql.types.subscription import subscription_node
+
+    today = info.context.today
+    return load_then(
+        info.context.loaders.subscriptions,
+        subscription_id,  # type: ignore[arg-type]
+        lambda s: subscription_node(s, today) if s else None,
+    )
+
+
+@strawberry.type(name="License", description="A signed statement of what an instance may use.")
+class LicenseNode(Node):
+    mode: LicensingMode = strawberry.field(description="Online cloud, offline cloud or legacy.")
+    plan: Plan = strawberry.field(description="The tier licensed.")
+    seats: int = strawberry.field(description="Licensed users (`active_user_count`).")
+    starts_at: date = strawberry.field(description="First day the license is valid (`issued_at`).")
+    expires_at: date = strawberry.field(description="The day the license expires (exclusive).")
+    trial: bool = strawberry.field(description="Whether this is a trial license.")
+    cancelled: bool = strawberry.field(
+        description="Whether this is a cancellation key (`generated_from_cancellation`)."
+    )
+    license_key: str = strawberry.field(
+        description="GitLab's license envelope; identical bytes until something in it changes."
+    )
+    created_at: datetime = strawberry.field(description="When the license was issued.")
+    entity: strawberry.Private[license_model.License]
+
+    @strawberry.field(description="The subscription the license was issued for.")
+    def subscription(
+        self, info: Info
+    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)] | None:
+        return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+def license_node(entity: license_model.License) -> LicenseNode:
+    return LicenseNode(
+        id=strawberry.ID(global_id("License", entity.id)),
+        mode=api_enum(LicensingMode, entity.mode),
+        plan=api_enum(Plan, entity.plan),
+        seats=entity.seats,
+        starts_at=entity.starts_at,
+        expires_at=entity.expires_at,
+        trial=entity.trial,
+        cancelled=entity.cancelled,
+        license_key=entity.license_key,
+        created_at=entity.created_at,
+        entity=entity,
+    )
+
+
+@strawberry.type(
+    name="Instance", description="A self-managed installation bound to a subscription."
+)
+class InstanceNode(Node):
+    instance_identifier: str = strawberry.field(description="The UUID the instance sends.")
+    hostname: str | None = strawberry.field(description="The hostname it last reported.")
+    gitlab_version: str | None = strawberry.field(description="The version it last reported.")
+    activated_at: datetime = strawberry.field(description="When it first activated.")
+    last_synced_at: datetime | None = strawberry.field(description="Its last seat-link sync.")
+    entity: strawberry.Private[instance_model.Instance]
+
+    @strawberry.field(description="The subscription the instance is activated on.")
+    def subscription(
+        self, info: Info
+    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)] | None:
+        return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+def instance_node(entity: instance_model.Instance) -> InstanceNode:
+    return InstanceNode(
+        id=strawberry.ID(global_id("Instance", entity.id)),
+        instance_identifier=entity.instance_identifier,
+        hostname=entity.hostname,
+        gitlab_version=entity.gitlab_version,
+        activated_at=entity.activated_at,
+        last_synced_at=entity.last_synced_at,
+        entity=entity,
+    )

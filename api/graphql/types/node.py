@@ -1,0 +1,81 @@
+"""The Relay Node interface, page info and the keyset connection shared by every list."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from api.ids import cursor
+from persistence.read_models import Page
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.interface(
+    description="An object with a global ID; any of them can be fetched by `node(id:)`."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="The object's global ID (opaque).")
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last edge: pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="One item of a page and the cursor that points at it.")
+class Edge(Generic[NodeT]):
+    node: NodeT = strawberry.field(description="The item.")
+    cursor: str = strawberry.field(description="Pass as `after` to fetch the items after this one.")
+
+
+@strawberry.type(description="A page of items, newest last, with cursors to walk the whole list.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    count: strawberry.Private[int | Callable[[], Awaitable[int]] | None]
+
+    @strawberry.field(description="How many items the whole list has (counted only when asked).")
+    def total_count(self) -> int | None:
+        count = self.count
+        if callable(count):
+            return count()  # type: ignore[return-value]  # awaited by the executor
+        return count
+
+
+E = TypeVar("E")
+
+
+def build_connection(
+    page: Page[E],
+    to_node: Callable[[E], Any],
+    key: Callable[[E], uuid.UUID],
+    *,
+    after_given: bool,
+    count: int | Callable[[], Awaitable[int]] | None = None,
+) -> Connection[Any]:
+    items: Sequence[E] = page.items
+    edges = [Edge(node=to_node(item), cursor=cursor(key(item))) for item in items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after_given,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=page.total if page.total is not None else count,
+    )

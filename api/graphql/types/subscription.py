@@ -1,0 +1,257 @@
+"""The Subscription type: terms, segments, add-ons, derived status and seats, children."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.enums import (
+    AddOnKind,
+    api_enum,
+)
+from api.graphql.enums import Channel, Deployment, LicensingMode, Plan, SubscriptionStatus
+from api.graphql.errors import page_size
+from api.graphql.resolve import load_then
+from api.graphql.types.node import Connection, Node, build_connection
+from api.ids import global_id, parse_cursor
+from domain.model import subscription as model
+from domain.model.enums import Deployment as DomainDeployment
+from domain.model.usage import usage_of
+
+if TYPE_CHECKING:
+    from api.graphql.types.customer import CustomerNode
+    from api.graphql.types.license import InstanceNode, LicenseNode
+    from api.graphql.types.namespace import NamespaceNode
+    from api.graphql.types.usage import UsageType
+
+_CUSTOMER = "api.graphql.types.customer"
+_LICENSE = "api.graphql.types.license"
+_NAMESPACE = "api.graphql.types.namespace"
+_USAGE = "api.graphql.types.usage"
+
+
+@strawberry.type(name="Segment", description="A stretch of a term with its own seat count.")
+class SegmentType:
+    start_date: date = strawberry.field(description="First day covered.")
+    end_date: date = strawberry.field(description="First day no longer covered (exclusive).")
+    seats: int = strawberry.field(description="Seats licensed during the segment.")
+
+
+@strawberry.type(name="Term", description="A contract period: the purchase or one renewal.")
+class TermType:
+    start_date: date = strawberry.field(description="First day of the term.")
+    end_date: date = strawberry.field(description="First day after the term (exclusive).")
+    segments: list[SegmentType] = strawberry.field(
+        description="The term's segments in date order; several make a ramp deal."
+    )
+
+
+@strawberry.type(name="AddOn", description="Something bought on top of the plan.")
+class AddOnType:
+    kind: AddOnKind = strawberry.field(description="What the add-on adds.")
+    name: str = strawberry.field(description="The add-on's name, as GitLab shows it.")
+    quantity: int = strawberry.field(description="How much of it (minutes, GB or seats).")
+    start_date: date = strawberry.field(description="First day covered.")
+    end_date: date = strawberry.field(description="First day no longer covered (exclusive).")
+
+
+@strawberry.type(
+    name="Subscription",
+    description="What a customer bought. Status and seats are derived from the terms and today.",
+)
+class SubscriptionNode(Node):
+    name: str = strawberry.field(description="Unique name like A-S00012345, never reused.")
+    deployment: Deployment = strawberry.field(description="Where the product runs.")
+    plan: Plan = strawberry.field(description="The tier sold.")
+    channel: Channel = strawberry.field(description="How it was sold.")
+    partner_id: str | None = strawberry.field(
+        description="The partner who sold it (reseller and marketplace channels)."
+    )
+    status: SubscriptionStatus = strawberry.field(
+        description="Derived from dates and cancellation."
+    )
+    cancel_at_period_end: bool = strawberry.field(
+        description="Cancelled at the end of the current term: active until then, no renewal."
+    )
+    auto_renew: bool = strawberry.field(description="Renews by itself at the end of the term.")
+    licensing_mode: LicensingMode | None = strawberry.field(
+        description="How instances get their license; null for GitLab.com."
+    )
+    max_instances: int = strawberry.field(description="How many distinct instances may activate.")
+    reconciliation_enabled: bool = strawberry.field(
+        description="Whether quarterly seat reconciliation applies."
+    )
+    start_date: date = strawberry.field(description="First day of the first term.")
+    end_date: date = strawberry.field(description="First day after the last term (exclusive).")
+    seats: int = strawberry.field(description="Seats of the current segment.")
+    created_at: datetime = strawberry.field(description="When the subscription was recorded.")
+    entity: strawberry.Private[model.Subscription]
+    today: strawberry.Private[date]
+
+    @strawberry.field(description="The terms, in date order, with their segments.")
+    def terms(self) -> list[TermType]:
+        return [
+            TermType(
+                start_date=term.start_date,
+                end_date=term.end_date,
+                segments=[
+                    SegmentType(start_date=s.start_date, end_date=s.end_date, seats=s.seats)
+                    for s in term.segments
+                ],
+            )
+            for term in self.entity.terms
+        ]
+
+    @strawberry.field(description="Add-ons bought on top of the plan.")
+    def add_ons(self) -> list[AddOnType]:
+        return [
+            AddOnType(
+                kind=api_enum(AddOnKind, a.kind),
+                name=a.kind.value.lower(),
+                quantity=a.quantity,
+                start_date=a.start_date,
+                end_date=a.end_date,
+            )
+            for a in self.entity.add_ons
+        ]
+
+    @strawberry.field(description="The customer who owns the subscription.")
+    def customer(self, info: Info) -> Annotated[CustomerNode, strawberry.lazy(_CUSTOMER)] | None:
+        from api.graphql.types.customer import customer_node
+
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.customers,
+            self.entity.customer_id,
+            lambda c: customer_node(c) if c else None,
+        )
+
+    @strawberry.field(description="The linked GitLab.com namespace (GitLab.com subscriptions).")
+    def namespace(self, info: Info) -> Annotated[NamespaceNode, strawberry.lazy(_NAMESPACE)] | None:
+        from api.graphql.types.namespace import namespace_node
+
+        if self.entity.namespace_id is None:
+            return None
+        today = self.today
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.namespaces,
+            self.entity.namespace_id,
+            lambda n: namespace_node(n, today) if n else None,
+        )
+
+    @strawberry.field(description="Licenses issued for the subscription, oldest first.")
+    def licenses(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[Annotated[LicenseNode, strawberry.lazy(_LICENSE)]]:
+        from api.graphql.types.license import license_node
+
+        key = (self.entity.id, page_size(first), parse_cursor(after))
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.licenses_by_subscription,
+            key,
+            lambda page: build_connection(
+                page, license_node, lambda item: item.id, after_given=after is not None
+            ),
+        )
+
+    @strawberry.field(description="Instances activated on the subscription, oldest first.")
+    def instances(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[Annotated[InstanceNode, strawberry.lazy(_LICENSE)]]:
+        from api.graphql.types.license import instance_node
+
+        key = (self.entity.id, page_size(first), parse_cursor(after))
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.instances_by_subscription,
+            key,
+            lambda page: build_connection(
+                page, instance_node, lambda item: item.id, after_given=after is not None
+            ),
+        )
+
+    @strawberry.field(
+        description="The latest usage: seat link for instances, GitLab.com's report for groups."
+    )
+    def usage(self, info: Info) -> Annotated[UsageType, strawberry.lazy(_USAGE)] | None:
+        from api.graphql.types.usage import UsageType
+
+        entity, today = self.entity, self.today
+        if entity.deployment is DomainDeployment.GITLAB_COM:
+            if entity.namespace_id is None:
+                return None
+
+            def from_namespace(namespace: object) -> UsageType | None:
+                usage = getattr(namespace, "usage", None)
+                if usage is None:
+                    return None
+                return UsageType.from_domain(
+                    usage_of(
+                        entity,
+                        usage.billable_members,
+                        usage.max_seats_used,
+                        usage.reported_at,
+                        today,
+                    )
+                )
+
+            return load_then(  # type: ignore[return-value]
+                info.context.loaders.namespaces, entity.namespace_id, from_namespace
+            )
+
+        def from_report(report: object) -> UsageType | None:
+            if report is None:
+                return None
+            return UsageType.from_domain(
+                usage_of(
+                    entity,
+                    report.billable_users,  # type: ignore[attr-defined]
+                    report.max_historical_users,  # type: ignore[attr-defined]
+                    report.reported_at,  # type: ignore[attr-defined]
+                    today,
+                )
+            )
+
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.latest_usage, entity.id, from_report
+        )
+
+
+def subscription_node(entity: model.Subscription, today: date) -> SubscriptionNode:
+    return SubscriptionNode(
+        id=strawberry.ID(global_id("Subscription", entity.id)),
+        name=entity.name,
+        deployment=api_enum(Deployment, entity.deployment),
+        plan=api_enum(Plan, entity.plan),
+        channel=api_enum(Channel, entity.channel),
+        partner_id=entity.partner_id,
+        status=api_enum(SubscriptionStatus, entity.status(today)),
+        cancel_at_period_end=entity.cancel_at_period_end,
+        auto_renew=entity.auto_renew,
+        licensing_mode=(
+            api_enum(LicensingMode, entity.licensing_mode) if entity.licensing_mode else None
+        ),
+        max_instances=entity.max_instances,
+        reconciliation_enabled=entity.reconciliation_enabled,
+        start_date=entity.start_date,
+        end_date=entity.end_date,
+        seats=entity.seats(today),
+        created_at=entity.created_at,
+        entity=entity,
+        today=today,
+    )

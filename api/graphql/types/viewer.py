@@ -1,0 +1,54 @@
+"""The Viewer type: the calling principal as the API sees it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.errors import page_size
+from api.graphql.types.customer import CustomerNode, customer_node
+from api.graphql.types.node import Connection, build_connection
+from api.ids import parse_cursor
+from domain.principal import Principal
+
+
+@strawberry.type(description="Who is calling: the principal's kind, and what it may see.")
+class Viewer:
+    kind: str = strawberry.field(
+        description="PORTAL_USER, INSTANCE, GITLAB_COM, PARTNER, STAFF or ANONYMOUS."
+    )
+    subject: str | None = strawberry.field(description="The token's subject, if any.")
+    scopes: list[str] = strawberry.field(description="The scopes granted to the token.")
+    principal: strawberry.Private[Principal]
+
+    @strawberry.field(description="The customers the caller may see, oldest first.")
+    async def customers(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[CustomerNode]:
+        read = info.context.read
+        page = await read.customers(self.principal, page_size(first), parse_cursor(after))
+        return build_connection(
+            page,
+            customer_node,
+            lambda c: c.id,
+            after_given=after is not None,
+            count=lambda: read.count_customers(self.principal),
+        )
+
+
+def viewer_of(principal: Principal) -> Viewer:
+    return Viewer(
+        kind=principal.kind.value,
+        subject=principal.subject,
+        scopes=sorted(principal.scopes),
+        principal=principal,
+    )

@@ -1,0 +1,34 @@
+"""The GraphQL HTTP endpoint: POST queries, GraphiQL on GET when enabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+
+from api.graphql.context import Context
+from api.graphql.loaders import Loaders
+from domain.ports import Clock
+from domain.principal import Principal
+from persistence.read_models import ReadModels
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: Any, *, read: ReadModels, clock: Clock, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self._read = read
+        self._clock = clock
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        principal: Principal = getattr(request.state, "principal", None) or Principal.anonymous()
+        return Context(
+            request=request,
+            principal=principal,
+            read=self._read,
+            loaders=Loaders.build(self._read, principal),
+            clock=self._clock,
+            today=self._clock.today(),
+            request_id=getattr(request.state, "request_id", ""),
+        )

@@ -1,0 +1,53 @@
+"""Settings, read from the environment once, at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What can be configured. Every field has a default that works on a laptop."""
+
+    database_url: str | None = None
+    data_dir: Path = Path(".provision")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    graphiql: bool = True
+    max_query_depth: int = 10
+    max_query_tokens: int = 2000
+    max_aliases: int = 30
+    pool_max: int = 10
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("PROVISION_DATA_DIR", ".provision")),
+            host=env.get("PROVISION_HOST", "127.0.0.1"),
+            port=int(env.get("PROVISION_PORT", "8000")),
+            workers=int(env.get("PROVISION_WORKERS", "1")),
+            graphiql=_flag(env.get("PROVISION_GRAPHIQL"), True),
+            max_query_depth=int(env.get("PROVISION_MAX_QUERY_DEPTH", "10")),
+            max_query_tokens=int(env.get("PROVISION_MAX_QUERY_TOKENS", "2000")),
+            max_aliases=int(env.get("PROVISION_MAX_ALIASES", "30")),
+            pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
+            log_level=env.get("PROVISION_LOG_LEVEL", "info"),
+        )
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data when no DATABASE_URL is set."""
+        return (self.data_dir / "postgres").resolve()

@@ -1,0 +1,54 @@
+"""Domain errors: one class per broken rule, each with a stable client-facing code."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every expected failure.
+
+    ``code`` is stable and shown to clients (GraphQL ``ErrorCode``); ``path`` names the input
+    field at fault when there is one.
+    """
+
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, *, path: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class ValidationFailed(DomainError):
+    """An input or a value object broke a rule about its own shape (seats < 1, dates out of order)."""
+
+    code = "VALIDATION_FAILED"
+
+
+class NotFound(DomainError):
+    """The object does not exist, or the principal may not see it (the two read the same)."""
+
+    code = "NOT_FOUND"
+
+
+class InvalidId(ValidationFailed):
+    """An opaque ID or cursor that this API did not hand out."""
+
+    code = "VALIDATION_FAILED"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The idempotency key was used before with a different input."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class Unauthenticated(DomainError):
+    """The operation needs an authenticated principal."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    """The principal is authenticated but lacks the scope for the operation."""
+
+    code = "FORBIDDEN"

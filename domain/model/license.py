@@ -1,0 +1,63 @@
+"""License: the signed statement of what an instance may use (DESIGN §2, protocol §3)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from domain.errors import ValidationFailed
+from domain.model.enums import LicensingMode, Plan
+from domain.model.ids import new_id
+from domain.model.subscription import AddOn
+
+
+@dataclass(frozen=True)
+class Licensee:
+    """Who the license is for, as GitLab shows it."""
+
+    name: str
+    email: str
+    company: str
+
+
+@dataclass
+class License:
+    """An issued license; ``license_key`` is the envelope handed to the instance, byte for byte."""
+
+    subscription_id: uuid.UUID
+    mode: LicensingMode
+    plan: Plan
+    seats: int
+    starts_at: date
+    expires_at: date
+    licensee: Licensee
+    license_key: str
+    created_at: datetime
+    instance_id: uuid.UUID | None = None
+    trial: bool = False
+    cancelled: bool = False
+    auto_renew: bool = False
+    reconciliation_enabled: bool = False
+    add_ons: tuple[AddOn, ...] = ()
+    notify_admins_at: date | None = None
+    notify_users_at: date | None = None
+    block_changes_at: date | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if self.seats < 1:
+            raise ValidationFailed("a license grants at least one seat", path=("seats",))
+        if self.expires_at <= self.starts_at:
+            raise ValidationFailed("a license must expire after it starts", path=("expiresAt",))
+
+    @property
+    def cloud_licensing_enabled(self) -> bool:
+        return self.mode in (LicensingMode.ONLINE_CLOUD, LicensingMode.OFFLINE_CLOUD)
+
+    @property
+    def offline_cloud_licensing_enabled(self) -> bool:
+        return self.mode is LicensingMode.OFFLINE_CLOUD
+
+    def is_expired(self, today: date) -> bool:
+        return today >= self.expires_at

@@ -1,0 +1,58 @@
+"""Usage: what instances and GitLab.com report, and the overage derived from it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from domain.errors import ValidationFailed
+from domain.model.ids import new_id
+from domain.model.subscription import Subscription
+
+
+@dataclass
+class UsageReport:
+    """One seat-link report from an instance (daily)."""
+
+    subscription_id: uuid.UUID
+    billable_users: int
+    max_historical_users: int
+    reported_at: datetime
+    instance_id: uuid.UUID | None = None
+    add_on_seats: dict[str, int] = field(default_factory=dict)
+    gitlab_version: str | None = None
+    hostname: str | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if self.billable_users < 0 or self.max_historical_users < 0:
+            raise ValidationFailed("user counts must not be negative", path=("billableUsers",))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A subscription's latest usage figures and what they mean against its seats."""
+
+    seats_in_use: int
+    max_seats_used: int
+    overage: int
+    reported_at: datetime | None
+    next_reconciliation_date: date | None
+
+
+def usage_of(
+    subscription: Subscription,
+    seats_in_use: int,
+    max_seats_used: int,
+    reported_at: datetime | None,
+    today: date,
+) -> Usage:
+    """Overage = max(0, max seats used - seats of the current segment)."""
+    return Usage(
+        seats_in_use=seats_in_use,
+        max_seats_used=max_seats_used,
+        overage=subscription.overage(max_seats_used, today),
+        reported_at=reported_at,
+        next_reconciliation_date=subscription.next_reconciliation_date(today),
+    )

@@ -1,0 +1,169 @@
+"""Ports: what the domain needs from the outside world, as Protocols the adapters implement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.model.customer import Customer, Membership
+from domain.model.instance import Instance
+from domain.model.license import License
+from domain.model.namespace import Namespace
+from domain.model.subscription import Subscription
+from domain.model.trial import Trial
+from domain.model.usage import UsageReport
+
+
+class Clock(Protocol):
+    """The only source of time in the domain; tests pass a fixed clock."""
+
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+    def today(self) -> date:
+        """The current date in UTC."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    """Customers and their memberships."""
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None:
+        """The customer, or None."""
+        ...
+
+    async def add(self, customer: Customer) -> None:
+        """Store a new customer."""
+        ...
+
+    async def add_membership(self, membership: Membership) -> None:
+        """Make a portal user a member of a customer (replacing an earlier role)."""
+        ...
+
+
+class SubscriptionRepository(Protocol):
+    """Subscriptions, whole with their terms, segments and add-ons."""
+
+    async def get(self, subscription_id: uuid.UUID) -> Subscription | None:
+        """The subscription, or None."""
+        ...
+
+    async def get_by_name(self, name: str) -> Subscription | None:
+        """The subscription called ``name`` (like A-S00012345), or None."""
+        ...
+
+    async def next_name(self) -> str:
+        """A new subscription name, never handed out before."""
+        ...
+
+    async def add(self, subscription: Subscription) -> None:
+        """Store a new subscription."""
+        ...
+
+    async def save(self, subscription: Subscription) -> None:
+        """Store the changed subscription (its terms and add-ons replace the old ones)."""
+        ...
+
+
+class NamespaceRepository(Protocol):
+    """Provision's copy of GitLab.com namespaces."""
+
+    async def get(self, namespace_id: uuid.UUID) -> Namespace | None:
+        """The namespace, or None."""
+        ...
+
+    async def get_by_gitlab_id(self, gitlab_id: int) -> Namespace | None:
+        """The namespace GitLab knows by ``gitlab_id``, or None."""
+        ...
+
+    async def add(self, namespace: Namespace) -> None:
+        """Store a new namespace."""
+        ...
+
+    async def save(self, namespace: Namespace) -> None:
+        """Store the changed namespace."""
+        ...
+
+
+class TrialRepository(Protocol):
+    """Trials on namespaces and self-managed trial subscriptions."""
+
+    async def add(self, trial: Trial) -> None:
+        """Store a new trial."""
+        ...
+
+    async def for_namespace(self, namespace_id: uuid.UUID) -> Sequence[Trial]:
+        """Every trial the namespace ever had, oldest first."""
+        ...
+
+
+class InstanceRepository(Protocol):
+    """Activated self-managed instances."""
+
+    async def add(self, instance: Instance) -> None:
+        """Store a newly activated instance."""
+        ...
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Instance]:
+        """The instances activated on the subscription."""
+        ...
+
+
+class LicenseRepository(Protocol):
+    """Issued licenses."""
+
+    async def add(self, license_: License) -> None:
+        """Store a newly issued license."""
+        ...
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
+        """The newest license of the subscription, or None."""
+        ...
+
+
+class UsageReportRepository(Protocol):
+    """Seat-link reports from instances."""
+
+    async def add(self, report: UsageReport) -> None:
+        """Store a report."""
+        ...
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
+        """The newest report for the subscription, or None."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: every repository inside it sees and writes the same state.
+
+    Leaving the ``async with`` block without ``commit()`` rolls back.
+    """
+
+    customers: CustomerRepository
+    subscriptions: SubscriptionRepository
+    namespaces: NamespaceRepository
+    trials: TrialRepository
+    instances: InstanceRepository
+    licenses: LicenseRepository
+    usage_reports: UsageReportRepository
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed, and release the connection."""
+        ...
+
+    async def commit(self) -> None:
+        """Make the work durable."""
+        ...

@@ -1,0 +1,1 @@
+"""Persistence adapter: a piccolo app with tables, migrations, repositories and read models."""

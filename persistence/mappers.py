@@ -1,0 +1,230 @@
+"""Row -> entity mappers. Rows are asyncpg records selected with the column lists below."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from domain.model.customer import Customer
+from domain.model.enums import (
+    AddOnKind,
+    Channel,
+    Deployment,
+    LicensingMode,
+    NamespaceKind,
+    NamespacePlan,
+    Plan,
+    TrialType,
+)
+from domain.model.instance import Instance
+from domain.model.license import License, Licensee
+from domain.model.namespace import Namespace, NamespaceUsage
+from domain.model.subscription import AddOn, Segment, Subscription, Term
+from domain.model.trial import Trial
+from domain.model.usage import UsageReport
+
+Row = Mapping[str, Any]
+
+SUBSCRIPTION_COLUMNS = """
+    s.id, s.name, s.customer, s.deployment, s.plan, s.channel, s.partner_id, s.auto_renew,
+    s.licensing_mode, s.max_instances, s.reconciliation_enabled, s.cancel_at_period_end,
+    s.cancelled_at, s.namespace, s.created_at,
+    (SELECT array_agg(row(g.term_index, g.start_date, g.end_date, g.seats) ORDER BY g.start_date)
+       FROM subscription_segment g WHERE g.subscription = s.id) AS segments,
+    (SELECT array_agg(row(a.kind, a.quantity, a.start_date, a.end_date)
+                      ORDER BY a.start_date, a.kind)
+       FROM subscription_add_on a WHERE a.subscription = s.id) AS add_ons
+"""
+
+CUSTOMER_COLUMNS = "c.id, c.company, c.contact_name, c.contact_email, c.created_at"
+
+NAMESPACE_COLUMNS = """
+    n.id, n.gitlab_id, n.path, n.name, n.kind, n.parent_gitlab_id, n.owner_user_ids,
+    n.owner_emails, n.base_plan, n.billable_members, n.max_seats_used, n.compute_minutes_used,
+    n.storage_used_bytes, n.usage_reported_at, n.created_at
+"""
+
+TRIAL_COLUMNS = """
+    t.id, t.type, t.namespace, t.subscription, t.email, t.starts_on, t.ends_on, t.reverts_to,
+    t.extended, t.reactivated, t.created_at
+"""
+
+INSTANCE_COLUMNS = """
+    i.id, i.instance_identifier, i.subscription, i.hostname, i.gitlab_version, i.activated_at,
+    i.last_synced_at
+"""
+
+LICENSE_COLUMNS = """
+    l.id, l.subscription, l.instance, l.mode, l.plan, l.seats, l.starts_at, l.expires_at, l.trial,
+    l.cancelled, l.auto_renew, l.reconciliation_enabled, l.add_ons, l.licensee_name,
+    l.licensee_email, l.licensee_company, l.notify_admins_at, l.notify_users_at,
+    l.block_changes_at, l.license_key, l.created_at
+"""
+
+USAGE_REPORT_COLUMNS = """
+    u.id, u.subscription, u.instance, u.billable_users, u.max_historical_users, u.add_on_seats,
+    u.gitlab_version, u.hostname, u.reported_at
+"""
+
+
+def customer_from_row(row: Row) -> Customer:
+    return Customer(
+        id=row["id"],
+        company=row["company"],
+        contact_name=row["contact_name"],
+        contact_email=row["contact_email"],
+        created_at=row["created_at"],
+    )
+
+
+def _terms(segments: list[tuple[int, date, date, int]]) -> tuple[Term, ...]:
+    by_term: dict[int, list[Segment]] = {}
+    for term_index, start, end, seats in segments:
+        by_term.setdefault(term_index, []).append(Segment(start, end, seats))
+    return tuple(Term(tuple(by_term[index])) for index in sorted(by_term))
+
+
+def subscription_from_row(row: Row) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        name=row["name"],
+        customer_id=row["customer"],
+        deployment=Deployment(row["deployment"]),
+        plan=Plan(row["plan"]),
+        channel=Channel(row["channel"]),
+        partner_id=row["partner_id"],
+        auto_renew=row["auto_renew"],
+        licensing_mode=LicensingMode(row["licensing_mode"]) if row["licensing_mode"] else None,
+        max_instances=row["max_instances"],
+        reconciliation_enabled=row["reconciliation_enabled"],
+        cancel_at_period_end=row["cancel_at_period_end"],
+        cancelled_at=row["cancelled_at"],
+        namespace_id=row["namespace"],
+        created_at=row["created_at"],
+        terms=_terms(row["segments"] or []),
+        add_ons=tuple(
+            AddOn(AddOnKind(kind), quantity, start, end)
+            for kind, quantity, start, end in row["add_ons"] or []
+        ),
+    )
+
+
+def namespace_from_row(row: Row) -> Namespace:
+    usage = None
+    if row["usage_reported_at"] is not None:
+        usage = NamespaceUsage(
+            billable_members=row["billable_members"],
+            max_seats_used=row["max_seats_used"],
+            compute_minutes_used=row["compute_minutes_used"],
+            storage_used_bytes=row["storage_used_bytes"],
+            reported_at=row["usage_reported_at"],
+        )
+    return Namespace(
+        id=row["id"],
+        gitlab_id=row["gitlab_id"],
+        path=row["path"],
+        name=row["name"],
+        kind=NamespaceKind(row["kind"]),
+        parent_gitlab_id=row["parent_gitlab_id"],
+        owner_user_ids=tuple(row["owner_user_ids"] or ()),
+        owner_emails=tuple(row["owner_emails"] or ()),
+        base_plan=NamespacePlan(row["base_plan"]),
+        usage=usage,
+        created_at=row["created_at"],
+    )
+
+
+def trial_from_row(row: Row) -> Trial:
+    return Trial(
+        id=row["id"],
+        type=TrialType(row["type"]),
+        namespace_id=row["namespace"],
+        subscription_id=row["subscription"],
+        email=row["email"],
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        reverts_to=NamespacePlan(row["reverts_to"]) if row["reverts_to"] else None,
+        extended=row["extended"],
+        reactivated=row["reactivated"],
+        created_at=row["created_at"],
+    )
+
+
+def instance_from_row(row: Row) -> Instance:
+    return Instance(
+        id=row["id"],
+        instance_identifier=row["instance_identifier"],
+        subscription_id=row["subscription"],
+        hostname=row["hostname"],
+        gitlab_version=row["gitlab_version"],
+        activated_at=row["activated_at"],
+        last_synced_at=row["last_synced_at"],
+    )
+
+
+def add_ons_to_json(add_ons: tuple[AddOn, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "kind": add_on.kind.value,
+                "quantity": add_on.quantity,
+                "start_date": add_on.start_date.isoformat(),
+                "end_date": add_on.end_date.isoformat(),
+            }
+            for add_on in add_ons
+        ]
+    )
+
+
+def _add_ons_from_json(raw: str | None) -> tuple[AddOn, ...]:
+    return tuple(
+        AddOn(
+            AddOnKind(item["kind"]),
+            item["quantity"],
+            date.fromisoformat(item["start_date"]),
+            date.fromisoformat(item["end_date"]),
+        )
+        for item in json.loads(raw or "[]")
+    )
+
+
+def license_from_row(row: Row) -> License:
+    return License(
+        id=row["id"],
+        subscription_id=row["subscription"],
+        instance_id=row["instance"],
+        mode=LicensingMode(row["mode"]),
+        plan=Plan(row["plan"]),
+        seats=row["seats"],
+        starts_at=row["starts_at"],
+        expires_at=row["expires_at"],
+        trial=row["trial"],
+        cancelled=row["cancelled"],
+        auto_renew=row["auto_renew"],
+        reconciliation_enabled=row["reconciliation_enabled"],
+        add_ons=_add_ons_from_json(row["add_ons"]),
+        licensee=Licensee(
+            name=row["licensee_name"], email=row["licensee_email"], company=row["licensee_company"]
+        ),
+        notify_admins_at=row["notify_admins_at"],
+        notify_users_at=row["notify_users_at"],
+        block_changes_at=row["block_changes_at"],
+        license_key=row["license_key"],
+        created_at=row["created_at"],
+    )
+
+
+def usage_report_from_row(row: Row) -> UsageReport:
+    return UsageReport(
+        id=row["id"],
+        subscription_id=row["subscription"],
+        instance_id=row["instance"],
+        billable_users=row["billable_users"],
+        max_historical_users=row["max_historical_users"],
+        add_on_seats=json.loads(row["add_on_seats"] or "{}"),
+        gitlab_version=row["gitlab_version"],
+        hostname=row["hostname"],
+        reported_at=row["reported_at"],
+    )

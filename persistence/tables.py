@@ -1,0 +1,176 @@
+"""Piccolo tables: the relational shape of the domain. Nothing outside persistence sees them."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Array,
+    BigInt,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+
+class Customer(Table, tablename="customer"):
+    id = UUID(primary_key=True)
+    company = Varchar(length=200)
+    contact_name = Varchar(length=200)
+    contact_email = Varchar(length=254)
+    created_at = Timestamptz()
+
+
+class Membership(Table, tablename="membership"):
+    id = UUID(primary_key=True)
+    customer = ForeignKey(Customer, on_delete=OnDelete.cascade, index=True)
+    user_subject = Varchar(length=200, index=True)
+    role = Varchar(length=10)
+    unique_member = Unique(["customer", "user_subject"])
+
+
+class Namespace(Table, tablename="namespace"):
+    id = UUID(primary_key=True)
+    gitlab_id = BigInt(unique=True)
+    path = Varchar(length=255)
+    name = Varchar(length=255)
+    kind = Varchar(length=10)
+    parent_gitlab_id = BigInt(null=True, default=None)
+    owner_user_ids = Array(BigInt())
+    owner_emails = Array(Varchar(length=254))
+    base_plan = Varchar(length=40)
+    billable_members = Integer(null=True, default=None)
+    max_seats_used = Integer(null=True, default=None)
+    compute_minutes_used = Integer(null=True, default=None)
+    storage_used_bytes = BigInt(null=True, default=None)
+    usage_reported_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Subscription(Table, tablename="subscription"):
+    id = UUID(primary_key=True)
+    name = Varchar(length=11, unique=True)
+    customer = ForeignKey(Customer, on_delete=OnDelete.restrict, index=True)
+    deployment = Varchar(length=20)
+    plan = Varchar(length=20)
+    channel = Varchar(length=20)
+    partner_id = Varchar(length=100, null=True, default=None, index=True)
+    auto_renew = Boolean(default=True)
+    licensing_mode = Varchar(length=20, null=True, default=None)
+    max_instances = Integer(default=1)
+    reconciliation_enabled = Boolean(default=False)
+    cancel_at_period_end = Boolean(default=False)
+    cancelled_at = Timestamptz(null=True, default=None)
+    namespace = ForeignKey(Namespace, null=True, on_delete=OnDelete.set_null, index=True)
+    # Denormalised from the segments so that lists can filter by status with an index.
+    start_date = Date()
+    end_date = Date()
+    created_at = Timestamptz()
+    max_instances_positive = Check("max_instances >= 1")
+    dates_ordered = Check("start_date < end_date")
+
+
+class Segment(Table, tablename="subscription_segment"):
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    term_index = Integer()
+    start_date = Date()
+    end_date = Date()
+    seats = Integer()
+    seats_positive = Check("seats >= 1")
+    segment_dates_ordered = Check("start_date < end_date")
+    unique_segment_start = Unique(["subscription", "start_date"])
+
+
+class AddOn(Table, tablename="subscription_add_on"):
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=40)
+    quantity = Integer()
+    start_date = Date()
+    end_date = Date()
+    quantity_positive = Check("quantity >= 1")
+
+
+class Trial(Table, tablename="trial"):
+    id = UUID(primary_key=True)
+    type = Varchar(length=40)
+    namespace = ForeignKey(Namespace, null=True, on_delete=OnDelete.cascade, index=True)
+    subscription = ForeignKey(Subscription, null=True, on_delete=OnDelete.cascade, index=True)
+    email = Varchar(length=254, null=True, default=None)
+    starts_on = Date()
+    ends_on = Date()
+    reverts_to = Varchar(length=40, null=True, default=None)
+    extended = Boolean(default=False)
+    reactivated = Boolean(default=False)
+    created_at = Timestamptz()
+    trial_dates_ordered = Check("starts_on < ends_on")
+
+
+class Instance(Table, tablename="instance"):
+    id = UUID(primary_key=True)
+    instance_identifier = Varchar(length=36)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    hostname = Varchar(length=255, null=True, default=None)
+    gitlab_version = Varchar(length=50, null=True, default=None)
+    activated_at = Timestamptz()
+    last_synced_at = Timestamptz(null=True, default=None)
+    unique_instance = Unique(["subscription", "instance_identifier"])
+
+
+class License(Table, tablename="license"):
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    instance = ForeignKey(Instance, null=True, on_delete=OnDelete.set_null)
+    mode = Varchar(length=20)
+    plan = Varchar(length=20)
+    seats = Integer()
+    starts_at = Date()
+    expires_at = Date()
+    trial = Boolean(default=False)
+    cancelled = Boolean(default=False)
+    auto_renew = Boolean(default=False)
+    reconciliation_enabled = Boolean(default=False)
+    add_ons = JSONB(default=[])
+    licensee_name = Varchar(length=200)
+    licensee_email = Varchar(length=254)
+    licensee_company = Varchar(length=200)
+    notify_admins_at = Date(null=True, default=None)
+    notify_users_at = Date(null=True, default=None)
+    block_changes_at = Date(null=True, default=None)
+    license_key = Text()
+    created_at = Timestamptz()
+    license_seats_positive = Check("seats >= 1")
+
+
+class UsageReport(Table, tablename="usage_report"):
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    instance = ForeignKey(Instance, null=True, on_delete=OnDelete.set_null)
+    billable_users = Integer()
+    max_historical_users = Integer()
+    add_on_seats = JSONB(default={})
+    gitlab_version = Varchar(length=50, null=True, default=None)
+    hostname = Varchar(length=255, null=True, default=None)
+    reported_at = Timestamptz()
+
+
+TABLES: list[type[Table]] = [
+    Customer,
+    Membership,
+    Namespace,
+    Subscription,
+    Segment,
+    AddOn,
+    Trial,
+    Instance,
+    License,
+    UsageReport,
+]

@@ -1,0 +1,63 @@
+"""The unit of work: one piccolo transaction that every repository inside it joins."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from piccolo.engine.postgres import PostgresTransaction
+
+from persistence.database import Database
+from persistence.repositories import (
+    PostgresCustomers,
+    PostgresInstances,
+    PostgresLicenses,
+    PostgresNamespaces,
+    PostgresSubscriptions,
+    PostgresTrials,
+    PostgresUsageReports,
+)
+
+
+class PostgresUnitOfWork:
+    """Begins a transaction on enter; rolls back on exit unless ``commit()`` was called."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.customers = PostgresCustomers(db)
+        self.subscriptions = PostgresSubscriptions(db)
+        self.namespaces = PostgresNamespaces(db)
+        self.trials = PostgresTrials(db)
+        self.instances = PostgresInstances(db)
+        self.licenses = PostgresLicenses(db)
+        self.usage_reports = PostgresUsageReports(db)
+        self._transaction: PostgresTransaction | None = None
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        self._transaction = self._db.engine.transaction(allow_nested=False)
+        await self._transaction.__aenter__()
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        transaction = self._require_transaction()
+        if exc is None and not self._committed:
+            # piccolo commits on a clean exit; a unit of work only keeps what was committed.
+            await transaction.rollback()
+        await transaction.__aexit__(exc_type, exc, tb)
+        self._transaction = None
+
+    async def commit(self) -> None:
+        await self._require_transaction().commit()
+        self._committed = True
+
+    def _require_transaction(self) -> PostgresTransaction:
+        if self._transaction is None:
+            raise RuntimeError("the unit of work is not entered")
+        return self._transaction
