@@ -87,13 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="provision", description="Provision: subscriptions turned into access."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="migrate, then serve the API (embedded DB by default)")
+    serve = commands.add_parser(
+        "serve", help="migrate, then serve the API (embedded PostgreSQL by default)"
+    )
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8000)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("demo", help="fill the database with a believable demo data set")
-    schema = commands.add_parser("schema", help="print the GraphQL SDL (the schema.graphql contract)")
+    schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
 

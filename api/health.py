@@ -20,14 +20,18 @@ def readyz_for(db: Database):  # type: ignore[no-untyped-def]
         try:
             async with db.pool.acquire(timeout=5) as connection:
                 pending = await pending_migrations(connection)
-        except Exception as error:  # noqa: BLE001 - any failure means not ready
+        except Exception as error:
             return JSONResponse(
                 {"status": "unavailable", "reason": f"database: {type(error).__name__}"},
                 status_code=503,
             )
         if pending:
             return JSONResponse(
-                {"status": "unavailable", "reason": "migrations pending", "pending": sorted(pending)},
+                {
+                    "status": "unavailable",
+                    "reason": "migrations pending",
+                    "pending": sorted(pending),
+                },
                 status_code=503,
             )
         return JSONResponse({"status": "ready"})

@@ -1,1 +1,1 @@
-"""Provision's domain: entities, value objects, rules, ports and use cases (standard library only)."""
+"""Provision's domain: entities, value objects, rules, ports, use cases (stdlib only)."""

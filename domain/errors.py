@@ -19,7 +19,7 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    """An input or a value object broke a rule about its own shape (seats < 1, dates out of order)."""
+    """An input or a value object broke a rule about its own shape (seats < 1, dates reversed)."""
 
     code = "VALIDATION_FAILED"
 

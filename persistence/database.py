@@ -1,9 +1,9 @@
-"""The database handle: piccolo's engine with its pool, migrations, and raw reads on the hot path."""
+"""The database handle: a piccolo engine with its pool, and raw reads on the hot path."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -12,9 +12,19 @@ from piccolo.engine.postgres import PostgresEngine
 MIGRATION_LOCK = 7_204_114  # pg_advisory_lock key: one migrator at a time
 
 
+class QuietPostgresEngine(PostgresEngine):
+    """piccolo's engine without its constructor's blocking version check and extension setup
+    (we target PostgreSQL >= 15 and need no extensions); it connects only when used."""
+
+    async def check_version(self) -> None:
+        return None
+
+    async def prep_database(self) -> None:
+        return None
+
+
 def configure_piccolo(dsn: str) -> PostgresEngine:
-    # Piccolo finds its engine through PICCOLO_CONF; point that engine at our DSN so that the
-    # tables, migrations and our own raw queries all share one engine and one pool.
+    """Point piccolo's own engine (found through PICCOLO_CONF) at ``dsn``, for migrations."""
     os.environ.setdefault("PICCOLO_CONF", "persistence.piccolo_conf")
     os.environ["DATABASE_URL"] = dsn
     from piccolo.engine import engine_finder
@@ -27,13 +37,16 @@ def configure_piccolo(dsn: str) -> PostgresEngine:
 
 
 class Database:
-    """Owns the connection pool. Queries join the current piccolo transaction when there is one."""
+    """Owns a piccolo engine and its pool. Queries join the engine's current transaction
+    (piccolo keeps it in a ContextVar, so it follows the task) when there is one."""
 
     def __init__(self, dsn: str, *, pool_min: int = 2, pool_max: int = 10) -> None:
         self.dsn = dsn
-        self.engine = configure_piccolo(dsn)
+        self.engine = QuietPostgresEngine(config={"dsn": dsn})
         self._pool_min = pool_min
         self._pool_max = pool_max
+        # Sees every statement this handle sends (tests count them; metrics may time them).
+        self.observer: Callable[[str], None] | None = None
 
     async def start(self) -> None:
         await self.engine.start_connection_pool(
@@ -50,6 +63,8 @@ class Database:
         return self.engine.pool
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if self.observer is not None:
+            self.observer(sql)
         transaction = self.engine.current_transaction.get()
         if transaction is not None:
             rows: list[asyncpg.Record] = await transaction.connection.fetch(sql, *args)
@@ -67,6 +82,8 @@ class Database:
         return None if row is None else row[0]
 
     async def execute_many(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        if self.observer is not None:
+            self.observer(sql)
         transaction = self.engine.current_transaction.get()
         if transaction is not None:
             await transaction.connection.executemany(sql, args)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import date
-from typing import Any
+
+import asyncpg
 
 from domain.model.customer import Customer
 from domain.model.enums import (
@@ -25,7 +25,7 @@ from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 
-Row = Mapping[str, Any]
+Row = asyncpg.Record
 
 SUBSCRIPTION_COLUMNS = """
     s.id, s.name, s.customer, s.deployment, s.plan, s.channel, s.partner_id, s.auto_renew,

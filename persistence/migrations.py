@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from persistence.database import MIGRATION_LOCK, configure_piccolo
 
@@ -24,7 +25,7 @@ def known_migration_ids() -> set[str]:
 
 
 async def migrate(dsn: str) -> str:
-    """Apply what has not run yet; an advisory lock keeps concurrent starters out of each other's way.
+    """Apply what has not run yet; an advisory lock serialises concurrent starters.
 
     Returns piccolo's report of what it did.
     """
@@ -45,7 +46,7 @@ async def migrate(dsn: str) -> str:
         await lock_connection.close()
 
 
-async def pending_migrations(connection: asyncpg.Connection) -> set[str]:
+async def pending_migrations(connection: asyncpg.Connection | PoolConnectionProxy) -> set[str]:
     """Migration ids of this code that the database has not applied."""
     exists = await connection.fetchval("SELECT to_regclass('migration') IS NOT NULL")
     applied: set[str] = set()

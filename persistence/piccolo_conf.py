@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 
 from piccolo.conf.apps import AppRegistry
-from piccolo.engine.postgres import PostgresEngine
 
-DB = PostgresEngine(config={"dsn": os.environ.get("DATABASE_URL", "")})
+from persistence.database import QuietPostgresEngine
+
+DB = QuietPostgresEngine(config={"dsn": os.environ.get("DATABASE_URL", "")})
 
 APP_REGISTRY = AppRegistry(apps=["persistence.piccolo_app"])

@@ -209,7 +209,10 @@ class ReadModels:
     def _subscription_where(self, flt: SubscriptionFilter, today: date) -> _Where:
         where = _Where()
         if flt.status is not None:
-            where.add(_STATUS_SQL[flt.status].format(today=where.arg(today)))
+            template = _STATUS_SQL[flt.status]
+            if "{today}" in template:
+                template = template.format(today=where.arg(today))
+            where.add(template)
         if flt.deployment is not None:
             where.add(f"s.deployment = {where.arg(flt.deployment.value)}")
         if flt.plan is not None:

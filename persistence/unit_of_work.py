@@ -49,12 +49,12 @@ class PostgresUnitOfWork:
         transaction = self._require_transaction()
         if exc is None and not self._committed:
             # piccolo commits on a clean exit; a unit of work only keeps what was committed.
-            await transaction.rollback()
+            await transaction.rollback()  # type: ignore[no-untyped-call]
         await transaction.__aexit__(exc_type, exc, tb)
         self._transaction = None
 
     async def commit(self) -> None:
-        await self._require_transaction().commit()
+        await self._require_transaction().commit()  # type: ignore[no-untyped-call]
         self._committed = True
 
     def _require_transaction(self) -> PostgresTransaction:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
-from domain.errors import DomainError, ValidationFailed
 from api.graphql.types.node import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from domain.errors import DomainError, ValidationFailed
 
 
 class ApiError(GraphQLError):

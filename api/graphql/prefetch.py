@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.types.nodes import SelectedField
 
 from api.graphql.context import Info
@@ -19,7 +20,6 @@ from domain.model.customer import Customer
 from domain.model.enums import Deployment
 from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
-from graphql import GraphQLError
 
 
 def node_fields(info: Info) -> list[SelectedField]:

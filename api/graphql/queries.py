@@ -151,9 +151,9 @@ class Query:
         ctx = info.context
         size, cursor = page_size(first), _cursor(after)
         flt = SubscriptionFilter(
-            status=DomainStatus(status.value) if status else None,
-            deployment=DomainDeployment(deployment.value) if deployment else None,
-            plan=DomainPlan(plan.value) if plan else None,
+            status=DomainStatus[status.name] if status else None,
+            deployment=DomainDeployment[deployment.name] if deployment else None,
+            plan=DomainPlan[plan.name] if plan else None,
             customer_id=_id_arg(customer_id, "Customer", "customerId"),
         )
         today = ctx.today

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -28,7 +28,14 @@ def load_then(loader: DataLoader[K, V], key: K, convert: Callable[[V], R]) -> R 
     return convert(value)
 
 
-def _flatten(selections: list[Selection]) -> list[SelectedField]:
+def present(value: V | None, what: str) -> V:
+    """A non-null relation: the parent's visibility implies the child's, so None is a bug."""
+    if value is None:
+        raise LookupError(f"{what} vanished while its parent was visible")
+    return value
+
+
+def _flatten(selections: Sequence[Selection]) -> list[SelectedField]:
     fields: list[SelectedField] = []
     for selection in selections:
         if isinstance(selection, SelectedField):
@@ -38,15 +45,15 @@ def _flatten(selections: list[Selection]) -> list[SelectedField]:
     return fields
 
 
-def selected(fields: list[SelectedField], *path: str) -> list[SelectedField]:
+def selected(fields: Sequence[Selection], *path: str) -> list[SelectedField]:
     """The selections reached by following field names ``path`` (fragments included)."""
-    current = fields
+    current = _flatten(fields)
     for name in path:
         current = [field for field in _flatten(current_selection(current)) if field.name == name]
     return current
 
 
-def current_selection(fields: list[SelectedField]) -> list[Selection]:
+def current_selection(fields: Sequence[SelectedField]) -> list[Selection]:
     children: list[Selection] = []
     for field in fields:
         children.extend(field.selections)

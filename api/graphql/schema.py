@@ -18,6 +18,7 @@ from strawberry.extensions import (
 
 from api.graphql.errors import ApiError
 from api.graphql.queries import Query
+from api.graphql.types.mutation_error import UserError
 from api.settings import Settings
 from domain.errors import DomainError
 
@@ -38,7 +39,8 @@ class PresentErrors(MaskErrors):
         presented = []
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, ApiError):
+            if original is None or isinstance(original, ApiError | GraphQLError):
+                # Syntax, validation and coercion errors, and our own coded errors.
                 presented.append(error)
             elif isinstance(original, DomainError):
                 extensions = {"code": original.code}
@@ -76,6 +78,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return strawberry.Schema(
         query=Query,
+        types=[UserError],
         extensions=[
             partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
             partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,15 +10,21 @@ from datetime import datetime
 from domain.errors import ValidationFailed
 from domain.model.ids import new_id
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
 
 def parse_instance_identifier(value: str) -> str:
-    """GitLab sends its instance UUID; anything else is refused before any lookup."""
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
+    """GitLab sends its instance UUID in canonical form; anything else is refused before any
+    lookup (Python's UUID parser alone would accept braces, URNs and stray hyphens)."""
+    value = value.strip()
+    if _CANONICAL_UUID.fullmatch(value) is None:
         raise ValidationFailed(
-            "instanceIdentifier must be a UUID", path=("instanceIdentifier",)
-        ) from None
+            "instanceIdentifier must be a UUID like 5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71",
+            path=("instanceIdentifier",),
+        )
+    return str(uuid.UUID(value))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Namespace: Provision's copy of a GitLab.com group or user namespace, kept current by GitLab.com."""
+"""Namespace: our copy of a GitLab.com group or user namespace, kept current by GitLab.com."""
 
 from __future__ import annotations
 
@@ -23,9 +23,13 @@ class NamespaceUsage:
     reported_at: datetime
 
     def __post_init__(self) -> None:
-        for name in ("billable_members", "max_seats_used", "compute_minutes_used"):
-            if getattr(self, name) < 0:
-                raise ValidationFailed(f"{name} must not be negative", path=(name,))
+        for attribute, field_name in (
+            ("billable_members", "billableMembers"),
+            ("max_seats_used", "maxSeatsUsed"),
+            ("compute_minutes_used", "computeMinutesUsed"),
+        ):
+            if getattr(self, attribute) < 0:
+                raise ValidationFailed(f"{field_name} must not be negative", path=(field_name,))
         if self.storage_used_bytes < 0:
             raise ValidationFailed("storage used must not be negative", path=("storageUsedBytes",))
 
@@ -58,7 +62,9 @@ class Namespace:
             NamespacePlan.ULTIMATE_TRIAL,
             NamespacePlan.ULTIMATE_TRIAL_PAID_CUSTOMER,
         ):
-            raise ValidationFailed("a trial plan is an overlay, never a base plan")
+            raise ValidationFailed(
+                "a trial plan is an overlay, never a base plan", path=("basePlan",)
+            )
 
     @property
     def top_level(self) -> bool:

@@ -23,7 +23,7 @@ from domain.model.enums import (
 )
 from domain.model.ids import new_id
 
-_NAME = re.compile(r"^A-S\d{8}$")
+_NAME = re.compile(r"A-S[0-9]{8}")
 QUARTER_MONTHS = 3
 
 
@@ -35,7 +35,7 @@ def subscription_name(number: int) -> str:
 
 
 def is_subscription_name(value: str) -> bool:
-    return bool(_NAME.match(value))
+    return _NAME.fullmatch(value) is not None
 
 
 def _check_period(start: date, end: date, path: tuple[str, ...]) -> None:

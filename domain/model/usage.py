@@ -26,8 +26,12 @@ class UsageReport:
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
-        if self.billable_users < 0 or self.max_historical_users < 0:
-            raise ValidationFailed("user counts must not be negative", path=("billableUsers",))
+        if self.billable_users < 0:
+            raise ValidationFailed("billableUsers must not be negative", path=("billableUsers",))
+        if self.max_historical_users < 0:
+            raise ValidationFailed(
+                "maxHistoricalUsers must not be negative", path=("maxHistoricalUsers",)
+            )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,7 +11,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import LicensingMode, Plan, api_enum
-from api.graphql.resolve import load_then
+from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Node
 from api.ids import global_id
 from domain.model import instance as instance_model
@@ -21,14 +23,16 @@ if TYPE_CHECKING:
 _SUBSCRIPTION = "api.graphql.types.subscription"
 
 
-def _subscription(info: Info, subscription_id: object) -> object:
+def _subscription(
+    info: Info, subscription_id: uuid.UUID
+) -> SubscriptionNode | Awaitable[SubscriptionNode]:
     from api.graphql.types.subscription import subscription_node
 
     today = info.context.today
     return load_then(
         info.context.loaders.subscriptions,
-        subscription_id,  # type: ignore[arg-type]
-        lambda s: subscription_node(s, today) if s else None,
+        subscription_id,
+        lambda s: subscription_node(present(s, "subscription"), today),
     )
 
 
@@ -52,7 +56,7 @@ class LicenseNode(Node):
     @strawberry.field(description="The subscription the license was issued for.")
     def subscription(
         self, info: Info
-    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)] | None:
+    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)]:
         return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
 
 
@@ -86,7 +90,7 @@ class InstanceNode(Node):
     @strawberry.field(description="The subscription the instance is activated on.")
     def subscription(
         self, info: Info
-    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)] | None:
+    ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)]:
         return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
 
 

@@ -10,11 +10,15 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import (
     AddOnKind,
+    Channel,
+    Deployment,
+    LicensingMode,
+    Plan,
+    SubscriptionStatus,
     api_enum,
 )
-from api.graphql.enums import Channel, Deployment, LicensingMode, Plan, SubscriptionStatus
 from api.graphql.errors import page_size
-from api.graphql.resolve import load_then
+from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Connection, Node, build_connection
 from api.ids import global_id, parse_cursor
 from domain.model import subscription as model
@@ -119,13 +123,13 @@ class SubscriptionNode(Node):
         ]
 
     @strawberry.field(description="The customer who owns the subscription.")
-    def customer(self, info: Info) -> Annotated[CustomerNode, strawberry.lazy(_CUSTOMER)] | None:
+    def customer(self, info: Info) -> Annotated[CustomerNode, strawberry.lazy(_CUSTOMER)]:
         from api.graphql.types.customer import customer_node
 
         return load_then(  # type: ignore[return-value]
             info.context.loaders.customers,
             self.entity.customer_id,
-            lambda c: customer_node(c) if c else None,
+            lambda c: customer_node(present(c, "customer")),
         )
 
     @strawberry.field(description="The linked GitLab.com namespace (GitLab.com subscriptions).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -70,7 +70,7 @@ def usage_report_node(entity: model.UsageReport) -> UsageReportNode:
         id=strawberry.ID(global_id("UsageReport", entity.id)),
         billable_users=entity.billable_users,
         max_historical_users=entity.max_historical_users,
-        add_on_seats=entity.add_on_seats,
+        add_on_seats=cast(JSON, entity.add_on_seats),
         gitlab_version=entity.gitlab_version,
         hostname=entity.hostname,
         reported_at=entity.reported_at,

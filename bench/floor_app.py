@@ -1,0 +1,68 @@
+"""The app the benchmark's uvicorn workers serve: Provision's own app plus a ``GET /floor`` route.
+
+``/floor`` returns the data of the benchmark's GraphQL query (the first 50 subscriptions by id,
+their plan, the seats of the current segment, and their licenses' id and expiry) as JSON built
+by PostgreSQL in one statement and handed to the client as bytes: the cost of HTTP, one pool
+checkout and one round trip, with no GraphQL and no Python-side JSON. GraphQL's throughput is
+read as a fraction of it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api.app import create_app
+from api.settings import Settings
+
+DSN_VARIABLE = "PROVISION_BENCH_DSN"
+PAGE_SIZE = 50
+LICENSES_PER_PAGE = 20  # the default `first` of Subscription.licenses
+
+# The segment rule of Subscription.seats(today): the segment covering today; before the start
+# the first, after the end the last. Among segments started by today the latest start wins,
+# among the others the earliest, so "nearest start, started ones first" gives exactly that.
+FLOOR_SQL = f"""
+SELECT convert_to(coalesce(json_agg(json_build_object(
+           'id', s.id, 'plan', s.plan, 'seats', g.seats, 'licenses', l.licenses
+       ) ORDER BY s.id), '[]')::text, 'UTF8')
+FROM (SELECT id, plan FROM subscription ORDER BY id LIMIT {PAGE_SIZE}) s
+LEFT JOIN LATERAL (
+    SELECT seats FROM subscription_segment
+    WHERE subscription = s.id
+    ORDER BY start_date <= current_date DESC, abs(start_date - current_date)
+    LIMIT 1
+) g ON TRUE
+LEFT JOIN LATERAL (
+    SELECT coalesce(json_agg(json_build_object('id', k.id, 'expiresAt', k.expires_at)
+                             ORDER BY k.id), '[]') AS licenses
+    FROM (SELECT id, expires_at FROM license WHERE subscription = s.id
+          ORDER BY id LIMIT {LICENSES_PER_PAGE}) k
+) l ON TRUE
+"""
+
+
+async def floor(request: Request) -> Response:
+    """The page as JSON bytes straight from PostgreSQL (``convert_to`` makes it ``bytea``)."""
+    pool = request.app.state.db.pool
+    async with pool.acquire() as connection:
+        body: bytes = await connection.fetchval(FLOOR_SQL)
+    return Response(body, media_type="application/json")
+
+
+def with_floor(app: Starlette) -> Starlette:
+    """Add ``GET /floor`` to an app built by ``create_app`` (it reads ``app.state.db``)."""
+    app.router.routes.append(Route("/floor", floor, methods=["GET"]))
+    return app
+
+
+def create_bench_app() -> Starlette:
+    """uvicorn factory: workers are fresh processes, so the DSN comes from the environment."""
+    dsn = os.environ.get(DSN_VARIABLE)
+    if not dsn:
+        raise RuntimeError(f"{DSN_VARIABLE} is not set; run bench/read_throughput.py")
+    return with_floor(create_app(Settings(database_url=dsn, graphiql=False)))

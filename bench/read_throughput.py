@@ -1,0 +1,280 @@
+"""Read throughput: GraphQL's subscription page against a one-statement JSON floor.
+
+Seeds 10,000 subscriptions with 3 licenses each, serves Provision with 2 uvicorn workers, drives
+``subscriptions(first: 50)`` and ``GET /floor`` alternately with wrk, and prints requests/s,
+p50/p99 and GraphQL's fraction of the floor. It also counts the SQL statements one GraphQL
+request sends for several page sizes (in-process), which must not grow with the page size.
+Run from the repository root: ``python bench/read_throughput.py`` (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import asyncpg
+import httpx
+from floor_app import DSN_VARIABLE, PAGE_SIZE, with_floor
+from load import Endpoint, Load, Result, require_wrk, run_wrk
+from seed import LICENSES_PER_SUBSCRIPTION, bench_database, prepare
+
+from api.app import create_app
+from api.ids import parse_global_id
+from api.settings import Settings
+
+TARGET = 0.16
+WORKERS = 2
+COUNTED_PAGE_SIZES = (10, 50, 100)
+QUERY = (
+    "{ subscriptions(first: %d) { edges { node { id plan seats"
+    " licenses { edges { node { id expiresAt } } } } } } }"
+)
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def graphql_body(first: int) -> str:
+    return json.dumps({"query": QUERY % first})
+
+
+FLOOR = Endpoint("floor", "/floor")
+GRAPHQL = Endpoint("graphql", "/graphql", graphql_body(PAGE_SIZE))
+
+
+# --- statements per request ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def statements_logged(seen: list[str]) -> Iterator[None]:
+    """Pools created inside log every statement their connections send into ``seen``."""
+    create_pool = asyncpg.create_pool
+
+    def logging_pool(*args: Any, **kwargs: Any) -> asyncpg.Pool:
+        chained = kwargs.pop("init", None)
+
+        async def init(connection: asyncpg.Connection) -> None:
+            connection.add_query_logger(lambda logged: seen.append(logged.query))
+            if chained is not None:
+                await chained(connection)
+
+        return create_pool(*args, init=init, **kwargs)
+
+    with mock.patch.object(asyncpg, "create_pool", logging_pool):
+        yield
+
+
+async def count_statements(dsn: str) -> dict[int, int]:
+    """Statements sent by one GraphQL request per page size, with the app built in-process."""
+    seen: list[str] = []
+    counts: dict[int, int] = {}
+    with statements_logged(seen):
+        app = with_floor(create_app(Settings(database_url=dsn, graphiql=False)))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                for first in COUNTED_PAGE_SIZES:
+                    # The first request of a shape may also load type codecs; count the second.
+                    for _ in range(2):
+                        seen.clear()
+                        response = await client.post(
+                            "/graphql",
+                            content=graphql_body(first),
+                            headers={"content-type": "application/json"},
+                        )
+                        check_graphql(response.json(), first)
+                    counts[first] = len(seen)
+    if not any(counts.values()):
+        raise RuntimeError("the statement counter saw nothing: is the pool still asyncpg's?")
+    return counts
+
+
+# --- serving and checking --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serve(dsn: str) -> Iterator[str]:
+    """uvicorn with the bench app on 127.0.0.1; stopped on the way out, whatever happens."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "floor_app:create_bench_app", "--factory",
+        "--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    # Its own session: a Ctrl-C reaches us, and we stop the server and its workers in order.
+    server = subprocess.Popen(
+        command, env={**os.environ, DSN_VARIABLE: dsn}, start_new_session=True
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(server, base_url)
+        yield base_url
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def wait_ready(server: subprocess.Popen[bytes], base_url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {server.returncode} before it was ready")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"uvicorn was not ready within {timeout:.0f}s")
+
+
+Page = list[tuple[uuid.UUID, str, int, list[tuple[uuid.UUID, str]]]]
+
+
+def check_graphql(payload: dict[str, Any], first: int) -> Page:
+    """The page as plain tuples, after checking it has no errors and the expected shape."""
+    if payload.get("errors"):
+        raise RuntimeError(f"GraphQL answered with errors: {payload['errors']}")
+    edges = payload["data"]["subscriptions"]["edges"]
+    page: Page = []
+    for edge in edges:
+        node = edge["node"]
+        licenses = [lic["node"] for lic in node["licenses"]["edges"]]
+        if len(licenses) != LICENSES_PER_SUBSCRIPTION:
+            raise RuntimeError(f"subscription {node['id']} has {len(licenses)} licenses")
+        page.append(
+            (
+                parse_global_id(node["id"])[1],
+                node["plan"],
+                node["seats"],
+                [(parse_global_id(lic["id"])[1], lic["expiresAt"]) for lic in licenses],
+            )
+        )
+    if len(page) != first:
+        raise RuntimeError(f"GraphQL returned {len(page)} subscriptions, expected {first}")
+    return page
+
+
+def verify(base_url: str) -> None:
+    """Both endpoints answer, with the same 50 subscriptions, plans, seats and licenses."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        graphql = client.post(
+            GRAPHQL.path, content=GRAPHQL.body, headers={"content-type": "application/json"}
+        )
+        graphql.raise_for_status()
+        floor = client.get(FLOOR.path)
+        floor.raise_for_status()
+    page = check_graphql(graphql.json(), PAGE_SIZE)
+    items = floor.json()
+    if len(items) != PAGE_SIZE:
+        raise RuntimeError(f"the floor returned {len(items)} items, expected {PAGE_SIZE}")
+    floor_page = [
+        (
+            uuid.UUID(item["id"]),
+            item["plan"],
+            item["seats"],
+            [(uuid.UUID(lic["id"]), lic["expiresAt"]) for lic in item["licenses"]],
+        )
+        for item in items
+    ]
+    if floor_page != page:
+        raise RuntimeError("the floor and GraphQL disagree about the page's data")
+
+
+# --- measuring and reporting -----------------------------------------------------------------
+
+
+def measure(wrk: str, base_url: str, load: Load, rounds: int) -> dict[str, list[Result]]:
+    """Warm each endpoint up, then alternate them (floor, graphql, floor, …) ``rounds`` times."""
+    endpoints = (FLOOR, GRAPHQL)
+    for endpoint in endpoints:
+        run_wrk(wrk, base_url, endpoint, load, seconds=load.warmup_seconds)
+    results: dict[str, list[Result]] = {endpoint.name: [] for endpoint in endpoints}
+    for round_number in range(1, rounds + 1):
+        for endpoint in endpoints:
+            result = run_wrk(wrk, base_url, endpoint, load, seconds=load.seconds)
+            results[endpoint.name].append(result)
+            print(
+                f"  round {round_number} {endpoint.name:<8} {result.requests_per_second:8.1f}"
+                f" req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms",
+                file=sys.stderr,
+            )
+    return results
+
+
+def median(results: list[Result]) -> Result:
+    return Result(
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.requests for r in results),
+    )
+
+
+def report(results: dict[str, list[Result]], counts: dict[int, int], load: Load) -> None:
+    print(
+        f"\nsubscriptions(first: {PAGE_SIZE}) with licenses, {WORKERS} uvicorn workers,"
+        f" wrk -t{load.threads} -c{load.connections} -d{load.seconds}s,"
+        f" median of {len(results[FLOOR.name])} runs each"
+    )
+    print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    medians = {name: median(runs) for name, runs in results.items()}
+    for name, result in medians.items():
+        print(
+            f"{name:<10}{result.requests_per_second:>10.1f}"
+            f"{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+        )
+    ratio = medians[GRAPHQL.name].requests_per_second / medians[FLOOR.name].requests_per_second
+    verdict = "PASS" if ratio >= TARGET else "FAIL"
+    print(f"ratio graphql/floor = {ratio:.2f} (target >= {TARGET}) {verdict}")
+    sizes = ", ".join(f"first: {first} -> {count}" for first, count in counts.items())
+    flat = "PASS" if len(set(counts.values())) == 1 else "FAIL"
+    print(f"SQL statements per GraphQL request: {sizes} (must not grow) {flat}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=15, help="per measured run (15)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds per warm-up (3)")
+    parser.add_argument("--connections", type=int, default=16, help="open connections (16)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per endpoint (2)")
+    args = parser.parse_args(argv)
+    load = Load(args.threads, args.connections, args.seconds, args.warmup)
+    wrk = require_wrk()
+    # SIGTERM unwinds like Ctrl-C, so that uvicorn and PostgreSQL are stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with bench_database() as dsn:
+        asyncio.run(prepare(dsn))
+        counts = asyncio.run(count_statements(dsn))
+        with serve(dsn) as base_url:
+            verify(base_url)
+            print("both endpoints return the same page; measuring", file=sys.stderr)
+            results = measure(wrk, base_url, load, args.rounds)
+    report(results, counts, load)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""The benchmark's database: a throwaway server (or database), migrated and filled by COPY."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from domain.model.ids import new_id
+from domain.model.subscription import subscription_name
+from persistence.embedded import EmbeddedPostgres
+from persistence.migrations import migrate
+
+SERVER_VARIABLE = "BENCH_DATABASE_URL"
+BENCH_DATABASE = "provision_bench"
+CUSTOMERS = 500
+SUBSCRIPTIONS = 10_000
+LICENSES_PER_SUBSCRIPTION = 3
+LICENSE_KEY_BYTES = 768  # base64 makes ~1 KB of text, about the size of a real license
+
+
+def _on_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    """A DSN for an empty database, removed afterwards.
+
+    With ``BENCH_DATABASE_URL`` set: a database ``provision_bench`` created on that server and
+    dropped at the end. Otherwise: an embedded PostgreSQL in a temporary directory.
+    """
+    server = os.environ.get(SERVER_VARIABLE)
+    if server:
+        drop = f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        asyncio.run(_admin(server, drop))
+        asyncio.run(_admin(server, f"CREATE DATABASE {BENCH_DATABASE}"))
+        try:
+            yield _on_database(server, BENCH_DATABASE)
+        finally:
+            asyncio.run(_admin(server, drop))
+        return
+    directory = Path(tempfile.mkdtemp(prefix="provision-bench-"))
+    embedded = EmbeddedPostgres(directory / "postgres")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _ids(count: int) -> list[uuid.UUID]:
+    """Version 7 ids in increasing order (ids made in the same millisecond are not ordered)."""
+    return sorted(new_id() for _ in range(count))
+
+
+def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
+    rnd = random.Random(7)  # the same data set on every run
+    customers = [
+        (cid, f"Company {i}", f"Contact {i}", f"contact{i}@company{i}.example", now)
+        for i, cid in enumerate(_ids(CUSTOMERS))
+    ]
+    subscriptions: list[tuple[Any, ...]] = []
+    segments: list[tuple[Any, ...]] = []
+    licenses: list[tuple[Any, ...]] = []
+    license_ids = iter(_ids(SUBSCRIPTIONS * LICENSES_PER_SUBSCRIPTION))
+    for number, sid in enumerate(_ids(SUBSCRIPTIONS), start=1):
+        plan = rnd.choice(("PREMIUM", "ULTIMATE"))
+        seats = rnd.randint(10, 500)
+        start = today - timedelta(days=rnd.randint(0, 300))
+        end = start + timedelta(days=365)
+        subscriptions.append(
+            (sid, subscription_name(number), rnd.choice(customers)[0], "SELF_MANAGED", plan,
+             "SALES", None, True, "ONLINE_CLOUD", 1, False, False, None, None, start, end, now)
+        )  # fmt: skip
+        segments.append((new_id(), sid, 0, start, end, seats))
+        for _ in range(LICENSES_PER_SUBSCRIPTION):
+            key = base64.b64encode(rnd.randbytes(LICENSE_KEY_BYTES)).decode()
+            licenses.append(
+                (next(license_ids), sid, None, "ONLINE_CLOUD", plan, seats, start, end, False,
+                 False, True, False, "[]", f"Contact {number}", f"admin{number}@example.com",
+                 f"Company {number}", None, None, None, key, now)
+            )  # fmt: skip
+    return {
+        "customer": customers,
+        "subscription": subscriptions,
+        "subscription_segment": segments,
+        "license": licenses,
+    }
+
+
+COLUMNS = {
+    "customer": ["id", "company", "contact_name", "contact_email", "created_at"],
+    "subscription": [
+        "id", "name", "customer", "deployment", "plan", "channel", "partner_id", "auto_renew",
+        "licensing_mode", "max_instances", "reconciliation_enabled", "cancel_at_period_end",
+        "cancelled_at", "namespace", "start_date", "end_date", "created_at",
+    ],
+    "subscription_segment": ["id", "subscription", "term_index", "start_date", "end_date", "seats"],
+    "license": [
+        "id", "subscription", "instance", "mode", "plan", "seats", "starts_at", "expires_at",
+        "trial", "cancelled", "auto_renew", "reconciliation_enabled", "add_ons", "licensee_name",
+        "licensee_email", "licensee_company", "notify_admins_at", "notify_users_at",
+        "block_changes_at", "license_key", "created_at",
+    ],
+}  # fmt: skip
+
+
+async def prepare(dsn: str) -> None:
+    """Migrate, then COPY the data set in (parents before children) and ANALYZE."""
+    started = time.perf_counter()
+    await migrate(dsn)
+    now = datetime.now(UTC)
+    rows = _rows(now.date(), now)
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            for table, records in rows.items():
+                await connection.copy_records_to_table(
+                    table, records=records, columns=COLUMNS[table]
+                )
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    print(
+        f"seeded {CUSTOMERS} customers, {SUBSCRIPTIONS} subscriptions,"
+        f" {SUBSCRIPTIONS * LICENSES_PER_SUBSCRIPTION} licenses"
+        f" in {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+    )

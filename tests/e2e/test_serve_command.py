@@ -1,0 +1,90 @@
+"""`provision serve` with no configuration: embedded PostgreSQL, migrations, GraphiQL, /readyz;
+Ctrl-C stops what it started; the next start reuses the data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PROVISION = [sys.executable, "-m", "api.cli"]
+READY_WITHIN_SECONDS = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PICCOLO_CONF")}
+    env["PROVISION_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@contextmanager
+def serving(data_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    log = data_dir.parent / f"serve-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*PROVISION, "serve", "--port", str(port)],
+            env=_environment(data_dir),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() - started < READY_WITHIN_SECONDS, "not ready in 30 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def _postmaster_running(data_dir: Path) -> bool:
+    return (data_dir / "postgres" / "postmaster.pid").exists()
+
+
+def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "provision-data"
+    with serving(data_dir) as base:
+        page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+        body = httpx.post(f"{base}/graphql", json={"query": "{ viewer { kind } }"}).json()
+        assert body == {"data": {"viewer": {"kind": "ANONYMOUS"}}}
+    assert not _postmaster_running(data_dir), "Ctrl-C must stop the embedded PostgreSQL"
+
+    demo = subprocess.run(
+        [*PROVISION, "demo"], env=_environment(data_dir), capture_output=True, timeout=60
+    )
+    assert demo.returncode == 0, demo.stderr.decode()
+    assert b"Demo data written" in demo.stdout
+
+    with serving(data_dir) as base:
+        query = "{ subscriptions { totalCount } namespaces { totalCount } }"
+        body = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        assert body == {
+            "data": {"subscriptions": {"totalCount": 6}, "namespaces": {"totalCount": 4}}
+        }
+    assert not _postmaster_running(data_dir)
