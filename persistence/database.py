@@ -36,6 +36,15 @@ def configure_piccolo(dsn: str) -> PostgresEngine:
     return engine
 
 
+async def _release_without_round_trip(connection: asyncpg.Connection) -> None:
+    """What a pooled connection needs on release. asyncpg's default sends RESET ALL and more
+    on every release (a round trip per query); we set no session state, take advisory locks
+    only on dedicated connections, and LISTEN nowhere, so only an open transaction needs
+    undoing."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class Database:
     """Owns a piccolo engine and its pool. Queries join the engine's current transaction
     (piccolo keeps it in a ContextVar, so it follows the task) when there is one."""
@@ -50,7 +59,10 @@ class Database:
 
     async def start(self) -> None:
         await self.engine.start_connection_pool(
-            min_size=self._pool_min, max_size=self._pool_max, command_timeout=30
+            min_size=self._pool_min,
+            max_size=self._pool_max,
+            command_timeout=30,
+            reset=_release_without_round_trip,
         )
 
     async def stop(self) -> None:

@@ -179,6 +179,8 @@ def add_ons_to_json(add_ons: tuple[AddOn, ...]) -> str:
 
 
 def _add_ons_from_json(raw: str | None) -> tuple[AddOn, ...]:
+    if not raw or raw == "[]":
+        return ()
     return tuple(
         AddOn(
             AddOnKind(item["kind"]),

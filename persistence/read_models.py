@@ -160,34 +160,50 @@ class ReadModels:
         first: int,
         after: uuid.UUID | None,
     ) -> dict[uuid.UUID, Page[Any]]:
-        """One page per parent, all in one statement (a window per parent)."""
+        """One page per parent, all in one statement: a LATERAL keyset page per parent id,
+        each served by the (parent, id) index."""
+        a = source.alias
+        where = _Where()
+        parents = where.arg(list(parent_ids))
+        where.add(f"{a}.{parent_column} = _parents._parent")
+        self._visible(principal, source, where)
+        if after is not None:
+            where.add(f"{a}.id > {where.arg(after)}")
+        rows = await self._db.fetch(
+            f"SELECT _page.*, _parents._parent FROM unnest({parents}::uuid[]) AS _parents(_parent)"
+            f" CROSS JOIN LATERAL (SELECT {source.columns} FROM {source.table} {a}"
+            f" WHERE {where.sql()} ORDER BY {a}.id LIMIT {int(first) + 1}) _page",
+            *where.args,
+        )
+        grouped: dict[uuid.UUID, list[Row]] = {parent_id: [] for parent_id in parent_ids}
+        for row in rows:
+            grouped[row["_parent"]].append(row)
+        return {
+            parent_id: Page(
+                [source.mapper(row) for row in parent_rows[:first]],
+                has_next=len(parent_rows) > first,
+            )
+            for parent_id, parent_rows in grouped.items()
+        }
+
+    async def _counts_by_parent(
+        self,
+        principal: Principal,
+        source: _Source,
+        parent_column: str,
+        parent_ids: Sequence[uuid.UUID],
+    ) -> dict[uuid.UUID, int]:
         a = source.alias
         where = _Where()
         where.add(f"{a}.{parent_column} = ANY({where.arg(list(parent_ids))})")
         self._visible(principal, source, where)
-        after_sql = "TRUE" if after is None else f"_inner.id > {where.arg(after)}"
         rows = await self._db.fetch(
-            f"SELECT * FROM (SELECT _inner.*, row_number() OVER (PARTITION BY _inner._parent"
-            f" ORDER BY _inner.id) AS _rank FROM (SELECT {source.columns},"
-            f" {a}.{parent_column} AS _parent,"
-            f" count(*) OVER (PARTITION BY {a}.{parent_column}) AS _total"
-            f" FROM {source.table} {a} WHERE {where.sql()}) _inner WHERE {after_sql}) _ranked"
-            f" WHERE _rank <= {int(first) + 1} ORDER BY _parent, id",
+            f"SELECT {a}.{parent_column} AS _parent, count(*) AS _total"
+            f" FROM {source.table} {a} WHERE {where.sql()} GROUP BY {a}.{parent_column}",
             *where.args,
         )
-        grouped: dict[uuid.UUID, list[Row]] = {}
-        for row in rows:
-            grouped.setdefault(row["_parent"], []).append(row)
-        pages: dict[uuid.UUID, Page[Any]] = {}
-        for parent_id in parent_ids:
-            parent_rows = grouped.get(parent_id, [])
-            total = parent_rows[0]["_total"] if parent_rows else 0
-            pages[parent_id] = Page(
-                [source.mapper(row) for row in parent_rows[:first]],
-                has_next=len(parent_rows) > first,
-                total=total,
-            )
-        return pages
+        counts = {row["_parent"]: int(row["_total"]) for row in rows}
+        return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
 
     # --- customers -------------------------------------------------------------------------
 
@@ -261,6 +277,11 @@ class ReadModels:
             principal, _SUBSCRIPTIONS, "customer", customer_ids, first, after
         )
 
+    async def count_subscriptions_by_customer(
+        self, principal: Principal, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        return await self._counts_by_parent(principal, _SUBSCRIPTIONS, "customer", customer_ids)
+
     async def subscriptions_by_namespace(
         self, principal: Principal, namespace_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Subscription]:
@@ -331,6 +352,11 @@ class ReadModels:
             principal, _LICENSES, "subscription", subscription_ids, first, after
         )
 
+    async def count_licenses_by_subscription(
+        self, principal: Principal, subscription_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        return await self._counts_by_parent(principal, _LICENSES, "subscription", subscription_ids)
+
     async def licenses_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, License]:
@@ -361,6 +387,11 @@ class ReadModels:
         return await self._pages_by_parent(
             principal, _INSTANCES, "subscription", subscription_ids, first, after
         )
+
+    async def count_instances_by_subscription(
+        self, principal: Principal, subscription_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        return await self._counts_by_parent(principal, _INSTANCES, "subscription", subscription_ids)
 
     async def instances_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]

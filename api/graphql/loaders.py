@@ -1,11 +1,17 @@
-"""Per-request DataLoaders: one query per batch of keys, built fresh for every request."""
+"""Per-request loaders: one query per batch of keys, built fresh for every request.
+
+A loader answers synchronously when it already holds the value (a list resolver prefetched
+it, or an earlier batch loaded it) and returns an awaitable only for a miss, which a
+strawberry DataLoader batches with the other misses of the same tick.
+"""
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -26,31 +32,57 @@ V = TypeVar("V")
 PageKey = tuple[uuid.UUID, int, uuid.UUID | None]
 
 
-def cached(loader: DataLoader[K, V], key: K) -> V | Awaitable[V]:
-    """The value if a batch already loaded it (sync, no coroutine), else the pending load."""
-    future = loader.cache_map.get(key)
-    if future is not None and future.done() and future.exception() is None:
-        result: V = future.result()
-        return result
-    return loader.load(key)
+class Loader(Generic[K, V]):
+    """Values by key for one request; ``batch`` fetches many keys in one statement."""
+
+    def __init__(self, batch: Callable[[list[K]], Awaitable[list[V]]]) -> None:
+        self._batch = batch
+        self._values: dict[K, V] = {}
+        self._misses: DataLoader[K, V] = DataLoader(load_fn=self._load_misses)
+
+    async def _load_misses(self, keys: list[K]) -> list[V]:
+        values = await self._batch(keys)
+        self._values.update(zip(keys, values, strict=True))
+        return values
+
+    def get(self, key: K) -> V | Awaitable[V]:
+        """The value, without a coroutine when it is known; else an awaitable batched load."""
+        try:
+            return self._values[key]
+        except KeyError:
+            return self._misses.load(key)
+
+    async def load(self, key: K) -> V:
+        value = self.get(key)
+        if inspect.isawaitable(value):
+            loaded: V = await value
+            return loaded
+        return value
+
+    async def prefetch(self, keys: Iterable[K]) -> None:
+        """Load the keys not yet known, in one batch, straight into the cache."""
+        missing = list(dict.fromkeys(key for key in keys if key not in self._values))
+        if missing:
+            await self._load_misses(missing)
 
 
-def _by_id_loader(
+def _by_id(
     fetch: Callable[[Principal, Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, V]]],
     principal: Principal,
-) -> DataLoader[uuid.UUID, V | None]:
-    async def load(keys: list[uuid.UUID]) -> list[V | None]:
+    default: Callable[[], V | None] = lambda: None,
+) -> Loader[uuid.UUID, V | None]:
+    async def batch(keys: list[uuid.UUID]) -> list[V | None]:
         found = await fetch(principal, keys)
-        return [found.get(key) for key in keys]
+        return [found.get(key, default()) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(batch)
 
 
-def _page_loader(
+def _pages(
     fetch: Callable[..., Awaitable[dict[uuid.UUID, Page[Any]]]],
     principal: Principal,
-) -> DataLoader[PageKey, Page[Any]]:
-    async def load(keys: list[PageKey]) -> list[Page[Any]]:
+) -> Loader[PageKey, Page[Any]]:
+    async def batch(keys: list[PageKey]) -> list[Page[Any]]:
         # Keys of one field share their arguments; group in case aliases differ.
         groups: dict[tuple[int, uuid.UUID | None], list[uuid.UUID]] = {}
         for parent_id, first, after in keys:
@@ -62,51 +94,45 @@ def _page_loader(
                 results[(parent_id, first, after)] = page
         return [results[key] for key in keys]
 
-    return DataLoader(load_fn=load)
-
-
-def _dict_loader(
-    fetch: Callable[[Principal, Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, V]]],
-    principal: Principal,
-    default: Callable[[], V | None],
-) -> DataLoader[uuid.UUID, V | None]:
-    async def load(keys: list[uuid.UUID]) -> list[V | None]:
-        found = await fetch(principal, keys)
-        return [found.get(key, default()) for key in keys]
-
-    return DataLoader(load_fn=load)
+    return Loader(batch)
 
 
 @dataclass
 class Loaders:
-    customers: DataLoader[uuid.UUID, Customer | None]
-    subscriptions: DataLoader[uuid.UUID, Subscription | None]
-    namespaces: DataLoader[uuid.UUID, Namespace | None]
-    licenses: DataLoader[uuid.UUID, License | None]
-    instances: DataLoader[uuid.UUID, Instance | None]
-    trials: DataLoader[uuid.UUID, Trial | None]
-    usage_reports: DataLoader[uuid.UUID, UsageReport | None]
-    licenses_by_subscription: DataLoader[PageKey, Page[License]]
-    instances_by_subscription: DataLoader[PageKey, Page[Instance]]
-    subscriptions_by_customer: DataLoader[PageKey, Page[Subscription]]
-    subscription_by_namespace: DataLoader[uuid.UUID, Subscription | None]
-    trials_by_namespace: DataLoader[uuid.UUID, list[Trial] | None]
-    latest_usage: DataLoader[uuid.UUID, UsageReport | None]
+    customers: Loader[uuid.UUID, Customer | None]
+    subscriptions: Loader[uuid.UUID, Subscription | None]
+    namespaces: Loader[uuid.UUID, Namespace | None]
+    licenses: Loader[uuid.UUID, License | None]
+    instances: Loader[uuid.UUID, Instance | None]
+    trials: Loader[uuid.UUID, Trial | None]
+    usage_reports: Loader[uuid.UUID, UsageReport | None]
+    licenses_by_subscription: Loader[PageKey, Page[License]]
+    instances_by_subscription: Loader[PageKey, Page[Instance]]
+    subscriptions_by_customer: Loader[PageKey, Page[Subscription]]
+    subscription_by_namespace: Loader[uuid.UUID, Subscription | None]
+    trials_by_namespace: Loader[uuid.UUID, list[Trial] | None]
+    latest_usage: Loader[uuid.UUID, UsageReport | None]
+    subscription_counts_by_customer: Loader[uuid.UUID, int | None]
+    license_counts: Loader[uuid.UUID, int | None]
+    instance_counts: Loader[uuid.UUID, int | None]
 
     @classmethod
     def build(cls, read: ReadModels, principal: Principal) -> Loaders:
         return cls(
-            customers=_by_id_loader(read.customers_by_ids, principal),
-            subscriptions=_by_id_loader(read.subscriptions_by_ids, principal),
-            namespaces=_by_id_loader(read.namespaces_by_ids, principal),
-            licenses=_by_id_loader(read.licenses_by_ids, principal),
-            instances=_by_id_loader(read.instances_by_ids, principal),
-            trials=_by_id_loader(read.trials_by_ids, principal),
-            usage_reports=_by_id_loader(read.usage_reports_by_ids, principal),
-            licenses_by_subscription=_page_loader(read.licenses_by_subscription, principal),
-            instances_by_subscription=_page_loader(read.instances_by_subscription, principal),
-            subscriptions_by_customer=_page_loader(read.subscriptions_by_customer, principal),
-            subscription_by_namespace=_by_id_loader(read.subscriptions_by_namespace, principal),
-            trials_by_namespace=_dict_loader(read.trials_by_namespace, principal, list),
-            latest_usage=_by_id_loader(read.latest_usage_by_subscription, principal),
+            customers=_by_id(read.customers_by_ids, principal),
+            subscriptions=_by_id(read.subscriptions_by_ids, principal),
+            namespaces=_by_id(read.namespaces_by_ids, principal),
+            licenses=_by_id(read.licenses_by_ids, principal),
+            instances=_by_id(read.instances_by_ids, principal),
+            trials=_by_id(read.trials_by_ids, principal),
+            usage_reports=_by_id(read.usage_reports_by_ids, principal),
+            licenses_by_subscription=_pages(read.licenses_by_subscription, principal),
+            instances_by_subscription=_pages(read.instances_by_subscription, principal),
+            subscriptions_by_customer=_pages(read.subscriptions_by_customer, principal),
+            subscription_by_namespace=_by_id(read.subscriptions_by_namespace, principal),
+            trials_by_namespace=_by_id(read.trials_by_namespace, principal, list),
+            latest_usage=_by_id(read.latest_usage_by_subscription, principal),
+            subscription_counts_by_customer=_by_id(read.count_subscriptions_by_customer, principal),
+            license_counts=_by_id(read.count_licenses_by_subscription, principal),
+            instance_counts=_by_id(read.count_instances_by_subscription, principal),
         )

@@ -51,18 +51,18 @@ async def prefetch_subscriptions(
         for field in selected(fields, name):
             keys = _page_keys(field, ids)
             if keys:
-                work.append(loader.load_many(keys))
+                work.append(loader.prefetch(keys))
     if selected(fields, "customer"):
-        work.append(loaders.customers.load_many({s.customer_id for s in subscriptions}))
+        work.append(loaders.customers.prefetch({s.customer_id for s in subscriptions}))
     wants_usage = bool(selected(fields, "usage"))
     if selected(fields, "namespace") or wants_usage:
         namespace_ids = {s.namespace_id for s in subscriptions if s.namespace_id is not None}
         if namespace_ids:
-            work.append(loaders.namespaces.load_many(namespace_ids))
+            work.append(loaders.namespaces.prefetch(namespace_ids))
     if wants_usage:
         self_managed = [s.id for s in subscriptions if s.deployment is not Deployment.GITLAB_COM]
         if self_managed:
-            work.append(loaders.latest_usage.load_many(self_managed))
+            work.append(loaders.latest_usage.prefetch(self_managed))
     if work:
         await asyncio.gather(*work)
 
@@ -77,7 +77,7 @@ async def prefetch_customers(
     for field in selected(fields, "subscriptions"):
         keys = _page_keys(field, [c.id for c in customers])
         if keys:
-            work.append(loader.load_many(keys))
+            work.append(loader.prefetch(keys))
     if work:
         await asyncio.gather(*work)
 
@@ -91,8 +91,8 @@ async def prefetch_namespaces(
     ids = [n.id for n in namespaces]
     work: list[Awaitable[Any]] = []
     if selected(fields, "plan") or selected(fields, "trials"):
-        work.append(loaders.trials_by_namespace.load_many(ids))
+        work.append(loaders.trials_by_namespace.prefetch(ids))
     if selected(fields, "subscription"):
-        work.append(loaders.subscription_by_namespace.load_many(ids))
+        work.append(loaders.subscription_by_namespace.prefetch(ids))
     if work:
         await asyncio.gather(*work)

@@ -6,10 +6,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from api.graphql.loaders import cached
+from api.graphql.loaders import Loader
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -20,9 +19,9 @@ async def _then(pending: Awaitable[V], convert: Callable[[V], R]) -> R:
     return convert(await pending)
 
 
-def load_then(loader: DataLoader[K, V], key: K, convert: Callable[[V], R]) -> R | Awaitable[R]:
+def load_then(loader: Loader[K, V], key: K, convert: Callable[[V], R]) -> R | Awaitable[R]:
     """Convert the loaded value; without a coroutine when a batch already loaded it."""
-    value = cached(loader, key)
+    value = loader.get(key)
     if inspect.isawaitable(value):
         return _then(value, convert)
     return convert(value)

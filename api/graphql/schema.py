@@ -6,17 +6,19 @@ import logging
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from api.graphql.errors import ApiError
+from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.queries import Query
 from api.graphql.types.mutation_error import UserError
 from api.settings import Settings
@@ -76,14 +78,20 @@ class PresentErrors(MaskErrors):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # The limit rules are built once: the validation cache keys on the rule classes, and
+    # strawberry's limiter extensions would build new ones for every request.
+    limit_rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(settings.max_query_depth, should_ignore=None),
+        max_aliases_rule(settings.max_aliases),
+    ]
     return strawberry.Schema(
         query=Query,
         types=[UserError],
+        execution_context_class=PlainFieldExecutionContext,
         extensions=[
-            partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
             partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-            partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
             partial(ParserCache, maxsize=CACHE_SIZE),
+            partial(AddValidationRules, limit_rules),
             partial(ValidationCache, maxsize=CACHE_SIZE),
             PresentErrors,
         ],

@@ -39,7 +39,12 @@ class PageInfo:
 @strawberry.type(description="One item of a page and the cursor that points at it.")
 class Edge(Generic[NodeT]):
     node: NodeT = strawberry.field(description="The item.")
-    cursor: str = strawberry.field(description="Pass as `after` to fetch the items after this one.")
+    key: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Pass as `after` to fetch the items after this one.")
+    def cursor(self) -> str:
+        # Encoded only when asked for: most pages are read for their nodes.
+        return cursor(self.key)
 
 
 @strawberry.type(description="A page of items, newest last, with cursors to walk the whole list.")
@@ -68,14 +73,14 @@ def build_connection(
     count: int | Callable[[], Awaitable[int]] | None = None,
 ) -> Connection[Any]:
     items: Sequence[E] = page.items
-    edges = [Edge(node=to_node(item), cursor=cursor(key(item))) for item in items]
+    edges = [Edge(node=to_node(item), key=key(item)) for item in items]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after_given,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=cursor(edges[0].key) if edges else None,
+            end_cursor=cursor(edges[-1].key) if edges else None,
         ),
         count=page.total if page.total is not None else count,
     )

@@ -158,12 +158,17 @@ class SubscriptionNode(Node):
     ) -> Connection[Annotated[LicenseNode, strawberry.lazy(_LICENSE)]]:
         from api.graphql.types.license import license_node
 
-        key = (self.entity.id, page_size(first), parse_cursor(after))
+        loaders, parent_id = info.context.loaders, self.entity.id
+        key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
-            info.context.loaders.licenses_by_subscription,
+            loaders.licenses_by_subscription,
             key,
             lambda page: build_connection(
-                page, license_node, lambda item: item.id, after_given=after is not None
+                page,
+                license_node,
+                lambda item: item.id,
+                after_given=after is not None,
+                count=lambda: loaders.license_counts.load(parent_id),  # type: ignore[arg-type, return-value]
             ),
         )
 
@@ -180,12 +185,17 @@ class SubscriptionNode(Node):
     ) -> Connection[Annotated[InstanceNode, strawberry.lazy(_LICENSE)]]:
         from api.graphql.types.license import instance_node
 
-        key = (self.entity.id, page_size(first), parse_cursor(after))
+        loaders, parent_id = info.context.loaders, self.entity.id
+        key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
-            info.context.loaders.instances_by_subscription,
+            loaders.instances_by_subscription,
             key,
             lambda page: build_connection(
-                page, instance_node, lambda item: item.id, after_given=after is not None
+                page,
+                instance_node,
+                lambda item: item.id,
+                after_given=after is not None,
+                count=lambda: loaders.instance_counts.load(parent_id),  # type: ignore[arg-type, return-value]
             ),
         )
 

@@ -1,0 +1,300 @@
+"""A faster path through graphql-core for the parts of a query whose data is in memory.
+
+graphql-core completes every field the same way: a path entry, a ``GraphQLResolveInfo``,
+argument coercion, the resolver (strawberry wraps even plain attributes), is-awaitable checks,
+then completion, recursively. For a page of 50 subscriptions with 3 licenses each that
+machinery, not the data, is most of a request's cost.
+
+This execution context *compiles* a field's sub-tree once per request into small closures:
+plain attributes become ``getattr``, scalars and enums ``coerce_output_value``, lists and
+concrete object types loops and dicts. Fields with resolvers are called directly when the
+resolver is synchronous, has no permission classes or extensions, and takes only scalar
+arguments (so strawberry would pass them unchanged); other resolvers on queries go through
+strawberry's own wrapper. The compiled field then runs for every object it meets.
+
+Whatever the compiled code cannot answer exactly as graphql-core would (a null where the
+schema says non-null, a value that does not coerce, an object of an unexpected type, a
+resolver that must await, an exception) abandons it for that field, and graphql-core executes
+the field the usual way: results, errors and null propagation are graphql-core's own. A
+field is compiled only for queries, where running part of it twice has no side effect.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationType,
+    Undefined,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.field import StrawberryField
+from strawberry.types.info import Info
+
+Run = Callable[[Any, Path | None], Any]
+_SCALAR_ARGUMENTS = (int, str, bool, float)
+_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+
+# How a compiled object field gets its value from the object.
+_ATTRIBUTE, _METHOD, _CALL, _TYPENAME = range(4)
+
+
+class _Abandon(Exception):  # control flow; never escapes this module
+    """The compiled code cannot produce graphql-core's answer for this value."""
+
+
+def _plain_attribute(field: StrawberryField, field_def: GraphQLField) -> bool:
+    return (
+        field.is_basic_field
+        and field.default_resolver is getattr
+        and getattr(field_def.resolve, "_is_default", False)
+    )
+
+
+def _direct_call_ok(field: StrawberryField) -> bool:
+    """A resolver strawberry would call with nothing but ``self``, info and scalars."""
+    resolver = field.base_resolver
+    if resolver is None or resolver.is_async or field.extensions:
+        return False
+    for argument in field.arguments:
+        type_ = argument.type
+        if isinstance(type_, StrawberryOptional):
+            type_ = type_.of_type
+        if not (isinstance(type_, type) and issubclass(type_, _SCALAR_ARGUMENTS)):
+            return False
+    return True
+
+
+class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # strawberry always passes a manager; only one with middleware wraps resolvers, and
+        # parts of a field may run twice only where nothing changes: in queries.
+        self._compile = (manager is None or not manager.middlewares) and (
+            self.operation.operation is OperationType.QUERY
+        )
+        # (parent type, id(field details)) -> (field details kept alive, getter, run) or None
+        self._compiled: dict[tuple[int, int], tuple[FieldDetailsList, Any, Run] | None] = {}
+
+    # --- compiling -----------------------------------------------------------------------
+
+    def _compile_field(
+        self, parent_type: GraphQLObjectType, response_name: str, details: FieldDetailsList
+    ) -> tuple[int, Any, Run, bool] | None:
+        """(how to get the value, its data, how to complete it, whether paths are needed)."""
+        for detail in details:
+            if detail.node.directives or detail.defer_usage is not None:
+                return None
+            if detail.fragment_variable_values is not None:
+                return None
+        node = details[0].node
+        if node.name.value == "__typename":
+            return (_TYPENAME, None, _leaf_run_unused, False)
+        field_def = parent_type.fields.get(node.name.value)
+        field = field_def.extensions.get(_BACKREF) if field_def else None
+        if field_def is None or not isinstance(field, StrawberryField):
+            return None
+        compiled = self._compile_type(field_def.type, details)
+        if compiled is None:
+            return None
+        run, needs_path = compiled
+        if not node.arguments and not field_def.args and _plain_attribute(field, field_def):
+            return (_ATTRIBUTE, field.python_name, run, needs_path)
+        if not _direct_call_ok(field):
+            return None
+        resolver = field.base_resolver
+        assert resolver is not None
+        try:
+            values = get_argument_values(
+                field_def, node, self.variable_values, None, self.hide_suggestions
+            )
+        except Exception:  # the usual path reports bad arguments
+            return None
+        kwargs = {}
+        for name, value in values.items():
+            argument = field_def.args[name].extensions.get(_BACKREF)
+            kwargs[argument.python_name] = value
+        if resolver.self_parameter and not resolver.info_parameter and not kwargs:
+            if resolver.root_parameter or resolver.parent_parameter:
+                return None
+            return (_METHOD, resolver.wrapped_func, run, needs_path)
+        call = (field_def, field, [d.node for d in details], kwargs)
+        return (_CALL, call, run, True)
+
+    def _compile_type(
+        self, type_: GraphQLOutputType, details: FieldDetailsList
+    ) -> tuple[Run, bool] | None:
+        non_null = is_non_null_type(type_)
+        nullable: Any = get_nullable_type(type_)
+        if is_leaf_type(nullable):
+            return _leaf_run(nullable.coerce_output_value, non_null), False
+        if is_list_type(nullable):
+            item = self._compile_type(nullable.of_type, details)
+            if item is None:
+                return None
+            return _list_run(item[0], item[1], non_null), item[1]
+        if not is_object_type(nullable):
+            return None  # interfaces and unions resolve their runtime type: the usual path
+        grouped, new_defer_usages, *_ = self.collect_subfields(nullable, details)
+        if new_defer_usages:
+            return None
+        fields = []
+        needs_path = False
+        for response_name, sub_details in grouped.items():
+            compiled = self._compile_field(nullable, response_name, sub_details)
+            if compiled is None:
+                return None
+            fields.append((response_name, *compiled))
+            needs_path = needs_path or compiled[3]
+        return self._object_run(nullable, non_null, tuple(fields)), needs_path
+
+    def _object_run(
+        self,
+        object_type: GraphQLObjectType,
+        non_null: bool,
+        fields: tuple[tuple[str, int, Any, Run, bool], ...],
+    ) -> Run:
+        type_name = object_type.name
+        is_type_of = object_type.is_type_of
+        call = self._call
+        awaited_not = self._awaited_not
+
+        def run(value: Any, path: Path | None) -> Any:
+            if value is None:
+                if non_null:
+                    raise _Abandon
+                return None
+            if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+                raise _Abandon
+            result = {}
+            for response_name, how, data, complete, needs_path in fields:
+                field_path = Path(path, response_name, type_name) if needs_path else None
+                if how is _ATTRIBUTE:
+                    child = getattr(value, data)
+                elif how is _METHOD:
+                    child = awaited_not(data(value))
+                elif how is _CALL:
+                    child = call(data, object_type, value, field_path)  # type: ignore[arg-type]
+                else:
+                    result[response_name] = type_name
+                    continue
+                result[response_name] = complete(child, field_path)
+            return result
+
+        return run
+
+    def _call(
+        self,
+        call: tuple[GraphQLField, StrawberryField, list[Any], dict[str, Any]],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path,
+    ) -> Any:
+        field_def, field, nodes, kwargs = call
+        resolver = field.base_resolver
+        assert resolver is not None
+        arguments = dict(kwargs)
+        if resolver.info_parameter:
+            raw = self.build_resolve_info(field_def, nodes, parent_type, path)
+            arguments[resolver.info_parameter.name] = Info(_raw_info=raw, _field=field)
+        function: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
+        if resolver.self_parameter:
+            result = function(source, **arguments)
+        else:
+            return_source = resolver.root_parameter or resolver.parent_parameter
+            if return_source:
+                arguments[return_source.name] = source
+            result = function(**arguments)
+        return self._awaited_not(result)
+
+    def _awaited_not(self, result: Any) -> Any:
+        """A resolver's value, unless it must be awaited: then the usual path takes over."""
+        if self.is_awaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise _Abandon
+        return result
+
+    # --- running -------------------------------------------------------------------------
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if self._compile:
+            key = (id(parent_type), id(field_details_list))
+            if key in self._compiled:
+                entry = self._compiled[key]
+            else:
+                entry = None
+                compiled = self._compile_field(parent_type, path.key, field_details_list)  # type: ignore[arg-type]
+                if compiled is not None and compiled[0] is not _TYPENAME:
+                    entry = (field_details_list, compiled[:2], compiled[2])
+                self._compiled[key] = entry
+            if entry is not None:
+                (how, data), complete = entry[1], entry[2]
+                try:
+                    if how is _ATTRIBUTE:
+                        child = getattr(source, data)
+                    elif how is _METHOD:
+                        child = self._awaited_not(data(source))
+                    else:
+                        child = self._call(data, parent_type, source, path)
+                    return complete(child, path)
+                except Exception:  # graphql-core's path reports it
+                    # Do not try again in this request: the data is not all at hand.
+                    self._compiled[key] = None
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+
+def _leaf_run(coerce: Callable[[Any], Any], non_null: bool) -> Run:
+    def run(value: Any, path: Path | None) -> Any:
+        if value is None:
+            if non_null:
+                raise _Abandon
+            return None
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Abandon
+        return coerced
+
+    return run
+
+
+def _list_run(item: Run, needs_path: bool, non_null: bool) -> Run:
+    def run(value: Any, path: Path | None) -> Any:
+        if value is None:
+            if non_null:
+                raise _Abandon
+            return None
+        if needs_path:
+            return [item(element, Path(path, i, None)) for i, element in enumerate(value)]
+        return [item(element, None) for element in value]
+
+    return run
+
+
+def _leaf_run_unused(value: Any, path: Path | None) -> Any:
+    raise AssertionError("__typename is answered without running")
