@@ -1,44 +1,51 @@
-"""Opaque global IDs (``Type:uuid``) and keyset cursors, both base64url without padding."""
+"""Global IDs and keyset cursors.
+
+A global ID is a type prefix and the object's UUID in hex, like
+``sub_01a2299c933b71c0bbc4ae4239ee9f94``: opaque to clients, readable for people in
+support, cheap to build for every node of every page.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 
 from domain.errors import InvalidId
 
-_CURSOR_PREFIX = "cursor:"
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _encode(text: str) -> str:
-    # binascii directly: this runs for every node of every page.
-    encoded = binascii.b2a_base64(text.encode(), newline=False).translate(_URLSAFE)
-    return encoded.decode().rstrip("=")
-
-
-def _decode(value: str) -> str:
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidId(f"{value!r} is not an ID issued by this API") from None
+PREFIXES = {
+    "Customer": "cus",
+    "Subscription": "sub",
+    "Namespace": "ns",
+    "License": "lic",
+    "Instance": "inst",
+    "Trial": "trial",
+    "UsageReport": "usage",
+}
+_TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
+_CURSOR = "cursor"
+_HEX_LENGTH = 32
 
 
 def global_id(type_name: str, local_id: uuid.UUID) -> str:
-    return _encode(f"{type_name}:{local_id}")
+    return f"{PREFIXES[type_name]}_{local_id.hex}"
+
+
+def _split(value: str, what: str, path: tuple[str, ...] | None) -> tuple[str, uuid.UUID]:
+    prefix, _, hex_part = value.partition("_")
+    if len(hex_part) != _HEX_LENGTH:
+        raise InvalidId(f"{value!r} is not {what} issued by this API", path=path)
+    try:
+        return prefix, uuid.UUID(hex=hex_part)
+    except ValueError:
+        raise InvalidId(f"{value!r} is not {what} issued by this API", path=path) from None
 
 
 def parse_global_id(value: str) -> tuple[str, uuid.UUID]:
     """Split a global ID into its type name and local id, or raise ``InvalidId``."""
-    type_name, _, local = _decode(value).partition(":")
-    try:
-        return type_name, uuid.UUID(local)
-    except ValueError:
-        raise InvalidId(f"{value!r} is not an ID issued by this API") from None
+    prefix, local_id = _split(value, "an ID", None)
+    type_name = _TYPES.get(prefix)
+    if type_name is None:
+        raise InvalidId(f"{value!r} is not an ID issued by this API")
+    return type_name, local_id
 
 
 def parse_typed_id(value: str, expected_type: str, *, path: tuple[str, ...]) -> uuid.UUID:
@@ -50,16 +57,13 @@ def parse_typed_id(value: str, expected_type: str, *, path: tuple[str, ...]) -> 
 
 
 def cursor(local_id: uuid.UUID) -> str:
-    return _encode(f"{_CURSOR_PREFIX}{local_id}")
+    return f"{_CURSOR}_{local_id.hex}"
 
 
 def parse_cursor(value: str | None) -> uuid.UUID | None:
     if value is None:
         return None
-    text = _decode(value)
-    if not text.startswith(_CURSOR_PREFIX):
+    prefix, local_id = _split(value, "a cursor", ("after",))
+    if prefix != _CURSOR:
         raise InvalidId(f"{value!r} is not a cursor issued by this API", path=("after",))
-    try:
-        return uuid.UUID(text[len(_CURSOR_PREFIX) :])
-    except ValueError:
-        raise InvalidId(f"{value!r} is not a cursor issued by this API", path=("after",)) from None
+    return local_id

@@ -5,23 +5,25 @@ argument coercion, the resolver (strawberry wraps even plain attributes), is-awa
 then completion, recursively. For a page of 50 subscriptions with 3 licenses each that
 machinery, not the data, is most of a request's cost.
 
-This execution context *compiles* a field's sub-tree once per request into small closures:
-plain attributes become ``getattr``, scalars and enums ``coerce_output_value``, lists and
-concrete object types loops and dicts. Fields with resolvers are called directly when the
-resolver is synchronous, has no permission classes or extensions, and takes only scalar
-arguments (so strawberry would pass them unchanged); other resolvers on queries go through
-strawberry's own wrapper. The compiled field then runs for every object it meets.
+This execution context *compiles* a field's sub-tree into small closures: plain attributes
+become ``getattr``, scalars and enums ``coerce_output_value``, lists and concrete object types
+loops and dicts. Fields with resolvers are called directly when the resolver is synchronous,
+has no permission classes or extensions, and takes only scalar arguments (so strawberry would
+pass them unchanged). The compiled field then runs for every object it meets, and is kept
+for later requests with the same document and variables (documents come from the bounded
+parser cache; the compiled cache is bounded too and keeps its documents alive).
 
 Whatever the compiled code cannot answer exactly as graphql-core would (a null where the
 schema says non-null, a value that does not coerce, an object of an unexpected type, a
 resolver that must await, an exception) abandons it for that field, and graphql-core executes
-the field the usual way: results, errors and null propagation are graphql-core's own. A
-field is compiled only for queries, where running part of it twice has no side effect.
+the field the usual way: results, errors and null propagation are graphql-core's own. Fields
+are compiled for queries only, where running part of a field twice has no side effect.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -40,18 +42,23 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
+from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
-Run = Callable[[Any, Path | None], Any]
+Run = Callable[[Any, Any, Path | None], Any]  # (execution context, value, path) -> result
 _SCALAR_ARGUMENTS = (int, str, bool, float)
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+_CACHE_SIZE = 1024
 
-# How a compiled object field gets its value from the object.
+# How a compiled field gets its value from the object.
 _ATTRIBUTE, _METHOD, _CALL, _TYPENAME = range(4)
+
+Compiled = tuple[int, Any, Run, bool]  # (how, what, complete, needs paths)
+_cache: OrderedDict[tuple[Any, ...], tuple[object, Compiled | None]] = OrderedDict()
 
 
 class _Abandon(Exception):  # control flow; never escapes this module
@@ -80,6 +87,102 @@ def _direct_call_ok(field: StrawberryField) -> bool:
     return True
 
 
+def _not_awaitable(result: Any) -> Any:
+    """A resolver's value, unless it must be awaited: then the usual path takes over."""
+    if optimized_is_awaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise _Abandon
+    return result
+
+
+def _call(
+    context: Any,
+    call: tuple[GraphQLField, StrawberryField, list[Any], dict[str, Any]],
+    parent_type: GraphQLObjectType,
+    source: Any,
+    path: Path,
+) -> Any:
+    field_def, field, nodes, kwargs = call
+    resolver = field.base_resolver
+    assert resolver is not None
+    arguments = dict(kwargs)
+    if resolver.info_parameter:
+        raw = context.build_resolve_info(field_def, nodes, parent_type, path)
+        arguments[resolver.info_parameter.name] = Info(_raw_info=raw, _field=field)
+    function: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
+    if resolver.self_parameter:
+        return _not_awaitable(function(source, **arguments))
+    source_parameter = resolver.root_parameter or resolver.parent_parameter
+    if source_parameter:
+        arguments[source_parameter.name] = source
+    return _not_awaitable(function(**arguments))
+
+
+def _leaf_run(coerce: Callable[[Any], Any], non_null: bool) -> Run:
+    def run(context: Any, value: Any, path: Path | None) -> Any:
+        if value is None:
+            if non_null:
+                raise _Abandon
+            return None
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Abandon
+        return coerced
+
+    return run
+
+
+def _list_run(item: Run, needs_path: bool, non_null: bool) -> Run:
+    def run(context: Any, value: Any, path: Path | None) -> Any:
+        if value is None:
+            if non_null:
+                raise _Abandon
+            return None
+        if needs_path:
+            return [item(context, element, Path(path, i, None)) for i, element in enumerate(value)]
+        return [item(context, element, None) for element in value]
+
+    return run
+
+
+def _object_run(
+    object_type: GraphQLObjectType,
+    non_null: bool,
+    fields: tuple[tuple[str, int, Any, Run, bool], ...],
+) -> Run:
+    type_name = object_type.name
+    is_type_of = object_type.is_type_of
+
+    def run(context: Any, value: Any, path: Path | None) -> Any:
+        if value is None:
+            if non_null:
+                raise _Abandon
+            return None
+        if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+            raise _Abandon
+        result = {}
+        for response_name, how, what, complete, needs_path in fields:
+            field_path = Path(path, response_name, type_name) if needs_path else None
+            if how is _ATTRIBUTE:
+                child = getattr(value, what)
+            elif how is _METHOD:
+                child = _not_awaitable(what(value))
+            elif how is _CALL:
+                child = _call(context, what, object_type, value, field_path)  # type: ignore[arg-type]
+            else:
+                result[response_name] = type_name
+                continue
+            result[response_name] = complete(context, child, field_path)
+        return result
+
+    return run
+
+
+def _typename_unused(context: Any, value: Any, path: Path | None) -> Any:
+    raise AssertionError("__typename is answered without running")
+
+
 class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,15 +192,37 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._compile = (manager is None or not manager.middlewares) and (
             self.operation.operation is OperationType.QUERY
         )
-        # (parent type, id(field details)) -> (field details kept alive, getter, run) or None
-        self._compiled: dict[tuple[int, int], tuple[FieldDetailsList, Any, Run] | None] = {}
+        self._variables_key: str | None = None
+        # Fields whose compiled code gave up once in this request (the data is not all at
+        # hand, say): the usual path for the rest of the request.
+        self._abandoned: set[tuple[int, int]] = set()
+        if self._compile:
+            try:
+                self._variables_key = repr(sorted(self.variable_values.coerced.items()))
+            except TypeError:
+                self._compile = False
 
     # --- compiling -----------------------------------------------------------------------
 
+    def _compiled_field(
+        self, parent_type: GraphQLObjectType, response_name: str, details: FieldDetailsList
+    ) -> Compiled | None:
+        nodes = tuple(detail.node for detail in details)
+        key = (id(self.schema), id(parent_type), tuple(map(id, nodes)), self._variables_key)
+        entry = _cache.get(key)
+        if entry is not None:
+            _cache.move_to_end(key)
+            return entry[1]
+        compiled = self._compile_field(parent_type, response_name, details)
+        # The entry keeps the schema and the document's nodes alive, so ids stay unique.
+        _cache[key] = ((self.schema, nodes), compiled)
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return compiled
+
     def _compile_field(
         self, parent_type: GraphQLObjectType, response_name: str, details: FieldDetailsList
-    ) -> tuple[int, Any, Run, bool] | None:
-        """(how to get the value, its data, how to complete it, whether paths are needed)."""
+    ) -> Compiled | None:
         for detail in details:
             if detail.node.directives or detail.defer_usage is not None:
                 return None
@@ -105,7 +230,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
         node = details[0].node
         if node.name.value == "__typename":
-            return (_TYPENAME, None, _leaf_run_unused, False)
+            return (_TYPENAME, None, _typename_unused, False)
         field_def = parent_type.fields.get(node.name.value)
         field = field_def.extensions.get(_BACKREF) if field_def else None
         if field_def is None or not isinstance(field, StrawberryField):
@@ -126,16 +251,20 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
         except Exception:  # the usual path reports bad arguments
             return None
-        kwargs = {}
-        for name, value in values.items():
-            argument = field_def.args[name].extensions.get(_BACKREF)
-            kwargs[argument.python_name] = value
+        kwargs = {
+            field_def.args[name].extensions[_BACKREF].python_name: value
+            for name, value in values.items()
+        }
         if resolver.self_parameter and not resolver.info_parameter and not kwargs:
             if resolver.root_parameter or resolver.parent_parameter:
                 return None
             return (_METHOD, resolver.wrapped_func, run, needs_path)
-        call = (field_def, field, [d.node for d in details], kwargs)
-        return (_CALL, call, run, True)
+        return (
+            _CALL,
+            (field_def, field, [d.node for d in details], kwargs),
+            run,
+            True,
+        )
 
     def _compile_type(
         self, type_: GraphQLOutputType, details: FieldDetailsList
@@ -162,74 +291,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             fields.append((response_name, *compiled))
             needs_path = needs_path or compiled[3]
-        return self._object_run(nullable, non_null, tuple(fields)), needs_path
-
-    def _object_run(
-        self,
-        object_type: GraphQLObjectType,
-        non_null: bool,
-        fields: tuple[tuple[str, int, Any, Run, bool], ...],
-    ) -> Run:
-        type_name = object_type.name
-        is_type_of = object_type.is_type_of
-        call = self._call
-        awaited_not = self._awaited_not
-
-        def run(value: Any, path: Path | None) -> Any:
-            if value is None:
-                if non_null:
-                    raise _Abandon
-                return None
-            if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
-                raise _Abandon
-            result = {}
-            for response_name, how, data, complete, needs_path in fields:
-                field_path = Path(path, response_name, type_name) if needs_path else None
-                if how is _ATTRIBUTE:
-                    child = getattr(value, data)
-                elif how is _METHOD:
-                    child = awaited_not(data(value))
-                elif how is _CALL:
-                    child = call(data, object_type, value, field_path)  # type: ignore[arg-type]
-                else:
-                    result[response_name] = type_name
-                    continue
-                result[response_name] = complete(child, field_path)
-            return result
-
-        return run
-
-    def _call(
-        self,
-        call: tuple[GraphQLField, StrawberryField, list[Any], dict[str, Any]],
-        parent_type: GraphQLObjectType,
-        source: Any,
-        path: Path,
-    ) -> Any:
-        field_def, field, nodes, kwargs = call
-        resolver = field.base_resolver
-        assert resolver is not None
-        arguments = dict(kwargs)
-        if resolver.info_parameter:
-            raw = self.build_resolve_info(field_def, nodes, parent_type, path)
-            arguments[resolver.info_parameter.name] = Info(_raw_info=raw, _field=field)
-        function: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
-        if resolver.self_parameter:
-            result = function(source, **arguments)
-        else:
-            return_source = resolver.root_parameter or resolver.parent_parameter
-            if return_source:
-                arguments[return_source.name] = source
-            result = function(**arguments)
-        return self._awaited_not(result)
-
-    def _awaited_not(self, result: Any) -> Any:
-        """A resolver's value, unless it must be awaited: then the usual path takes over."""
-        if self.is_awaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            raise _Abandon
-        return result
+        return _object_run(nullable, non_null, tuple(fields)), needs_path
 
     # --- running -------------------------------------------------------------------------
 
@@ -241,60 +303,21 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        if self._compile:
-            key = (id(parent_type), id(field_details_list))
-            if key in self._compiled:
-                entry = self._compiled[key]
-            else:
-                entry = None
-                compiled = self._compile_field(parent_type, path.key, field_details_list)  # type: ignore[arg-type]
-                if compiled is not None and compiled[0] is not _TYPENAME:
-                    entry = (field_details_list, compiled[:2], compiled[2])
-                self._compiled[key] = entry
-            if entry is not None:
-                (how, data), complete = entry[1], entry[2]
+        attempt = (id(parent_type), id(field_details_list))
+        if self._compile and attempt not in self._abandoned:
+            compiled = self._compiled_field(parent_type, path.key, field_details_list)  # type: ignore[arg-type]
+            if compiled is not None and compiled[0] is not _TYPENAME:
+                how, what, complete, _ = compiled
                 try:
                     if how is _ATTRIBUTE:
-                        child = getattr(source, data)
+                        child = getattr(source, what)
                     elif how is _METHOD:
-                        child = self._awaited_not(data(source))
+                        child = _not_awaitable(what(source))
                     else:
-                        child = self._call(data, parent_type, source, path)
-                    return complete(child, path)
+                        child = _call(self, what, parent_type, source, path)
+                    return complete(self, child, path)
                 except Exception:  # graphql-core's path reports it
-                    # Do not try again in this request: the data is not all at hand.
-                    self._compiled[key] = None
+                    self._abandoned.add(attempt)
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
-
-
-def _leaf_run(coerce: Callable[[Any], Any], non_null: bool) -> Run:
-    def run(value: Any, path: Path | None) -> Any:
-        if value is None:
-            if non_null:
-                raise _Abandon
-            return None
-        coerced = coerce(value)
-        if coerced is None or coerced is Undefined:
-            raise _Abandon
-        return coerced
-
-    return run
-
-
-def _list_run(item: Run, needs_path: bool, non_null: bool) -> Run:
-    def run(value: Any, path: Path | None) -> Any:
-        if value is None:
-            if non_null:
-                raise _Abandon
-            return None
-        if needs_path:
-            return [item(element, Path(path, i, None)) for i, element in enumerate(value)]
-        return [item(element, None) for element in value]
-
-    return run
-
-
-def _leaf_run_unused(value: Any, path: Path | None) -> Any:
-    raise AssertionError("__typename is answered without running")

@@ -89,7 +89,9 @@ async def test_page_size_out_of_range_is_refused(gql: GraphQL, first: int, messa
     assert body["errors"][0]["extensions"]["field"] == "first"
 
 
-@pytest.mark.parametrize("after", ["not-a-cursor", "U3Vic2NyaXB0aW9uOjEyMw", "%%%", ""])
+@pytest.mark.parametrize(
+    "after", ["not-a-cursor", "U3Vic2NyaXB0aW9uOjEyMw", "%%%", "", "sub_" + "a" * 32]
+)
 async def test_a_cursor_we_did_not_issue_is_refused(gql: GraphQL, after: str) -> None:
     body = await gql(PAGE, first=5, after=after)
     assert codes(body) == ["VALIDATION_FAILED"]

@@ -38,20 +38,52 @@ def _subscription(
 
 @strawberry.type(name="License", description="A signed statement of what an instance may use.")
 class LicenseNode(Node):
-    mode: LicensingMode = strawberry.field(description="Online cloud, offline cloud or legacy.")
-    plan: Plan = strawberry.field(description="The tier licensed.")
-    seats: int = strawberry.field(description="Licensed users (`active_user_count`).")
-    starts_at: date = strawberry.field(description="First day the license is valid (`issued_at`).")
-    expires_at: date = strawberry.field(description="The day the license expires (exclusive).")
-    trial: bool = strawberry.field(description="Whether this is a trial license.")
-    cancelled: bool = strawberry.field(
+    # Fields read the entity when asked: a page builds one small object per license.
+    entity: strawberry.Private[license_model.License]
+
+    @strawberry.field(description="The object's global ID (opaque).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(global_id("License", self.entity.id))
+
+    @strawberry.field(description="Online cloud, offline cloud or legacy.")
+    def mode(self) -> LicensingMode:
+        return api_enum(LicensingMode, self.entity.mode)
+
+    @strawberry.field(description="The tier licensed.")
+    def plan(self) -> Plan:
+        return api_enum(Plan, self.entity.plan)
+
+    @strawberry.field(description="Licensed users (`active_user_count`).")
+    def seats(self) -> int:
+        return self.entity.seats
+
+    @strawberry.field(description="First day the license is valid (`issued_at`).")
+    def starts_at(self) -> date:
+        return self.entity.starts_at
+
+    @strawberry.field(description="The day the license expires (exclusive).")
+    def expires_at(self) -> date:
+        return self.entity.expires_at
+
+    @strawberry.field(description="Whether this is a trial license.")
+    def trial(self) -> bool:
+        return self.entity.trial
+
+    @strawberry.field(
         description="Whether this is a cancellation key (`generated_from_cancellation`)."
     )
-    license_key: str = strawberry.field(
+    def cancelled(self) -> bool:
+        return self.entity.cancelled
+
+    @strawberry.field(
         description="GitLab's license envelope; identical bytes until something in it changes."
     )
-    created_at: datetime = strawberry.field(description="When the license was issued.")
-    entity: strawberry.Private[license_model.License]
+    def license_key(self) -> str:
+        return self.entity.license_key
+
+    @strawberry.field(description="When the license was issued.")
+    def created_at(self) -> datetime:
+        return self.entity.created_at
 
     @strawberry.field(description="The subscription the license was issued for.")
     def subscription(
@@ -61,19 +93,7 @@ class LicenseNode(Node):
 
 
 def license_node(entity: license_model.License) -> LicenseNode:
-    return LicenseNode(
-        id=strawberry.ID(global_id("License", entity.id)),
-        mode=api_enum(LicensingMode, entity.mode),
-        plan=api_enum(Plan, entity.plan),
-        seats=entity.seats,
-        starts_at=entity.starts_at,
-        expires_at=entity.expires_at,
-        trial=entity.trial,
-        cancelled=entity.cancelled,
-        license_key=entity.license_key,
-        created_at=entity.created_at,
-        entity=entity,
-    )
+    return LicenseNode(entity=entity)
 
 
 @strawberry.type(

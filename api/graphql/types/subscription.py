@@ -67,33 +67,76 @@ class AddOnType:
     description="What a customer bought. Status and seats are derived from the terms and today.",
 )
 class SubscriptionNode(Node):
-    name: str = strawberry.field(description="Unique name like A-S00012345, never reused.")
-    deployment: Deployment = strawberry.field(description="Where the product runs.")
-    plan: Plan = strawberry.field(description="The tier sold.")
-    channel: Channel = strawberry.field(description="How it was sold.")
-    partner_id: str | None = strawberry.field(
-        description="The partner who sold it (reseller and marketplace channels)."
-    )
-    status: SubscriptionStatus = strawberry.field(
-        description="Derived from dates and cancellation."
-    )
-    cancel_at_period_end: bool = strawberry.field(
-        description="Cancelled at the end of the current term: active until then, no renewal."
-    )
-    auto_renew: bool = strawberry.field(description="Renews by itself at the end of the term.")
-    licensing_mode: LicensingMode | None = strawberry.field(
-        description="How instances get their license; null for GitLab.com."
-    )
-    max_instances: int = strawberry.field(description="How many distinct instances may activate.")
-    reconciliation_enabled: bool = strawberry.field(
-        description="Whether quarterly seat reconciliation applies."
-    )
-    start_date: date = strawberry.field(description="First day of the first term.")
-    end_date: date = strawberry.field(description="First day after the last term (exclusive).")
-    seats: int = strawberry.field(description="Seats of the current segment.")
-    created_at: datetime = strawberry.field(description="When the subscription was recorded.")
+    # Fields read the entity when asked: a page builds one small object per subscription.
     entity: strawberry.Private[model.Subscription]
     today: strawberry.Private[date]
+
+    @strawberry.field(description="The object's global ID (opaque).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(global_id("Subscription", self.entity.id))
+
+    @strawberry.field(description="Unique name like A-S00012345, never reused.")
+    def name(self) -> str:
+        return self.entity.name
+
+    @strawberry.field(description="Where the product runs.")
+    def deployment(self) -> Deployment:
+        return api_enum(Deployment, self.entity.deployment)
+
+    @strawberry.field(description="The tier sold.")
+    def plan(self) -> Plan:
+        return api_enum(Plan, self.entity.plan)
+
+    @strawberry.field(description="How it was sold.")
+    def channel(self) -> Channel:
+        return api_enum(Channel, self.entity.channel)
+
+    @strawberry.field(description="The partner who sold it (reseller and marketplace channels).")
+    def partner_id(self) -> str | None:
+        return self.entity.partner_id
+
+    @strawberry.field(description="Derived from dates and cancellation.")
+    def status(self) -> SubscriptionStatus:
+        return api_enum(SubscriptionStatus, self.entity.status(self.today))
+
+    @strawberry.field(
+        description="Cancelled at the end of the current term: active until then, no renewal."
+    )
+    def cancel_at_period_end(self) -> bool:
+        return self.entity.cancel_at_period_end
+
+    @strawberry.field(description="Renews by itself at the end of the term.")
+    def auto_renew(self) -> bool:
+        return self.entity.auto_renew
+
+    @strawberry.field(description="How instances get their license; null for GitLab.com.")
+    def licensing_mode(self) -> LicensingMode | None:
+        mode = self.entity.licensing_mode
+        return api_enum(LicensingMode, mode) if mode else None
+
+    @strawberry.field(description="How many distinct instances may activate.")
+    def max_instances(self) -> int:
+        return self.entity.max_instances
+
+    @strawberry.field(description="Whether quarterly seat reconciliation applies.")
+    def reconciliation_enabled(self) -> bool:
+        return self.entity.reconciliation_enabled
+
+    @strawberry.field(description="First day of the first term.")
+    def start_date(self) -> date:
+        return self.entity.start_date
+
+    @strawberry.field(description="First day after the last term (exclusive).")
+    def end_date(self) -> date:
+        return self.entity.end_date
+
+    @strawberry.field(description="Seats of the current segment.")
+    def seats(self) -> int:
+        return self.entity.seats(self.today)
+
+    @strawberry.field(description="When the subscription was recorded.")
+    def created_at(self) -> datetime:
+        return self.entity.created_at
 
     @strawberry.field(description="The terms, in date order, with their segments.")
     def terms(self) -> list[TermType]:
@@ -247,25 +290,4 @@ class SubscriptionNode(Node):
 
 
 def subscription_node(entity: model.Subscription, today: date) -> SubscriptionNode:
-    return SubscriptionNode(
-        id=strawberry.ID(global_id("Subscription", entity.id)),
-        name=entity.name,
-        deployment=api_enum(Deployment, entity.deployment),
-        plan=api_enum(Plan, entity.plan),
-        channel=api_enum(Channel, entity.channel),
-        partner_id=entity.partner_id,
-        status=api_enum(SubscriptionStatus, entity.status(today)),
-        cancel_at_period_end=entity.cancel_at_period_end,
-        auto_renew=entity.auto_renew,
-        licensing_mode=(
-            api_enum(LicensingMode, entity.licensing_mode) if entity.licensing_mode else None
-        ),
-        max_instances=entity.max_instances,
-        reconciliation_enabled=entity.reconciliation_enabled,
-        start_date=entity.start_date,
-        end_date=entity.end_date,
-        seats=entity.seats(today),
-        created_at=entity.created_at,
-        entity=entity,
-        today=today,
-    )
+    return SubscriptionNode(entity=entity, today=today)
