@@ -29,6 +29,7 @@ class Settings:
     max_aliases: int = 30
     pool_max: int = 10
     log_level: str = "info"
+    gc_interval: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             max_aliases=int(env.get("PROVISION_MAX_ALIASES", "30")),
             pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
             log_level=env.get("PROVISION_LOG_LEVEL", "info"),
+            gc_interval=float(env.get("PROVISION_GC_INTERVAL", "1")),
         )
 
     @property

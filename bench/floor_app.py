@@ -9,6 +9,7 @@ read as a fraction of it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from starlette.applications import Starlette
@@ -65,4 +66,6 @@ def create_bench_app() -> Starlette:
     dsn = os.environ.get(DSN_VARIABLE)
     if not dsn:
         raise RuntimeError(f"{DSN_VARIABLE} is not set; run bench/read_throughput.py")
-    return with_floor(create_app(Settings(database_url=dsn, graphiql=False)))
+    # The PROVISION_* variables apply as in production; the database is the benchmark's.
+    settings = dataclasses.replace(Settings.from_env(), database_url=dsn, graphiql=False)
+    return with_floor(create_app(settings))

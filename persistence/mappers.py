@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
+from enum import Enum
+from typing import TypeVar
 
 import asyncpg
 
@@ -26,6 +29,21 @@ from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 
 Row = asyncpg.Record
+
+E = TypeVar("E", bound=Enum)
+
+
+def _by_value(enum: type[E]) -> Callable[[str], E]:
+    """A fast ``enum(value)`` for mapping rows (a dict lookup; unknown values still raise)."""
+    members: dict[str, E] = {member.value: member for member in enum}
+    return members.__getitem__
+
+
+_deployment = _by_value(Deployment)
+_plan = _by_value(Plan)
+_channel = _by_value(Channel)
+_licensing_mode = _by_value(LicensingMode)
+_add_on_kind = _by_value(AddOnKind)
 
 SUBSCRIPTION_COLUMNS = """
     s.id, s.name, s.customer, s.deployment, s.plan, s.channel, s.partner_id, s.auto_renew,
@@ -91,12 +109,12 @@ def subscription_from_row(row: Row) -> Subscription:
         id=row["id"],
         name=row["name"],
         customer_id=row["customer"],
-        deployment=Deployment(row["deployment"]),
-        plan=Plan(row["plan"]),
-        channel=Channel(row["channel"]),
+        deployment=_deployment(row["deployment"]),
+        plan=_plan(row["plan"]),
+        channel=_channel(row["channel"]),
         partner_id=row["partner_id"],
         auto_renew=row["auto_renew"],
-        licensing_mode=LicensingMode(row["licensing_mode"]) if row["licensing_mode"] else None,
+        licensing_mode=_licensing_mode(row["licensing_mode"]) if row["licensing_mode"] else None,
         max_instances=row["max_instances"],
         reconciliation_enabled=row["reconciliation_enabled"],
         cancel_at_period_end=row["cancel_at_period_end"],
@@ -105,7 +123,7 @@ def subscription_from_row(row: Row) -> Subscription:
         created_at=row["created_at"],
         terms=_terms(row["segments"] or []),
         add_ons=tuple(
-            AddOn(AddOnKind(kind), quantity, start, end)
+            AddOn(_add_on_kind(kind), quantity, start, end)
             for kind, quantity, start, end in row["add_ons"] or []
         ),
     )
@@ -197,8 +215,8 @@ def license_from_row(row: Row) -> License:
         id=row["id"],
         subscription_id=row["subscription"],
         instance_id=row["instance"],
-        mode=LicensingMode(row["mode"]),
-        plan=Plan(row["plan"]),
+        mode=_licensing_mode(row["mode"]),
+        plan=_plan(row["plan"]),
         seats=row["seats"],
         starts_at=row["starts_at"],
         expires_at=row["expires_at"],

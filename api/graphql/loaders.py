@@ -36,20 +36,26 @@ class Loader(Generic[K, V]):
     """Values by key for one request; ``batch`` fetches many keys in one statement."""
 
     def __init__(self, batch: Callable[[list[K]], Awaitable[list[V]]]) -> None:
-        self._batch = batch
-        self._values: dict[K, V] = {}
-        self._misses: DataLoader[K, V] = DataLoader(load_fn=self._load_misses)
+        values: dict[K, V] = {}
 
-    async def _load_misses(self, keys: list[K]) -> list[V]:
-        values = await self._batch(keys)
-        self._values.update(zip(keys, values, strict=True))
-        return values
+        # A closure over the dict, not a bound method: a reference cycle through the
+        # loader would keep every entity of the request alive until a cyclic collection.
+        async def load_misses(keys: list[K]) -> list[V]:
+            loaded = await batch(keys)
+            values.update(zip(keys, loaded, strict=True))
+            return loaded
+
+        self._values = values
+        self._load_misses = load_misses
+        self._misses: DataLoader[K, V] | None = None  # made on the first miss only
 
     def get(self, key: K) -> V | Awaitable[V]:
         """The value, without a coroutine when it is known; else an awaitable batched load."""
         try:
             return self._values[key]
         except KeyError:
+            if self._misses is None:
+                self._misses = DataLoader(load_fn=self._load_misses)
             return self._misses.load(key)
 
     async def load(self, key: K) -> V:
@@ -58,6 +64,11 @@ class Loader(Generic[K, V]):
             loaded: V = await value
             return loaded
         return value
+
+    def release(self) -> None:
+        """Drop what was loaded (the request is over)."""
+        self._values.clear()
+        self._misses = None
 
     async def prefetch(self, keys: Iterable[K]) -> None:
         """Load the keys not yet known, in one batch, straight into the cache."""
@@ -115,6 +126,15 @@ class Loaders:
     subscription_counts_by_customer: Loader[uuid.UUID, int | None]
     license_counts: Loader[uuid.UUID, int | None]
     instance_counts: Loader[uuid.UUID, int | None]
+
+    def release(self) -> None:
+        """Drop every loaded entity at the end of the request.
+
+        graphql-core's execution context is a reference cycle that holds the request
+        context; without this the whole request's data would wait for the cyclic collector.
+        """
+        for loader in vars(self).values():
+            loader.release()
 
     @classmethod
     def build(cls, read: ReadModels, principal: Principal) -> Loaders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import partial
 
 import strawberry
@@ -12,11 +13,13 @@ from strawberry.extensions import (
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from api.graphql.context import Context
 from api.graphql.errors import ApiError
 from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.queries import Query
@@ -76,6 +79,16 @@ class PresentErrors(MaskErrors):
         return presented
 
 
+class ReleaseRequestData(SchemaExtension):
+    """At the end of an operation, drop the loaded data from the request context."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.loaders.release()
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # The limit rules are built once: the validation cache keys on the rule classes, and
@@ -94,5 +107,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             partial(AddValidationRules, limit_rules),
             partial(ValidationCache, maxsize=CACHE_SIZE),
             PresentErrors,
+            ReleaseRequestData,
         ],
     )

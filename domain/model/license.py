@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from domain.errors import ValidationFailed
 from domain.model.enums import LicensingMode, Plan
@@ -12,8 +13,7 @@ from domain.model.ids import new_id
 from domain.model.subscription import AddOn
 
 
-@dataclass(frozen=True)
-class Licensee:
+class Licensee(NamedTuple):
     """Who the license is for, as GitLab shows it."""
 
     name: str

@@ -11,7 +11,7 @@ from api.graphql.context import Info
 from api.graphql.errors import page_size
 from api.graphql.resolve import load_then
 from api.graphql.types.node import Connection, Node, build_connection
-from api.ids import global_id, parse_cursor
+from api.ids import parse_cursor
 from domain.model import customer as model
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 @strawberry.type(name="Customer", description="A billing account: a company and its contact.")
 class CustomerNode(Node):
+    _global_type = "Customer"
     company: str = strawberry.field(description="The company's name.")
     contact_name: str = strawberry.field(description="Who to talk to.")
     contact_email: str = strawberry.field(description="Where emails go.")
@@ -56,7 +57,6 @@ class CustomerNode(Node):
 
 def customer_node(entity: model.Customer) -> CustomerNode:
     return CustomerNode(
-        id=strawberry.ID(global_id("Customer", entity.id)),
         company=entity.company,
         contact_name=entity.contact_name,
         contact_email=entity.contact_email,

@@ -13,7 +13,6 @@ from api.graphql.context import Info
 from api.graphql.enums import LicensingMode, Plan, api_enum
 from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Node
-from api.ids import global_id
 from domain.model import instance as instance_model
 from domain.model import license as license_model
 
@@ -38,12 +37,9 @@ def _subscription(
 
 @strawberry.type(name="License", description="A signed statement of what an instance may use.")
 class LicenseNode(Node):
+    _global_type = "License"
     # Fields read the entity when asked: a page builds one small object per license.
     entity: strawberry.Private[license_model.License]
-
-    @strawberry.field(description="The object's global ID (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(global_id("License", self.entity.id))
 
     @strawberry.field(description="Online cloud, offline cloud or legacy.")
     def mode(self) -> LicensingMode:
@@ -100,6 +96,7 @@ def license_node(entity: license_model.License) -> LicenseNode:
     name="Instance", description="A self-managed installation bound to a subscription."
 )
 class InstanceNode(Node):
+    _global_type = "Instance"
     instance_identifier: str = strawberry.field(description="The UUID the instance sends.")
     hostname: str | None = strawberry.field(description="The hostname it last reported.")
     gitlab_version: str | None = strawberry.field(description="The version it last reported.")
@@ -116,7 +113,6 @@ class InstanceNode(Node):
 
 def instance_node(entity: instance_model.Instance) -> InstanceNode:
     return InstanceNode(
-        id=strawberry.ID(global_id("Instance", entity.id)),
         instance_identifier=entity.instance_identifier,
         hostname=entity.hostname,
         gitlab_version=entity.gitlab_version,

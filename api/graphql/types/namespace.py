@@ -11,7 +11,6 @@ from api.graphql.context import Info
 from api.graphql.enums import NamespacePlan, TrialStatus, TrialType, api_enum
 from api.graphql.resolve import load_then
 from api.graphql.types.node import Node
-from api.ids import global_id
 from domain.model import namespace as namespace_model
 from domain.model import trial as trial_model
 
@@ -23,6 +22,7 @@ _SUBSCRIPTION = "api.graphql.types.subscription"
 
 @strawberry.type(name="Namespace", description="A GitLab.com group or user namespace.")
 class NamespaceNode(Node):
+    _global_type = "Namespace"
     gitlab_id: int = strawberry.field(description="The namespace's id on GitLab.com.")
     path: str = strawberry.field(description="Its full path, like `acme/platform`.")
     name: str = strawberry.field(description="Its display name.")
@@ -82,7 +82,6 @@ class NamespaceNode(Node):
 def namespace_node(entity: namespace_model.Namespace, today: date) -> NamespaceNode:
     usage = entity.usage
     return NamespaceNode(
-        id=strawberry.ID(global_id("Namespace", entity.id)),
         gitlab_id=entity.gitlab_id,
         path=entity.path,
         name=entity.name,
@@ -105,6 +104,7 @@ def namespace_node(entity: namespace_model.Namespace, today: date) -> NamespaceN
     name="Trial", description="A time-boxed plan on a namespace, or a trial subscription."
 )
 class TrialNode(Node):
+    _global_type = "Trial"
     type: TrialType = strawberry.field(description="What is being tried.")
     status: TrialStatus = strawberry.field(description="Whether the trial covers today.")
     starts_on: date = strawberry.field(description="First day of the trial.")
@@ -145,7 +145,6 @@ class TrialNode(Node):
 
 def trial_node(entity: trial_model.Trial, today: date) -> TrialNode:
     return TrialNode(
-        id=strawberry.ID(global_id("Trial", entity.id)),
         type=api_enum(TrialType, entity.type),
         status=api_enum(TrialStatus, entity.status(today)),
         starts_on=entity.starts_on,

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from api.ids import cursor
+from api.ids import cursor, global_id
 from persistence.read_models import Page
 
 MAX_PAGE_SIZE = 100
@@ -21,7 +21,11 @@ NodeT = TypeVar("NodeT")
     description="An object with a global ID; any of them can be fetched by `node(id:)`."
 )
 class Node:
-    id: strawberry.ID = strawberry.field(description="The object's global ID (opaque).")
+    # Implementations hold their domain object in ``entity`` and name their type in
+    # ``_global_type``; the ID is encoded only when asked for.
+    @strawberry.field(description="The object's global ID (opaque).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(global_id(self._global_type, self.entity.id))  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="Where a page sits in the whole list.")

@@ -20,7 +20,7 @@ from api.graphql.enums import (
 from api.graphql.errors import page_size
 from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Connection, Node, build_connection
-from api.ids import global_id, parse_cursor
+from api.ids import parse_cursor
 from domain.model import subscription as model
 from domain.model.enums import Deployment as DomainDeployment
 from domain.model.usage import usage_of
@@ -67,13 +67,10 @@ class AddOnType:
     description="What a customer bought. Status and seats are derived from the terms and today.",
 )
 class SubscriptionNode(Node):
+    _global_type = "Subscription"
     # Fields read the entity when asked: a page builds one small object per subscription.
     entity: strawberry.Private[model.Subscription]
     today: strawberry.Private[date]
-
-    @strawberry.field(description="The object's global ID (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(global_id("Subscription", self.entity.id))
 
     @strawberry.field(description="Unique name like A-S00012345, never reused.")
     def name(self) -> str:

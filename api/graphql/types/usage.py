@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from api.graphql.context import Info
 from api.graphql.resolve import load_then
 from api.graphql.types.node import Node
-from api.ids import global_id
 from domain.model import usage as model
 
 if TYPE_CHECKING:
@@ -41,6 +40,7 @@ class UsageType:
 
 @strawberry.type(name="UsageReport", description="One seat-link report from an instance.")
 class UsageReportNode(Node):
+    _global_type = "UsageReport"
     billable_users: int = strawberry.field(description="Billable users at the time.")
     max_historical_users: int = strawberry.field(description="Highest user count in the term.")
     add_on_seats: JSON = strawberry.field(
@@ -67,7 +67,6 @@ class UsageReportNode(Node):
 
 def usage_report_node(entity: model.UsageReport) -> UsageReportNode:
     return UsageReportNode(
-        id=strawberry.ID(global_id("UsageReport", entity.id)),
         billable_users=entity.billable_users,
         max_historical_users=entity.max_historical_users,
         add_on_seats=cast(JSON, entity.add_on_seats),
