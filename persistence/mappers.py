@@ -40,9 +40,9 @@ def _by_value(enum: type[E]) -> Callable[[str], E]:
 
 
 _deployment = _by_value(Deployment)
-_plan = _by_value(Plan)
+plan_of = _plan = _by_value(Plan)
 _channel = _by_value(Channel)
-_licensing_mode = _by_value(LicensingMode)
+licensing_mode_of = _licensing_mode = _by_value(LicensingMode)
 _add_on_kind = _by_value(AddOnKind)
 
 SUBSCRIPTION_COLUMNS = """

@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar
 from domain.model.customer import Customer
 from domain.model.enums import Deployment, Plan, SubscriptionStatus
 from domain.model.instance import Instance
-from domain.model.license import License
 from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
@@ -33,12 +32,12 @@ from persistence.mappers import (
     Row,
     customer_from_row,
     instance_from_row,
-    license_from_row,
     namespace_from_row,
     subscription_from_row,
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.views import LicenseView
 
 T = TypeVar("T")
 
@@ -72,7 +71,7 @@ class _Source:
 _SUBSCRIPTIONS = _Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
 _CUSTOMERS = _Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
 _NAMESPACES = _Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
-_LICENSES = _Source("license", "l", LICENSE_COLUMNS, license_from_row)
+_LICENSES = _Source("license", "l", LICENSE_COLUMNS, LicenseView)
 _INSTANCES = _Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
 _TRIALS = _Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
 _USAGE_REPORTS = _Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
@@ -332,7 +331,7 @@ class ReadModels:
         subscription_id: uuid.UUID | None,
         first: int,
         after: uuid.UUID | None,
-    ) -> Page[License]:
+    ) -> Page[LicenseView]:
         where = self._child_where("l", "subscription", subscription_id)
         return await self._page(principal, _LICENSES, where, first, after)
 
@@ -347,7 +346,7 @@ class ReadModels:
         subscription_ids: Sequence[uuid.UUID],
         first: int,
         after: uuid.UUID | None,
-    ) -> dict[uuid.UUID, Page[License]]:
+    ) -> dict[uuid.UUID, Page[LicenseView]]:
         return await self._pages_by_parent(
             principal, _LICENSES, "subscription", subscription_ids, first, after
         )
@@ -359,7 +358,7 @@ class ReadModels:
 
     async def licenses_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, License]:
+    ) -> dict[uuid.UUID, LicenseView]:
         return await self._by_ids(principal, _LICENSES, ids)
 
     async def instances(

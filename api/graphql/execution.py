@@ -25,15 +25,18 @@ from __future__ import annotations
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
+    GraphQLID,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     OperationType,
     Undefined,
     get_nullable_type,
+    is_enum_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -119,6 +122,34 @@ def _call(
     return _not_awaitable(function(**arguments))
 
 
+_ENUM_MEMO_LIMIT = 256
+
+
+def _coercer(leaf_type: Any) -> Callable[[Any], Any]:
+    """``coerce_output_value``, with the common cases made cheap: strings stay strings, and
+    an enum member's name is remembered (strawberry's enum search is a loop)."""
+    coerce: Callable[[Any], Any] = leaf_type.coerce_output_value
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+
+        def coerce_string(value: Any) -> Any:
+            return value if type(value) is str else coerce(value)
+
+        return coerce_string
+    if is_enum_type(leaf_type):
+        names: dict[Any, Any] = {}
+
+        def coerce_enum(value: Any) -> Any:
+            name = names.get(value)
+            if name is None:
+                name = coerce(value)
+                if len(names) < _ENUM_MEMO_LIMIT:
+                    names[value] = name
+            return name
+
+        return coerce_enum
+    return coerce
+
+
 def _leaf_run(coerce: Callable[[Any], Any], non_null: bool) -> Run:
     def run(context: Any, value: Any, path: Path | None) -> Any:
         if value is None:
@@ -149,20 +180,24 @@ def _list_run(item: Run, needs_path: bool, non_null: bool) -> Run:
 def _object_run(
     object_type: GraphQLObjectType,
     non_null: bool,
-    fields: tuple[tuple[str, int, Any, Run, bool], ...],
+    fields: tuple[tuple[str, int, Any, Run, bool, _Leaf | None], ...],
 ) -> Run:
     type_name = object_type.name
     is_type_of = object_type.is_type_of
+    definition = object_type.extensions.get(_BACKREF)
+    origin = getattr(definition, "origin", None)
 
     def run(context: Any, value: Any, path: Path | None) -> Any:
         if value is None:
             if non_null:
                 raise _Abandon
             return None
-        if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+        if (
+            type(value) is not origin and is_type_of is not None and not is_type_of(value, None)  # type: ignore[arg-type]
+        ):
             raise _Abandon
-        result = {}
-        for response_name, how, what, complete, needs_path in fields:
+        result: dict[str, Any] = {}
+        for response_name, how, what, complete, needs_path, leaf in fields:
             field_path = Path(path, response_name, type_name) if needs_path else None
             if how is _ATTRIBUTE:
                 child = getattr(value, what)
@@ -173,10 +208,26 @@ def _object_run(
             else:
                 result[response_name] = type_name
                 continue
-            result[response_name] = complete(context, child, field_path)
+            if leaf is None:
+                result[response_name] = complete(context, child, field_path)
+            elif child is None:
+                if leaf.non_null:
+                    raise _Abandon
+                result[response_name] = None
+            else:
+                # Scalars and enums inline: most fields of a page are leaves.
+                coerced = leaf.coerce(child)
+                if coerced is None or coerced is Undefined:
+                    raise _Abandon
+                result[response_name] = coerced
         return result
 
     return run
+
+
+class _Leaf(NamedTuple):
+    coerce: Callable[[Any], Any]
+    non_null: bool
 
 
 def _typename_unused(context: Any, value: Any, path: Path | None) -> Any:
@@ -272,7 +323,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         non_null = is_non_null_type(type_)
         nullable: Any = get_nullable_type(type_)
         if is_leaf_type(nullable):
-            return _leaf_run(nullable.coerce_output_value, non_null), False
+            return _leaf_run(_coercer(nullable), non_null), False
         if is_list_type(nullable):
             item = self._compile_type(nullable.of_type, details)
             if item is None:
@@ -289,7 +340,12 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             compiled = self._compile_field(nullable, response_name, sub_details)
             if compiled is None:
                 return None
-            fields.append((response_name, *compiled))
+            leaf = None
+            if compiled[0] is not _TYPENAME:
+                sub_type = nullable.fields[sub_details[0].node.name.value].type
+                if is_leaf_type(get_nullable_type(sub_type)):
+                    leaf = _Leaf(_coercer(get_nullable_type(sub_type)), is_non_null_type(sub_type))
+            fields.append((response_name, *compiled, leaf))
             needs_path = needs_path or compiled[3]
         return _object_run(nullable, non_null, tuple(fields)), needs_path
 

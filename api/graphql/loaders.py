@@ -17,13 +17,13 @@ from strawberry.dataloader import DataLoader
 
 from domain.model.customer import Customer
 from domain.model.instance import Instance
-from domain.model.license import License
 from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.principal import Principal
 from persistence.read_models import Page, ReadModels
+from persistence.views import LicenseView
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -113,11 +113,11 @@ class Loaders:
     customers: Loader[uuid.UUID, Customer | None]
     subscriptions: Loader[uuid.UUID, Subscription | None]
     namespaces: Loader[uuid.UUID, Namespace | None]
-    licenses: Loader[uuid.UUID, License | None]
+    licenses: Loader[uuid.UUID, LicenseView | None]
     instances: Loader[uuid.UUID, Instance | None]
     trials: Loader[uuid.UUID, Trial | None]
     usage_reports: Loader[uuid.UUID, UsageReport | None]
-    licenses_by_subscription: Loader[PageKey, Page[License]]
+    licenses_by_subscription: Loader[PageKey, Page[LicenseView]]
     instances_by_subscription: Loader[PageKey, Page[Instance]]
     subscriptions_by_customer: Loader[PageKey, Page[Subscription]]
     subscription_by_namespace: Loader[uuid.UUID, Subscription | None]

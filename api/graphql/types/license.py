@@ -14,7 +14,7 @@ from api.graphql.enums import LicensingMode, Plan, api_enum
 from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Node
 from domain.model import instance as instance_model
-from domain.model import license as license_model
+from persistence.views import LicenseView
 
 if TYPE_CHECKING:
     from api.graphql.types.subscription import SubscriptionNode
@@ -39,7 +39,7 @@ def _subscription(
 class LicenseNode(Node):
     _global_type = "License"
     # Fields read the entity when asked: a page builds one small object per license.
-    entity: strawberry.Private[license_model.License]
+    entity: strawberry.Private[LicenseView]
 
     @strawberry.field(description="Online cloud, offline cloud or legacy.")
     def mode(self) -> LicensingMode:
@@ -88,7 +88,7 @@ class LicenseNode(Node):
         return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
 
 
-def license_node(entity: license_model.License) -> LicenseNode:
+def license_node(entity: LicenseView) -> LicenseNode:
     return LicenseNode(entity=entity)
 
 
