@@ -7,7 +7,7 @@ strawberry DataLoader batches with the other misses of the same tick.
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -49,18 +49,18 @@ class Loader(Generic[K, V]):
         self._load_misses = load_misses
         self._misses: DataLoader[K, V] | None = None  # made on the first miss only
 
-    def get(self, key: K) -> V | Awaitable[V]:
-        """The value, without a coroutine when it is known; else an awaitable batched load."""
+    def get(self, key: K) -> V | asyncio.Future[V]:
+        """The value, without a coroutine when it is known; else the batched load's future."""
         try:
             return self._values[key]
         except KeyError:
             if self._misses is None:
                 self._misses = DataLoader(load_fn=self._load_misses)
-            return self._misses.load(key)
+            return self._misses.load(key)  # type: ignore[return-value]  # a Future
 
     async def load(self, key: K) -> V:
         value = self.get(key)
-        if inspect.isawaitable(value):
+        if isinstance(value, asyncio.Future):
             loaded: V = await value
             return loaded
         return value

@@ -126,7 +126,6 @@ class Query:
         return build_connection(
             page,
             customer_node,
-            lambda c: c.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_customers(ctx.principal),
         )
@@ -162,7 +161,6 @@ class Query:
         return build_connection(
             page,
             lambda s: subscription_node(s, today),
-            lambda s: s.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_subscriptions(ctx.principal, flt, today),
         )
@@ -202,7 +200,6 @@ class Query:
         return build_connection(
             page,
             lambda n: namespace_node(n, today),
-            lambda n: n.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_namespaces(ctx.principal),
         )
@@ -247,7 +244,6 @@ class Query:
         return build_connection(
             page,
             license_node,
-            lambda item: item.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_licenses(ctx.principal, sub_id),
         )
@@ -280,7 +276,6 @@ class Query:
         return build_connection(
             page,
             instance_node,
-            lambda item: item.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_instances(ctx.principal, sub_id),
         )
@@ -303,7 +298,6 @@ class Query:
         return build_connection(
             page,
             lambda t: trial_node(t, today),
-            lambda t: t.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_trials(ctx.principal, ns_id),
         )
@@ -327,7 +321,6 @@ class Query:
         return build_connection(
             page,
             usage_report_node,
-            lambda item: item.id,
             after_given=after is not None,
             count=lambda: ctx.read.count_usage_reports(ctx.principal, sub_id),
         )

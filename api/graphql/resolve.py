@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ async def _then(pending: Awaitable[V], convert: Callable[[V], R]) -> R:
 def load_then(loader: Loader[K, V], key: K, convert: Callable[[V], R]) -> R | Awaitable[R]:
     """Convert the loaded value; without a coroutine when a batch already loaded it."""
     value = loader.get(key)
-    if inspect.isawaitable(value):
+    if isinstance(value, asyncio.Future):  # a miss: Loader.get returns the batch's future
         return _then(value, convert)
     return convert(value)
 

@@ -48,7 +48,6 @@ class CustomerNode(Node):
             lambda page: build_connection(
                 page,
                 lambda s: subscription_node(s, today),
-                lambda s: s.id,
                 after_given=after is not None,
                 count=lambda: loaders.subscription_counts_by_customer.load(parent_id),  # type: ignore[arg-type, return-value]
             ),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -54,8 +54,19 @@ class Edge(Generic[NodeT]):
 @strawberry.type(description="A page of items, newest last, with cursors to walk the whole list.")
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
-    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    has_next: strawberry.Private[bool]
+    after_given: strawberry.Private[bool]
     count: strawberry.Private[int | Callable[[], Awaitable[int]] | None]
+
+    @strawberry.field(description="Cursors and whether more pages exist.")
+    def page_info(self) -> PageInfo:
+        edges = self.edges
+        return PageInfo(
+            has_next_page=self.has_next,
+            has_previous_page=self.after_given,
+            start_cursor=cursor(edges[0].key) if edges else None,
+            end_cursor=cursor(edges[-1].key) if edges else None,
+        )
 
     @strawberry.field(description="How many items the whole list has (counted only when asked).")
     def total_count(self) -> int | None:
@@ -65,26 +76,24 @@ class Connection(Generic[NodeT]):
         return count
 
 
-E = TypeVar("E")
+class Identified(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+E = TypeVar("E", bound=Identified)
 
 
 def build_connection(
     page: Page[E],
     to_node: Callable[[E], Any],
-    key: Callable[[E], uuid.UUID],
     *,
     after_given: bool,
     count: int | Callable[[], Awaitable[int]] | None = None,
 ) -> Connection[Any]:
-    items: Sequence[E] = page.items
-    edges = [Edge(node=to_node(item), key=key(item)) for item in items]
     return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after_given,
-            start_cursor=cursor(edges[0].key) if edges else None,
-            end_cursor=cursor(edges[-1].key) if edges else None,
-        ),
+        edges=[Edge(node=to_node(item), key=item.id) for item in page.items],
+        has_next=page.has_next,
+        after_given=after_given,
         count=page.total if page.total is not None else count,
     )

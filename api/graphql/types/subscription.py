@@ -206,7 +206,6 @@ class SubscriptionNode(Node):
             lambda page: build_connection(
                 page,
                 license_node,
-                lambda item: item.id,
                 after_given=after is not None,
                 count=lambda: loaders.license_counts.load(parent_id),  # type: ignore[arg-type, return-value]
             ),
@@ -233,7 +232,6 @@ class SubscriptionNode(Node):
             lambda page: build_connection(
                 page,
                 instance_node,
-                lambda item: item.id,
                 after_given=after is not None,
                 count=lambda: loaders.instance_counts.load(parent_id),  # type: ignore[arg-type, return-value]
             ),

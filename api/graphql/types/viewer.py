@@ -39,7 +39,6 @@ class Viewer:
         return build_connection(
             page,
             customer_node,
-            lambda c: c.id,
             after_given=after is not None,
             count=lambda: read.count_customers(self.principal),
         )
