@@ -9,7 +9,9 @@ This execution context *compiles* a field's sub-tree into small closures: plain 
 become ``getattr``, scalars and enums ``coerce_output_value``, lists and concrete object types
 loops and dicts. Fields with resolvers are called directly when the resolver is synchronous,
 has no permission classes or extensions, and takes only scalar arguments (so strawberry would
-pass them unchanged). The compiled field then runs for every object it meets, and is kept
+pass them unchanged). A synchronous resolver that takes nothing but ``self`` is a getter: it
+must return its value, never an awaitable (declare it ``async`` otherwise).
+The compiled field then runs for every object it meets, and is kept
 for later requests with the same document and variables (documents come from the bounded
 parser cache; the compiled cache is bounded too and keeps its documents alive).
 
@@ -202,7 +204,7 @@ def _object_run(
             if how is _ATTRIBUTE:
                 child = getattr(value, what)
             elif how is _METHOD:
-                child = _not_awaitable(what(value))
+                child = what(value)
             elif how is _CALL:
                 child = _call(context, what, object_type, value, field_path)  # type: ignore[arg-type]
             else:
@@ -368,7 +370,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     if how is _ATTRIBUTE:
                         child = getattr(source, what)
                     elif how is _METHOD:
-                        child = _not_awaitable(what(source))
+                        child = what(source)
                     else:
                         child = _call(self, what, parent_type, source, path)
                     return complete(self, child, path)

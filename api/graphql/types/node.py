@@ -69,10 +69,10 @@ class Connection(Generic[NodeT]):
         )
 
     @strawberry.field(description="How many items the whole list has (counted only when asked).")
-    def total_count(self) -> int | None:
+    async def total_count(self) -> int | None:
         count = self.count
         if callable(count):
-            return count()  # type: ignore[return-value]  # awaited by the executor
+            return await count()
         return count
 
 
