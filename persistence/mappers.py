@@ -24,6 +24,7 @@ from domain.model.enums import (
 from domain.model.instance import Instance
 from domain.model.license import License, Licensee
 from domain.model.namespace import Namespace, NamespaceUsage
+from domain.model.restore import restore
 from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
@@ -81,6 +82,13 @@ LICENSE_COLUMNS = """
     l.block_changes_at, l.license_key, l.created_at
 """
 
+# What lists of licenses show: everything but the key envelope (about 1 KB each), which is
+# loaded by id, in one batch, only when a query asks for it.
+LICENSE_VIEW_COLUMNS = """
+    l.id, l.subscription, l.instance, l.mode, l.plan, l.seats, l.starts_at, l.expires_at,
+    l.trial, l.cancelled, l.created_at
+"""
+
 USAGE_REPORT_COLUMNS = """
     u.id, u.subscription, u.instance, u.billable_users, u.max_historical_users, u.add_on_seats,
     u.gitlab_version, u.hostname, u.reported_at
@@ -98,14 +106,17 @@ def customer_from_row(row: Row) -> Customer:
 
 
 def _terms(segments: list[tuple[int, date, date, int]]) -> tuple[Term, ...]:
+    # Rows come ordered by start date, so terms and their segments come in order too.
     by_term: dict[int, list[Segment]] = {}
     for term_index, start, end, seats in segments:
-        by_term.setdefault(term_index, []).append(Segment(start, end, seats))
-    return tuple(Term(tuple(by_term[index])) for index in sorted(by_term))
+        segment = restore(Segment, start_date=start, end_date=end, seats=seats)
+        by_term.setdefault(term_index, []).append(segment)
+    return tuple(restore(Term, segments=tuple(items)) for items in by_term.values())
 
 
 def subscription_from_row(row: Row) -> Subscription:
-    return Subscription(
+    return restore(
+        Subscription,
         id=row["id"],
         name=row["name"],
         customer_id=row["customer"],
@@ -123,7 +134,9 @@ def subscription_from_row(row: Row) -> Subscription:
         created_at=row["created_at"],
         terms=_terms(row["segments"] or []),
         add_ons=tuple(
-            AddOn(_add_on_kind(kind), quantity, start, end)
+            restore(
+                AddOn, kind=_add_on_kind(kind), quantity=quantity, start_date=start, end_date=end
+            )
             for kind, quantity, start, end in row["add_ons"] or []
         ),
     )

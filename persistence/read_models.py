@@ -24,7 +24,7 @@ from persistence.database import Database
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
     INSTANCE_COLUMNS,
-    LICENSE_COLUMNS,
+    LICENSE_VIEW_COLUMNS,
     NAMESPACE_COLUMNS,
     SUBSCRIPTION_COLUMNS,
     TRIAL_COLUMNS,
@@ -71,7 +71,7 @@ class _Source:
 _SUBSCRIPTIONS = _Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
 _CUSTOMERS = _Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
 _NAMESPACES = _Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
-_LICENSES = _Source("license", "l", LICENSE_COLUMNS, LicenseView)
+_LICENSES = _Source("license", "l", LICENSE_VIEW_COLUMNS, LicenseView)
 _INSTANCES = _Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
 _TRIALS = _Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
 _USAGE_REPORTS = _Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
@@ -360,6 +360,17 @@ class ReadModels:
         self, principal: Principal, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, LicenseView]:
         return await self._by_ids(principal, _LICENSES, ids)
+
+    async def license_keys_by_ids(
+        self, principal: Principal, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        where = _Where()
+        where.add(f"l.id = ANY({where.arg(list(ids))})")
+        self._visible(principal, _LICENSES, where)
+        rows = await self._db.fetch(
+            f"SELECT l.id, l.license_key FROM license l WHERE {where.sql()}", *where.args
+        )
+        return {row["id"]: row["license_key"] for row in rows}
 
     async def instances(
         self,

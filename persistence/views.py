@@ -67,11 +67,6 @@ class LicenseView:
         return value
 
     @property
-    def license_key(self) -> str:
-        value: str = self._row["license_key"]
-        return value
-
-    @property
     def created_at(self) -> datetime:
         value: datetime = self._row["created_at"]
         return value

@@ -126,6 +126,7 @@ class Loaders:
     subscription_counts_by_customer: Loader[uuid.UUID, int | None]
     license_counts: Loader[uuid.UUID, int | None]
     instance_counts: Loader[uuid.UUID, int | None]
+    license_keys: Loader[uuid.UUID, str | None]
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -155,4 +156,5 @@ class Loaders:
             subscription_counts_by_customer=_by_id(read.count_subscriptions_by_customer, principal),
             license_counts=_by_id(read.count_licenses_by_subscription, principal),
             instance_counts=_by_id(read.count_instances_by_subscription, principal),
+            license_keys=_by_id(read.license_keys_by_ids, principal),
         )
