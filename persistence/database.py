@@ -74,15 +74,20 @@ class Database:
             raise RuntimeError("the database pool is not started")
         return self.engine.pool
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def fetch(
+        self, sql: str, *args: Any, record_class: type[asyncpg.Record] | None = None
+    ) -> list[asyncpg.Record]:
+        """Rows of ``sql``; ``record_class`` lets asyncpg build read-side views directly."""
         if self.observer is not None:
             self.observer(sql)
         transaction = self.engine.current_transaction.get()
         if transaction is not None:
-            rows: list[asyncpg.Record] = await transaction.connection.fetch(sql, *args)
+            rows: list[asyncpg.Record] = await transaction.connection.fetch(
+                sql, *args, record_class=record_class
+            )
             return rows
         async with self.pool.acquire() as connection:
-            rows = await connection.fetch(sql, *args)
+            rows = await connection.fetch(sql, *args, record_class=record_class)
             return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar
 
+import asyncpg
+
 from domain.model.customer import Customer
 from domain.model.enums import Deployment, Plan, SubscriptionStatus
 from domain.model.instance import Instance
@@ -65,13 +67,18 @@ class _Source:
     table: str
     alias: str
     columns: str
-    mapper: Callable[[Row], Any]
+    mapper: Callable[[Row], Any] | None  # None: the rows are the views (``record_class``)
+    record_class: type[asyncpg.Record] | None = None
+
+    def map(self, rows: Sequence[Row]) -> list[Any]:
+        mapper = self.mapper
+        return list(rows) if mapper is None else [mapper(row) for row in rows]
 
 
 _SUBSCRIPTIONS = _Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
 _CUSTOMERS = _Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
 _NAMESPACES = _Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
-_LICENSES = _Source("license", "l", LICENSE_VIEW_COLUMNS, LicenseView)
+_LICENSES = _Source("license", "l", LICENSE_VIEW_COLUMNS, None, LicenseView)
 _INSTANCES = _Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
 _TRIALS = _Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
 _USAGE_REPORTS = _Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
@@ -128,8 +135,9 @@ class ReadModels:
             f"SELECT {source.columns} FROM {source.table} {source.alias} WHERE {where.sql()}"
             f" ORDER BY {source.alias}.id LIMIT {int(first) + 1}",
             *where.args,
+            record_class=source.record_class,
         )
-        return Page([source.mapper(row) for row in rows[:first]], has_next=len(rows) > first)
+        return Page(source.map(rows[:first]), has_next=len(rows) > first)
 
     async def _count(self, principal: Principal, source: _Source, where: _Where) -> int:
         self._visible(principal, source, where)
@@ -147,8 +155,9 @@ class ReadModels:
         rows = await self._db.fetch(
             f"SELECT {source.columns} FROM {source.table} {source.alias} WHERE {where.sql()}",
             *where.args,
+            record_class=source.record_class,
         )
-        return {row["id"]: source.mapper(row) for row in rows}
+        return dict(zip((row["id"] for row in rows), source.map(rows), strict=True))
 
     async def _pages_by_parent(
         self,
@@ -173,13 +182,14 @@ class ReadModels:
             f" CROSS JOIN LATERAL (SELECT {source.columns} FROM {source.table} {a}"
             f" WHERE {where.sql()} ORDER BY {a}.id LIMIT {int(first) + 1}) _page",
             *where.args,
+            record_class=source.record_class,
         )
         grouped: dict[uuid.UUID, list[Row]] = {parent_id: [] for parent_id in parent_ids}
         for row in rows:
             grouped[row["_parent"]].append(row)
         return {
             parent_id: Page(
-                [source.mapper(row) for row in parent_rows[:first]],
+                source.map(parent_rows[:first]),
                 has_next=len(parent_rows) > first,
             )
             for parent_id, parent_rows in grouped.items()

@@ -6,67 +6,66 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+import asyncpg
+
 from domain.model.enums import LicensingMode, Plan
-from persistence.mappers import Row, licensing_mode_of, plan_of
+from persistence.mappers import licensing_mode_of, plan_of
 
 
-class LicenseView:
-    """A license row; each attribute is read from the row when asked for."""
+class LicenseView(asyncpg.Record):
+    """A license row (asyncpg builds it directly); attributes read the row when asked for."""
 
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Row) -> None:
-        self._row = row
+    __slots__ = ()
 
     @property
     def id(self) -> uuid.UUID:
-        value: uuid.UUID = self._row["id"]
+        value: uuid.UUID = self["id"]
         return value
 
     @property
     def subscription_id(self) -> uuid.UUID:
-        value: uuid.UUID = self._row["subscription"]
+        value: uuid.UUID = self["subscription"]
         return value
 
     @property
     def instance_id(self) -> uuid.UUID | None:
-        value: uuid.UUID | None = self._row["instance"]
+        value: uuid.UUID | None = self["instance"]
         return value
 
     @property
     def mode(self) -> LicensingMode:
-        return licensing_mode_of(self._row["mode"])
+        return licensing_mode_of(self["mode"])
 
     @property
     def plan(self) -> Plan:
-        return plan_of(self._row["plan"])
+        return plan_of(self["plan"])
 
     @property
     def seats(self) -> int:
-        value: int = self._row["seats"]
+        value: int = self["seats"]
         return value
 
     @property
     def starts_at(self) -> date:
-        value: date = self._row["starts_at"]
+        value: date = self["starts_at"]
         return value
 
     @property
     def expires_at(self) -> date:
-        value: date = self._row["expires_at"]
+        value: date = self["expires_at"]
         return value
 
     @property
     def trial(self) -> bool:
-        value: bool = self._row["trial"]
+        value: bool = self["trial"]
         return value
 
     @property
     def cancelled(self) -> bool:
-        value: bool = self._row["cancelled"]
+        value: bool = self["cancelled"]
         return value
 
     @property
     def created_at(self) -> datetime:
-        value: datetime = self._row["created_at"]
+        value: datetime = self["created_at"]
         return value
