@@ -25,7 +25,7 @@ class Node:
     # ``_global_type``; the ID is encoded only when asked for.
     @strawberry.field(description="The object's global ID (opaque).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(global_id(self._global_type, self.entity.id))  # type: ignore[attr-defined]
+        return global_id(self._global_type, self.entity.id)  # type: ignore[attr-defined, return-value]
 
 
 @strawberry.type(description="Where a page sits in the whole list.")
