@@ -101,27 +101,49 @@ def _not_awaitable(result: Any) -> Any:
     return result
 
 
-def _call(
-    context: Any,
-    call: tuple[GraphQLField, StrawberryField, list[Any], dict[str, Any]],
-    parent_type: GraphQLObjectType,
-    source: Any,
-    path: Path,
-) -> Any:
-    field_def, field, nodes, kwargs = call
+class _Call(NamedTuple):
+    """A resolver call prepared at compile time."""
+
+    field_def: GraphQLField
+    field: StrawberryField
+    nodes: list[Any]
+    kwargs: dict[str, Any]
+    function: Callable[..., Any]
+    info_name: str | None  # the resolver's info parameter
+    takes_self: bool
+    source_name: str | None  # its root/parent parameter
+
+
+def _prepare_call(
+    field_def: GraphQLField, field: StrawberryField, nodes: list[Any], kwargs: dict[str, Any]
+) -> _Call:
     resolver = field.base_resolver
     assert resolver is not None
-    arguments = dict(kwargs)
-    if resolver.info_parameter:
-        raw = context.build_resolve_info(field_def, nodes, parent_type, path)
-        arguments[resolver.info_parameter.name] = Info(_raw_info=raw, _field=field)
-    function: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
-    if resolver.self_parameter:
-        return _not_awaitable(function(source, **arguments))
-    source_parameter = resolver.root_parameter or resolver.parent_parameter
-    if source_parameter:
-        arguments[source_parameter.name] = source
-    return _not_awaitable(function(**arguments))
+    source = resolver.root_parameter or resolver.parent_parameter
+    return _Call(
+        field_def,
+        field,
+        nodes,
+        kwargs,
+        resolver.wrapped_func,  # type: ignore[arg-type]
+        resolver.info_parameter.name if resolver.info_parameter else None,
+        resolver.self_parameter is not None,
+        source.name if source else None,
+    )
+
+
+def _call(
+    context: Any, call: _Call, parent_type: GraphQLObjectType, source: Any, path: Path
+) -> Any:
+    arguments = dict(call.kwargs)
+    if call.info_name is not None:
+        raw = context.build_resolve_info(call.field_def, call.nodes, parent_type, path)
+        arguments[call.info_name] = Info(_raw_info=raw, _field=call.field)
+    if call.takes_self:
+        return _not_awaitable(call.function(source, **arguments))
+    if call.source_name is not None:
+        arguments[call.source_name] = source
+    return _not_awaitable(call.function(**arguments))
 
 
 _ENUM_MEMO_LIMIT = 256
@@ -314,7 +336,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return (_METHOD, resolver.wrapped_func, run, needs_path)
         return (
             _CALL,
-            (field_def, field, [d.node for d in details], kwargs),
+            _prepare_call(field_def, field, [d.node for d in details], kwargs),
             run,
             True,
         )

@@ -22,6 +22,14 @@ from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 
 
+async def _run_all(work: list[Awaitable[Any]]) -> None:
+    """Await the loads; concurrently when there are several (each takes its own connection)."""
+    if len(work) == 1:
+        await work[0]
+    elif work:
+        await asyncio.gather(*work)
+
+
 def node_fields(info: Info) -> list[SelectedField]:
     """The selections under ``edges { node { … } }`` of the field being resolved."""
     return selected(info.selected_fields, "edges", "node")
@@ -63,8 +71,7 @@ async def prefetch_subscriptions(
         self_managed = [s.id for s in subscriptions if s.deployment is not Deployment.GITLAB_COM]
         if self_managed:
             work.append(loaders.latest_usage.prefetch(self_managed))
-    if work:
-        await asyncio.gather(*work)
+    await _run_all(work)
 
 
 async def prefetch_customers(
@@ -73,13 +80,12 @@ async def prefetch_customers(
     if not customers:
         return
     loader = info.context.loaders.subscriptions_by_customer
-    work = []
+    work: list[Awaitable[Any]] = []
     for field in selected(fields, "subscriptions"):
         keys = _page_keys(field, [c.id for c in customers])
         if keys:
             work.append(loader.prefetch(keys))
-    if work:
-        await asyncio.gather(*work)
+    await _run_all(work)
 
 
 async def prefetch_namespaces(
@@ -94,5 +100,4 @@ async def prefetch_namespaces(
         work.append(loaders.trials_by_namespace.prefetch(ids))
     if selected(fields, "subscription"):
         work.append(loaders.subscription_by_namespace.prefetch(ids))
-    if work:
-        await asyncio.gather(*work)
+    await _run_all(work)
