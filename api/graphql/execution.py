@@ -9,8 +9,8 @@ This execution context *compiles* a field's sub-tree into small closures: plain 
 become ``getattr``, scalars and enums ``coerce_output_value``, lists and concrete object types
 loops and dicts. Fields with resolvers are called directly when the resolver is synchronous,
 has no permission classes or extensions, and takes only scalar arguments (so strawberry would
-pass them unchanged). A synchronous resolver that takes nothing but ``self`` is a getter: it
-must return its value, never an awaitable (declare it ``async`` otherwise).
+pass them unchanged). A synchronous resolver may still return an awaitable (a pending load):
+then the usual path takes over.
 The compiled field then runs for every object it meets, and is kept
 for later requests with the same document and variables (documents come from the bounded
 parser cache; the compiled cache is bounded too and keeps its documents alive).
@@ -24,7 +24,9 @@ are compiled for queries only, where running part of a field twice has no side e
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -56,6 +58,8 @@ from strawberry.types.info import Info
 
 Run = Callable[[Any, Any, Path | None], Any]  # (execution context, value, path) -> result
 _SCALAR_ARGUMENTS = (int, str, bool, float)
+# What our resolvers return when data is still to be loaded: checked first, cheaply.
+_COMMON_AWAITABLES = (asyncio.Future, types.CoroutineType)
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _CACHE_SIZE = 1024
 
@@ -94,7 +98,7 @@ def _direct_call_ok(field: StrawberryField) -> bool:
 
 def _not_awaitable(result: Any) -> Any:
     """A resolver's value, unless it must be awaited: then the usual path takes over."""
-    if optimized_is_awaitable(result):
+    if isinstance(result, _COMMON_AWAITABLES) or optimized_is_awaitable(result):
         if inspect.iscoroutine(result):
             result.close()
         raise _Abandon
@@ -227,6 +231,8 @@ def _object_run(
                 child = getattr(value, what)
             elif how is _METHOD:
                 child = what(value)
+                if isinstance(child, _COMMON_AWAITABLES):
+                    child = _not_awaitable(child)
             elif how is _CALL:
                 child = _call(context, what, object_type, value, field_path)  # type: ignore[arg-type]
             else:
@@ -392,7 +398,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     if how is _ATTRIBUTE:
                         child = getattr(source, what)
                     elif how is _METHOD:
-                        child = what(source)
+                        child = _not_awaitable(what(source))
                     else:
                         child = _call(self, what, parent_type, source, path)
                     return complete(self, child, path)

@@ -65,7 +65,7 @@ async def resolve_node(info: Info, value: str) -> Node | None:
     loaders, today = info.context.loaders, info.context.today
     if type_name == "Subscription":
         sub = await loaders.subscriptions.load(local_id)
-        return subscription_node(sub, today) if sub else None
+        return subscription_node(sub, info.context) if sub else None
     if type_name == "Customer":
         customer = await loaders.customers.load(local_id)
         return customer_node(customer) if customer else None
@@ -160,7 +160,7 @@ class Query:
         await prefetch_subscriptions(info, node_fields(info), page.items)
         return build_connection(
             page,
-            lambda s: subscription_node(s, today),
+            lambda s: subscription_node(s, ctx),
             after_given=after is not None,
             count=lambda: ctx.read.count_subscriptions(ctx.principal, flt, today),
         )
@@ -186,7 +186,7 @@ class Query:
                     ValidationFailed(f"{name!r} is not a name like A-S00012345", path=("name",))
                 )
             sub = await ctx.read.subscription_by_name(ctx.principal, name)
-        return subscription_node(sub, ctx.today) if sub else None
+        return subscription_node(sub, ctx) if sub else None
 
     @strawberry.field(description="GitLab.com namespaces, oldest first.")
     async def namespaces(

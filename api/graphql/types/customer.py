@@ -40,14 +40,14 @@ class CustomerNode(Node):
     ) -> Connection[Annotated[SubscriptionNode, strawberry.lazy("api.graphql.types.subscription")]]:
         from api.graphql.types.subscription import subscription_node
 
-        today, loaders, parent_id = info.context.today, info.context.loaders, self.entity.id
+        loaders, parent_id = info.context.loaders, self.entity.id
         key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
             loaders.subscriptions_by_customer,
             key,
             lambda page: build_connection(
                 page,
-                lambda s: subscription_node(s, today),
+                lambda s: subscription_node(s, info.context),
                 after_given=after is not None,
                 count=lambda: loaders.subscription_counts_by_customer.load(parent_id),  # type: ignore[arg-type, return-value]
             ),

@@ -27,11 +27,10 @@ def _subscription(
 ) -> SubscriptionNode | Awaitable[SubscriptionNode]:
     from api.graphql.types.subscription import subscription_node
 
-    today = info.context.today
     return load_then(
         info.context.loaders.subscriptions,
         subscription_id,
-        lambda s: subscription_node(present(s, "subscription"), today),
+        lambda s: subscription_node(present(s, "subscription"), info.context),
     )
 
 

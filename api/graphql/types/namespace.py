@@ -71,11 +71,10 @@ class NamespaceNode(Node):
     ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)] | None:
         from api.graphql.types.subscription import subscription_node
 
-        today = self.today
         return load_then(  # type: ignore[return-value]
             info.context.loaders.subscription_by_namespace,
             self.entity.id,
-            lambda s: subscription_node(s, today) if s else None,
+            lambda s: subscription_node(s, info.context) if s else None,
         )
 
 
@@ -135,11 +134,10 @@ class TrialNode(Node):
 
         if self.entity.subscription_id is None:
             return None
-        today = info.context.today
         return load_then(  # type: ignore[return-value]
             info.context.loaders.subscriptions,
             self.entity.subscription_id,
-            lambda s: subscription_node(s, today) if s else None,
+            lambda s: subscription_node(s, info.context) if s else None,
         )
 
 

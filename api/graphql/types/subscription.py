@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from api.graphql.context import Info
+from api.graphql.context import Context
 from api.graphql.enums import (
     AddOnKind,
     Channel,
@@ -70,7 +70,8 @@ class SubscriptionNode(Node):
     _global_type = "Subscription"
     # Fields read the entity when asked: a page builds one small object per subscription.
     entity: strawberry.Private[model.Subscription]
-    today: strawberry.Private[date]
+    # The request context: today's date and the loaders (resolvers need no info).
+    context: strawberry.Private[Context]
 
     @strawberry.field(description="Unique name like A-S00012345, never reused.")
     def name(self) -> str:
@@ -94,7 +95,7 @@ class SubscriptionNode(Node):
 
     @strawberry.field(description="Derived from dates and cancellation.")
     def status(self) -> SubscriptionStatus:
-        return api_enum(SubscriptionStatus, self.entity.status(self.today))
+        return api_enum(SubscriptionStatus, self.entity.status(self.context.today))
 
     @strawberry.field(
         description="Cancelled at the end of the current term: active until then, no renewal."
@@ -129,7 +130,7 @@ class SubscriptionNode(Node):
 
     @strawberry.field(description="Seats of the current segment.")
     def seats(self) -> int:
-        return self.entity.seats(self.today)
+        return self.entity.seats(self.context.today)
 
     @strawberry.field(description="When the subscription was recorded.")
     def created_at(self) -> datetime:
@@ -163,24 +164,24 @@ class SubscriptionNode(Node):
         ]
 
     @strawberry.field(description="The customer who owns the subscription.")
-    def customer(self, info: Info) -> Annotated[CustomerNode, strawberry.lazy(_CUSTOMER)]:
+    def customer(self) -> Annotated[CustomerNode, strawberry.lazy(_CUSTOMER)]:
         from api.graphql.types.customer import customer_node
 
         return load_then(  # type: ignore[return-value]
-            info.context.loaders.customers,
+            self.context.loaders.customers,
             self.entity.customer_id,
             lambda c: customer_node(present(c, "customer")),
         )
 
     @strawberry.field(description="The linked GitLab.com namespace (GitLab.com subscriptions).")
-    def namespace(self, info: Info) -> Annotated[NamespaceNode, strawberry.lazy(_NAMESPACE)] | None:
+    def namespace(self) -> Annotated[NamespaceNode, strawberry.lazy(_NAMESPACE)] | None:
         from api.graphql.types.namespace import namespace_node
 
         if self.entity.namespace_id is None:
             return None
-        today = self.today
+        today = self.context.today
         return load_then(  # type: ignore[return-value]
-            info.context.loaders.namespaces,
+            self.context.loaders.namespaces,
             self.entity.namespace_id,
             lambda n: namespace_node(n, today) if n else None,
         )
@@ -188,7 +189,6 @@ class SubscriptionNode(Node):
     @strawberry.field(description="Licenses issued for the subscription, oldest first.")
     def licenses(
         self,
-        info: Info,
         first: Annotated[
             int | None, strawberry.argument(description="Page size, 0 to 100.")
         ] = None,
@@ -198,7 +198,7 @@ class SubscriptionNode(Node):
     ) -> Connection[Annotated[LicenseNode, strawberry.lazy(_LICENSE)]]:
         from api.graphql.types.license import license_node
 
-        loaders, parent_id = info.context.loaders, self.entity.id
+        loaders, parent_id = self.context.loaders, self.entity.id
         key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
             loaders.licenses_by_subscription,
@@ -214,7 +214,6 @@ class SubscriptionNode(Node):
     @strawberry.field(description="Instances activated on the subscription, oldest first.")
     def instances(
         self,
-        info: Info,
         first: Annotated[
             int | None, strawberry.argument(description="Page size, 0 to 100.")
         ] = None,
@@ -224,7 +223,7 @@ class SubscriptionNode(Node):
     ) -> Connection[Annotated[InstanceNode, strawberry.lazy(_LICENSE)]]:
         from api.graphql.types.license import instance_node
 
-        loaders, parent_id = info.context.loaders, self.entity.id
+        loaders, parent_id = self.context.loaders, self.entity.id
         key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
             loaders.instances_by_subscription,
@@ -240,10 +239,10 @@ class SubscriptionNode(Node):
     @strawberry.field(
         description="The latest usage: seat link for instances, GitLab.com's report for groups."
     )
-    def usage(self, info: Info) -> Annotated[UsageType, strawberry.lazy(_USAGE)] | None:
+    def usage(self) -> Annotated[UsageType, strawberry.lazy(_USAGE)] | None:
         from api.graphql.types.usage import UsageType
 
-        entity, today = self.entity, self.today
+        entity, today = self.entity, self.context.today
         if entity.deployment is DomainDeployment.GITLAB_COM:
             if entity.namespace_id is None:
                 return None
@@ -263,7 +262,7 @@ class SubscriptionNode(Node):
                 )
 
             return load_then(  # type: ignore[return-value]
-                info.context.loaders.namespaces, entity.namespace_id, from_namespace
+                self.context.loaders.namespaces, entity.namespace_id, from_namespace
             )
 
         def from_report(report: object) -> UsageType | None:
@@ -280,9 +279,9 @@ class SubscriptionNode(Node):
             )
 
         return load_then(  # type: ignore[return-value]
-            info.context.loaders.latest_usage, entity.id, from_report
+            self.context.loaders.latest_usage, entity.id, from_report
         )
 
 
-def subscription_node(entity: model.Subscription, today: date) -> SubscriptionNode:
-    return SubscriptionNode(entity=entity, today=today)
+def subscription_node(entity: model.Subscription, context: Context) -> SubscriptionNode:
+    return SubscriptionNode(entity=entity, context=context)

@@ -57,11 +57,10 @@ class UsageReportNode(Node):
     ) -> Annotated[SubscriptionNode, strawberry.lazy("api.graphql.types.subscription")] | None:
         from api.graphql.types.subscription import subscription_node
 
-        today = info.context.today
         return load_then(  # type: ignore[return-value]
             info.context.loaders.subscriptions,
             self.entity.subscription_id,
-            lambda s: subscription_node(s, today) if s else None,
+            lambda s: subscription_node(s, info.context) if s else None,
         )
 
 
