@@ -30,7 +30,8 @@ class Customer(Table, tablename="customer"):
 
 class Membership(Table, tablename="membership"):
     id = UUID(primary_key=True)
-    customer = ForeignKey(Customer, on_delete=OnDelete.cascade, index=True)
+    # Indexed by unique_member (customer, user_subject).
+    customer = ForeignKey(Customer, on_delete=OnDelete.cascade)
     user_subject = Varchar(length=200, index=True)
     role = Varchar(length=10)
     unique_member = Unique(["customer", "user_subject"])
@@ -79,7 +80,8 @@ class Subscription(Table, tablename="subscription"):
 
 class Segment(Table, tablename="subscription_segment"):
     id = UUID(primary_key=True)
-    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    # Indexed by unique_segment_start (subscription, start_date).
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade)
     term_index = Integer()
     start_date = Date()
     end_date = Date()
@@ -102,7 +104,8 @@ class AddOn(Table, tablename="subscription_add_on"):
 class Trial(Table, tablename="trial"):
     id = UUID(primary_key=True)
     type = Varchar(length=40)
-    namespace = ForeignKey(Namespace, null=True, on_delete=OnDelete.cascade, index=True)
+    # Indexed by trial_namespace_keyset (namespace, id).
+    namespace = ForeignKey(Namespace, null=True, on_delete=OnDelete.cascade)
     subscription = ForeignKey(Subscription, null=True, on_delete=OnDelete.cascade, index=True)
     email = Varchar(length=254, null=True, default=None)
     starts_on = Date()
@@ -117,7 +120,8 @@ class Trial(Table, tablename="trial"):
 class Instance(Table, tablename="instance"):
     id = UUID(primary_key=True)
     instance_identifier = Varchar(length=36)
-    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    # Indexed by instance_subscription_keyset (subscription, id).
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade)
     hostname = Varchar(length=255, null=True, default=None)
     gitlab_version = Varchar(length=50, null=True, default=None)
     activated_at = Timestamptz()
@@ -127,7 +131,9 @@ class Instance(Table, tablename="instance"):
 
 class License(Table, tablename="license"):
     id = UUID(primary_key=True)
-    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    # Indexed by license_subscription_keyset (subscription, id): a second index on the
+    # column alone made the planner sort each child page.
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade)
     instance = ForeignKey(Instance, null=True, on_delete=OnDelete.set_null)
     mode = Varchar(length=20)
     plan = Varchar(length=20)
@@ -152,7 +158,8 @@ class License(Table, tablename="license"):
 
 class UsageReport(Table, tablename="usage_report"):
     id = UUID(primary_key=True)
-    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    # Indexed by usage_report_latest (subscription, reported_at, id).
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade)
     instance = ForeignKey(Instance, null=True, on_delete=OnDelete.set_null)
     billable_users = Integer()
     max_historical_users = Integer()
