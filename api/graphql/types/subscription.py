@@ -19,6 +19,7 @@ from api.graphql.enums import (
 )
 from api.graphql.errors import page_size
 from api.graphql.resolve import load_then, present
+from api.graphql.types.license import instance_node, license_node
 from api.graphql.types.node import Connection, Node, build_connection
 from api.ids import parse_cursor
 from domain.model import subscription as model
@@ -196,8 +197,6 @@ class SubscriptionNode(Node):
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
     ) -> Connection[Annotated[LicenseNode, strawberry.lazy(_LICENSE)]]:
-        from api.graphql.types.license import license_node
-
         loaders, parent_id = self.context.loaders, self.entity.id
         key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
@@ -221,8 +220,6 @@ class SubscriptionNode(Node):
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
     ) -> Connection[Annotated[InstanceNode, strawberry.lazy(_LICENSE)]]:
-        from api.graphql.types.license import instance_node
-
         loaders, parent_id = self.context.loaders, self.entity.id
         key = (parent_id, page_size(first), parse_cursor(after))
         return load_then(  # type: ignore[return-value]
