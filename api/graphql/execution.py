@@ -381,6 +381,26 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     # --- running -------------------------------------------------------------------------
 
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+
+            async def then_unlink() -> Any:
+                try:
+                    return await result
+                finally:
+                    self._unlink()
+
+            return then_unlink()
+        self._unlink()
+        return result
+
+    def _unlink(self) -> None:
+        # graphql-core keeps its own bound methods in ``async_helpers``: a reference cycle
+        # that would hold the request (context, loaders, loaded data) until the cyclic
+        # collector ran. Once the result is complete nothing uses them.
+        self.async_helpers = None  # type: ignore[assignment]
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
