@@ -17,7 +17,8 @@ from graphql_client import GraphQL
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[Starlette]:
-    application = create_app(Settings(database_url=database_url, pool_max=5))
+    # The collector is left alone: the test process is no server (test_garbage_collection).
+    application = create_app(Settings(database_url=database_url, pool_max=5, gc_interval=0))
     async with application.router.lifespan_context(application):
         yield application
 

@@ -117,3 +117,10 @@ async def test_segments_need_a_seat(clean_db: Database) -> None:
             uuid.uuid4(),
             sub_id,
         )
+
+
+async def test_keyset_indexes_replace_single_column_ones(db: Database) -> None:
+    rows = await db.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+    names = {row["indexname"] for row in rows}
+    assert {"license_subscription_keyset", "instance_subscription_keyset"} <= names
+    assert not names & {"license_subscription", "instance_subscription", "trial_namespace"}
