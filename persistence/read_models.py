@@ -1,4 +1,4 @@
-"""Read models: keyset pages and batch loads for the API, one statement per page or batch.
+"""Read models: the queries behind the GraphQL read API, one statement per page or batch.
 
 Every method takes the calling principal. Tenant filtering is applied in SQL (not after
 fetching) through ``_visible``; until the OAuth issue lands every principal sees everything.
@@ -7,12 +7,9 @@ fetching) through ``_visible``; until the OAuth issue lands every principal sees
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, TypeVar
-
-import asyncpg
 
 from domain.model.customer import Customer
 from domain.model.enums import Deployment, Plan, SubscriptionStatus
@@ -22,7 +19,7 @@ from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.principal import Principal
-from persistence.database import Database
+from persistence.keyset import KeysetQueries, Page, Source, Where
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
     INSTANCE_COLUMNS,
@@ -31,7 +28,6 @@ from persistence.mappers import (
     SUBSCRIPTION_COLUMNS,
     TRIAL_COLUMNS,
     USAGE_REPORT_COLUMNS,
-    Row,
     customer_from_row,
     instance_from_row,
     namespace_from_row,
@@ -41,16 +37,7 @@ from persistence.mappers import (
 )
 from persistence.views import LicenseView
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """Up to ``first`` items after the cursor, and whether more follow."""
-
-    items: list[T]
-    has_next: bool
-    total: int | None = None
+__all__ = ["Page", "ReadModels", "SubscriptionFilter"]
 
 
 @dataclass(frozen=True)
@@ -62,26 +49,13 @@ class SubscriptionFilter:
     namespace_id: uuid.UUID | None = None
 
 
-@dataclass(frozen=True)
-class _Source:
-    table: str
-    alias: str
-    columns: str
-    mapper: Callable[[Row], Any] | None  # None: the rows are the views (``record_class``)
-    record_class: type[asyncpg.Record] | None = None
-
-    def map(self, rows: Sequence[Row]) -> list[Any]:
-        mapper = self.mapper
-        return list(rows) if mapper is None else [mapper(row) for row in rows]
-
-
-_SUBSCRIPTIONS = _Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
-_CUSTOMERS = _Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
-_NAMESPACES = _Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
-_LICENSES = _Source("license", "l", LICENSE_VIEW_COLUMNS, None, LicenseView)
-_INSTANCES = _Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
-_TRIALS = _Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
-_USAGE_REPORTS = _Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
+_SUBSCRIPTIONS = Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
+_CUSTOMERS = Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
+_NAMESPACES = Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
+_LICENSES = Source("license", "l", LICENSE_VIEW_COLUMNS, None, LicenseView)
+_INSTANCES = Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
+_TRIALS = Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
+_USAGE_REPORTS = Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
 
 _STATUS_SQL = {
     SubscriptionStatus.CANCELLED: "s.cancelled_at IS NOT NULL",
@@ -93,136 +67,18 @@ _STATUS_SQL = {
 }
 
 
-class _Where:
-    """Collects conditions and their positional arguments."""
-
-    def __init__(self) -> None:
-        self.conditions: list[str] = []
-        self.args: list[Any] = []
-
-    def arg(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-    def add(self, condition: str) -> None:
-        self.conditions.append(condition)
-
-    def sql(self) -> str:
-        return " AND ".join(self.conditions) if self.conditions else "TRUE"
-
-
-class ReadModels:
+class ReadModels(KeysetQueries):
     """Queries behind the GraphQL read API."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def _visible(self, principal: Principal, source: _Source, where: _Where) -> None:
-        """Restrict ``source`` to the principal's tenant (every principal sees all, for now)."""
-
-    async def _page(
-        self,
-        principal: Principal,
-        source: _Source,
-        where: _Where,
-        first: int,
-        after: uuid.UUID | None,
-    ) -> Page[Any]:
-        self._visible(principal, source, where)
-        if after is not None:
-            where.add(f"{source.alias}.id > {where.arg(after)}")
-        rows = await self._db.fetch(
-            f"SELECT {source.columns} FROM {source.table} {source.alias} WHERE {where.sql()}"
-            f" ORDER BY {source.alias}.id LIMIT {int(first) + 1}",
-            *where.args,
-            record_class=source.record_class,
-        )
-        return Page(source.map(rows[:first]), has_next=len(rows) > first)
-
-    async def _count(self, principal: Principal, source: _Source, where: _Where) -> int:
-        self._visible(principal, source, where)
-        value = await self._db.fetchval(
-            f"SELECT count(*) FROM {source.table} {source.alias} WHERE {where.sql()}", *where.args
-        )
-        return int(value)
-
-    async def _by_ids(
-        self, principal: Principal, source: _Source, ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, Any]:
-        where = _Where()
-        where.add(f"{source.alias}.id = ANY({where.arg(list(ids))})")
-        self._visible(principal, source, where)
-        rows = await self._db.fetch(
-            f"SELECT {source.columns} FROM {source.table} {source.alias} WHERE {where.sql()}",
-            *where.args,
-            record_class=source.record_class,
-        )
-        return dict(zip((row["id"] for row in rows), source.map(rows), strict=True))
-
-    async def _pages_by_parent(
-        self,
-        principal: Principal,
-        source: _Source,
-        parent_column: str,
-        parent_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
-    ) -> dict[uuid.UUID, Page[Any]]:
-        """One page per parent, all in one statement: a LATERAL keyset page per parent id,
-        each served by the (parent, id) index."""
-        a = source.alias
-        where = _Where()
-        parents = where.arg(list(parent_ids))
-        where.add(f"{a}.{parent_column} = _parents._parent")
-        self._visible(principal, source, where)
-        if after is not None:
-            where.add(f"{a}.id > {where.arg(after)}")
-        rows = await self._db.fetch(
-            f"SELECT _page.*, _parents._parent FROM unnest({parents}::uuid[]) AS _parents(_parent)"
-            f" CROSS JOIN LATERAL (SELECT {source.columns} FROM {source.table} {a}"
-            f" WHERE {where.sql()} ORDER BY {a}.id LIMIT {int(first) + 1}) _page",
-            *where.args,
-            record_class=source.record_class,
-        )
-        grouped: dict[uuid.UUID, list[Row]] = {parent_id: [] for parent_id in parent_ids}
-        for row in rows:
-            grouped[row["_parent"]].append(row)
-        return {
-            parent_id: Page(
-                source.map(parent_rows[:first]),
-                has_next=len(parent_rows) > first,
-            )
-            for parent_id, parent_rows in grouped.items()
-        }
-
-    async def _counts_by_parent(
-        self,
-        principal: Principal,
-        source: _Source,
-        parent_column: str,
-        parent_ids: Sequence[uuid.UUID],
-    ) -> dict[uuid.UUID, int]:
-        a = source.alias
-        where = _Where()
-        where.add(f"{a}.{parent_column} = ANY({where.arg(list(parent_ids))})")
-        self._visible(principal, source, where)
-        rows = await self._db.fetch(
-            f"SELECT {a}.{parent_column} AS _parent, count(*) AS _total"
-            f" FROM {source.table} {a} WHERE {where.sql()} GROUP BY {a}.{parent_column}",
-            *where.args,
-        )
-        counts = {row["_parent"]: int(row["_total"]) for row in rows}
-        return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
 
     # --- customers -------------------------------------------------------------------------
 
     async def customers(
         self, principal: Principal, first: int, after: uuid.UUID | None
     ) -> Page[Customer]:
-        return await self._page(principal, _CUSTOMERS, _Where(), first, after)
+        return await self._page(principal, _CUSTOMERS, Where(), first, after)
 
     async def count_customers(self, principal: Principal) -> int:
-        return await self._count(principal, _CUSTOMERS, _Where())
+        return await self._count(principal, _CUSTOMERS, Where())
 
     async def customers_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]
@@ -231,8 +87,8 @@ class ReadModels:
 
     # --- subscriptions ---------------------------------------------------------------------
 
-    def _subscription_where(self, flt: SubscriptionFilter, today: date) -> _Where:
-        where = _Where()
+    def _subscription_where(self, flt: SubscriptionFilter, today: date) -> Where:
+        where = Where()
         if flt.status is not None:
             template = _STATUS_SQL[flt.status]
             if "{today}" in template:
@@ -270,7 +126,7 @@ class ReadModels:
         return await self._by_ids(principal, _SUBSCRIPTIONS, ids)
 
     async def subscription_by_name(self, principal: Principal, name: str) -> Subscription | None:
-        where = _Where()
+        where = Where()
         where.add(f"s.name = {where.arg(name)}")
         page = await self._page(principal, _SUBSCRIPTIONS, where, 1, None)
         return page.items[0] if page.items else None
@@ -295,12 +151,8 @@ class ReadModels:
         self, principal: Principal, namespace_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Subscription]:
         """The subscription linked to each namespace (the newest, should history allow more)."""
-        where = _Where()
-        where.add(f"s.namespace = ANY({where.arg(list(namespace_ids))})")
-        self._visible(principal, _SUBSCRIPTIONS, where)
-        rows = await self._db.fetch(
-            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscription s WHERE {where.sql()} ORDER BY s.id",
-            *where.args,
+        rows = await self._rows_in(
+            principal, _SUBSCRIPTIONS, "namespace", namespace_ids, order_by="s.id"
         )
         return {row["namespace"]: subscription_from_row(row) for row in rows}
 
@@ -309,10 +161,10 @@ class ReadModels:
     async def namespaces(
         self, principal: Principal, first: int, after: uuid.UUID | None
     ) -> Page[Namespace]:
-        return await self._page(principal, _NAMESPACES, _Where(), first, after)
+        return await self._page(principal, _NAMESPACES, Where(), first, after)
 
     async def count_namespaces(self, principal: Principal) -> int:
-        return await self._count(principal, _NAMESPACES, _Where())
+        return await self._count(principal, _NAMESPACES, Where())
 
     async def namespaces_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]
@@ -322,15 +174,15 @@ class ReadModels:
     async def namespace_by_gitlab_id(
         self, principal: Principal, gitlab_id: int
     ) -> Namespace | None:
-        where = _Where()
+        where = Where()
         where.add(f"n.gitlab_id = {where.arg(gitlab_id)}")
         page = await self._page(principal, _NAMESPACES, where, 1, None)
         return page.items[0] if page.items else None
 
     # --- licenses, instances, trials, usage --------------------------------------------------
 
-    def _child_where(self, alias: str, column: str, parent_id: uuid.UUID | None) -> _Where:
-        where = _Where()
+    def _child_where(self, alias: str, column: str, parent_id: uuid.UUID | None) -> Where:
+        where = Where()
         if parent_id is not None:
             where.add(f"{alias}.{column} = {where.arg(parent_id)}")
         return where
@@ -374,12 +226,7 @@ class ReadModels:
     async def license_keys_by_ids(
         self, principal: Principal, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
-        where = _Where()
-        where.add(f"l.id = ANY({where.arg(list(ids))})")
-        self._visible(principal, _LICENSES, where)
-        rows = await self._db.fetch(
-            f"SELECT l.id, l.license_key FROM license l WHERE {where.sql()}", *where.args
-        )
+        rows = await self._rows_in(principal, _LICENSES, "id", ids, select="l.id, l.license_key")
         return {row["id"]: row["license_key"] for row in rows}
 
     async def instances(
@@ -437,12 +284,7 @@ class ReadModels:
         self, principal: Principal, namespace_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[Trial]]:
         """Every trial of each namespace (a namespace has at most one per type, so few)."""
-        where = _Where()
-        where.add(f"t.namespace = ANY({where.arg(list(namespace_ids))})")
-        self._visible(principal, _TRIALS, where)
-        rows = await self._db.fetch(
-            f"SELECT {TRIAL_COLUMNS} FROM trial t WHERE {where.sql()} ORDER BY t.id", *where.args
-        )
+        rows = await self._rows_in(principal, _TRIALS, "namespace", namespace_ids, order_by="t.id")
         grouped: dict[uuid.UUID, list[Trial]] = {namespace_id: [] for namespace_id in namespace_ids}
         for row in rows:
             grouped[row["namespace"]].append(trial_from_row(row))
@@ -478,12 +320,12 @@ class ReadModels:
     async def latest_usage_by_subscription(
         self, principal: Principal, subscription_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, UsageReport]:
-        where = _Where()
-        where.add(f"u.subscription = ANY({where.arg(list(subscription_ids))})")
-        self._visible(principal, _USAGE_REPORTS, where)
-        rows = await self._db.fetch(
-            f"SELECT DISTINCT ON (u.subscription) {USAGE_REPORT_COLUMNS} FROM usage_report u"
-            f" WHERE {where.sql()} ORDER BY u.subscription, u.reported_at DESC, u.id DESC",
-            *where.args,
+        rows = await self._rows_in(
+            principal,
+            _USAGE_REPORTS,
+            "subscription",
+            subscription_ids,
+            distinct_on="u.subscription",
+            order_by="u.subscription, u.reported_at DESC, u.id DESC",
         )
         return {row["subscription"]: usage_report_from_row(row) for row in rows}
