@@ -88,3 +88,36 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
             "data": {"subscriptions": {"totalCount": 6}, "namespaces": {"totalCount": 4}}
         }
     assert not _postmaster_running(data_dir)
+
+
+def test_with_database_url_it_uses_that_server_and_starts_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    data_dir = tmp_path / "unused-data"
+    port = _free_port()
+    env = _environment(data_dir)
+    env["DATABASE_URL"] = database_url
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*PROVISION, "serve", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        started = time.monotonic()
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() - started < READY_WITHIN_SECONDS, log.read_text()
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    assert not data_dir.exists(), "no embedded PostgreSQL may start when DATABASE_URL is set"
+    assert "Starting embedded PostgreSQL" not in log.read_text()
