@@ -30,7 +30,7 @@ def readyz_for(db: Database):  # type: ignore[no-untyped-def]
                 {
                     "status": "unavailable",
                     "reason": "migrations pending",
-                    "pending": sorted(pending),
+                    "pending": sorted(f"{app}:{name}" for app, name in pending),
                 },
                 status_code=503,
             )

@@ -11,16 +11,20 @@ from asyncpg.pool import PoolConnectionProxy
 
 from persistence.database import MIGRATION_LOCK, configure_piccolo
 
-MIGRATIONS_DIR = Path(__file__).parent / "piccolo_migrations"
 
+def known_migration_ids() -> set[tuple[str, str]]:
+    """(app, migration id) of every migration file of every app in piccolo's registry."""
+    import os
 
-def known_migration_ids() -> set[str]:
-    """The ids of the migration files shipped with this code."""
+    os.environ.setdefault("PICCOLO_CONF", "persistence.piccolo_conf")
+    from piccolo.conf.apps import Finder
+
     ids = set()
-    for path in MIGRATIONS_DIR.glob("provision_*.py"):
-        for line in path.read_text().splitlines():
-            if line.startswith("ID = "):
-                ids.add(line.split('"')[1])
+    for app in Finder().get_app_configs():
+        for path in Path(app.resolved_migrations_folder_path).glob("*.py"):
+            for line in path.read_text().splitlines():
+                if line.startswith("ID = "):
+                    ids.add((app.app_name, line.split('"')[1]))
     return ids
 
 
@@ -46,11 +50,13 @@ async def migrate(dsn: str) -> str:
         await lock_connection.close()
 
 
-async def pending_migrations(connection: asyncpg.Connection | PoolConnectionProxy) -> set[str]:
-    """Migration ids of this code that the database has not applied."""
+async def pending_migrations(
+    connection: asyncpg.Connection | PoolConnectionProxy,
+) -> set[tuple[str, str]]:
+    """(app, migration id) of this code's migrations that the database has not applied."""
     exists = await connection.fetchval("SELECT to_regclass('migration') IS NOT NULL")
-    applied: set[str] = set()
+    applied: set[tuple[str, str]] = set()
     if exists:
-        rows = await connection.fetch("SELECT name FROM migration WHERE app_name = 'provision'")
-        applied = {row["name"] for row in rows}
+        rows = await connection.fetch("SELECT app_name, name FROM migration")
+        applied = {(row["app_name"], row["name"]) for row in rows}
     return known_migration_ids() - applied

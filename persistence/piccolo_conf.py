@@ -15,4 +15,4 @@ from persistence.database import QuietPostgresEngine
 
 DB = QuietPostgresEngine(config={"dsn": os.environ.get("DATABASE_URL", "")})
 
-APP_REGISTRY = AppRegistry(apps=["persistence.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["persistence.piccolo_app", "auth.piccolo_app"])
