@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
 from api.clock import SystemClock
@@ -16,7 +17,10 @@ from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
 from api.middleware import RequestIdMiddleware
+from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.settings import Settings
+from auth.backend import BearerTokenBackend, invalid_token_response
+from auth.keys import load_or_create
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.read_models import ReadModels
@@ -53,13 +57,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         raise ValueError("create_app needs settings.database_url; `provision serve` sets it")
     db = Database(settings.database_url, pool_max=settings.pool_max)
     read = ReadModels(db)
+    clock = clock or SystemClock()
     graphql = GraphQLView(
-        build_schema(settings), read=read, clock=clock or SystemClock(), graphiql=settings.graphiql
+        build_schema(settings), read=read, clock=clock, graphiql=settings.graphiql
     )
+    tokens = settings.token_settings
+    keys = KeyRingHolder()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.start()
+        async with db.pool.acquire() as connection:
+            keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
         collector = None
         if settings.gc_interval > 0:
             collect_garbage_off_the_request_path()
@@ -77,11 +86,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
+            Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
+            Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(keys, tokens, clock.now),
+                on_error=invalid_token_response,
+            ),
+        ],
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.keys = keys
     return app
 
 

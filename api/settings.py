@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from auth.tokens import TokenSettings
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -30,6 +33,9 @@ class Settings:
     pool_max: int = 10
     log_level: str = "info"
     gc_interval: float = 1.0
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "provision-api"
+    token_lifetime_seconds: int = 900
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +53,17 @@ class Settings:
             pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
             log_level=env.get("PROVISION_LOG_LEVEL", "info"),
             gc_interval=float(env.get("PROVISION_GC_INTERVAL", "1")),
+            issuer=env.get("PROVISION_ISSUER", "http://127.0.0.1:8000"),
+            audience=env.get("PROVISION_AUDIENCE", "provision-api"),
+            token_lifetime_seconds=int(env.get("PROVISION_TOKEN_LIFETIME", "900")),
+        )
+
+    @property
+    def token_settings(self) -> TokenSettings:
+        return TokenSettings(
+            issuer=self.issuer,
+            audience=self.audience,
+            lifetime=timedelta(seconds=self.token_lifetime_seconds),
         )
 
     @property

@@ -11,6 +11,7 @@ from strawberry.asgi import GraphQL
 
 from api.graphql.context import Context
 from api.graphql.loaders import Loaders
+from auth.backend import PrincipalUser
 from domain.ports import Clock
 from domain.principal import Principal
 from persistence.read_models import ReadModels
@@ -30,7 +31,8 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.loads(data)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        principal: Principal = getattr(request.state, "principal", None) or Principal.anonymous()
+        user = request.scope.get("user")
+        principal = user.principal if isinstance(user, PrincipalUser) else Principal.anonymous()
         return Context(
             request=request,
             principal=principal,

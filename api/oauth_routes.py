@@ -1,0 +1,57 @@
+"""Published key material and discovery: ``/oauth/jwks`` and the OpenID configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from auth.keys import ALGORITHM, KeyRing
+from auth.tokens import TokenSettings
+
+
+class KeyRingHolder:
+    """The key ring this process signs and verifies with (loaded at start-up)."""
+
+    def __init__(self) -> None:
+        self._ring: KeyRing | None = None
+
+    def set(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    def __call__(self) -> KeyRing:
+        if self._ring is None:
+            raise RuntimeError("the signing keys are not loaded yet")
+        return self._ring
+
+
+def jwks_endpoint(
+    keys: KeyRingHolder, settings: TokenSettings, now: Callable[[], datetime]
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def jwks(request: Request) -> JSONResponse:
+        """The public keys that verify access tokens, the retiring ones included."""
+        return JSONResponse(
+            keys().jwks(now(), settings.lifetime),
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    return jwks
+
+
+def discovery_endpoint(settings: TokenSettings) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def discovery(request: Request) -> JSONResponse:
+        """OpenID Connect discovery (RFC 8414 fields); endpoints are listed once they exist."""
+        issuer = settings.issuer.rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": settings.issuer,
+                "jwks_uri": f"{issuer}/oauth/jwks",
+                "id_token_signing_alg_values_supported": [ALGORITHM],
+                "token_endpoint_auth_signing_alg_values_supported": [ALGORITHM],
+                "subject_types_supported": ["public"],
+            }
+        )
+
+    return discovery

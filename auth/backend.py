@@ -1,0 +1,99 @@
+"""The resource side: a starlette authentication backend that turns a bearer token into a
+domain ``Principal``.
+
+No Authorization header: the request goes on as anonymous. A bearer token that does not
+validate: HTTP 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750), and the
+reason is logged, never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from auth.keys import KeyRing
+from auth.tokens import InvalidToken, TokenSettings, validate_access_token
+from domain.principal import Principal, PrincipalKind
+
+logger = logging.getLogger("provision.auth")
+
+KIND_CLAIM = "provision_kind"
+PARTNER_CLAIM = "provision_partner"
+
+
+class PrincipalUser(BaseUser):
+    """Starlette's view of an authenticated caller; the domain sees ``principal``."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.subject or ""
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The principal an access token stands for."""
+    try:
+        kind = PrincipalKind(claims.get(KIND_CLAIM, ""))
+    except ValueError:
+        raise InvalidToken("unknown principal kind") from None
+    if kind is PrincipalKind.ANONYMOUS:
+        raise InvalidToken("a token cannot stand for nobody")
+    return Principal(
+        kind=kind,
+        subject=str(claims["sub"]),
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        partner_id=claims.get(PARTNER_CLAIM),
+    )
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    def __init__(
+        self,
+        keys: Callable[[], KeyRing],
+        settings: TokenSettings,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._keys = keys
+        self._settings = settings
+        self._now = now
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("the Authorization header is not a bearer token")
+        try:
+            claims = validate_access_token(self._keys(), self._settings, token.strip(), self._now())
+            principal = principal_from_claims(claims)
+        except InvalidToken as refused:
+            logger.info("bearer token refused: %s", refused.reason)
+            raise AuthenticationError("invalid token") from None
+        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+
+
+def invalid_token_response(conn: HTTPConnection, error: AuthenticationError) -> Response:
+    """RFC 6750 §3: 401 with a ``WWW-Authenticate`` challenge naming ``invalid_token``."""
+    return JSONResponse(
+        {"errors": [{"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
