@@ -71,6 +71,38 @@ def _demo(settings: Settings) -> int:
     return 0
 
 
+def _issue_token(settings: Settings, kind: str, subject: str, scopes: list[str]) -> int:
+    """Mint a short-lived access token (operators and local development only)."""
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.backend import KIND_CLAIM
+    from auth.keys import load_or_create
+    from auth.tokens import issue_access_token
+
+    async def mint(dsn: str) -> str:
+        await migrate(dsn)
+        connection = await asyncpg.connect(dsn)
+        try:
+            now = SystemClock().now()
+            ring = await load_or_create(connection, now)
+        finally:
+            await connection.close()
+        return issue_access_token(
+            ring,
+            settings.token_settings,
+            now,
+            subject=subject,
+            client_id="provision-cli",
+            scopes=scopes,
+            extra={KIND_CLAIM: kind},
+        )
+
+    with database(settings) as dsn:
+        print(asyncio.run(mint(dsn)))
+    return 0
+
+
 def _schema(output: str | None) -> int:
     from api.graphql.export import export_sdl
 
@@ -95,6 +127,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("demo", help="fill the database with a believable demo data set")
+    token = commands.add_parser(
+        "token", help="access tokens for operators and local development"
+    ).add_subparsers(dest="token_command", required=True)
+    issue = token.add_parser("issue", help="print a short-lived access token")
+    issue.add_argument(
+        "--kind",
+        required=True,
+        choices=["STAFF", "PARTNER", "GITLAB_COM", "PORTAL_USER", "INSTANCE"],
+        help="the principal kind the token stands for",
+    )
+    issue.add_argument("--subject", required=True, help="the token's subject (sub)")
+    issue.add_argument(
+        "--scope", action="append", default=[], help="a scope to grant (repeat for more)"
+    )
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
@@ -110,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "demo":
         return _demo(settings)
+    if args.command == "token":
+        return _issue_token(settings, args.kind, args.subject, args.scope)
     return _schema(args.output)
 
 

@@ -121,3 +121,37 @@ def test_with_database_url_it_uses_that_server_and_starts_nothing(
         assert process.wait(timeout=30) == 0, log.read_text()
     assert not data_dir.exists(), "no embedded PostgreSQL may start when DATABASE_URL is set"
     assert "Starting embedded PostgreSQL" not in log.read_text()
+
+
+def test_token_issue_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "provision-data"
+    minted = subprocess.run(
+        [
+            *PROVISION,
+            "token",
+            "issue",
+            "--kind",
+            "STAFF",
+            "--subject",
+            "ops:ada",
+            "--scope",
+            "subscriptions:read",
+        ],
+        env=_environment(data_dir),
+        capture_output=True,
+        timeout=60,
+    )
+    assert minted.returncode == 0, minted.stderr.decode()
+    token = minted.stdout.decode().strip()
+    assert token.count(".") == 2
+    with serving(data_dir) as base:
+        viewer = httpx.post(
+            f"{base}/graphql",
+            json={"query": "{ viewer { kind subject scopes } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    assert viewer == {
+        "data": {
+            "viewer": {"kind": "STAFF", "subject": "ops:ada", "scopes": ["subscriptions:read"]}
+        }
+    }
