@@ -42,9 +42,9 @@ def _by_value(enum: type[E]) -> Callable[[str], E]:
 
 
 _deployment = _by_value(Deployment)
-plan_of = _plan = _by_value(Plan)
+plan_of = _by_value(Plan)
 _channel = _by_value(Channel)
-licensing_mode_of = _licensing_mode = _by_value(LicensingMode)
+licensing_mode_of = _by_value(LicensingMode)
 _add_on_kind = _by_value(AddOnKind)
 
 SUBSCRIPTION_COLUMNS = """
@@ -145,11 +145,11 @@ def subscription_from_row(row: Row) -> Subscription:
         name=row["name"],
         customer_id=row["customer"],
         deployment=_deployment(row["deployment"]),
-        plan=_plan(row["plan"]),
+        plan=plan_of(row["plan"]),
         channel=_channel(row["channel"]),
         partner_id=row["partner_id"],
         auto_renew=row["auto_renew"],
-        licensing_mode=_licensing_mode(row["licensing_mode"]) if row["licensing_mode"] else None,
+        licensing_mode=licensing_mode_of(row["licensing_mode"]) if row["licensing_mode"] else None,
         max_instances=row["max_instances"],
         reconciliation_enabled=row["reconciliation_enabled"],
         cancel_at_period_end=row["cancel_at_period_end"],
@@ -247,8 +247,8 @@ def license_from_row(row: Row) -> License:
         id=row["id"],
         subscription_id=row["subscription"],
         instance_id=row["instance"],
-        mode=_licensing_mode(row["mode"]),
-        plan=_plan(row["plan"]),
+        mode=licensing_mode_of(row["mode"]),
+        plan=plan_of(row["plan"]),
         seats=row["seats"],
         starts_at=row["starts_at"],
         expires_at=row["expires_at"],

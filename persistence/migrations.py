@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import asyncpg
@@ -14,8 +15,6 @@ from persistence.database import MIGRATION_LOCK, configure_piccolo
 
 def known_migration_ids() -> set[tuple[str, str]]:
     """(app, migration id) of every migration file of every app in piccolo's registry."""
-    import os
-
     os.environ.setdefault("PICCOLO_CONF", "persistence.piccolo_conf")
     from piccolo.conf.apps import Finder
 
