@@ -30,6 +30,8 @@ class Principal:
     memberships: dict[uuid.UUID, Role] = field(default_factory=dict)
     partner_id: str | None = None
     subscription_id: uuid.UUID | None = None
+    email: str | None = None
+    """A portal user's verified email: it makes the GitLab.com groups they own visible."""
 
     @classmethod
     def anonymous(cls) -> Principal:
