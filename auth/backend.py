@@ -9,6 +9,7 @@ reason is logged, never sent.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ logger = logging.getLogger("provision.auth")
 
 KIND_CLAIM = "provision_kind"
 PARTNER_CLAIM = "provision_partner"
+SUBSCRIPTION_CLAIM = "provision_subscription"
+EMAIL_CLAIM = "email"
 
 
 class PrincipalUser(BaseUser):
@@ -55,11 +58,19 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise InvalidToken("unknown principal kind") from None
     if kind is PrincipalKind.ANONYMOUS:
         raise InvalidToken("a token cannot stand for nobody")
+    subscription = claims.get(SUBSCRIPTION_CLAIM)
+    try:
+        subscription_id = uuid.UUID(str(subscription)) if subscription else None
+    except ValueError:
+        raise InvalidToken("the subscription claim is not a UUID") from None
+    email = claims.get(EMAIL_CLAIM)
     return Principal(
         kind=kind,
         subject=str(claims["sub"]),
         scopes=frozenset(str(claims.get("scope", "")).split()),
         partner_id=claims.get(PARTNER_CLAIM),
+        subscription_id=subscription_id,
+        email=str(email) if email else None,
     )
 
 

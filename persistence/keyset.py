@@ -13,9 +13,11 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
+from domain.policy import Resource
 from domain.principal import Principal
 from persistence.database import Database
 from persistence.mappers import Row
+from persistence.visibility import tenant_condition
 
 T = TypeVar("T")
 
@@ -31,11 +33,12 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class Source:
+    """A table as the read side sees it: which columns, whose resource, what a row becomes."""
+
     table: str
     alias: str
     columns: str
-    """A table as the read side sees it: which columns, and what a row becomes."""
-
+    resource: Resource
     mapper: Callable[[Row], Any] | None  # None: the rows are the views (``record_class``)
     record_class: type[asyncpg.Record] | None = None
 
@@ -69,7 +72,10 @@ class KeysetQueries:
         self._db = db
 
     def _visible(self, principal: Principal, source: Source, where: Where) -> None:
-        """Restrict ``source`` to the principal's tenant (every principal sees all, for now)."""
+        """Restrict ``source`` to the principal's tenant, in the statement itself."""
+        condition = tenant_condition(principal, source.resource, source.alias, where)
+        if condition is not None:
+            where.add(condition)
 
     async def _page(
         self,

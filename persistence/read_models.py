@@ -1,7 +1,7 @@
 """Read models: the queries behind the GraphQL read API, one statement per page or batch.
 
 Every method takes the calling principal. Tenant filtering is applied in SQL (not after
-fetching) through ``_visible``; until the OAuth issue lands every principal sees everything.
+fetching) through ``_visible`` (``persistence.visibility``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
+from domain.policy import Resource
 from domain.principal import Principal
 from persistence.keyset import KeysetQueries, Page, Source, Where
 from persistence.mappers import (
@@ -49,13 +50,17 @@ class SubscriptionFilter:
     namespace_id: uuid.UUID | None = None
 
 
-_SUBSCRIPTIONS = Source("subscription", "s", SUBSCRIPTION_COLUMNS, subscription_from_row)
-_CUSTOMERS = Source("customer", "c", CUSTOMER_COLUMNS, customer_from_row)
-_NAMESPACES = Source("namespace", "n", NAMESPACE_COLUMNS, namespace_from_row)
-_LICENSES = Source("license", "l", LICENSE_VIEW_COLUMNS, None, LicenseView)
-_INSTANCES = Source("instance", "i", INSTANCE_COLUMNS, instance_from_row)
-_TRIALS = Source("trial", "t", TRIAL_COLUMNS, trial_from_row)
-_USAGE_REPORTS = Source("usage_report", "u", USAGE_REPORT_COLUMNS, usage_report_from_row)
+_SUBSCRIPTIONS = Source(
+    "subscription", "s", SUBSCRIPTION_COLUMNS, Resource.SUBSCRIPTIONS, subscription_from_row
+)
+_CUSTOMERS = Source("customer", "c", CUSTOMER_COLUMNS, Resource.CUSTOMERS, customer_from_row)
+_NAMESPACES = Source("namespace", "n", NAMESPACE_COLUMNS, Resource.NAMESPACES, namespace_from_row)
+_LICENSES = Source("license", "l", LICENSE_VIEW_COLUMNS, Resource.LICENSES, None, LicenseView)
+_INSTANCES = Source("instance", "i", INSTANCE_COLUMNS, Resource.INSTANCES, instance_from_row)
+_TRIALS = Source("trial", "t", TRIAL_COLUMNS, Resource.TRIALS, trial_from_row)
+_USAGE_REPORTS = Source(
+    "usage_report", "u", USAGE_REPORT_COLUMNS, Resource.USAGE, usage_report_from_row
+)
 
 _STATUS_SQL = {
     SubscriptionStatus.CANCELLED: "s.cancelled_at IS NOT NULL",

@@ -10,6 +10,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Plan, SubscriptionStatus
 from api.graphql.errors import api_error, page_size
+from api.graphql.permissions import needs, signed_in
 from api.graphql.prefetch import (
     node_fields,
     prefetch_customers,
@@ -29,6 +30,7 @@ from domain.model.enums import Deployment as DomainDeployment
 from domain.model.enums import Plan as DomainPlan
 from domain.model.enums import SubscriptionStatus as DomainStatus
 from domain.model.subscription import is_subscription_name
+from domain.policy import Access, Resource, require_scope
 from persistence.read_models import SubscriptionFilter
 
 First = Annotated[
@@ -56,6 +58,17 @@ def _cursor(after: str | None) -> uuid.UUID | None:
         raise api_error(error) from None
 
 
+_NODE_RESOURCES = {
+    "Subscription": Resource.SUBSCRIPTIONS,
+    "Customer": Resource.CUSTOMERS,
+    "Namespace": Resource.NAMESPACES,
+    "License": Resource.LICENSES,
+    "Instance": Resource.INSTANCES,
+    "Trial": Resource.TRIALS,
+    "UsageReport": Resource.USAGE,
+}
+
+
 async def resolve_node(info: Info, value: str) -> Node | None:
     """Any object by its global ID; None when it does not exist or is not visible."""
     try:
@@ -63,6 +76,13 @@ async def resolve_node(info: Info, value: str) -> Node | None:
     except DomainError as error:
         raise api_error(error) from None
     loaders, today = info.context.loaders, info.context.today
+    resource = _NODE_RESOURCES.get(type_name)
+    if resource is None:
+        return None
+    try:
+        require_scope(info.context.principal, resource, Access.READ)
+    except DomainError as refused:
+        raise api_error(refused) from None
     if type_name == "Subscription":
         sub = await loaders.subscriptions.load(local_id)
         return subscription_node(sub, info.context) if sub else None
@@ -93,7 +113,7 @@ class Query:
     def viewer(self, info: Info) -> Viewer:
         return viewer_of(info.context.principal)
 
-    @strawberry.field(description="Any object by its global ID.")
+    @strawberry.field(description="Any object by its global ID.", extensions=signed_in())
     async def node(
         self,
         info: Info,
@@ -102,7 +122,8 @@ class Query:
         return await resolve_node(info, id)
 
     @strawberry.field(
-        description="Several objects by global ID, in the order asked (null if unseen)."
+        description="Several objects by global ID, in the order asked (null if unseen).",
+        extensions=signed_in(),
     )
     async def nodes(
         self,
@@ -115,7 +136,7 @@ class Query:
             raise api_error(ValidationFailed(f"at most {MAX_NODES} ids per call", path=("ids",)))
         return [await resolve_node(info, value) for value in ids]
 
-    @strawberry.field(description="Customers, oldest first.")
+    @strawberry.field(description="Customers, oldest first.", extensions=needs(Resource.CUSTOMERS))
     async def customers(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[CustomerNode]:
@@ -130,7 +151,10 @@ class Query:
             count=lambda: ctx.read.count_customers(ctx.principal),
         )
 
-    @strawberry.field(description="Subscriptions, oldest first, optionally filtered.")
+    @strawberry.field(
+        description="Subscriptions, oldest first, optionally filtered.",
+        extensions=needs(Resource.SUBSCRIPTIONS),
+    )
     async def subscriptions(
         self,
         info: Info,
@@ -165,7 +189,10 @@ class Query:
             count=lambda: ctx.read.count_subscriptions(ctx.principal, flt, today),
         )
 
-    @strawberry.field(description="One subscription by global ID or by name (A-S00012345).")
+    @strawberry.field(
+        description="One subscription by global ID or by name (A-S00012345).",
+        extensions=needs(Resource.SUBSCRIPTIONS),
+    )
     async def subscription(
         self,
         info: Info,
@@ -188,7 +215,9 @@ class Query:
             sub = await ctx.read.subscription_by_name(ctx.principal, name)
         return subscription_node(sub, ctx) if sub else None
 
-    @strawberry.field(description="GitLab.com namespaces, oldest first.")
+    @strawberry.field(
+        description="GitLab.com namespaces, oldest first.", extensions=needs(Resource.NAMESPACES)
+    )
     async def namespaces(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[NamespaceNode]:
@@ -204,7 +233,10 @@ class Query:
             count=lambda: ctx.read.count_namespaces(ctx.principal),
         )
 
-    @strawberry.field(description="One namespace by global ID or by its GitLab id.")
+    @strawberry.field(
+        description="One namespace by global ID or by its GitLab id.",
+        extensions=needs(Resource.NAMESPACES),
+    )
     async def namespace(
         self,
         info: Info,
@@ -227,7 +259,10 @@ class Query:
             namespace = await ctx.read.namespace_by_gitlab_id(ctx.principal, gitlab_id)
         return namespace_node(namespace, ctx.today) if namespace else None
 
-    @strawberry.field(description="Licenses, oldest first, optionally of one subscription.")
+    @strawberry.field(
+        description="Licenses, oldest first, optionally of one subscription.",
+        extensions=needs(Resource.LICENSES),
+    )
     async def licenses(
         self,
         info: Info,
@@ -248,7 +283,7 @@ class Query:
             count=lambda: ctx.read.count_licenses(ctx.principal, sub_id),
         )
 
-    @strawberry.field(description="One license by global ID.")
+    @strawberry.field(description="One license by global ID.", extensions=needs(Resource.LICENSES))
     async def license(
         self,
         info: Info,
@@ -258,7 +293,8 @@ class Query:
         return license_node(found) if found else None
 
     @strawberry.field(
-        description="Activated instances, oldest first, optionally of one subscription."
+        description="Activated instances, oldest first, optionally of one subscription.",
+        extensions=needs(Resource.INSTANCES),
     )
     async def instances(
         self,
@@ -280,7 +316,10 @@ class Query:
             count=lambda: ctx.read.count_instances(ctx.principal, sub_id),
         )
 
-    @strawberry.field(description="Trials, oldest first, optionally of one namespace.")
+    @strawberry.field(
+        description="Trials, oldest first, optionally of one namespace.",
+        extensions=needs(Resource.TRIALS),
+    )
     async def trials(
         self,
         info: Info,
@@ -303,7 +342,8 @@ class Query:
         )
 
     @strawberry.field(
-        description="Seat-link usage reports, oldest first, optionally of one subscription."
+        description="Seat-link usage reports, oldest first, optionally of one subscription.",
+        extensions=needs(Resource.USAGE),
     )
     async def usage_reports(
         self,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.types import ExecutionContext
 
 from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.pipeline import pipeline_factory
@@ -16,6 +17,15 @@ from api.settings import Settings
 CACHE_SIZE = 256
 
 
+class ProvisionSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Expected errors (bad input, UNAUTHENTICATED, FORBIDDEN...) are answers, not incidents:
+        strawberry's default logs each with a traceback. The pipeline logs the unexpected ones
+        (``present_errors``)."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Built once: the validation cache keys on the rule classes.
@@ -23,7 +33,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_depth_rule(settings.max_query_depth, should_ignore=None),
         max_aliases_rule(settings.max_aliases),
     ]
-    return strawberry.Schema(
+    return ProvisionSchema(
         query=Query,
         types=[UserError],
         execution_context_class=PlainFieldExecutionContext,

@@ -12,6 +12,7 @@ from api.app import create_app
 from api.settings import Settings
 from persistence.database import Database
 
+from bearer import bearer, token_for
 from graphql_client import GraphQL
 
 
@@ -25,6 +26,17 @@ async def app(database_url: str) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def client(app: Starlette, clean_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls as staff with every scope (most tests are not about access)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://provision.test", headers=bearer(token_for(app))
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: Starlette, clean_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client without a token."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://provision.test") as http:
         yield http

@@ -33,8 +33,8 @@ def _token(app: Starlette, *, kind: str = "STAFF", **overrides: object) -> str:
     )
 
 
-async def test_without_a_token_the_caller_is_anonymous(client: httpx.AsyncClient) -> None:
-    body = (await client.post("/graphql", json=VIEWER)).json()
+async def test_without_a_token_the_caller_is_anonymous(anonymous: httpx.AsyncClient) -> None:
+    body = (await anonymous.post("/graphql", json=VIEWER)).json()
     assert body == {"data": {"viewer": {"kind": "ANONYMOUS", "subject": None, "scopes": []}}}
 
 

@@ -81,9 +81,15 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr.decode()
     assert b"Demo data written" in demo.stdout
 
+    token = _mint(data_dir, "subscriptions:read", "namespaces:read")
     with serving(data_dir) as base:
         query = "{ subscriptions { totalCount } namespaces { totalCount } }"
-        body = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        anonymous = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        assert anonymous["data"] is None
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        body = httpx.post(
+            f"{base}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert body == {
             "data": {"subscriptions": {"totalCount": 6}, "namespaces": {"totalCount": 4}}
         }
@@ -123,27 +129,21 @@ def test_with_database_url_it_uses_that_server_and_starts_nothing(
     assert "Starting embedded PostgreSQL" not in log.read_text()
 
 
-def test_token_issue_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
-    data_dir = tmp_path / "provision-data"
-    minted = subprocess.run(
-        [
-            *PROVISION,
-            "token",
-            "issue",
-            "--kind",
-            "STAFF",
-            "--subject",
-            "ops:ada",
-            "--scope",
-            "subscriptions:read",
-        ],
-        env=_environment(data_dir),
-        capture_output=True,
-        timeout=60,
-    )
+def _mint(data_dir: Path, *scopes: str) -> str:
+    """A staff token from ``provision token issue``."""
+    command = [*PROVISION, "token", "issue", "--kind", "STAFF", "--subject", "ops:ada"]
+    for scope in scopes:
+        command += ["--scope", scope]
+    minted = subprocess.run(command, env=_environment(data_dir), capture_output=True, timeout=60)
     assert minted.returncode == 0, minted.stderr.decode()
     token = minted.stdout.decode().strip()
     assert token.count(".") == 2
+    return token
+
+
+def test_token_issue_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "provision-data"
+    token = _mint(data_dir, "subscriptions:read")
     with serving(data_dir) as base:
         viewer = httpx.post(
             f"{base}/graphql",

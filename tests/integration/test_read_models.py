@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.model.enums import Deployment, Plan, SubscriptionStatus
-from domain.principal import Principal
+from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
 from persistence.read_models import ReadModels, SubscriptionFilter
 
 import factories as f
 
-ANYONE = Principal.anonymous()
+STAFF = Principal(PrincipalKind.STAFF, subject="test:staff")
 
 
 async def test_keyset_pages_walk_the_whole_list_once(clean_db: Database) -> None:
@@ -21,13 +21,13 @@ async def test_keyset_pages_walk_the_whole_list_once(clean_db: Database) -> None
     read = ReadModels(clean_db)
     seen, after = [], None
     while True:
-        page = await read.subscriptions(ANYONE, SubscriptionFilter(), f.TODAY, 4, after)
+        page = await read.subscriptions(STAFF, SubscriptionFilter(), f.TODAY, 4, after)
         seen.extend(s.id for s in page.items)
         if not page.has_next:
             break
         after = page.items[-1].id
     assert seen == [s.id for s in subs]
-    assert await read.count_subscriptions(ANYONE, SubscriptionFilter(), f.TODAY) == 11
+    assert await read.count_subscriptions(STAFF, SubscriptionFilter(), f.TODAY) == 11
 
 
 async def test_filters_by_derived_status_deployment_plan_and_customer(clean_db: Database) -> None:
@@ -42,7 +42,7 @@ async def test_filters_by_derived_status_deployment_plan_and_customer(clean_db: 
     read = ReadModels(clean_db)
 
     async def names(**kwargs: object) -> set[str]:
-        page = await read.subscriptions(ANYONE, SubscriptionFilter(**kwargs), f.TODAY, 100, None)  # type: ignore[arg-type]
+        page = await read.subscriptions(STAFF, SubscriptionFilter(**kwargs), f.TODAY, 100, None)  # type: ignore[arg-type]
         return {s.name for s in page.items}
 
     assert await names(status=SubscriptionStatus.ACTIVE) == {active.name, saas.name}
@@ -55,7 +55,7 @@ async def test_filters_by_derived_status_deployment_plan_and_customer(clean_db: 
     # The SQL filter agrees with the domain's derivation for every row.
     for status in SubscriptionStatus:
         page = await read.subscriptions(
-            ANYONE, SubscriptionFilter(status=status), f.TODAY, 100, None
+            STAFF, SubscriptionFilter(status=status), f.TODAY, 100, None
         )
         assert all(s.status(f.TODAY) is status for s in page.items)
 
@@ -71,17 +71,17 @@ async def test_child_pages_for_many_parents_in_one_statement(clean_db: Database)
     read = ReadModels(clean_db)
     statements: list[str] = []
     clean_db.observer = statements.append
-    pages = await read.licenses_by_subscription(ANYONE, [s.id for s in subs], 2, None)
+    pages = await read.licenses_by_subscription(STAFF, [s.id for s in subs], 2, None)
     assert len(statements) == 1
     for sub in subs:
         expected = [lic.id for lic in licenses[sub.id]]
         assert [lic.id for lic in pages[sub.id].items] == expected[:2]
         assert pages[sub.id].has_next == (len(expected) > 2)
-    counts = await read.count_licenses_by_subscription(ANYONE, [s.id for s in subs])
+    counts = await read.count_licenses_by_subscription(STAFF, [s.id for s in subs])
     assert counts == {s.id: len(licenses[s.id]) for s in subs}
     last = subs[2]
     after = pages[last.id].items[-1].id
-    rest = await read.licenses_by_subscription(ANYONE, [last.id], 2, after)
+    rest = await read.licenses_by_subscription(STAFF, [last.id], 2, after)
     assert [lic.id for lic in rest[last.id].items] == [licenses[last.id][2].id]
     assert not rest[last.id].has_next
 
@@ -95,10 +95,10 @@ async def test_batch_loads_by_id_and_latest_usage(clean_db: Database) -> None:
     new = f.usage_for(sub, billable=3, maximum=4)
     await f.store(clean_db, customer, ns, sub, linked, old, new, f.trial_on(ns))
     read = ReadModels(clean_db)
-    found = await read.subscriptions_by_ids(ANYONE, [sub.id, linked.id, customer.id])
+    found = await read.subscriptions_by_ids(STAFF, [sub.id, linked.id, customer.id])
     assert set(found) == {sub.id, linked.id}
-    assert (await read.latest_usage_by_subscription(ANYONE, [sub.id]))[sub.id] == new
-    assert (await read.subscriptions_by_namespace(ANYONE, [ns.id]))[ns.id] == linked
-    assert len((await read.trials_by_namespace(ANYONE, [ns.id]))[ns.id]) == 1
-    assert await read.namespace_by_gitlab_id(ANYONE, 5) == ns
-    assert await read.subscription_by_name(ANYONE, sub.name) == sub
+    assert (await read.latest_usage_by_subscription(STAFF, [sub.id]))[sub.id] == new
+    assert (await read.subscriptions_by_namespace(STAFF, [ns.id]))[ns.id] == linked
+    assert len((await read.trials_by_namespace(STAFF, [ns.id]))[ns.id]) == 1
+    assert await read.namespace_by_gitlab_id(STAFF, 5) == ns
+    assert await read.subscription_by_name(STAFF, sub.name) == sub

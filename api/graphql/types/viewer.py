@@ -7,10 +7,12 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.errors import page_size
+from api.graphql.errors import api_error, page_size
 from api.graphql.types.customer import CustomerNode, customer_node
 from api.graphql.types.node import Connection, build_connection
 from api.ids import parse_cursor
+from domain.errors import DomainError
+from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
 
 
@@ -23,7 +25,9 @@ class Viewer:
     scopes: list[str] = strawberry.field(description="The scopes granted to the token.")
     principal: strawberry.Private[Principal]
 
-    @strawberry.field(description="The customers the caller may see, oldest first.")
+    @strawberry.field(
+        description="The customers the caller may see, oldest first (needs `customers:read`)."
+    )
     async def customers(
         self,
         info: Info,
@@ -34,6 +38,10 @@ class Viewer:
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
     ) -> Connection[CustomerNode]:
+        try:
+            require_scope(self.principal, Resource.CUSTOMERS, Access.READ)
+        except DomainError as refused:
+            raise api_error(refused) from None
         read = info.context.read
         page = await read.customers(self.principal, page_size(first), parse_cursor(after))
         return build_connection(

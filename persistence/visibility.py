@@ -1,0 +1,111 @@
+"""Tenant filters: ``domain.policy.reach`` as SQL conditions, so that rows beyond a principal's
+reach are never fetched (not filtered after fetching).
+
+Each builder returns a condition on the row alias it is given, adding its arguments to the
+statement's ``Where``. Subqueries use their own aliases (``vm``, ``vs``, ``vn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from domain.policy import Reach, Resource, reach
+from domain.principal import Principal
+
+
+class Arguments(Protocol):
+    def arg(self, value: object) -> str: ...
+
+
+def _member_customers(principal: Principal, args: Arguments) -> str:
+    # Memberships are read at query time, so a removed member loses access at once.
+    subject = args.arg(principal.subject)
+    return f"(SELECT vm.customer FROM membership vm WHERE vm.user_subject = {subject})"
+
+
+def subscriptions(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    if level is Reach.OWN_CUSTOMERS:
+        return f"{alias}.customer IN {_member_customers(principal, args)}"
+    if level is Reach.OWN_CHANNEL:
+        return f"{alias}.partner_id = {args.arg(principal.partner_id)}"
+    if level is Reach.OWN_SUBSCRIPTION:
+        return f"{alias}.id = {args.arg(principal.subscription_id)}"
+    return "FALSE"
+
+
+def customers(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    if level is Reach.OWN_CUSTOMERS:
+        return f"{alias}.id IN {_member_customers(principal, args)}"
+    if level is Reach.OWN_CHANNEL:
+        return (
+            f"EXISTS (SELECT 1 FROM subscription vs WHERE vs.customer = {alias}.id"
+            f" AND vs.partner_id = {args.arg(principal.partner_id)})"
+        )
+    return "FALSE"
+
+
+def of_subscription(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    """Rows that hang off a subscription (licenses, instances, usage reports)."""
+    if level is Reach.OWN_SUBSCRIPTION:
+        return f"{alias}.subscription = {args.arg(principal.subscription_id)}"
+    if level in (Reach.OWN_CUSTOMERS, Reach.OWN_CHANNEL):
+        return (
+            f"EXISTS (SELECT 1 FROM subscription vs WHERE vs.id = {alias}.subscription"
+            f" AND {subscriptions('vs', level, principal, args)})"
+        )
+    return "FALSE"
+
+
+def namespaces(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    """Groups linked to a visible subscription; for portal users also the groups they own."""
+    if level not in (Reach.OWN_CUSTOMERS, Reach.OWN_CHANNEL):
+        return "FALSE"
+    linked = (
+        f"EXISTS (SELECT 1 FROM subscription vs WHERE vs.namespace = {alias}.id"
+        f" AND {subscriptions('vs', level, principal, args)})"
+    )
+    if level is Reach.OWN_CUSTOMERS and principal.email:
+        owned = (
+            f"EXISTS (SELECT 1 FROM unnest({alias}.owner_emails) AS vo(email)"
+            f" WHERE lower(vo.email) = lower({args.arg(principal.email)}))"
+        )
+        return f"({linked} OR {owned})"
+    return linked
+
+
+def trials(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    """Trials on a visible namespace, or self-managed trial subscriptions that are visible."""
+    if level not in (Reach.OWN_CUSTOMERS, Reach.OWN_CHANNEL):
+        return "FALSE"
+    return (
+        f"({alias}.namespace IN (SELECT vn.id FROM namespace vn"
+        f" WHERE {namespaces('vn', level, principal, args)})"
+        f" OR {alias}.subscription IN (SELECT vs.id FROM subscription vs"
+        f" WHERE {subscriptions('vs', level, principal, args)}))"
+    )
+
+
+Condition = Callable[[str, Reach, Principal, Arguments], str]
+
+CONDITIONS: dict[Resource, Condition] = {
+    Resource.CUSTOMERS: customers,
+    Resource.SUBSCRIPTIONS: subscriptions,
+    Resource.NAMESPACES: namespaces,
+    Resource.TRIALS: trials,
+    Resource.LICENSES: of_subscription,
+    Resource.INSTANCES: of_subscription,
+    Resource.USAGE: of_subscription,
+}
+
+
+def tenant_condition(
+    principal: Principal, resource: Resource, alias: str, args: Arguments
+) -> str | None:
+    """The condition that cuts ``resource`` to the principal's reach; None when it sees all."""
+    level = reach(principal, resource)
+    if level is Reach.EVERYTHING:
+        return None
+    if level is Reach.NOTHING:
+        return "FALSE"
+    return CONDITIONS[resource](alias, level, principal, args)
