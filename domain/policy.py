@@ -132,6 +132,8 @@ _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {
         Resource.TRIALS: Reach.EVERYTHING,
     },
     PrincipalKind.INSTANCE: {
+        # Its subscription's customer is the licensee its license already names.
+        Resource.CUSTOMERS: Reach.OWN_SUBSCRIPTION,
         Resource.SUBSCRIPTIONS: Reach.OWN_SUBSCRIPTION,
         Resource.LICENSES: Reach.OWN_SUBSCRIPTION,
         Resource.INSTANCES: Reach.OWN_SUBSCRIPTION,

@@ -42,6 +42,9 @@ def customers(alias: str, level: Reach, principal: Principal, args: Arguments) -
             f"EXISTS (SELECT 1 FROM subscription vs WHERE vs.customer = {alias}.id"
             f" AND vs.partner_id = {args.arg(principal.partner_id)})"
         )
+    if level is Reach.OWN_SUBSCRIPTION:
+        own = args.arg(principal.subscription_id)
+        return f"{alias}.id = (SELECT vs.customer FROM subscription vs WHERE vs.id = {own})"
     return "FALSE"
 
 

@@ -36,10 +36,12 @@ def node_fields(info: Info) -> list[SelectedField]:
 
 
 def _page_keys(field: SelectedField, parent_ids: Sequence[Any]) -> list[Any] | None:
+    raw_first = argument(field, "first")
     try:
-        first = page_size(argument(field, "first"))
+        # strawberry hands literal ints over as their source text (`first: 5` -> "5").
+        first = page_size(int(raw_first) if isinstance(raw_first, str) else raw_first)
         after = parse_cursor(argument(field, "after"))
-    except (GraphQLError, DomainError):
+    except (GraphQLError, DomainError, ValueError):
         return None  # the child resolver reports the bad argument itself
     return [(parent_id, first, after) for parent_id in parent_ids]
 

@@ -1,0 +1,415 @@
+"""The authorization matrix: every root field and ``node(id:)``, for every principal kind, with
+ids of its own tenant and of another. Another tenant's data never appears: not in lists, not by
+id, not through nested fields, not in counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.ids import global_id
+from domain.model.customer import Membership
+from domain.model.enums import Channel, Deployment, Role
+from domain.principal import PrincipalKind
+from persistence.database import Database
+from persistence.unit_of_work import PostgresUnitOfWork
+
+import factories as f
+from bearer import bearer, token_for
+
+ALICE_EMAIL = "alice@alpha.test"
+
+# Everything a query can reach, nested both ways, so that a leak anywhere shows up as an id.
+SUBSCRIPTION_FIELDS = """id name customer { id } namespace { id trials { id } }
+    licenses(first: 100) { totalCount edges { node { id } } }
+    instances(first: 100) { totalCount edges { node { id } } }"""
+ROOT_QUERIES = {
+    "customers": f"""customers(first: 100) {{ totalCount edges {{ node {{ id
+      subscriptions(first: 100) {{ totalCount edges {{ node {{
+        {SUBSCRIPTION_FIELDS} }} }} }} }} }} }}""",
+    "subscriptions": f"""subscriptions(first: 100) {{ totalCount edges {{ node {{
+      {SUBSCRIPTION_FIELDS} }} }} }}""",
+    "namespaces": f"""namespaces(first: 100) {{ totalCount edges {{ node {{ id trials {{ id }}
+      subscription {{ {SUBSCRIPTION_FIELDS} }} }} }} }}""",
+    "licenses": f"""licenses(first: 100) {{ totalCount edges {{ node {{ id
+      subscription {{ {SUBSCRIPTION_FIELDS} }} }} }} }}""",
+    "instances": """instances(first: 100) { totalCount edges { node { id
+      subscription { id customer { id } } } } }""",
+    "trials": """trials(first: 100) { totalCount edges { node { id namespace { id }
+      subscription { id } } } }""",
+    "usageReports": """usageReports(first: 100) { totalCount edges { node { id
+      subscription { id } } } }""",
+}
+WORLD_QUERY = "{ " + "\n".join(ROOT_QUERIES.values()) + " }"
+ROOT_LISTS = {
+    "customers": "Customer",
+    "subscriptions": "Subscription",
+    "namespaces": "Namespace",
+    "licenses": "License",
+    "instances": "Instance",
+    "trials": "Trial",
+    "usageReports": "UsageReport",
+}
+
+
+@dataclasses.dataclass
+class World:
+    ids: dict[str, str]  # name -> global id
+    names: dict[str, str]  # subscription name by world name
+    gitlab_ids: dict[str, int]
+    alpha_sm: uuid.UUID
+
+    def gid(self, *names: str) -> set[str]:
+        return {self.ids[name] for name in names}
+
+
+async def _world(db: Database) -> World:
+    alpha, beta = f.customer("Alpha"), f.customer("Beta")
+    ns_a, ns_b = f.namespace(100), f.namespace(200)
+    ns_owned = dataclasses.replace(f.namespace(300), owner_emails=(ALICE_EMAIL.upper(),))
+    resold = {"channel": Channel.RESELLER}
+    alpha_sm = dataclasses.replace(f.subscription(alpha), **resold, partner_id="partner-a")
+    alpha_saas = dataclasses.replace(
+        f.subscription(alpha, deployment=Deployment.GITLAB_COM, namespace_id=ns_a.id),
+        channel=Channel.MARKETPLACE,
+        partner_id="partner-a",
+    )
+    beta_sm = dataclasses.replace(f.subscription(beta), **resold, partner_id="partner-b")
+    beta_saas = f.subscription(beta, deployment=Deployment.GITLAB_COM, namespace_id=ns_b.id)
+    objects: dict[str, Any] = {
+        "alpha": alpha,
+        "beta": beta,
+        "ns_a": ns_a,
+        "ns_b": ns_b,
+        "ns_owned": ns_owned,
+        "alpha_sm": alpha_sm,
+        "alpha_saas": alpha_saas,
+        "beta_sm": beta_sm,
+        "beta_saas": beta_saas,
+        "lic_a": f.license_for(alpha_sm),
+        "lic_b": f.license_for(beta_sm),
+        "inst_a": f.instance_for(alpha_sm),
+        "inst_b": f.instance_for(beta_sm),
+        "trial_a": f.trial_on(ns_a),
+        "trial_b": f.trial_on(ns_b),
+        "usage_a": f.usage_for(alpha_sm, billable=5, maximum=6),
+        "usage_b": f.usage_for(beta_sm, billable=7, maximum=8),
+    }
+    await f.store(db, *objects.values())
+    async with PostgresUnitOfWork(db) as uow:
+        await uow.customers.add_membership(Membership(alpha.id, "usr_alice", Role.OWNER))
+        await uow.customers.add_membership(Membership(beta.id, "usr_bob", Role.OWNER))
+        await uow.commit()
+    type_names = {
+        "Customer": ("alpha", "beta"),
+        "Namespace": ("ns_a", "ns_b", "ns_owned"),
+        "Subscription": ("alpha_sm", "alpha_saas", "beta_sm", "beta_saas"),
+        "License": ("lic_a", "lic_b"),
+        "Instance": ("inst_a", "inst_b"),
+        "Trial": ("trial_a", "trial_b"),
+        "UsageReport": ("usage_a", "usage_b"),
+    }
+    ids = {
+        name: global_id(type_name, objects[name].id)
+        for type_name, names in type_names.items()
+        for name in names
+    }
+    return World(
+        ids=ids,
+        names={name: objects[name].name for name in type_names["Subscription"]},
+        gitlab_ids={name: objects[name].gitlab_id for name in type_names["Namespace"]},
+        alpha_sm=alpha_sm.id,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A principal and exactly what it sees: the world names, or None where its token lacks
+    the scope (FORBIDDEN) - or cannot be authenticated at all (UNAUTHENTICATED)."""
+
+    name: str
+    token: dict[str, Any] | None
+    sees: dict[str, tuple[str, ...] | None]
+    nested_only: tuple[str, ...] = ()
+    """Objects it may reach through a parent although it may not list them."""
+
+
+EVERYTHING = {
+    "Customer": ("alpha", "beta"),
+    "Subscription": ("alpha_sm", "alpha_saas", "beta_sm", "beta_saas"),
+    "Namespace": ("ns_a", "ns_b", "ns_owned"),
+    "License": ("lic_a", "lic_b"),
+    "Instance": ("inst_a", "inst_b"),
+    "Trial": ("trial_a", "trial_b"),
+    "UsageReport": ("usage_a", "usage_b"),
+}
+CASES = [
+    Case("staff", {"kind": PrincipalKind.STAFF}, EVERYTHING),
+    Case(
+        "portal user of Alpha",
+        {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_alice", "email": ALICE_EMAIL},
+        {
+            "Customer": ("alpha",),
+            "Subscription": ("alpha_sm", "alpha_saas"),
+            "Namespace": ("ns_a", "ns_owned"),  # linked to Alpha, and owned by Alice
+            "License": ("lic_a",),
+            "Instance": ("inst_a",),
+            "Trial": ("trial_a",),
+            "UsageReport": ("usage_a",),
+        },
+    ),
+    Case(
+        "portal user of no customer",
+        {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_nobody", "email": "n@x.test"},
+        dict.fromkeys(EVERYTHING, ()),
+    ),
+    Case(
+        "partner A",
+        {"kind": PrincipalKind.PARTNER, "subject": "partner-a-client", "partner": "partner-a"},
+        {
+            "Customer": ("alpha",),
+            "Subscription": ("alpha_sm", "alpha_saas"),
+            "Namespace": ("ns_a",),
+            "License": ("lic_a",),
+            "Instance": ("inst_a",),
+            "Trial": ("trial_a",),
+            "UsageReport": ("usage_a",),
+        },
+    ),
+    Case(
+        "GitLab.com",
+        {"kind": PrincipalKind.GITLAB_COM, "subject": "gitlab-com"},
+        {
+            "Customer": None,
+            "Subscription": None,
+            "Namespace": ("ns_a", "ns_b", "ns_owned"),
+            "License": None,
+            "Instance": None,
+            "Trial": ("trial_a", "trial_b"),
+            "UsageReport": None,
+        },
+    ),
+    Case(
+        "instance of Alpha's subscription",
+        {"kind": PrincipalKind.INSTANCE, "subject": "instance-a", "subscription": "alpha_sm"},
+        {
+            "Customer": None,
+            "Subscription": ("alpha_sm",),
+            "Namespace": None,
+            "License": ("lic_a",),
+            "Instance": ("inst_a",),
+            "Trial": None,
+            "UsageReport": ("usage_a",),
+        },
+        nested_only=("alpha",),  # its subscription's customer, whom its license names
+    ),
+]
+
+
+def _ids(value: Any) -> Iterator[str]:
+    """Every ``id`` anywhere in a response."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "id" and isinstance(item, str):
+                yield item
+            else:
+                yield from _ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _ids(item)
+
+
+def _codes(body: dict[str, Any]) -> dict[str, str]:
+    return {str(error["path"][0]): error["extensions"]["code"] for error in body.get("errors", [])}
+
+
+async def _client_for(
+    case: Case, app: Starlette, world: World, anonymous: httpx.AsyncClient
+) -> httpx.AsyncClient:
+    assert case.token is not None
+    claims = dict(case.token)
+    if claims.get("subscription") == "alpha_sm":
+        claims["subscription"] = world.alpha_sm
+    anonymous.headers.update(bearer(token_for(app, **claims)))
+    return anonymous
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_lists_counts_and_nested_fields_stay_in_the_tenant(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    visible = {world.ids[name] for names in case.sees.values() for name in names or ()}
+    visible |= world.gid(*case.nested_only)
+
+    for field, type_name in ROOT_LISTS.items():
+        query = "{ " + ROOT_QUERIES[field] + " }"
+        body = (await http.post("/graphql", json={"query": query})).json()
+        expected = case.sees[type_name]
+        if expected is None:
+            assert body["data"] is None
+            assert _codes(body) == {field: "FORBIDDEN"}, (field, body)
+            continue
+        assert "errors" not in body, (field, body)
+        connection = body["data"][field]
+        listed = {edge["node"]["id"] for edge in connection["edges"]}
+        assert listed == world.gid(*expected), field
+        assert connection["totalCount"] == len(expected), field
+        leaked = set(_ids(body["data"])) - visible
+        assert not leaked, f"{case.name} saw {leaked} through {field}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_by_id_another_tenants_object_reads_as_not_found(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    for type_name, names in EVERYTHING.items():
+        expected = case.sees[type_name]
+        for name in names:
+            gid = world.ids[name]
+            body = (
+                await http.post(
+                    "/graphql",
+                    json={
+                        "query": "query($id: ID!) { node(id: $id) { id } }",
+                        "variables": {"id": gid},
+                    },
+                )
+            ).json()
+            if expected is None:
+                assert _codes(body) == {"node": "FORBIDDEN"}, (name, body)
+            elif name in expected:
+                assert body == {"data": {"node": {"id": gid}}}, name
+            else:
+                assert body == {"data": {"node": None}}, (case.name, name, body)
+        nodes = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                    "variables": {"ids": [world.ids[name] for name in names]},
+                },
+            )
+        ).json()
+        if expected is None:
+            assert _codes(nodes) == {"nodes": "FORBIDDEN"}
+        else:
+            seen = [node["id"] for node in nodes["data"]["nodes"] if node is not None]
+            assert set(seen) == world.gid(*expected), type_name
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_single_lookups_and_filters_by_another_tenants_ids(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+
+    async def ask(query: str, **variables: Any) -> dict[str, Any]:
+        response = await http.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200
+        body: dict[str, Any] = response.json()
+        return body
+
+    subs, namespaces = case.sees["Subscription"], case.sees["Namespace"]
+    licenses = case.sees["License"]
+    for name in EVERYTHING["Subscription"]:
+        by_id = await ask("query($id: ID) { subscription(id: $id) { id } }", id=world.ids[name])
+        by_name = await ask(
+            "query($n: String) { subscription(name: $n) { id } }", n=world.names[name]
+        )
+        for body in (by_id, by_name):
+            if subs is None:
+                assert _codes(body) == {"subscription": "FORBIDDEN"}
+            else:
+                found = body["data"]["subscription"]
+                assert (found is not None) == (name in subs), (case.name, name)
+        for field, type_name in (("licenses", "License"), ("instances", "Instance")):
+            children = await ask(
+                f"query($s: ID) {{ {field}(subscriptionId: $s) {{ totalCount }} }}",
+                s=world.ids[name],
+            )
+            if case.sees[type_name] is None:
+                assert _codes(children) == {field: "FORBIDDEN"}
+            elif subs is None or name not in subs:
+                assert children["data"][field]["totalCount"] == 0, (case.name, field, name)
+    for name in EVERYTHING["Namespace"]:
+        for body in (
+            await ask("query($id: ID) { namespace(id: $id) { id } }", id=world.ids[name]),
+            await ask(
+                "query($g: Int) { namespace(gitlabId: $g) { id } }", g=world.gitlab_ids[name]
+            ),
+        ):
+            if namespaces is None:
+                assert _codes(body) == {"namespace": "FORBIDDEN"}
+            else:
+                assert (body["data"]["namespace"] is not None) == (name in namespaces), name
+    for name in EVERYTHING["License"]:
+        body = await ask("query($id: ID!) { license(id: $id) { id } }", id=world.ids[name])
+        if licenses is None:
+            assert _codes(body) == {"license": "FORBIDDEN"}
+        else:
+            assert (body["data"]["license"] is not None) == (name in licenses), name
+    if case.sees["Subscription"] is not None:
+        for customer in EVERYTHING["Customer"]:
+            body = await ask(
+                "query($c: ID) { subscriptions(customerId: $c) { edges { node { id } } } }",
+                c=world.ids[customer],
+            )
+            listed = {edge["node"]["id"] for edge in body["data"]["subscriptions"]["edges"]}
+            assert listed <= world.gid(*(subs or ())), (case.name, customer)
+    viewer = await ask("{ viewer { kind customers { edges { node { id } } } } }")
+    if case.sees["Customer"] is None:
+        assert _codes(viewer) == {"viewer": "FORBIDDEN"}
+    else:
+        listed = {edge["node"]["id"] for edge in viewer["data"]["viewer"]["customers"]["edges"]}
+        assert listed == world.gid(*case.sees["Customer"])
+
+
+async def test_anonymous_callers_get_unauthenticated_on_every_protected_root_field(
+    anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    body = (await anonymous.post("/graphql", json={"query": WORLD_QUERY})).json()
+    assert body["data"] is None
+    assert set(_codes(body).values()) == {"UNAUTHENTICATED"}
+    node = (
+        await anonymous.post(
+            "/graphql",
+            json={
+                "query": "query($id: ID!) { node(id: $id) { id } }",
+                "variables": {"id": world.ids["alpha_sm"]},
+            },
+        )
+    ).json()
+    assert _codes(node) == {"node": "UNAUTHENTICATED"}
+    viewer = (await anonymous.post("/graphql", json={"query": "{ viewer { kind } }"})).json()
+    assert viewer == {"data": {"viewer": {"kind": "ANONYMOUS"}}}
+
+
+async def test_a_token_without_the_scope_is_forbidden_even_for_staff(
+    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    await _world(clean_db)
+    token = token_for(app, PrincipalKind.STAFF, scopes=frozenset({"namespaces:read"}))
+    anonymous.headers.update(bearer(token))
+    body = (
+        await anonymous.post(
+            "/graphql", json={"query": "{ namespaces { totalCount } subscriptions { totalCount } }"}
+        )
+    ).json()
+    assert body["data"] is None  # subscriptions is non-null, so the error bubbles up
+    assert _codes(body) == {"subscriptions": "FORBIDDEN"}
+    alone = (
+        await anonymous.post("/graphql", json={"query": "{ namespaces { totalCount } }"})
+    ).json()
+    assert alone == {"data": {"namespaces": {"totalCount": 3}}}
