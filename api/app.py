@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
-from api.authorization_routes import authorization_server_routes
+from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
@@ -99,7 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(
-                AuthenticationMiddleware,
+                BearerAuthenticationMiddleware,
                 backend=BearerTokenBackend(
                     keys, tokens, clock.now, is_revoked=oauth_store.family_revoked
                 ),

@@ -56,7 +56,10 @@ class ClientRecord(ClientMixin):  # type: ignore[misc]
         return matches_digest(client_secret, self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == self.auth_method
+        # A client with a secret may send it either way (Basic or form); a public one has none.
+        if self.secret_hash is None:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and AUTHORIZATION_CODE in self.grant_types

@@ -89,6 +89,15 @@ class Reply:
     headers: list[tuple[str, str]]
 
 
+def token_scopes(
+    client_scopes: frozenset[str], kind: PrincipalKind, requested: str | None
+) -> frozenset[str]:
+    """Requested ∩ the client's ∩ what the kind may hold; all of the client's (that the kind
+    may hold) when nothing was requested."""
+    wanted = frozenset(requested.split()) if requested else None
+    return grantable(kind, wanted) & client_scopes
+
+
 class TokenResponse(dict[str, Any]):
     """The token endpoint's JSON body. Its ``repr`` names the keys only: authlib logs it
     (``Issue token %r to %r``) at debug level."""
@@ -215,17 +224,6 @@ class ProvisionAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def effective_scopes(
-        self, client: ClientRecord, kind: PrincipalKind, requested: str | None
-    ) -> frozenset[str]:
-        """Requested ∩ the client's ∩ what the kind may hold; all of the client's (that the
-        kind may hold) when nothing was requested."""
-        wanted = frozenset(requested.split()) if requested else None
-        scopes = grantable(kind, wanted) & client.scopes
-        if wanted and not scopes:
-            raise InvalidScopeError()
-        return scopes
-
     def _generate_token(
         self,
         grant_type: str,
@@ -250,7 +248,9 @@ class ProvisionAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 EMAIL_CLAIM: user.user.email,
                 SESSION_CLAIM: str(user.family_id),
             }
-        scopes = self.effective_scopes(client, kind, scope)
+        scopes = token_scopes(client.scopes, kind, scope)
+        if scope and not scopes:
+            raise InvalidScopeError()
         access_token = issue_access_token(
             self.keys(),
             self.token_settings,
