@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
+from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
@@ -21,6 +21,8 @@ from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.settings import Settings
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.keys import load_or_create
+from auth.rate_limit import FailureLimiter
+from auth.store import OAuthStore
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.read_models import ReadModels
@@ -63,6 +65,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
     tokens = settings.token_settings
     keys = KeyRingHolder()
+    oauth_store = OAuthStore(lambda: db.pool)
+    oauth = settings.oauth_settings
+    limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,12 +93,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
+            *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(
-                AuthenticationMiddleware,
-                backend=BearerTokenBackend(keys, tokens, clock.now),
+                BearerAuthenticationMiddleware,
+                backend=BearerTokenBackend(
+                    keys, tokens, clock.now, is_revoked=oauth_store.family_revoked
+                ),
                 on_error=invalid_token_response,
             ),
         ],

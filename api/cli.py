@@ -1,21 +1,26 @@
-"""The ``provision`` command: serve, migrate, demo, schema."""
+"""The ``provision`` command: serve, migrate, demo, schema, clients, users and tokens."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import getpass
+import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from api.settings import Settings
 from persistence.embedded import EmbeddedPostgres
 from persistence.migrations import migrate
 
 logger = logging.getLogger("provision")
+_T = TypeVar("_T")
 
 
 @contextlib.contextmanager
@@ -71,35 +76,159 @@ def _demo(settings: Settings) -> int:
     return 0
 
 
-def _issue_token(settings: Settings, kind: str, subject: str, scopes: list[str]) -> int:
-    """Mint a short-lived access token (operators and local development only)."""
+def _with_connection(settings: Settings, work: Callable[..., Awaitable[_T]]) -> _T:
+    """Migrate, then run ``work(connection, dsn)`` on one connection."""
     import asyncpg
 
-    from api.clock import SystemClock
-    from auth.backend import KIND_CLAIM
-    from auth.keys import load_or_create
-    from auth.tokens import issue_access_token
-
-    async def mint(dsn: str) -> str:
+    async def run(dsn: str) -> _T:
         await migrate(dsn)
         connection = await asyncpg.connect(dsn)
         try:
-            now = SystemClock().now()
-            ring = await load_or_create(connection, now)
+            return await work(connection, dsn)
         finally:
             await connection.close()
+
+    with database(settings) as dsn:
+        return asyncio.run(run(dsn))
+
+
+def _issue_token(
+    settings: Settings,
+    kind: str | None,
+    subject: str | None,
+    scopes: list[str],
+    client_id: str | None = None,
+    user_email: str | None = None,
+) -> int:
+    """Mint a short-lived access token (operators and local development only): for a made-up
+    principal (--kind, --subject), or for a registered client (--client) or user (--user)."""
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.backend import KIND_CLAIM, PARTNER_CLAIM
+    from auth.keys import load_or_create
+    from auth.server import EMAIL_CLAIM, token_scopes
+    from auth.store import OAuthStore
+    from auth.tokens import issue_access_token
+    from domain.policy import grantable
+    from domain.principal import PrincipalKind
+
+    async def mint(connection: asyncpg.Connection, dsn: str) -> str | None:
+        now = SystemClock().now()
+        ring = await load_or_create(connection, now)
+        store = OAuthStore(lambda: connection)
+        requested = " ".join(scopes) or None
+        extra: dict[str, object]
+        if client_id:
+            client = await store.get_client(client_id)
+            if client is None:
+                return None
+            sub, token_client = client.client_id, client.client_id
+            granted = token_scopes(client.scopes, client.kind, requested)
+            extra = {KIND_CLAIM: client.kind.value}
+            if client.partner_id:
+                extra[PARTNER_CLAIM] = client.partner_id
+        elif user_email:
+            user = await store.get_user_by_email(user_email)
+            if user is None:
+                return None
+            sub, token_client = user.subject, "provision-cli"
+            granted = grantable(user.kind, frozenset(scopes) if scopes else None)
+            extra = {KIND_CLAIM: user.kind.value, EMAIL_CLAIM: user.email}
+        else:
+            assert kind
+            assert subject
+            sub, token_client, granted = subject, "provision-cli", frozenset(scopes)
+            extra = {KIND_CLAIM: PrincipalKind(kind).value}
         return issue_access_token(
             ring,
             settings.token_settings,
             now,
-            subject=subject,
-            client_id="provision-cli",
-            scopes=scopes,
-            extra={KIND_CLAIM: kind},
+            subject=sub,
+            client_id=token_client,
+            scopes=granted,
+            extra=extra,
         )
 
-    with database(settings) as dsn:
-        print(asyncio.run(mint(dsn)))
+    token = _with_connection(settings, mint)
+    if token is None:
+        print("no such client or user", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+def _create_client(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.registry import CLIENT_KINDS, RegistrationError, register_client
+    from auth.store import OAuthStore
+
+    async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, str | None]:
+        new = await register_client(
+            OAuthStore(lambda: connection),
+            kind=CLIENT_KINDS[args.kind],
+            name=args.name,
+            now=SystemClock().now(),
+            scopes=args.scope,
+            partner_id=args.partner,
+            redirect_uris=args.redirect_uri,
+            confidential=args.confidential,
+        )
+        return {"client_id": new.client_id, "client_secret": new.client_secret}
+
+    try:
+        created = _with_connection(settings, create)
+    except RegistrationError as refused:
+        print(f"client not created: {refused}", file=sys.stderr)
+        return 2
+    print(json.dumps(created))
+    return 0
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.registry import RegistrationError, register_user
+    from auth.store import OAuthStore
+    from domain.model.customer import Membership
+    from domain.model.enums import Role
+    from persistence.database import Database
+    from persistence.repositories import PostgresCustomers
+
+    if (args.customer is None) != (args.role is None):
+        print("--customer and --role go together", file=sys.stderr)
+        return 2
+    password = os.environ.get("PROVISION_USER_PASSWORD") or getpass.getpass("Password: ")
+
+    async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, object]:
+        user = await register_user(
+            OAuthStore(lambda: connection),
+            email=args.email,
+            password=password,
+            now=SystemClock().now(),
+            staff=args.staff,
+        )
+        if args.customer is not None:
+            db = Database(dsn, pool_min=1, pool_max=1)
+            await db.start()
+            try:
+                membership = Membership(args.customer, user.subject, Role(args.role))
+                await PostgresCustomers(db).add_membership(membership)
+            except asyncpg.ForeignKeyViolationError:
+                raise RegistrationError("no such customer (the user was created)") from None
+            finally:
+                await db.stop()
+        return {"subject": user.subject, "email": user.email, "staff": user.staff}
+
+    try:
+        created = _with_connection(settings, create)
+    except RegistrationError as refused:
+        print(f"user not created: {refused}", file=sys.stderr)
+        return 2
+    print(json.dumps(created))
     return 0
 
 
@@ -133,14 +262,48 @@ def main(argv: list[str] | None = None) -> int:
     issue = token.add_parser("issue", help="print a short-lived access token")
     issue.add_argument(
         "--kind",
-        required=True,
         choices=["STAFF", "PARTNER", "GITLAB_COM", "PORTAL_USER", "INSTANCE"],
-        help="the principal kind the token stands for",
+        help="the principal kind the token stands for (with --subject)",
     )
-    issue.add_argument("--subject", required=True, help="the token's subject (sub)")
+    issue.add_argument("--subject", help="the token's subject (sub), with --kind")
+    issue.add_argument("--client", help="mint for this registered client (its kind and scopes)")
+    issue.add_argument("--user", help="mint for the registered user with this email")
     issue.add_argument(
         "--scope", action="append", default=[], help="a scope to grant (repeat for more)"
     )
+    client = commands.add_parser("client", help="OAuth clients").add_subparsers(
+        dest="client_command", required=True
+    )
+    client_create = client.add_parser(
+        "create", help="register a client; prints its id and secret (shown once) as JSON"
+    )
+    client_create.add_argument(
+        "--kind", required=True, choices=["staff", "partner", "gitlab_com", "portal"]
+    )
+    client_create.add_argument("--name", required=True, help="shown on the sign-in page")
+    client_create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope it may get (default: all its kind may)",
+    )
+    client_create.add_argument("--partner", help="the partner id (partner clients)")
+    client_create.add_argument(
+        "--redirect-uri", action="append", default=[], help="a redirect URI (portal clients)"
+    )
+    client_create.add_argument(
+        "--confidential", action="store_true", help="give a portal client a secret"
+    )
+    user = commands.add_parser("user", help="people who sign in").add_subparsers(
+        dest="user_command", required=True
+    )
+    user_create = user.add_parser(
+        "create", help="register a user (password from PROVISION_USER_PASSWORD or a prompt)"
+    )
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--customer", type=uuid.UUID, help="make them a member of it")
+    user_create.add_argument("--role", choices=["OWNER", "ADMIN", "VIEWER"])
+    user_create.add_argument("--staff", action="store_true", help="a staff member")
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
@@ -157,7 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(settings)
     if args.command == "token":
-        return _issue_token(settings, args.kind, args.subject, args.scope)
+        chosen = [bool(args.kind and args.subject), bool(args.client), bool(args.user)]
+        if sum(chosen) != 1 or (bool(args.kind) != bool(args.subject)):
+            parser.error("token issue: give --kind and --subject, or --client, or --user")
+        return _issue_token(settings, args.kind, args.subject, args.scope, args.client, args.user)
+    if args.command == "client":
+        return _create_client(settings, args)
+    if args.command == "user":
+        return _create_user(settings, args)
     return _schema(args.output)
 
 

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from auth.keys import ALGORITHM, KeyRing
 from auth.tokens import TokenSettings
+from domain.policy import ALL_SCOPES
 
 
 class KeyRingHolder:
@@ -42,7 +43,7 @@ def jwks_endpoint(
 
 def discovery_endpoint(settings: TokenSettings) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def discovery(request: Request) -> JSONResponse:
-        """OpenID Connect discovery (RFC 8414 fields); endpoints are listed once they exist."""
+        """OpenID Connect discovery (RFC 8414 fields)."""
         issuer = settings.issuer.rstrip("/")
         return JSONResponse(
             {
@@ -51,6 +52,27 @@ def discovery_endpoint(settings: TokenSettings) -> Callable[[Request], Awaitable
                 "id_token_signing_alg_values_supported": [ALGORITHM],
                 "token_endpoint_auth_signing_alg_values_supported": [ALGORITHM],
                 "subject_types_supported": ["public"],
+                "authorization_endpoint": f"{issuer}/oauth/authorize",
+                "token_endpoint": f"{issuer}/oauth/token",
+                "revocation_endpoint": f"{issuer}/oauth/revoke",
+                "grant_types_supported": [
+                    "authorization_code",
+                    "client_credentials",
+                    "refresh_token",
+                ],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "revocation_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "scopes_supported": sorted(ALL_SCOPES),
             }
         )
 

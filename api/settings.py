@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from auth.server import OAuthSettings
 from auth.tokens import TokenSettings
 
 
@@ -36,6 +37,13 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "provision-api"
     token_lifetime_seconds: int = 900
+    auth_code_lifetime_seconds: int = 60
+    refresh_token_lifetime_seconds: int = 30 * 24 * 3600
+    auth_limit_window_seconds: int = 900
+    signin_failures_per_account: int = 5
+    signin_failures_per_address: int = 20
+    token_failures_per_client: int = 10
+    token_failures_per_address: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +64,15 @@ class Settings:
             issuer=env.get("PROVISION_ISSUER", "http://127.0.0.1:8000"),
             audience=env.get("PROVISION_AUDIENCE", "provision-api"),
             token_lifetime_seconds=int(env.get("PROVISION_TOKEN_LIFETIME", "900")),
+            auth_code_lifetime_seconds=int(env.get("PROVISION_AUTH_CODE_LIFETIME", "60")),
+            refresh_token_lifetime_seconds=int(
+                env.get("PROVISION_REFRESH_TOKEN_LIFETIME", str(30 * 24 * 3600))
+            ),
+            auth_limit_window_seconds=int(env.get("PROVISION_AUTH_LIMIT_WINDOW", "900")),
+            signin_failures_per_account=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ACCOUNT", "5")),
+            signin_failures_per_address=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ADDRESS", "20")),
+            token_failures_per_client=int(env.get("PROVISION_TOKEN_FAILURES_PER_CLIENT", "10")),
+            token_failures_per_address=int(env.get("PROVISION_TOKEN_FAILURES_PER_ADDRESS", "30")),
         )
 
     @property
@@ -64,6 +81,18 @@ class Settings:
             issuer=self.issuer,
             audience=self.audience,
             lifetime=timedelta(seconds=self.token_lifetime_seconds),
+        )
+
+    @property
+    def oauth_settings(self) -> OAuthSettings:
+        return OAuthSettings(
+            code_lifetime=timedelta(seconds=self.auth_code_lifetime_seconds),
+            refresh_token_lifetime=timedelta(seconds=self.refresh_token_lifetime_seconds),
+            limit_window=timedelta(seconds=self.auth_limit_window_seconds),
+            signin_failures_per_account=self.signin_failures_per_account,
+            signin_failures_per_address=self.signin_failures_per_address,
+            token_failures_per_client=self.token_failures_per_client,
+            token_failures_per_address=self.token_failures_per_address,
         )
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -80,10 +80,12 @@ class BearerTokenBackend(AuthenticationBackend):
         keys: Callable[[], KeyRing],
         settings: TokenSettings,
         now: Callable[[], datetime],
+        is_revoked: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._keys = keys
         self._settings = settings
         self._now = now
+        self._is_revoked = is_revoked  # asked only for tokens with a session id (``sid``)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
@@ -98,6 +100,10 @@ class BearerTokenBackend(AuthenticationBackend):
         except InvalidToken as refused:
             logger.info("bearer token refused: %s", refused.reason)
             raise AuthenticationError("invalid token") from None
+        sid = claims.get("sid")
+        if sid and self._is_revoked is not None and await self._is_revoked(str(sid)):
+            logger.info("bearer token refused: its session is revoked")
+            raise AuthenticationError("invalid token")
         return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
 
 

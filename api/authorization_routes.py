@@ -1,0 +1,48 @@
+"""The authorization server's routes: ``/oauth/token``, ``/oauth/authorize``, ``/oauth/revoke``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from auth.endpoints import OAuthEndpoints
+from auth.keys import KeyRing
+from auth.rate_limit import FailureLimiter
+from auth.server import OAuthSettings, ProvisionAuthorizationServer
+from auth.store import OAuthStore
+from auth.tokens import TokenSettings
+
+# These authenticate *clients* (HTTP Basic or form credentials) themselves; a bearer-token
+# backend would refuse their Basic header.
+CLIENT_AUTHENTICATED_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
+
+
+class BearerAuthenticationMiddleware(AuthenticationMiddleware):
+    """Starlette's authentication middleware, except on the client-authenticated paths."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in CLIENT_AUTHENTICATED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def authorization_server_routes(
+    store: OAuthStore,
+    keys: Callable[[], KeyRing],
+    tokens: TokenSettings,
+    settings: OAuthSettings,
+    limiter: FailureLimiter,
+    now: Callable[[], datetime],
+) -> list[Route]:
+    server = ProvisionAuthorizationServer(store, keys, tokens, settings, now)
+    endpoints = OAuthEndpoints(server, limiter)
+    return [
+        Route("/oauth/token", endpoints.token, methods=["POST"]),
+        Route("/oauth/authorize", endpoints.authorize, methods=["GET", "POST"]),
+        Route("/oauth/revoke", endpoints.revoke, methods=["POST"]),
+    ]
