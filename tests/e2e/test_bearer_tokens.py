@@ -3,6 +3,11 @@ challenge for anything else; the keys are published."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
 from datetime import timedelta
 
 import httpx
@@ -14,6 +19,8 @@ from api.settings import Settings
 from auth.backend import KIND_CLAIM, PARTNER_CLAIM
 from auth.keys import KeyRing, new_key
 from auth.tokens import issue_access_token
+
+from bearer import bearer, token_for
 
 VIEWER = {"query": "{ viewer { kind subject scopes } }"}
 SETTINGS = Settings().token_settings
@@ -93,3 +100,68 @@ async def test_the_keys_and_discovery_are_published(
     discovery = (await client.get("/.well-known/openid-configuration")).json()
     assert discovery["issuer"] == SETTINGS.issuer
     assert discovery["jwks_uri"].endswith("/oauth/jwks")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _tampered(app: Starlette) -> str:
+    header, payload, signature = token_for(app).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "someone-else"
+    return f"{header}.{_b64(json.dumps(claims).encode())}.{signature}"
+
+
+def _unsigned(app: Starlette) -> str:
+    _, payload, _ = token_for(app).split(".")
+    kid = app.state.keys().current.kid
+    header = _b64(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode())
+    return f"{header}.{payload}."
+
+
+def _hs256_with_public_key(app: Starlette) -> str:
+    _, payload, _ = token_for(app).split(".")
+    current = app.state.keys().current
+    header = _b64(json.dumps({"alg": "HS256", "kid": current.kid, "typ": "at+jwt"}).encode())
+    public_pem = current.key.as_pem(private=False)
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def _elsewhere(app: Starlette, **settings: str) -> str:
+    other = dataclasses.replace(SETTINGS, **settings)
+    return issue_access_token(
+        app.state.keys(),
+        other,
+        SystemClock().now(),
+        subject="x",
+        client_id="x",
+        scopes=["customers:read"],
+        extra={KIND_CLAIM: "STAFF"},
+    )
+
+
+BAD_TOKENS = {
+    "tampered signature": _tampered,
+    "wrong issuer": lambda app: _elsewhere(app, issuer="https://evil.example"),
+    "wrong audience": lambda app: _elsewhere(app, audience="another-api"),
+    "expired": lambda app: token_for(app, now=SystemClock().now() - timedelta(hours=2)),
+    "unknown kid": lambda app: token_for(app, ring=KeyRing((new_key(SystemClock().now()),))),
+    "alg none": _unsigned,
+    "HS256 signed with the public key": _hs256_with_public_key,
+}
+
+
+@pytest.mark.parametrize("attack", list(BAD_TOKENS))
+async def test_each_bad_token_is_a_401_over_http(
+    attack: str, app: Starlette, anonymous: httpx.AsyncClient
+) -> None:
+    token = BAD_TOKENS[attack](app)
+    query = {"query": "{ subscriptions { totalCount } }"}
+    response = await anonymous.post("/graphql", json=query, headers=bearer(token))
+    assert response.status_code == 401, attack
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert "data" not in response.json()
+    good = await anonymous.post("/graphql", json=query, headers=bearer(token_for(app)))
+    assert good.status_code == 200  # the same request with a good token passes
