@@ -20,6 +20,7 @@ from api.middleware import RequestIdMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.settings import Settings
 from auth.backend import BearerTokenBackend, invalid_token_response
+from auth.external import ExternalIssuer
 from auth.keys import load_or_create
 from auth.rate_limit import FailureLimiter
 from auth.store import OAuthStore
@@ -68,6 +69,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
+    external_settings = settings.external_issuer_settings
+    external = ExternalIssuer(external_settings) if external_settings else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,6 +87,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             if collector is not None:
                 collector.cancel()
                 gc.enable()
+            if external is not None:
+                await external.close()
             await db.stop()
 
     app = Starlette(
@@ -100,7 +105,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Middleware(
                 BearerAuthenticationMiddleware,
                 backend=BearerTokenBackend(
-                    keys, tokens, clock.now, is_revoked=oauth_store.family_revoked
+                    keys,
+                    tokens,
+                    clock.now,
+                    is_revoked=oauth_store.family_revoked,
+                    external=external,
                 ),
                 on_error=invalid_token_response,
             ),

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from auth.external import ExternalIssuerSettings
 from auth.server import OAuthSettings
 from auth.tokens import TokenSettings
+from domain.principal import PrincipalKind
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -44,6 +46,24 @@ class Settings:
     signin_failures_per_address: int = 20
     token_failures_per_client: int = 10
     token_failures_per_address: int = 30
+    external_issuer: str | None = None
+    external_jwks_url: str | None = None
+    external_audience: str | None = None
+    external_kind: str = "PORTAL_USER"
+    external_subject_claim: str = "sub"
+    external_subject_prefix: str = "ext:"
+    external_email_claim: str = "email"
+    external_scope_claim: str = "scope"
+    external_partner_claim: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.external_issuer) != bool(self.external_jwks_url):
+            raise ValueError(
+                "set both PROVISION_EXTERNAL_ISSUER and PROVISION_EXTERNAL_JWKS_URL, or neither"
+            )
+        allowed = {k.value for k in PrincipalKind} - {"ANONYMOUS"}
+        if self.external_kind not in allowed:
+            raise ValueError(f"PROVISION_EXTERNAL_KIND must be one of {sorted(allowed)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +93,15 @@ class Settings:
             signin_failures_per_address=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ADDRESS", "20")),
             token_failures_per_client=int(env.get("PROVISION_TOKEN_FAILURES_PER_CLIENT", "10")),
             token_failures_per_address=int(env.get("PROVISION_TOKEN_FAILURES_PER_ADDRESS", "30")),
+            external_issuer=env.get("PROVISION_EXTERNAL_ISSUER") or None,
+            external_jwks_url=env.get("PROVISION_EXTERNAL_JWKS_URL") or None,
+            external_audience=env.get("PROVISION_EXTERNAL_AUDIENCE") or None,
+            external_kind=env.get("PROVISION_EXTERNAL_KIND", "PORTAL_USER"),
+            external_subject_claim=env.get("PROVISION_EXTERNAL_SUBJECT_CLAIM", "sub"),
+            external_subject_prefix=env.get("PROVISION_EXTERNAL_SUBJECT_PREFIX", "ext:"),
+            external_email_claim=env.get("PROVISION_EXTERNAL_EMAIL_CLAIM", "email"),
+            external_scope_claim=env.get("PROVISION_EXTERNAL_SCOPE_CLAIM", "scope"),
+            external_partner_claim=env.get("PROVISION_EXTERNAL_PARTNER_CLAIM") or None,
         )
 
     @property
@@ -93,6 +122,23 @@ class Settings:
             signin_failures_per_address=self.signin_failures_per_address,
             token_failures_per_client=self.token_failures_per_client,
             token_failures_per_address=self.token_failures_per_address,
+        )
+
+    @property
+    def external_issuer_settings(self) -> ExternalIssuerSettings | None:
+        """The external OpenID provider to trust, if one is configured."""
+        if not self.external_issuer or not self.external_jwks_url:
+            return None
+        return ExternalIssuerSettings(
+            issuer=self.external_issuer,
+            jwks_url=self.external_jwks_url,
+            audience=self.external_audience or self.audience,
+            kind=PrincipalKind(self.external_kind),
+            subject_claim=self.external_subject_claim,
+            subject_prefix=self.external_subject_prefix,
+            email_claim=self.external_email_claim,
+            scope_claim=self.external_scope_claim,
+            partner_claim=self.external_partner_claim,
         )
 
     @property
