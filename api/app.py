@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -21,12 +23,15 @@ from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.settings import Settings
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
-from auth.keys import load_or_create
+from auth.keys import KeyRing, load_or_create
+from auth.keys import load as load_keys
 from auth.rate_limit import FailureLimiter
 from auth.store import OAuthStore
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.read_models import ReadModels
+
+logger = logging.getLogger("provision.app")
 
 
 def collect_garbage_off_the_request_path() -> None:
@@ -54,6 +59,21 @@ async def collect_garbage_periodically(interval: float) -> None:
         gc.collect(2 if ticks % 60 == 0 else 1)
 
 
+async def _load_keys(db: Database) -> KeyRing:
+    async with db.pool.acquire() as connection:
+        return await load_keys(connection)  # type: ignore[arg-type]
+
+
+async def refresh_keys_periodically(keys: KeyRingHolder, interval: float) -> None:
+    """Pick up rotations made by other processes (and retire keys on time) without a restart."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await keys.reload()
+        except (OSError, asyncpg.PostgresError) as error:
+            logger.warning("signing keys not reloaded: %s", type(error).__name__)
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     """The HTTP app. ``settings.database_url`` must be set (the CLI resolves the embedded one)."""
     if not settings.database_url:
@@ -65,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         build_schema(settings), read=read, clock=clock, graphiql=settings.graphiql
     )
     tokens = settings.token_settings
-    keys = KeyRingHolder()
+    keys = KeyRingHolder(lambda: _load_keys(db))
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
@@ -77,6 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
+        key_refresher = asyncio.create_task(
+            refresh_keys_periodically(keys, settings.key_refresh_seconds)
+        )
         collector = None
         if settings.gc_interval > 0:
             collect_garbage_off_the_request_path()
@@ -84,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         try:
             yield
         finally:
+            key_refresher.cancel()
             if collector is not None:
                 collector.cancel()
                 gc.enable()
@@ -110,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     clock.now,
                     is_revoked=oauth_store.family_revoked,
                     external=external,
+                    reload_keys=keys.reload_if_allowed,
                 ),
                 on_error=invalid_token_response,
             ),

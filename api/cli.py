@@ -99,13 +99,15 @@ def _issue_token(
     scopes: list[str],
     client_id: str | None = None,
     user_email: str | None = None,
+    partner: str | None = None,
+    subscription: uuid.UUID | None = None,
 ) -> int:
     """Mint a short-lived access token (operators and local development only): for a made-up
     principal (--kind, --subject), or for a registered client (--client) or user (--user)."""
     import asyncpg
 
     from api.clock import SystemClock
-    from auth.backend import KIND_CLAIM, PARTNER_CLAIM
+    from auth.backend import KIND_CLAIM, PARTNER_CLAIM, SUBSCRIPTION_CLAIM
     from auth.keys import load_or_create
     from auth.server import EMAIL_CLAIM, token_scopes
     from auth.store import OAuthStore
@@ -138,8 +140,14 @@ def _issue_token(
         else:
             assert kind
             assert subject
-            sub, token_client, granted = subject, "provision-cli", frozenset(scopes)
-            extra = {KIND_CLAIM: PrincipalKind(kind).value}
+            principal_kind = PrincipalKind(kind)
+            sub, token_client = subject, "provision-cli"
+            granted = grantable(principal_kind, frozenset(scopes) if scopes else None)
+            extra = {KIND_CLAIM: principal_kind.value}
+            if partner:
+                extra[PARTNER_CLAIM] = partner
+            if subscription:
+                extra[SUBSCRIPTION_CLAIM] = str(subscription)
         return issue_access_token(
             ring,
             settings.token_settings,
@@ -155,6 +163,22 @@ def _issue_token(
         print("no such client or user", file=sys.stderr)
         return 1
     print(token)
+    return 0
+
+
+def _rotate_keys(settings: Settings) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.keys import rotate
+
+    async def run(connection: asyncpg.Connection, dsn: str) -> str:
+        ring = await rotate(connection, SystemClock().now())
+        return ring.current.kid
+
+    kid = _with_connection(settings, run)
+    print(f"new signing key {kid}; running servers pick it up within a minute", file=sys.stderr)
+    print(kid)
     return 0
 
 
@@ -269,7 +293,20 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument("--client", help="mint for this registered client (its kind and scopes)")
     issue.add_argument("--user", help="mint for the registered user with this email")
     issue.add_argument(
-        "--scope", action="append", default=[], help="a scope to grant (repeat for more)"
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope to grant (repeat for more; default: all the principal may hold)",
+    )
+    issue.add_argument("--partner", help="the partner id, with --kind PARTNER")
+    issue.add_argument(
+        "--subscription", type=uuid.UUID, help="the subscription's UUID, with --kind INSTANCE"
+    )
+    keys = commands.add_parser("keys", help="the keys that sign access tokens").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser(
+        "rotate", help="make a new signing key; the old one verifies until its tokens expire"
     )
     client = commands.add_parser("client", help="OAuth clients").add_subparsers(
         dest="client_command", required=True
@@ -323,7 +360,18 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [bool(args.kind and args.subject), bool(args.client), bool(args.user)]
         if sum(chosen) != 1 or (bool(args.kind) != bool(args.subject)):
             parser.error("token issue: give --kind and --subject, or --client, or --user")
-        return _issue_token(settings, args.kind, args.subject, args.scope, args.client, args.user)
+        return _issue_token(
+            settings,
+            args.kind,
+            args.subject,
+            args.scope,
+            args.client,
+            args.user,
+            args.partner,
+            args.subscription,
+        )
+    if args.command == "keys":
+        return _rotate_keys(settings)
     if args.command == "client":
         return _create_client(settings, args)
     if args.command == "user":

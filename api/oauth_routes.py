@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -14,13 +15,34 @@ from domain.policy import ALL_SCOPES
 
 
 class KeyRingHolder:
-    """The key ring this process signs and verifies with (loaded at start-up)."""
+    """The key ring this process signs and verifies with: loaded at start-up, reloaded
+    periodically and when a token names a key this process has not seen (a rotation made by
+    another process), at most once per ``min_reload_interval`` seconds on that path."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[KeyRing]] | None = None,
+        min_reload_interval: float = 10.0,
+    ) -> None:
         self._ring: KeyRing | None = None
+        self._load = load
+        self._min_interval = min_reload_interval
+        self._loaded_at = float("-inf")
 
     def set(self, ring: KeyRing) -> None:
         self._ring = ring
+        self._loaded_at = time.monotonic()
+
+    async def reload(self) -> None:
+        if self._load is not None:
+            self.set(await self._load())
+
+    async def reload_if_allowed(self) -> bool:
+        """Reload unless that happened very recently; whether it did."""
+        if self._load is None or time.monotonic() - self._loaded_at < self._min_interval:
+            return False
+        await self.reload()
+        return True
 
     def __call__(self) -> KeyRing:
         if self._ring is None:

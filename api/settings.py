@@ -39,6 +39,7 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "provision-api"
     token_lifetime_seconds: int = 900
+    key_refresh_seconds: float = 60.0
     auth_code_lifetime_seconds: int = 60
     refresh_token_lifetime_seconds: int = 30 * 24 * 3600
     auth_limit_window_seconds: int = 900
@@ -84,6 +85,7 @@ class Settings:
             issuer=env.get("PROVISION_ISSUER", "http://127.0.0.1:8000"),
             audience=env.get("PROVISION_AUDIENCE", "provision-api"),
             token_lifetime_seconds=int(env.get("PROVISION_TOKEN_LIFETIME", "900")),
+            key_refresh_seconds=float(env.get("PROVISION_KEY_REFRESH", "60")),
             auth_code_lifetime_seconds=int(env.get("PROVISION_AUTH_CODE_LIFETIME", "60")),
             refresh_token_lifetime_seconds=int(
                 env.get("PROVISION_REFRESH_TOKEN_LIFETIME", str(30 * 24 * 3600))

@@ -96,12 +96,14 @@ class BearerTokenBackend(AuthenticationBackend):
         now: Callable[[], datetime],
         is_revoked: Callable[[str], Awaitable[bool]] | None = None,
         external: ExternalIssuer | None = None,
+        reload_keys: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._keys = keys
         self._settings = settings
         self._now = now
         self._is_revoked = is_revoked  # asked only for tokens with a session id (``sid``)
         self._external = external
+        self._reload_keys = reload_keys  # after a rotation elsewhere; says whether it reloaded
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
@@ -116,7 +118,7 @@ class BearerTokenBackend(AuthenticationBackend):
             if external is not None and unverified_issuer(token) == external.settings.issuer:
                 principal = external.principal(await external.validate(token, self._now()))
                 return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
-            claims = validate_access_token(self._keys(), self._settings, token, self._now())
+            claims = await self._validate(token)
             principal = principal_from_claims(claims)
         except InvalidToken as refused:
             logger.info("bearer token refused: %s", refused.reason)
@@ -126,6 +128,14 @@ class BearerTokenBackend(AuthenticationBackend):
             logger.info("bearer token refused: its session is revoked")
             raise AuthenticationError("invalid token")
         return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+
+    async def _validate(self, token: str) -> dict[str, Any]:
+        try:
+            return validate_access_token(self._keys(), self._settings, token, self._now())
+        except InvalidToken:
+            if self._reload_keys is None or not await self._reload_keys():
+                raise
+        return validate_access_token(self._keys(), self._settings, token, self._now())
 
 
 def invalid_token_response(conn: HTTPConnection, error: AuthenticationError) -> Response:

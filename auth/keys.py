@@ -86,7 +86,8 @@ async def _insert(connection: asyncpg.Connection, key: SigningKey) -> None:
     )
 
 
-async def _load(connection: asyncpg.Connection) -> KeyRing:
+async def load(connection: asyncpg.Connection) -> KeyRing:
+    """The key ring as stored (another process may have rotated it since start-up)."""
     rows = await connection.fetch(
         "SELECT kid, private_key_pem, created_at, retired_at FROM auth_signing_key"
         " ORDER BY created_at"
@@ -98,10 +99,10 @@ async def load_or_create(connection: asyncpg.Connection, now: datetime) -> KeyRi
     """The key ring; the first call on an empty database makes the first key."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", KEY_LOCK)
-        ring = await _load(connection)
+        ring = await load(connection)
         if not any(k.retired_at is None for k in ring.keys):
             await _insert(connection, new_key(now))
-            ring = await _load(connection)
+            ring = await load(connection)
     return ring
 
 
@@ -113,4 +114,4 @@ async def rotate(connection: asyncpg.Connection, now: datetime) -> KeyRing:
             "UPDATE auth_signing_key SET retired_at = $1 WHERE retired_at IS NULL", now
         )
         await _insert(connection, new_key(now))
-        return await _load(connection)
+        return await load(connection)

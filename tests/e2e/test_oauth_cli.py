@@ -103,3 +103,33 @@ async def test_user_create_with_a_membership_then_a_token_for_the_user(
     me = (await viewer(client, minted.stdout.decode().strip())).json()["data"]["viewer"]
     assert me["kind"] == "PORTAL_USER"
     assert me["subject"] == made["subject"]
+
+
+async def test_keys_rotate_prints_the_new_current_key(
+    clean_db: Database, database_url: str
+) -> None:
+    before = await clean_db.fetchval(
+        "SELECT kid FROM auth_signing_key WHERE retired_at IS NULL ORDER BY created_at DESC"
+    )
+    rotated = _run(database_url, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr.decode()
+    kid = rotated.stdout.decode().strip()
+    rows = await clean_db.fetch("SELECT kid, retired_at FROM auth_signing_key")
+    active = [row["kid"] for row in rows if row["retired_at"] is None]
+    assert active == [kid]
+    assert kid != before
+    assert before in {row["kid"] for row in rows}  # kept, retired, to verify older tokens
+
+
+async def test_token_issue_for_an_instance_names_its_subscription(database_url: str) -> None:
+    subscription = uuid.uuid4()
+    minted = _run(
+        database_url, "token", "issue", "--kind", "INSTANCE", "--subject", "instance-1",
+        "--subscription", str(subscription),
+    )  # fmt: skip
+    assert minted.returncode == 0, minted.stderr.decode()
+    token = claims(minted.stdout.decode().strip())
+    assert token["provision_subscription"] == str(subscription)
+    assert set(token["scope"].split()) == {
+        "subscriptions:read", "licenses:read", "instances:read", "usage:read", "usage:write"
+    }  # fmt: skip
