@@ -68,11 +68,17 @@ def _migrate(settings: Settings) -> int:
 
 
 def _demo(settings: Settings) -> int:
-    from api.demo import seed_demo
+    from api.demo import DEMO_USERS, seed_demo
 
     with database(settings) as dsn:
         asyncio.run(migrate(dsn))
         print(asyncio.run(seed_demo(dsn)))
+        here = Settings(**{**settings.__dict__, "database_url": dsn})
+        minutes = settings.token_lifetime_seconds // 60
+        print(f"\nA staff token ({minutes} minutes; GraphiQL header Authorization: Bearer …):")
+        _issue_token(here, "STAFF", "demo:staff", [])
+        print(f"\nA token for the portal user {DEMO_USERS[0][0]} ({minutes} minutes):")
+        _issue_token(here, None, None, [], user_email=DEMO_USERS[0][0])
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from api.clock import SystemClock
+from auth.registry import register_user
+from auth.store import OAuthStore
 from domain.model.customer import Customer, Membership
 from domain.model.enums import (
     AddOnKind,
@@ -26,6 +28,11 @@ from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
 DEMO_MARKER = "ops@acme.example"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed for the demo, documented as such
+DEMO_USERS = (
+    ("wile@acme.example", "Acme Corp", Role.OWNER),
+    ("hank@globex.example", "Globex", Role.ADMIN),
+)
 
 
 def _year(start: date, years: int = 1) -> date:
@@ -42,6 +49,14 @@ async def seed_demo(dsn: str) -> str:
         exists = await db.fetchval("SELECT 1 FROM customer WHERE contact_email = $1", DEMO_MARKER)
         if exists:
             return "The demo data is already there."
+        store = OAuthStore(lambda: db.pool)
+        subjects = {}
+        for email, _, _ in DEMO_USERS:
+            existing = await store.get_user_by_email(email)
+            user = existing or await register_user(
+                store, email=email, password=DEMO_PASSWORD, now=now
+            )
+            subjects[email] = user.subject
         async with PostgresUnitOfWork(db) as uow:
             acme = Customer("Acme Corp", "Wile E. Coyote", DEMO_MARKER, now)
             globex = Customer("Globex", "Hank Scorpio", "it@globex.example", now)
@@ -49,8 +64,10 @@ async def seed_demo(dsn: str) -> str:
             hooli = Customer("Hooli", "Gavin Belson", "gavin@hooli.example", now)
             for customer in (acme, globex, initech, hooli):
                 await uow.customers.add(customer)
-            await uow.customers.add_membership(Membership(acme.id, "user:wile", Role.OWNER))
-            await uow.customers.add_membership(Membership(globex.id, "user:hank", Role.ADMIN))
+            by_company = {c.company: c for c in (acme, globex)}
+            for email, company, role in DEMO_USERS:
+                member = Membership(by_company[company].id, subjects[email], role)
+                await uow.customers.add_membership(member)
 
             acme_group = Namespace(
                 gitlab_id=9970,
@@ -258,6 +275,10 @@ async def seed_demo(dsn: str) -> str:
             )
             await uow.commit()
         names = ", ".join(s.name for s in subscriptions)
-        return f"Demo data written: 4 customers, 6 subscriptions ({names}), 4 namespaces, 3 trials."
+        users = ", ".join(email for email, _, _ in DEMO_USERS)
+        return (
+            f"Demo data written: 4 customers, 6 subscriptions ({names}), 4 namespaces, 3 trials.\n"
+            f"Portal users {users} sign in with the password {DEMO_PASSWORD!r} (demo only)."
+        )
     finally:
         await db.stop()

@@ -80,6 +80,9 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stderr.decode()
     assert b"Demo data written" in demo.stdout
+    staff_token, portal_token = [
+        line for line in demo.stdout.decode().splitlines() if line.startswith("eyJ")
+    ]
 
     token = _mint(data_dir, "subscriptions:read", "namespaces:read")
     with serving(data_dir) as base:
@@ -93,6 +96,17 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
         assert body == {
             "data": {"subscriptions": {"totalCount": 6}, "namespaces": {"totalCount": 4}}
         }
+        customers = "{ customers { edges { node { company } } } }"
+        as_staff, as_wile = (
+            httpx.post(
+                f"{base}/graphql",
+                json={"query": customers},
+                headers={"Authorization": f"Bearer {printed}"},
+            ).json()["data"]["customers"]["edges"]
+            for printed in (staff_token, portal_token)
+        )
+        assert len(as_staff) == 4
+        assert as_wile == [{"node": {"company": "Acme Corp"}}]  # the demo portal user's own
     assert not _postmaster_running(data_dir)
 
 
