@@ -22,7 +22,7 @@ class KeyRingHolder:
     def __init__(
         self,
         load: Callable[[], Awaitable[KeyRing]] | None = None,
-        min_reload_interval: float = 10.0,
+        min_reload_interval: float = 2.0,
     ) -> None:
         self._ring: KeyRing | None = None
         self._load = load

@@ -12,9 +12,10 @@ import base64
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.authentication import (
     AuthCredentials,
@@ -88,6 +89,16 @@ def unverified_issuer(token: str) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
+VERIFIED_CACHE_SIZE = 4096
+
+
+class _Verified(NamedTuple):
+    principal: Principal
+    scopes: list[str]
+    session: str | None
+    expires_at: float
+
+
 class BearerTokenBackend(AuthenticationBackend):
     def __init__(
         self,
@@ -104,6 +115,9 @@ class BearerTokenBackend(AuthenticationBackend):
         self._is_revoked = is_revoked  # asked only for tokens with a session id (``sid``)
         self._external = external
         self._reload_keys = reload_keys  # after a rotation elsewhere; says whether it reloaded
+        # Clients send one token for many requests: its verified principal is kept (keyed by the
+        # whole token, signature included) until the token expires. Revocation is still asked.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
@@ -118,16 +132,40 @@ class BearerTokenBackend(AuthenticationBackend):
             if external is not None and unverified_issuer(token) == external.settings.issuer:
                 principal = external.principal(await external.validate(token, self._now()))
                 return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
-            claims = await self._validate(token)
-            principal = principal_from_claims(claims)
+            verified = self._remembered(token) or await self._verify(token)
         except InvalidToken as refused:
             logger.info("bearer token refused: %s", refused.reason)
             raise AuthenticationError("invalid token") from None
-        sid = claims.get("sid")
-        if sid and self._is_revoked is not None and await self._is_revoked(str(sid)):
+        sid = verified.session
+        if sid and self._is_revoked is not None and await self._is_revoked(sid):
             logger.info("bearer token refused: its session is revoked")
             raise AuthenticationError("invalid token")
-        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+        return AuthCredentials(verified.scopes), PrincipalUser(verified.principal)
+
+    def _remembered(self, token: str) -> _Verified | None:
+        verified = self._verified.get(token)
+        if verified is None:
+            return None
+        if self._now().timestamp() >= verified.expires_at + self._settings.leeway_seconds:
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return verified
+
+    async def _verify(self, token: str) -> _Verified:
+        claims = await self._validate(token)
+        principal = principal_from_claims(claims)
+        sid = claims.get("sid")
+        verified = _Verified(
+            principal,
+            sorted(principal.scopes),
+            str(sid) if sid else None,
+            float(claims["exp"]),
+        )
+        self._verified[token] = verified
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return verified
 
     async def _validate(self, token: str) -> dict[str, Any]:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ class Endpoint:
     name: str
     path: str
     body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,25 @@ def require_wrk() -> str:
     return wrk
 
 
-def _lua(body: str) -> str:
-    # A Lua long bracket takes the body verbatim; pick a level the body does not close.
+def _long_string(text: str) -> str:
+    # A Lua long bracket takes the text verbatim; pick a level the text does not close.
     level = 0
-    while f"]{'=' * level}]" in body:
+    while f"]{'=' * level}]" in text:
         level += 1
     eq = "=" * level
-    return (
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [{eq}[{body}]{eq}]\n"
-    )
+    return f"[{eq}[{text}]{eq}]"
+
+
+def _lua(endpoint: Endpoint) -> str:
+    # Header names and values are ASCII; JSON's string escapes are valid Lua.
+    lines = [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in endpoint.headers]
+    if endpoint.body is not None:
+        lines += [
+            'wrk.method = "POST"',
+            'wrk.headers["Content-Type"] = "application/json"',
+            f"wrk.body = {_long_string(endpoint.body)}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def parse(report: str) -> Result:
@@ -91,9 +101,9 @@ def run_wrk(wrk: str, base_url: str, endpoint: Endpoint, load: Load, *, seconds:
             "--timeout",
             "10s",
         ]
-        if endpoint.body is not None:
-            script = Path(directory) / "post.lua"
-            script.write_text(_lua(endpoint.body))
+        if endpoint.body is not None or endpoint.headers:
+            script = Path(directory) / "request.lua"
+            script.write_text(_lua(endpoint))
             command += ["-s", str(script)]
         command.append(base_url + endpoint.path)
         done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -10,6 +10,7 @@ import sys
 import uuid
 
 import httpx
+from starlette.applications import Starlette
 
 from persistence.database import Database
 
@@ -106,7 +107,7 @@ async def test_user_create_with_a_membership_then_a_token_for_the_user(
 
 
 async def test_keys_rotate_prints_the_new_current_key(
-    clean_db: Database, database_url: str
+    clean_db: Database, database_url: str, app: Starlette
 ) -> None:
     before = await clean_db.fetchval(
         "SELECT kid FROM auth_signing_key WHERE retired_at IS NULL ORDER BY created_at DESC"
@@ -119,6 +120,7 @@ async def test_keys_rotate_prints_the_new_current_key(
     assert active == [kid]
     assert kid != before
     assert before in {row["kid"] for row in rows}  # kept, retired, to verify older tokens
+    await app.state.keys.reload()  # the session's app must know the key the CLI now signs with
 
 
 async def test_token_issue_for_an_instance_names_its_subscription(database_url: str) -> None:
