@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
+from api.commands import Commands
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
@@ -82,7 +83,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     read = ReadModels(db)
     clock = clock or SystemClock()
     graphql = GraphQLView(
-        build_schema(settings), read=read, clock=clock, graphiql=settings.graphiql
+        build_schema(settings),
+        read=read,
+        commands=Commands.build(db, clock),
+        clock=clock,
+        graphiql=settings.graphiql,
     )
     tokens = settings.token_settings
     keys = KeyRingHolder(lambda: _load_keys(db))

@@ -52,3 +52,9 @@ class Forbidden(DomainError):
     """The principal is authenticated but lacks the scope for the operation."""
 
     code = "FORBIDDEN"
+
+
+class IdempotencyKeyInFlight(DomainError):
+    """Another request with the same idempotency key is being processed; retry shortly."""
+
+    code = "IDEMPOTENCY_KEY_IN_FLIGHT"

@@ -8,7 +8,9 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
+from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
 from domain.model.namespace import Namespace
@@ -38,6 +40,10 @@ class CustomerRepository(Protocol):
 
     async def add(self, customer: Customer) -> None:
         """Store a new customer."""
+        ...
+
+    async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
+        """Whether the partner sold this customer anything (its view of customers)."""
         ...
 
     async def add_membership(self, membership: Membership) -> None:
@@ -137,19 +143,75 @@ class UsageReportRepository(Protocol):
         ...
 
 
+class ActivationCodeRepository(Protocol):
+    """The hashed activation code of each self-managed subscription (one each)."""
+
+    async def set(self, subscription_id: uuid.UUID, code_hash: str, at: datetime) -> None:
+        """Give the subscription this code, replacing any earlier one (rotation)."""
+        ...
+
+    async def subscription_for(self, code_hash: str) -> uuid.UUID | None:
+        """The subscription a code belongs to, if any."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Where mutations record who did what (written in the mutation's transaction)."""
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Append one entry."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """First results of keyed mutations, per principal and operation."""
+
+    async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
+        """The record kept for this key, if the key was used before."""
+        ...
+
+    async def save(self, record: IdempotencyRecord) -> None:
+        """Keep a first result. A concurrent first use of the same key makes this fail with
+        ``IdempotencyKeyInFlight`` (the transaction then rolls back; retrying replays)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository inside it sees and writes the same state.
 
-    Leaving the ``async with`` block without ``commit()`` rolls back.
+    Leaving the ``async with`` block without ``commit()`` rolls back. The repositories are
+    read-only properties, so that adapters may give their own concrete types.
     """
 
-    customers: CustomerRepository
-    subscriptions: SubscriptionRepository
-    namespaces: NamespaceRepository
-    trials: TrialRepository
-    instances: InstanceRepository
-    licenses: LicenseRepository
-    usage_reports: UsageReportRepository
+    @property
+    def customers(self) -> CustomerRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def namespaces(self) -> NamespaceRepository: ...
+
+    @property
+    def trials(self) -> TrialRepository: ...
+
+    @property
+    def instances(self) -> InstanceRepository: ...
+
+    @property
+    def licenses(self) -> LicenseRepository: ...
+
+    @property
+    def usage_reports(self) -> UsageReportRepository: ...
+
+    @property
+    def activation_codes(self) -> ActivationCodeRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

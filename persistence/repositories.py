@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
+import asyncpg
+
+from domain.errors import IdempotencyKeyInFlight
+from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
+from domain.model.idempotency import IdempotencyRecord
+from domain.model.ids import new_id
 from domain.model.instance import Instance
 from domain.model.license import License
 from domain.model.namespace import Namespace
@@ -53,6 +60,14 @@ class PostgresCustomers:
             customer.contact_email,
             customer.created_at,
         )
+
+    async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
+        found = await self._db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM subscription WHERE customer = $1 AND partner_id = $2)",
+            customer_id,
+            partner_id,
+        )
+        return bool(found)
 
     async def add_membership(self, membership: Membership) -> None:
         await self._db.fetch(
@@ -346,3 +361,84 @@ class PostgresUsageReports:
             subscription_id,
         )
         return usage_report_from_row(row) if row else None
+
+
+class PostgresActivationCodes:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set(self, subscription_id: uuid.UUID, code_hash: str, at: datetime) -> None:
+        await self._db.fetch(
+            "INSERT INTO activation_code (id, subscription, code_hash, created_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (subscription)"
+            " DO UPDATE SET code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at",
+            new_id(),
+            subscription_id,
+            code_hash,
+            at,
+        )
+
+    async def subscription_for(self, code_hash: str) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self._db.fetchval(
+            "SELECT subscription FROM activation_code WHERE code_hash = $1", code_hash
+        )
+        return found
+
+
+class PostgresAuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, entry: AuditEntry) -> None:
+        await self._db.fetch(
+            "INSERT INTO audit_entry (id, actor_kind, actor_subject, action, object_type,"
+            " object_id, idempotency_key, before, after, at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            entry.id,
+            entry.actor_kind,
+            entry.actor_subject,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.idempotency_key,
+            json.dumps(dict(entry.before), default=str),
+            json.dumps(dict(entry.after), default=str),
+            entry.at,
+        )
+
+
+class PostgresIdempotency:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
+        row = await self._db.fetchrow(
+            "SELECT fingerprint, result FROM idempotency_record"
+            " WHERE scope = $1 AND operation = $2 AND key = $3",
+            scope,
+            operation,
+            key,
+        )
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            scope, operation, key, row["fingerprint"], json.loads(row["result"])
+        )
+
+    async def save(self, record: IdempotencyRecord) -> None:
+        try:
+            await self._db.fetch(
+                "INSERT INTO idempotency_record (id, scope, operation, key, fingerprint, result,"
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6, now())",
+                new_id(),
+                record.scope,
+                record.operation,
+                record.key,
+                record.fingerprint,
+                json.dumps(record.result),
+            )
+        except asyncpg.UniqueViolationError:
+            raise IdempotencyKeyInFlight(
+                "a request with this idempotency key is in progress; retry shortly",
+                path=("idempotencyKey",),
+            ) from None

@@ -169,6 +169,43 @@ class UsageReport(Table, tablename="usage_report"):
     reported_at = Timestamptz()
 
 
+class ActivationCode(Table, tablename="activation_code"):
+    """A self-managed subscription's activation code, as a hash (the code is a credential)."""
+
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, unique=True)
+    code_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Who did what to which object, and what changed; written with the change."""
+
+    id = UUID(primary_key=True)
+    actor_kind = Varchar(length=20)
+    actor_subject = Varchar(length=200, null=True, default=None)
+    action = Varchar(length=60)
+    object_type = Varchar(length=40)
+    object_id = UUID(null=True, default=None, index=True)
+    idempotency_key = Varchar(length=200, null=True, default=None)
+    before = JSONB(default={})
+    after = JSONB(default={})
+    at = Timestamptz()
+
+
+class IdempotencyRecord(Table, tablename="idempotency_record"):
+    """The first result of a keyed mutation, per caller and operation."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=250)
+    operation = Varchar(length=60)
+    key = Varchar(length=200)
+    fingerprint = Varchar(length=64)
+    result = JSONB(default={})
+    created_at = Timestamptz()
+    unique_key = Unique(["scope", "operation", "key"])
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -180,4 +217,7 @@ TABLES: list[type[Table]] = [
     Instance,
     License,
     UsageReport,
+    ActivationCode,
+    AuditEntry,
+    IdempotencyRecord,
 ]

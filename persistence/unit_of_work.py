@@ -9,7 +9,10 @@ from piccolo.engine.postgres import PostgresTransaction
 
 from persistence.database import Database
 from persistence.repositories import (
+    PostgresActivationCodes,
+    PostgresAuditLog,
     PostgresCustomers,
+    PostgresIdempotency,
     PostgresInstances,
     PostgresLicenses,
     PostgresNamespaces,
@@ -31,6 +34,9 @@ class PostgresUnitOfWork:
         self.instances = PostgresInstances(db)
         self.licenses = PostgresLicenses(db)
         self.usage_reports = PostgresUsageReports(db)
+        self.activation_codes = PostgresActivationCodes(db)
+        self.audit = PostgresAuditLog(db)
+        self.idempotency = PostgresIdempotency(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

@@ -21,7 +21,8 @@ from persistence.embedded import EmbeddedPostgres
 from persistence.migrations import migrate
 
 BUSINESS_TABLES = (
-    "usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
+    "audit_entry, idempotency_record, activation_code,"
+    " usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
     " subscription, membership, namespace, customer"
 )
 # The OAuth tables but the signing keys (the session's app holds its key ring).

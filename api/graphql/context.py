@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 import strawberry
 from starlette.requests import Request
 
+from api.commands import Commands
 from api.graphql.loaders import Loaders
 from domain.ports import Clock
 from domain.principal import Principal
@@ -24,6 +25,7 @@ class Context:
     clock: Clock
     today: date
     request_id: str
+    commands: Commands
 
 
 Info: TypeAlias = strawberry.Info[Context, Any]

@@ -116,6 +116,10 @@ class ErrorCode(Enum):
     IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
         "IDEMPOTENCY_KEY_REUSED", description="The idempotency key was used with another input."
     )
+    IDEMPOTENCY_KEY_IN_FLIGHT = strawberry.enum_value(
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+        description="A request with the same idempotency key is in progress; retry shortly.",
+    )
     UNAUTHENTICATED = strawberry.enum_value(
         "UNAUTHENTICATED", description="The operation needs a bearer token."
     )

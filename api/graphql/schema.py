@@ -9,6 +9,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.types import ExecutionContext
 
 from api.graphql.execution import PlainFieldExecutionContext
+from api.graphql.mutations import Mutation
 from api.graphql.pipeline import pipeline_factory
 from api.graphql.queries import Query
 from api.graphql.types.mutation_error import UserError
@@ -35,6 +36,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     return ProvisionSchema(
         query=Query,
+        mutation=Mutation,
         types=[UserError],
         execution_context_class=PlainFieldExecutionContext,
         extensions=[

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 
+from api.commands import Commands
 from api.graphql.context import Context
 from api.graphql.loaders import Loaders
 from auth.backend import PrincipalUser
@@ -18,9 +19,12 @@ from persistence.read_models import ReadModels
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: Any, *, read: ReadModels, clock: Clock, graphiql: bool) -> None:
+    def __init__(
+        self, schema: Any, *, read: ReadModels, commands: Commands, clock: Clock, graphiql: bool
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._read = read
+        self._commands = commands
         self._clock = clock
 
     def encode_json(self, data: object) -> bytes:
@@ -41,4 +45,5 @@ class GraphQLView(GraphQL[Context, None]):
             clock=self._clock,
             today=self._clock.today(),
             request_id=getattr(request.state, "request_id", ""),
+            commands=self._commands,
         )

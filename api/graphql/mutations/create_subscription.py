@@ -1,0 +1,131 @@
+"""createSubscription: a sale by staff or a partner; self-managed ones get an activation code."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.enums import Channel, Deployment, LicensingMode, Plan
+from api.graphql.mutations.outcome import attempt
+from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.ids import parse_typed_id
+from domain.errors import DomainError
+from domain.model import enums as model
+from domain.use_cases.create_subscription import (
+    CreateSubscription,
+    NewCustomer,
+    SegmentSpec,
+)
+
+
+@strawberry.input(description="A stretch of a term with its own seat count.")
+class SegmentInput:
+    start_date: datetime.date = strawberry.field(description="First day (inclusive).")
+    end_date: datetime.date = strawberry.field(description="End (exclusive): the next starts here.")
+    seats: int = strawberry.field(description="Seats during this segment, at least 1.")
+
+
+@strawberry.input(description="A contract period: one or more consecutive segments (a ramp).")
+class TermInput:
+    segments: list[SegmentInput] = strawberry.field(description="In date order, consecutive.")
+
+
+@strawberry.input(description="A customer created with the subscription.")
+class NewCustomerInput:
+    company: str = strawberry.field(description="The company's name.")
+    contact_name: str = strawberry.field(description="Who receives the emails.")
+    contact_email: str = strawberry.field(description="Where the emails go.")
+
+
+@strawberry.input(description="What was sold, to whom, and how.")
+class CreateSubscriptionInput:
+    deployment: Deployment = strawberry.field(description="Where the product runs.")
+    plan: Plan = strawberry.field(description="PREMIUM or ULTIMATE.")
+    term: TermInput = strawberry.field(description="The first term and its segments.")
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="An existing customer (or give `newCustomer`)."
+    )
+    new_customer: NewCustomerInput | None = strawberry.field(
+        default=None, description="A new customer (or give `customerId`)."
+    )
+    licensing_mode: LicensingMode | None = strawberry.field(
+        default=None,
+        description="Self-managed and Dedicated only; ONLINE_CLOUD (OFFLINE_CLOUD for Dedicated)"
+        " when omitted.",
+    )
+    max_instances: int = strawberry.field(
+        default=1, description="Distinct instances that may activate (self-managed)."
+    )
+    channel: Channel = strawberry.field(
+        default=Channel.SALES, description="How it was sold; partners use RESELLER/MARKETPLACE."
+    )
+    partner_id: str | None = strawberry.field(
+        default=None, description="The partner who sold it (staff only; a partner is itself)."
+    )
+    auto_renew: bool = strawberry.field(default=True, description="Renew at the end of term.")
+    reconciliation_enabled: bool = strawberry.field(
+        default=False, description="Quarterly seat reconciliation."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retry-safe: the same key returns the first result."
+    )
+
+
+@strawberry.type(description="The new subscription, or why there is none.")
+class CreateSubscriptionPayload:
+    subscription: SubscriptionNode | None = strawberry.field(description="What was created.")
+    activation_code: str | None = strawberry.field(
+        description="Self-managed only, shown once (stored hashed); null on an idempotent"
+        " replay - rotate the code if it was lost."
+    )
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+def to_command(data: CreateSubscriptionInput) -> CreateSubscription:
+    customer_id = (
+        parse_typed_id(data.customer_id, "Customer", path=("customerId",))
+        if data.customer_id is not None
+        else None
+    )
+    new = data.new_customer
+    return CreateSubscription(
+        deployment=model.Deployment[data.deployment.name],
+        plan=model.Plan[data.plan.name],
+        segments=tuple(SegmentSpec(s.start_date, s.end_date, s.seats) for s in data.term.segments),
+        customer_id=customer_id,
+        new_customer=NewCustomer(new.company, new.contact_name, new.contact_email) if new else None,
+        licensing_mode=model.LicensingMode[data.licensing_mode.name]
+        if data.licensing_mode
+        else None,
+        max_instances=data.max_instances,
+        channel=model.Channel[data.channel.name],
+        partner_id=data.partner_id,
+        auto_renew=data.auto_renew,
+        reconciliation_enabled=data.reconciliation_enabled,
+        idempotency_key=data.idempotency_key,
+    )
+
+
+async def create_subscription(
+    info: Info,
+    input: Annotated[CreateSubscriptionInput, strawberry.argument(description="The sale.")],
+) -> CreateSubscriptionPayload:
+    ctx = info.context
+    try:
+        command = to_command(input)
+    except DomainError as bad:
+        return CreateSubscriptionPayload(
+            subscription=None, activation_code=None, errors=[UserError.from_domain(bad)]
+        )
+    created, errors = await attempt(ctx.commands.create_subscription(ctx.principal, command))
+    if created is None:
+        return CreateSubscriptionPayload(subscription=None, activation_code=None, errors=errors)
+    return CreateSubscriptionPayload(
+        subscription=subscription_node(created.subscription, ctx),
+        activation_code=created.activation_code,
+        errors=[],
+    )

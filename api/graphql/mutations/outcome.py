@@ -1,0 +1,23 @@
+"""How a mutation reports: expected failures go in the payload's ``errors``; missing
+authentication or permission is a top-level error (DESIGN §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from api.graphql.errors import api_error
+from api.graphql.types.mutation_error import MutationError, UserError
+from domain.errors import DomainError, Forbidden, Unauthenticated
+
+T = TypeVar("T")
+
+
+async def attempt(work: Awaitable[T]) -> tuple[T | None, list[MutationError]]:
+    """The use case's result, or the expected failure as payload errors."""
+    try:
+        return await work, []
+    except (Unauthenticated, Forbidden) as refused:
+        raise api_error(refused) from None
+    except DomainError as failure:
+        return None, [UserError.from_domain(failure)]

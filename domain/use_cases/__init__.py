@@ -1,0 +1,1 @@
+"""Use cases: one module each, a command dataclass and a handler."""

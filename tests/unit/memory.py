@@ -1,0 +1,135 @@
+"""In-memory fakes of the storage ports: a unit of work that keeps what was committed only."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from domain.errors import IdempotencyKeyInFlight
+from domain.model.audit import AuditEntry
+from domain.model.customer import Customer, Membership
+from domain.model.idempotency import IdempotencyRecord
+from domain.model.subscription import Subscription, subscription_name
+
+
+@dataclass
+class Store:
+    """What the fake database holds."""
+
+    customers: dict[uuid.UUID, Customer] = field(default_factory=dict)
+    memberships: list[Membership] = field(default_factory=list)
+    subscriptions: dict[uuid.UUID, Subscription] = field(default_factory=dict)
+    activation_codes: dict[uuid.UUID, str] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
+    sequence: int = 0
+
+
+class _Customers:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None:
+        return self.s.customers.get(customer_id)
+
+    async def add(self, customer: Customer) -> None:
+        self.s.customers[customer.id] = customer
+
+    async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
+        return any(
+            s.customer_id == customer_id and s.partner_id == partner_id
+            for s in self.s.subscriptions.values()
+        )
+
+    async def add_membership(self, membership: Membership) -> None:
+        self.s.memberships.append(membership)
+
+
+class _Subscriptions:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def get(self, subscription_id: uuid.UUID) -> Subscription | None:
+        return self.s.subscriptions.get(subscription_id)
+
+    async def get_by_name(self, name: str) -> Subscription | None:
+        return next((s for s in self.s.subscriptions.values() if s.name == name), None)
+
+    async def next_name(self) -> str:
+        self.s.sequence += 1
+        return subscription_name(self.s.sequence)
+
+    async def add(self, subscription: Subscription) -> None:
+        self.s.subscriptions[subscription.id] = subscription
+
+    async def save(self, subscription: Subscription) -> None:
+        self.s.subscriptions[subscription.id] = subscription
+
+
+class _ActivationCodes:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def set(self, subscription_id: uuid.UUID, code_hash: str, at: datetime) -> None:
+        self.s.activation_codes[subscription_id] = code_hash
+
+    async def subscription_for(self, code_hash: str) -> uuid.UUID | None:
+        return next((k for k, v in self.s.activation_codes.items() if v == code_hash), None)
+
+
+class _Audit:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.s.audit.append(entry)
+
+
+class _Idempotency:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return self.s.idempotency.get((scope, operation, key))
+
+    async def save(self, record: IdempotencyRecord) -> None:
+        where = (record.scope, record.operation, record.key)
+        if where in self.s.idempotency:
+            raise IdempotencyKeyInFlight("in flight")
+        self.s.idempotency[where] = record
+
+
+class MemoryUnitOfWork:
+    """Works on a copy of the store; ``commit()`` makes the copy the store."""
+
+    def __init__(self, committed: Store) -> None:
+        self.committed = committed
+        self._work: Store | None = None
+
+    def _bind(self, store: Store) -> None:
+        self.customers: Any = _Customers(store)
+        self.subscriptions: Any = _Subscriptions(store)
+        self.activation_codes: Any = _ActivationCodes(store)
+        self.audit: Any = _Audit(store)
+        self.idempotency: Any = _Idempotency(store)
+
+    async def __aenter__(self) -> Self:
+        self._work = copy.deepcopy(self.committed)
+        self._bind(self._work)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._work = None
+
+    async def commit(self) -> None:
+        assert self._work is not None
+        self.committed.__dict__.update(copy.deepcopy(self._work).__dict__)
