@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.ports import Clock
+from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
+from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
@@ -13,10 +17,20 @@ from persistence.unit_of_work import PostgresUnitOfWork
 @dataclass(frozen=True)
 class Commands:
     create_subscription: CreateSubscriptionHandler
+    cancel_subscription: CancelSubscriptionHandler
+    renew_subscription: RenewSubscriptionHandler
+    change_subscription: ChangeSubscriptionHandler
+    rotate_activation_code: RotateActivationCodeHandler
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
 
-        return cls(create_subscription=CreateSubscriptionHandler(unit_of_work, clock))
+        return cls(
+            create_subscription=CreateSubscriptionHandler(unit_of_work, clock),
+            cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock),
+            renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
+            change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
+            rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
+        )

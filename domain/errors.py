@@ -58,3 +58,15 @@ class IdempotencyKeyInFlight(DomainError):
     """Another request with the same idempotency key is being processed; retry shortly."""
 
     code = "IDEMPOTENCY_KEY_IN_FLIGHT"
+
+
+class SubscriptionNotActive(DomainError):
+    """The subscription is expired, cancelled or not started, and this needs it running."""
+
+    code = "SUBSCRIPTION_NOT_ACTIVE"
+
+
+class SubscriptionAlreadyCancelled(DomainError):
+    """The subscription was cancelled before."""
+
+    code = "SUBSCRIPTION_ALREADY_CANCELLED"

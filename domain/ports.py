@@ -10,6 +10,7 @@ from typing import Protocol, Self
 
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
+from domain.model.enums import Role
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
@@ -42,6 +43,10 @@ class CustomerRepository(Protocol):
         """Store a new customer."""
         ...
 
+    async def role_of(self, customer_id: uuid.UUID, user_subject: str) -> Role | None:
+        """The portal user's role in the customer, if a member."""
+        ...
+
     async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
         """Whether the partner sold this customer anything (its view of customers)."""
         ...
@@ -56,6 +61,10 @@ class SubscriptionRepository(Protocol):
 
     async def get(self, subscription_id: uuid.UUID) -> Subscription | None:
         """The subscription, or None."""
+        ...
+
+    async def lock(self, subscription_id: uuid.UUID) -> Subscription | None:
+        """The subscription, row-locked until the transaction ends (concurrent changes wait)."""
         ...
 
     async def get_by_name(self, name: str) -> Subscription | None:

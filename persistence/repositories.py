@@ -12,6 +12,7 @@ import asyncpg
 from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
+from domain.model.enums import Role
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.ids import new_id
 from domain.model.instance import Instance
@@ -61,6 +62,14 @@ class PostgresCustomers:
             customer.created_at,
         )
 
+    async def role_of(self, customer_id: uuid.UUID, user_subject: str) -> Role | None:
+        role = await self._db.fetchval(
+            "SELECT role FROM membership WHERE customer = $1 AND user_subject = $2",
+            customer_id,
+            user_subject,
+        )
+        return Role(role) if role else None
+
     async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
         found = await self._db.fetchval(
             "SELECT EXISTS (SELECT 1 FROM subscription WHERE customer = $1 AND partner_id = $2)",
@@ -89,6 +98,14 @@ class PostgresSubscriptions:
             f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscription s WHERE s.id = $1", subscription_id
         )
         return subscription_from_row(row) if row else None
+
+    async def lock(self, subscription_id: uuid.UUID) -> Subscription | None:
+        # Lock the bare row first (the column list aggregates children, which FOR UPDATE
+        # cannot lock), then read it whole.
+        locked = await self._db.fetchval(
+            "SELECT id FROM subscription WHERE id = $1 FOR UPDATE", subscription_id
+        )
+        return await self.get(subscription_id) if locked else None
 
     async def get_by_name(self, name: str) -> Subscription | None:
         row = await self._db.fetchrow(

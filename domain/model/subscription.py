@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from domain.errors import ValidationFailed
+from domain.errors import SubscriptionAlreadyCancelled, SubscriptionNotActive, ValidationFailed
 from domain.model.enums import (
     AddOnKind,
     Channel,
@@ -181,6 +181,57 @@ class Subscription:
     @property
     def segments(self) -> tuple[Segment, ...]:
         return tuple(segment for term in self.terms for segment in term.segments)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def cancel(self, *, at_period_end: bool, now: datetime, today: date) -> None:
+        """At period end: stays ACTIVE until the term ends, then expires, never renews.
+        Now: CANCELLED at once."""
+        if self.cancelled_at is not None or (self.cancel_at_period_end and at_period_end):
+            raise SubscriptionAlreadyCancelled("the subscription is already cancelled")
+        if self.status(today) is SubscriptionStatus.EXPIRED:
+            raise SubscriptionNotActive("an expired subscription cannot be cancelled")
+        self.auto_renew = False
+        if at_period_end:
+            self.cancel_at_period_end = True
+        else:
+            self.cancelled_at = now
+
+    def _require_changeable(self, today: date) -> None:
+        if self.status(today) in (SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED):
+            raise SubscriptionNotActive(
+                f"the subscription is {self.status(today).value.lower()}; it cannot change"
+            )
+
+    def renew(self, term: Term, today: date) -> None:
+        """Add a term that starts when the last one ends."""
+        self._require_changeable(today)
+        if self.cancel_at_period_end:
+            raise SubscriptionAlreadyCancelled("the subscription is cancelled at period end")
+        if term.start_date != self.end_date:
+            raise ValidationFailed(
+                f"a renewal starts when the current term ends ({self.end_date.isoformat()})",
+                path=("term",),
+            )
+        self.terms = (*self.terms, term)
+
+    def change_seats(self, seats: int, today: date, segment_start: date | None = None) -> Segment:
+        """Set the seats of the current segment (or of the future one starting on
+        ``segment_start``); past segments are history and do not change."""
+        self._require_changeable(today)
+        target = self.current_segment(today) if segment_start is None else None
+        for segment in self.segments:
+            if segment_start is not None and segment.start_date == segment_start:
+                target = segment
+        if target is None:
+            raise ValidationFailed("no segment starts on that date", path=("segmentStartDate",))
+        if target.end_date <= today:
+            raise ValidationFailed("a past segment cannot change", path=("segmentStartDate",))
+        changed = Segment(target.start_date, target.end_date, seats)
+        self.terms = tuple(
+            Term(tuple(changed if s is target else s for s in term.segments)) for term in self.terms
+        )
+        return changed
 
     def status(self, today: date) -> SubscriptionStatus:
         if self.cancelled_at is not None:

@@ -12,6 +12,7 @@ from typing import Any, Self
 from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
+from domain.model.enums import Role
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.subscription import Subscription, subscription_name
 
@@ -39,6 +40,16 @@ class _Customers:
     async def add(self, customer: Customer) -> None:
         self.s.customers[customer.id] = customer
 
+    async def role_of(self, customer_id: uuid.UUID, user_subject: str) -> Role | None:
+        return next(
+            (
+                m.role
+                for m in self.s.memberships
+                if m.customer_id == customer_id and m.user_subject == user_subject
+            ),
+            None,
+        )
+
     async def bought_from(self, customer_id: uuid.UUID, partner_id: str) -> bool:
         return any(
             s.customer_id == customer_id and s.partner_id == partner_id
@@ -54,6 +65,9 @@ class _Subscriptions:
         self.s = store
 
     async def get(self, subscription_id: uuid.UUID) -> Subscription | None:
+        return self.s.subscriptions.get(subscription_id)
+
+    async def lock(self, subscription_id: uuid.UUID) -> Subscription | None:
         return self.s.subscriptions.get(subscription_id)
 
     async def get_by_name(self, name: str) -> Subscription | None:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from api.graphql.mutations.create_subscription import create_subscription
+from api.graphql.mutations.subscription_changes import (
+    cancel_subscription,
+    change_subscription,
+    renew_subscription,
+    rotate_activation_code,
+)
 from api.graphql.permissions import needs
 from domain.policy import Access, Resource
 
@@ -14,5 +20,25 @@ class Mutation:
     create_subscription = strawberry.mutation(
         resolver=create_subscription,
         description="Record a sale: staff for anyone, a partner for its own end customers.",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    cancel_subscription = strawberry.mutation(
+        resolver=cancel_subscription,
+        description="Cancel a subscription at period end (default) or now.",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    renew_subscription = strawberry.mutation(
+        resolver=renew_subscription,
+        description="Add a term that starts when the current one ends.",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    change_subscription = strawberry.mutation(
+        resolver=change_subscription,
+        description="Change the seats of the current or a future segment, or auto-renewal.",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    rotate_activation_code = strawberry.mutation(
+        resolver=rotate_activation_code,
+        description="Give a self-managed subscription a new activation code (shown once).",
         extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
     )

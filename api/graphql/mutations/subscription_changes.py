@@ -1,0 +1,170 @@
+"""Changes to an existing subscription: cancel, renew, change seats or auto-renewal, rotate its
+activation code. Each input names the subscription; each payload returns it (or errors)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.mutations.create_subscription import TermInput
+from api.graphql.mutations.outcome import attempt
+from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.ids import parse_typed_id
+from domain.errors import DomainError
+from domain.use_cases.cancel_subscription import CancelSubscription
+from domain.use_cases.change_subscription import ChangeSubscription
+from domain.use_cases.create_subscription import SegmentSpec
+from domain.use_cases.renew_subscription import RenewSubscription
+from domain.use_cases.rotate_activation_code import RotateActivationCode
+from domain.use_cases.subscription_change import Changed
+
+SUBSCRIPTION_ID = "The subscription's global ID."
+IDEMPOTENCY_KEY = "Retry-safe: the same key returns the first result."
+
+
+@strawberry.input(description="Cancel at the end of the term (default) or now.")
+class CancelSubscriptionInput:
+    subscription_id: strawberry.ID = strawberry.field(description=SUBSCRIPTION_ID)
+    at_period_end: bool = strawberry.field(
+        default=True,
+        description="True: stays active until the term ends, then expires without renewing."
+        " False: cancelled now.",
+    )
+    reason: str | None = strawberry.field(default=None, description="Kept in the audit trail.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+
+
+@strawberry.input(description="A new term, starting when the current one ends.")
+class RenewSubscriptionInput:
+    subscription_id: strawberry.ID = strawberry.field(description=SUBSCRIPTION_ID)
+    term: TermInput = strawberry.field(description="The new term and its segments.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+
+
+@strawberry.input(description="Seats of the current or a future segment, and auto-renewal.")
+class ChangeSubscriptionInput:
+    subscription_id: strawberry.ID = strawberry.field(description=SUBSCRIPTION_ID)
+    seats: int | None = strawberry.field(default=None, description="The new seat count.")
+    segment_start_date: datetime.date | None = strawberry.field(
+        default=None,
+        description="Which segment's seats change (its start date); the current one when"
+        " omitted. Past segments do not change.",
+    )
+    auto_renew: bool | None = strawberry.field(default=None, description="Renew at term end.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+
+
+@strawberry.input(description="Which subscription gets a new activation code.")
+class RotateActivationCodeInput:
+    subscription_id: strawberry.ID = strawberry.field(description=SUBSCRIPTION_ID)
+
+
+@strawberry.type(description="The subscription after the change, or why it did not change.")
+class SubscriptionPayload:
+    subscription: SubscriptionNode | None = strawberry.field(description="As it is now.")
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The subscription's new activation code, shown once.")
+class RotateActivationCodePayload:
+    subscription: SubscriptionNode | None = strawberry.field(description="The subscription.")
+    activation_code: str | None = strawberry.field(
+        description="The new code (the old one no longer works); shown once, stored hashed."
+    )
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+def _failed(error: DomainError) -> SubscriptionPayload:
+    return SubscriptionPayload(subscription=None, errors=[UserError.from_domain(error)])
+
+
+def _payload(
+    info: Info, changed: Changed | None, errors: list[MutationError]
+) -> SubscriptionPayload:
+    if changed is None:
+        return SubscriptionPayload(subscription=None, errors=errors)
+    return SubscriptionPayload(
+        subscription=subscription_node(changed.subscription, info.context), errors=[]
+    )
+
+
+async def cancel_subscription(
+    info: Info,
+    input: Annotated[CancelSubscriptionInput, strawberry.argument(description="What to cancel.")],
+) -> SubscriptionPayload:
+    ctx = info.context
+    try:
+        command = CancelSubscription(
+            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
+            input.at_period_end,
+            input.reason,
+            input.idempotency_key,
+        )
+    except DomainError as bad:
+        return _failed(bad)
+    changed, errors = await attempt(ctx.commands.cancel_subscription(ctx.principal, command))
+    return _payload(info, changed, errors)
+
+
+async def renew_subscription(
+    info: Info,
+    input: Annotated[RenewSubscriptionInput, strawberry.argument(description="The renewal.")],
+) -> SubscriptionPayload:
+    ctx = info.context
+    try:
+        command = RenewSubscription(
+            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
+            tuple(SegmentSpec(s.start_date, s.end_date, s.seats) for s in input.term.segments),
+            input.idempotency_key,
+        )
+    except DomainError as bad:
+        return _failed(bad)
+    changed, errors = await attempt(ctx.commands.renew_subscription(ctx.principal, command))
+    return _payload(info, changed, errors)
+
+
+async def change_subscription(
+    info: Info,
+    input: Annotated[ChangeSubscriptionInput, strawberry.argument(description="The change.")],
+) -> SubscriptionPayload:
+    ctx = info.context
+    try:
+        command = ChangeSubscription(
+            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
+            input.seats,
+            input.segment_start_date,
+            input.auto_renew,
+            input.idempotency_key,
+        )
+    except DomainError as bad:
+        return _failed(bad)
+    changed, errors = await attempt(ctx.commands.change_subscription(ctx.principal, command))
+    return _payload(info, changed, errors)
+
+
+async def rotate_activation_code(
+    info: Info,
+    input: Annotated[
+        RotateActivationCodeInput, strawberry.argument(description="Which subscription.")
+    ],
+) -> RotateActivationCodePayload:
+    ctx = info.context
+    try:
+        command = RotateActivationCode(
+            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+        )
+    except DomainError as bad:
+        return RotateActivationCodePayload(
+            subscription=None, activation_code=None, errors=[UserError.from_domain(bad)]
+        )
+    rotated, errors = await attempt(ctx.commands.rotate_activation_code(ctx.principal, command))
+    if rotated is None:
+        return RotateActivationCodePayload(subscription=None, activation_code=None, errors=errors)
+    changed, code = rotated
+    return RotateActivationCodePayload(
+        subscription=subscription_node(changed.subscription, ctx), activation_code=code, errors=[]
+    )

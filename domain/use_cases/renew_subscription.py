@@ -1,0 +1,47 @@
+"""renewSubscription: a new term, starting when the current one ends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.model.subscription import Segment, Subscription, Term
+from domain.ports import Clock, UnitOfWork
+from domain.principal import Principal
+from domain.use_cases.create_subscription import SegmentSpec
+from domain.use_cases.subscription_change import Changed, change_subscription
+
+
+@dataclass(frozen=True)
+class RenewSubscription:
+    subscription_id: uuid.UUID
+    segments: tuple[SegmentSpec, ...]
+    idempotency_key: str | None = None
+
+
+class RenewSubscriptionHandler:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, command: RenewSubscription) -> Changed:
+        async def renew(uow: UnitOfWork, sub: Subscription, now: datetime) -> dict[str, Any]:
+            sub.renew(Term(tuple(Segment(**asdict(s)) for s in command.segments)), now.date())
+            return {}
+
+        return await change_subscription(
+            self._unit_of_work,
+            self._clock,
+            principal,
+            subscription_id=command.subscription_id,
+            operation="renewSubscription",
+            idempotency_key=command.idempotency_key,
+            request={
+                "id": str(command.subscription_id),
+                "segments": [asdict(s) for s in command.segments],
+            },
+            apply=renew,
+        )
