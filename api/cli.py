@@ -1,4 +1,4 @@
-"""The ``provision`` command: serve, migrate, demo, schema, clients, users and tokens."""
+"""The ``provision`` command: serve, migrate, demo, schema, clients, users, tokens, licenses."""
 
 from __future__ import annotations
 
@@ -262,6 +262,65 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _license_public_key(settings: Settings) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.license_keys import load_or_create
+
+    async def run(connection: asyncpg.Connection, dsn: str) -> str:
+        return (await load_or_create(connection, SystemClock().now())).public_pem
+
+    sys.stdout.write(_with_connection(settings, run))
+    return 0
+
+
+def _license_read(settings: Settings, args: argparse.Namespace) -> int:
+    """``license decode`` and ``license verify``: with the public key only (a PEM file, or the
+    database's); exit 1 with the reason when the key does not open or GitLab would refuse it."""
+    import asyncpg
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    from auth.license_envelope import LicenseKeyInvalid, decode
+    from auth.license_keys import load_public_key, load_public_pem
+    from domain.model.license_attributes import attribute_problems
+
+    def fail(reason: str) -> int:
+        print(f"invalid: {reason}" if args.license_command == "verify" else reason, file=sys.stderr)
+        return 1
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        return fail(f"cannot read {args.file}: {error}")
+    public_key: RSAPublicKey | None
+    if args.public_key:
+        try:
+            public_key = load_public_pem(Path(args.public_key).read_bytes())
+        except (OSError, ValueError) as error:
+            return fail(f"cannot use {args.public_key} as the public key: {error}")
+    else:
+
+        async def stored(connection: asyncpg.Connection, dsn: str) -> RSAPublicKey | None:
+            return await load_public_key(connection)
+
+        public_key = _with_connection(settings, stored)
+        if public_key is None:
+            return fail("the database has no license key yet (`provision license public-key`)")
+    try:
+        attributes = decode(text, public_key)
+    except LicenseKeyInvalid as refused:
+        return fail(str(refused))
+    if args.license_command == "decode":
+        print(json.dumps(attributes, indent=2, ensure_ascii=False))
+        return 0
+    problems = attribute_problems(attributes)
+    if problems:
+        return fail("GitLab would refuse it: " + "; ".join(problems))
+    print("valid")
+    return 0
+
+
 def _schema(output: str | None) -> int:
     from api.graphql.export import export_sdl
 
@@ -347,6 +406,21 @@ def main(argv: list[str] | None = None) -> int:
     user_create.add_argument("--customer", type=uuid.UUID, help="make them a member of it")
     user_create.add_argument("--role", choices=["OWNER", "ADMIN", "VIEWER"])
     user_create.add_argument("--staff", action="store_true", help="a staff member")
+    license_ = commands.add_parser("license", help="GitLab license keys").add_subparsers(
+        dest="license_command", required=True
+    )
+    license_.add_parser(
+        "public-key", help="print the PEM public key that opens our license keys (made if none)"
+    )
+    for name, description in (
+        ("decode", "print a license key's attributes as JSON"),
+        ("verify", 'print "valid", or exit 1 with the reason'),
+    ):
+        reader = license_.add_parser(name, help=f"{description} (with the public key only)")
+        reader.add_argument("file", metavar="FILE", help="the license key file; - reads stdin")
+        reader.add_argument(
+            "--public-key", metavar="PEM_FILE", help="use this key, not the database's"
+        )
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
@@ -382,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         return _create_client(settings, args)
     if args.command == "user":
         return _create_user(settings, args)
+    if args.command == "license":
+        if args.license_command == "public-key":
+            return _license_public_key(settings)
+        return _license_read(settings, args)
     return _schema(args.output)
 
 

@@ -34,6 +34,15 @@ class SigningKey(Table, tablename="auth_signing_key"):
     retired_at = Timestamptz(null=True, default=None)
 
 
+class LicenseKey(Table, tablename="auth_license_key"):
+    """The RSA key that signs license keys (GitLab's envelope); one row, made on first use."""
+
+    id = UUID(primary_key=True)
+    private_key_pem = Text()
+    public_key_pem = Text()
+    created_at = Timestamptz()
+
+
 class Client(Table, tablename="auth_client"):
     """A registered OAuth client: a machine (client credentials) or the portal (codes)."""
 
@@ -125,4 +134,5 @@ TABLES: list[type[Table]] = [
     AuthorizationCode,
     RefreshToken,
     FailedAttempt,
+    LicenseKey,
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -237,4 +237,20 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None:
         """Make the work durable."""
+        ...
+
+
+class LicenseSigner(Protocol):
+    """Turns license attributes into the key a GitLab instance loads (protocol §3.1).
+
+    The adapter holds the private key; the domain sees attributes in and a key out. Signing is
+    CPU work (an RSA private operation), so adapters run it off the event loop's thread.
+    """
+
+    async def sign(self, attributes: Mapping[str, object]) -> str:
+        """The license key for ``attributes`` (as made by ``license_attributes``).
+
+        Every call makes a new envelope (fresh AES key and IV), so two calls never return the
+        same text: callers store the key and reuse it while the license is unchanged.
+        """
         ...
