@@ -8,6 +8,7 @@ from typing import Self
 from piccolo.engine.postgres import PostgresTransaction
 
 from persistence.database import Database
+from persistence.ledger import PostgresOutbox
 from persistence.repositories import (
     PostgresCustomers,
     PostgresInstances,
@@ -31,6 +32,7 @@ class PostgresUnitOfWork:
         self.instances = PostgresInstances(db)
         self.licenses = PostgresLicenses(db)
         self.usage_reports = PostgresUsageReports(db)
+        self.outbox = PostgresOutbox(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 
