@@ -124,6 +124,7 @@ class Worker:
         self._in_flight: dict[uuid.UUID, tuple[ProvisionEvent, asyncio.Task[None]]] = {}
         self._jobs_in_flight: set[asyncio.Task[None]] = set()
         self._last_due: dict[str, datetime] = {}
+        self.steps_run = 0
 
     @property
     def in_flight(self) -> int:
@@ -234,6 +235,7 @@ class Worker:
 
     async def _execute(self, event: ProvisionEvent) -> None:
         handler = self.registry.handlers.get(event.kind)
+        self.steps_run += 1
         try:
             if handler is None:
                 raise LookupError(f"no handler for events of kind {event.kind}")

@@ -86,6 +86,9 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
 async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:
     """Run one worker until SIGTERM/SIGINT (or ``stop``), then stop gracefully."""
     stop = stop or asyncio.Event()
+    # httpx logs every request's URL at INFO; a webhook URL is a secret, and 1 line per step
+    # is noise. Outcomes are logged by the worker itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -111,7 +114,11 @@ async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = 
                 flush=True,
             )
             await worker.run(stop)
-            print(f"worker {worker.owner} stopped", file=sys.stderr, flush=True)
+            print(
+                f"worker {worker.owner} stopped: ran {worker.steps_run} steps",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
