@@ -1,4 +1,5 @@
-"""The ``provision`` command: serve, migrate, demo, schema, clients, users, tokens, licenses."""
+"""The ``provision`` command: serve, migrate, worker, demo, schema, clients, users, tokens,
+licenses."""
 
 from __future__ import annotations
 
@@ -58,6 +59,15 @@ def _serve(settings: Settings) -> int:
             log_level=settings.log_level,
             access_log=False,
         )
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from api.worker_process import run_worker
+
+    with database(settings) as dsn:
+        asyncio.run(migrate(dsn))
+        asyncio.run(run_worker(settings, dsn))
     return 0
 
 
@@ -344,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="listen port (default 8000)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     commands.add_parser("migrate", help="apply the database migrations")
+    commands.add_parser(
+        "worker", help="run the provisioning ledger and the scheduled jobs (SIGTERM stops)"
+    )
     commands.add_parser("demo", help="fill the database with a believable demo data set")
     token = commands.add_parser(
         "token", help="access tokens for operators and local development"
@@ -434,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "worker":
+        return _worker(settings)
     if args.command == "demo":
         return _demo(settings)
     if args.command == "token":

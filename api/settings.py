@@ -56,6 +56,16 @@ class Settings:
     external_email_claim: str = "email"
     external_scope_claim: str = "scope"
     external_partner_claim: str | None = None
+    worker_concurrency: int = 16
+    worker_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 1.0
+    worker_grace_seconds: float = 20.0
+    worker_http_timeout_seconds: float = 10.0
+    worker_plugins: tuple[str, ...] = ()
+    ledger_max_attempts: int = 8
+    ledger_backoff_base_seconds: float = 2.0
+    ledger_backoff_max_seconds: float = 600.0
+    alert_webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
@@ -104,6 +114,22 @@ class Settings:
             external_email_claim=env.get("PROVISION_EXTERNAL_EMAIL_CLAIM", "email"),
             external_scope_claim=env.get("PROVISION_EXTERNAL_SCOPE_CLAIM", "scope"),
             external_partner_claim=env.get("PROVISION_EXTERNAL_PARTNER_CLAIM") or None,
+            worker_concurrency=int(env.get("PROVISION_WORKER_CONCURRENCY", "16")),
+            worker_lease_seconds=float(env.get("PROVISION_WORKER_LEASE_SECONDS", "60")),
+            worker_poll_seconds=float(env.get("PROVISION_WORKER_POLL_SECONDS", "1")),
+            worker_grace_seconds=float(env.get("PROVISION_WORKER_GRACE_SECONDS", "20")),
+            worker_http_timeout_seconds=float(env.get("PROVISION_WORKER_HTTP_TIMEOUT", "10")),
+            worker_plugins=tuple(
+                p.strip() for p in env.get("PROVISION_WORKER_PLUGINS", "").split(",") if p.strip()
+            ),
+            ledger_max_attempts=int(env.get("PROVISION_LEDGER_MAX_ATTEMPTS", "8")),
+            ledger_backoff_base_seconds=float(
+                env.get("PROVISION_LEDGER_BACKOFF_BASE_SECONDS", "2")
+            ),
+            ledger_backoff_max_seconds=float(
+                env.get("PROVISION_LEDGER_BACKOFF_MAX_SECONDS", "600")
+            ),
+            alert_webhook_url=env.get("PROVISION_ALERT_WEBHOOK_URL") or None,
         )
 
     @property

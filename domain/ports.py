@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -15,6 +15,7 @@ from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
 from domain.model.namespace import Namespace
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
@@ -185,6 +186,86 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """Provision events recorded in the unit of work's transaction (the transactional outbox).
+
+    An event recorded here commits with the change that caused it, or not at all: a worker
+    never runs a step for a change that was rolled back, and no committed change loses its
+    step when the process dies right after the commit.
+    """
+
+    async def record(self, event: ProvisionEvent) -> None:
+        """Add ``event`` (PENDING, due at its ``next_attempt_at``) to the ledger.
+
+        Raises ``RuntimeError`` outside a transaction: an outbox row alone is no outbox.
+        """
+        ...
+
+
+class Ledger(Protocol):
+    """The provision events as workers see them: claim the due ones under a lease, then
+    store each attempt's outcome. Safe to use from any number of processes at once."""
+
+    async def claim_due(self, owner: str, limit: int, lease: timedelta) -> Sequence[ProvisionEvent]:
+        """Up to ``limit`` due events, now RUNNING under ``owner``'s lease with one more
+        attempt counted; oldest due first.
+
+        Due means PENDING or FAILED with ``next_attempt_at`` passed, or RUNNING on a lease
+        that expired with attempts left (its worker died). Two callers never get the same
+        event while its lease holds.
+        """
+        ...
+
+    async def extend_leases(
+        self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
+    ) -> set[uuid.UUID]:
+        """Push the leases ``owner`` still holds on ``event_ids`` to ``lease`` from now;
+        returns the ids whose lease it still held."""
+        ...
+
+    async def finish(
+        self, event: ProvisionEvent, owner: str, follow_ups: Sequence[ProvisionEvent] = ()
+    ) -> bool:
+        """Store ``event``'s outcome (SUCCEEDED, FAILED, DEAD, or released to PENDING) and
+        record ``follow_ups`` (such as its ALERT) in one transaction, but only while ``owner``
+        still holds the lease it claimed with.
+
+        Returns False, and changes nothing, when the lease was lost (expired and reclaimed
+        by another worker): the old owner never overwrites the new one's work.
+        """
+        ...
+
+    async def expired_without_attempts(self, limit: int) -> Sequence[ProvisionEvent]:
+        """RUNNING events whose lease expired on their last attempt: nobody will reclaim
+        them; the caller gives them up (DEAD) with ``give_up``."""
+        ...
+
+    async def give_up(
+        self, event: ProvisionEvent, follow_ups: Sequence[ProvisionEvent] = ()
+    ) -> bool:
+        """Store a given-up (DEAD) event and its follow-ups in one transaction, unless the row
+        is no longer RUNNING on an expired lease after its last attempt (returns False then:
+        another caller got there first)."""
+        ...
+
+    async def get(self, event_id: uuid.UUID) -> ProvisionEvent | None:
+        """The event, or None."""
+        ...
+
+
+class ScheduledJobRuns(Protocol):
+    """Which scheduled job ran for which due time, shared by every worker process."""
+
+    async def claim(self, job_name: str, due_at: datetime, owner: str) -> bool:
+        """Take the run of ``job_name`` for ``due_at``; True for exactly one caller ever, so a
+        job runs at most once per due time however many workers ask."""
+        ...
+
+    async def finish(self, job_name: str, due_at: datetime, error: str | None) -> None:
+        """Record that the claimed run ended, with its error text when it failed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository inside it sees and writes the same state.
 
@@ -221,6 +302,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -206,6 +206,44 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     unique_key = Unique(["scope", "operation", "key"])
 
 
+class ProvisionEvent(Table, tablename="provision_event"):
+    id = UUID(primary_key=True)
+    kind = Varchar(length=60)
+    correlation_id = Varchar(length=100)
+    # No foreign keys: the ledger is history and outlives what it names. Indexed (with id) by
+    # the staff filters in the raw SQL migration.
+    subscription_id = UUID(null=True, default=None)
+    namespace_id = UUID(null=True, default=None)
+    instance_id = UUID(null=True, default=None)
+    payload = JSONB(default={})
+    status = Varchar(length=10)
+    attempts = Integer(default=0)
+    max_attempts = Integer()
+    next_attempt_at = Timestamptz()
+    last_error = Text(null=True, default=None)
+    lease_owner = Varchar(length=200, null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    provision_event_status = Check(
+        "status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD')"
+    )
+    provision_event_attempts = Check("attempts >= 0 AND max_attempts >= 1")
+    provision_event_lease = Check("(status = 'RUNNING') = (lease_owner IS NOT NULL)")
+
+
+class ScheduledJobRun(Table, tablename="scheduled_job_run"):
+    id = UUID(primary_key=True)
+    job_name = Varchar(length=100)
+    due_at = Timestamptz()
+    owner = Varchar(length=200)
+    started_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    error = Text(null=True, default=None)
+    # The claim: one row per job and due time, whoever inserts it first runs the job.
+    scheduled_job_run_once = Unique(["job_name", "due_at"])
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -220,4 +258,6 @@ TABLES: list[type[Table]] = [
     ActivationCode,
     AuditEntry,
     IdempotencyRecord,
+    ProvisionEvent,
+    ScheduledJobRun,
 ]

@@ -8,6 +8,7 @@ from typing import Self
 from piccolo.engine.postgres import PostgresTransaction
 
 from persistence.database import Database
+from persistence.ledger import PostgresOutbox
 from persistence.repositories import (
     PostgresActivationCodes,
     PostgresAuditLog,
@@ -37,6 +38,7 @@ class PostgresUnitOfWork:
         self.activation_codes = PostgresActivationCodes(db)
         self.audit = PostgresAuditLog(db)
         self.idempotency = PostgresIdempotency(db)
+        self.outbox = PostgresOutbox(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

@@ -25,6 +25,7 @@ BUSINESS_TABLES = (
     " usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
     " subscription, membership, namespace, customer"
 )
+LEDGER_TABLES = "provision_event, scheduled_job_run"
 # The OAuth tables but the signing keys (the session's app holds its key ring).
 AUTH_TABLES = (
     "auth_failed_attempt, auth_refresh_token, auth_authorization_code, auth_token_family,"
@@ -84,7 +85,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def clean_db(db: Database) -> AsyncIterator[Database]:
     """The session database with empty business and OAuth tables."""
-    await db.fetch(f"TRUNCATE {BUSINESS_TABLES}, {AUTH_TABLES} CASCADE")
+    await db.fetch(f"TRUNCATE {BUSINESS_TABLES}, {AUTH_TABLES}, {LEDGER_TABLES} CASCADE")
     db.observer = None
     yield db
     db.observer = None

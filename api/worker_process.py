@@ -1,0 +1,125 @@
+"""``provision worker``: one worker process on the database, its built-in handlers and jobs,
+plugins named in PROVISION_WORKER_PLUGINS, and a graceful stop on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from api.clock import SystemClock
+from api.ledger_handlers import (
+    GIVE_UP_LOST_ROWS_JOB,
+    HTTP_PING_KIND,
+    alert_handler,
+    give_up_lost_rows_job,
+    http_ping_handler,
+)
+from api.settings import Settings
+from api.worker import Worker, WorkerConfig, WorkerRegistry
+from domain.model.provision_event import ALERT_KIND
+from domain.ports import Clock
+from persistence.database import Database
+from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+
+logger = logging.getLogger("provision.worker")
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What handlers and jobs may use: the database, an HTTP client (timeouts set), the
+    settings and the clock. Plugins receive it with the registry."""
+
+    db: Database
+    http: httpx.AsyncClient
+    settings: Settings
+    clock: Clock
+    config: WorkerConfig
+
+
+Plugin = Callable[[WorkerRegistry, WorkerContext], None]
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        concurrency=settings.worker_concurrency,
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        poll_seconds=settings.worker_poll_seconds,
+        grace_seconds=settings.worker_grace_seconds,
+        max_attempts=settings.ledger_max_attempts,
+        backoff_base=timedelta(seconds=settings.ledger_backoff_base_seconds),
+        backoff_max=timedelta(seconds=settings.ledger_backoff_max_seconds),
+    )
+
+
+def load_plugin(spec: str) -> Plugin:
+    """``module:function`` → the function (it registers handlers and jobs)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"a worker plugin is module:function, not {spec!r}")
+    plugin: Plugin = getattr(importlib.import_module(module_name), attribute)
+    return plugin
+
+
+def build_registry(context: WorkerContext) -> WorkerRegistry:
+    """The built-in handlers and jobs, then every configured plugin's."""
+    registry = WorkerRegistry()
+    registry.register(ALERT_KIND, alert_handler(context.http, context.settings.alert_webhook_url))
+    registry.register(HTTP_PING_KIND, http_ping_handler(context.http))
+    registry.register_job(
+        GIVE_UP_LOST_ROWS_JOB,
+        max(context.config.lease, timedelta(seconds=1)),
+        give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
+    )
+    for spec in context.settings.worker_plugins:
+        load_plugin(spec)(registry, context)
+    return registry
+
+
+async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:
+    """Run one worker until SIGTERM/SIGINT (or ``stop``), then stop gracefully."""
+    stop = stop or asyncio.Event()
+    # httpx logs every request's URL at INFO; a webhook URL is a secret, and 1 line per step
+    # is noise. Outcomes are logged by the worker itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    config = worker_config(settings)
+    db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
+    await db.start()
+    timeout = httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
+    limits = httpx.Limits(max_connections=config.concurrency * 2)
+    try:
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+            context = WorkerContext(db, http, settings, SystemClock(), config)
+            worker = Worker(
+                PostgresLedger(db),
+                PostgresScheduledJobRuns(db),
+                build_registry(context),
+                config,
+                context.clock,
+            )
+            print(
+                f"worker {worker.owner} started: kinds {sorted(worker.registry.handlers)},"
+                f" concurrency {config.concurrency}",
+                file=sys.stderr,
+                flush=True,
+            )
+            await worker.run(stop)
+            print(
+                f"worker {worker.owner} stopped: ran {worker.steps_run} steps",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await db.stop()

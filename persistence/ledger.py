@@ -1,0 +1,223 @@
+"""The provisioning ledger on PostgreSQL: the outbox writer, the workers' claim under a lease,
+outcomes fenced by the lease owner, and the scheduled-job run claims.
+
+Lease and due comparisons use the database's clock (``now()``), the one clock every worker
+shares; timestamps an attempt writes (next attempt, updated) come from the worker's Clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import asyncpg
+import orjson
+
+from domain.model.ids import new_id
+from domain.model.provision_event import ProvisionEvent, ProvisionStatus
+from domain.model.restore import restore
+from persistence.database import Database
+
+EVENT_COLUMNS = (
+    "id, kind, correlation_id, subscription_id, namespace_id, instance_id, payload::text,"
+    " status, attempts, max_attempts, next_attempt_at, last_error, lease_owner, lease_until,"
+    " created_at, updated_at"
+)
+
+_INSERT = (
+    "INSERT INTO provision_event (id, kind, correlation_id, subscription_id, namespace_id,"
+    " instance_id, payload, status, attempts, max_attempts, next_attempt_at, last_error,"
+    " lease_owner, lease_until, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+)
+
+# The inner SELECT picks and locks the rows; SKIP LOCKED lets concurrent claimers pass over
+# each other's picks instead of waiting, so no two claims return the same row. A RUNNING
+# row on an expired lease with no attempt left is not reclaimed: the clean-up job gives it up.
+_CLAIM = f"""
+UPDATE provision_event e
+   SET status = 'RUNNING', lease_owner = $1, lease_until = now() + $2::interval,
+       attempts = e.attempts + 1, updated_at = now()
+ WHERE e.id IN (
+       SELECT id FROM provision_event
+        WHERE (status IN ('PENDING', 'FAILED') AND next_attempt_at <= now())
+           OR (status = 'RUNNING' AND lease_until < now() AND attempts < max_attempts)
+        ORDER BY next_attempt_at
+        LIMIT $3
+          FOR UPDATE SKIP LOCKED)
+RETURNING {EVENT_COLUMNS}
+"""
+
+_FINISH = (
+    "UPDATE provision_event SET status = $3, attempts = $4, next_attempt_at = $5,"
+    " last_error = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7"
+    " WHERE id = $1 AND status = 'RUNNING' AND lease_owner = $2 RETURNING id"
+)
+
+_GIVE_UP = (
+    "UPDATE provision_event SET status = 'DEAD', last_error = $2, lease_owner = NULL,"
+    " lease_until = NULL, updated_at = $3"
+    " WHERE id = $1 AND status = 'RUNNING' AND lease_until < now()"
+    " AND attempts >= max_attempts RETURNING id"
+)
+
+
+def event_from_row(row: asyncpg.Record) -> ProvisionEvent:
+    return restore(
+        ProvisionEvent,
+        id=row["id"],
+        kind=row["kind"],
+        correlation_id=row["correlation_id"],
+        subscription_id=row["subscription_id"],
+        namespace_id=row["namespace_id"],
+        instance_id=row["instance_id"],
+        payload=orjson.loads(row["payload"]),
+        status=ProvisionStatus(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _insert_args(event: ProvisionEvent) -> tuple[object, ...]:
+    return (
+        event.id,
+        event.kind,
+        event.correlation_id,
+        event.subscription_id,
+        event.namespace_id,
+        event.instance_id,
+        orjson.dumps(event.payload).decode(),
+        event.status.value,
+        event.attempts,
+        event.max_attempts,
+        event.next_attempt_at,
+        event.last_error,
+        event.lease_owner,
+        event.lease_until,
+        event.created_at,
+        event.updated_at,
+    )
+
+
+class PostgresOutbox:
+    """Writes provision events into the current transaction (the unit of work's)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, event: ProvisionEvent) -> None:
+        if self._db.engine.current_transaction.get() is None:
+            raise RuntimeError("the outbox records events only inside a transaction")
+        await self._db.fetch(_INSERT, *_insert_args(event))
+
+    async def record_many(self, events: Sequence[ProvisionEvent]) -> None:
+        """Many events in one round trip (bulk jobs, tests and the bench)."""
+        if self._db.engine.current_transaction.get() is None:
+            raise RuntimeError("the outbox records events only inside a transaction")
+        await self._db.execute_many(_INSERT, [_insert_args(e) for e in events])
+
+
+class PostgresLedger:
+    """The workers' side of the ledger (``domain.ports.Ledger``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[ProvisionEvent]:
+        rows = await self._db.fetch(_CLAIM, owner, lease, limit)
+        events = [event_from_row(row) for row in rows]
+        events.sort(key=lambda e: e.next_attempt_at)
+        return events
+
+    async def extend_leases(
+        self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
+    ) -> set[uuid.UUID]:
+        rows = await self._db.fetch(
+            "UPDATE provision_event SET lease_until = now() + $3::interval"
+            " WHERE id = ANY($2) AND status = 'RUNNING' AND lease_owner = $1 RETURNING id",
+            owner,
+            list(event_ids),
+            lease,
+        )
+        return {row["id"] for row in rows}
+
+    async def finish(
+        self, event: ProvisionEvent, owner: str, follow_ups: Sequence[ProvisionEvent] = ()
+    ) -> bool:
+        args = (
+            event.id,
+            owner,
+            event.status.value,
+            event.attempts,
+            event.next_attempt_at,
+            event.last_error,
+            event.updated_at,
+        )
+        if not follow_ups:
+            return bool(await self._db.fetch(_FINISH, *args))
+        async with self._db.engine.transaction():
+            if not await self._db.fetch(_FINISH, *args):
+                return False
+            await PostgresOutbox(self._db).record_many(follow_ups)
+        return True
+
+    async def expired_without_attempts(self, limit: int) -> list[ProvisionEvent]:
+        rows = await self._db.fetch(
+            f"SELECT {EVENT_COLUMNS} FROM provision_event"
+            " WHERE status = 'RUNNING' AND lease_until < now() AND attempts >= max_attempts"
+            " ORDER BY lease_until LIMIT $1",
+            limit,
+        )
+        return [event_from_row(row) for row in rows]
+
+    async def give_up(
+        self, event: ProvisionEvent, follow_ups: Sequence[ProvisionEvent] = ()
+    ) -> bool:
+        async with self._db.engine.transaction():
+            if not await self._db.fetch(_GIVE_UP, event.id, event.last_error, event.updated_at):
+                return False
+            if follow_ups:
+                await PostgresOutbox(self._db).record_many(follow_ups)
+        return True
+
+    async def get(self, event_id: uuid.UUID) -> ProvisionEvent | None:
+        row = await self._db.fetchrow(
+            f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE id = $1", event_id
+        )
+        return event_from_row(row) if row else None
+
+
+class PostgresScheduledJobRuns:
+    """Claims of scheduled job runs (``domain.ports.ScheduledJobRuns``): the unique
+    (job_name, due_at) row is the claim, so one insert wins per due time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, job_name: str, due_at: datetime, owner: str) -> bool:
+        rows = await self._db.fetch(
+            "INSERT INTO scheduled_job_run (id, job_name, due_at, owner, started_at)"
+            " VALUES ($1, $2, $3, $4, now())"
+            " ON CONFLICT (job_name, due_at) DO NOTHING RETURNING id",
+            new_id(),
+            job_name,
+            due_at,
+            owner,
+        )
+        return bool(rows)
+
+    async def finish(self, job_name: str, due_at: datetime, error: str | None) -> None:
+        await self._db.fetch(
+            "UPDATE scheduled_job_run SET finished_at = now(), error = $3"
+            " WHERE job_name = $1 AND due_at = $2",
+            job_name,
+            due_at,
+            error,
+        )
