@@ -82,18 +82,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     db = Database(settings.database_url, pool_max=settings.pool_max)
     read = ReadModels(db)
     clock = clock or SystemClock()
-    graphql = GraphQLView(
-        build_schema(settings),
-        read=read,
-        commands=Commands.build(db, clock),
-        clock=clock,
-        graphiql=settings.graphiql,
-    )
     tokens = settings.token_settings
     keys = KeyRingHolder(lambda: _load_keys(db))
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
+    graphql = GraphQLView(
+        build_schema(settings),
+        read=read,
+        commands=Commands.build(db, clock, failures=limiter),
+        clock=clock,
+        graphiql=settings.graphiql,
+    )
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from domain.ports import Clock
+from auth.license_keys import DatabaseLicenseSigner
+from auth.rate_limit import FailureLimiter
+from domain.ports import Clock, LicenseSigner
+from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
@@ -21,9 +25,18 @@ class Commands:
     renew_subscription: RenewSubscriptionHandler
     change_subscription: ChangeSubscriptionHandler
     rotate_activation_code: RotateActivationCodeHandler
+    activate_subscription: ActivateSubscriptionHandler
+    failures: FailureLimiter
+    """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
     @classmethod
-    def build(cls, db: Database, clock: Clock) -> Commands:
+    def build(
+        cls,
+        db: Database,
+        clock: Clock,
+        signer: LicenseSigner | None = None,
+        failures: FailureLimiter | None = None,
+    ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
 
@@ -33,4 +46,8 @@ class Commands:
             renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
             change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
             rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
+            activate_subscription=ActivateSubscriptionHandler(
+                unit_of_work, clock, signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
+            ),
+            failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

@@ -70,3 +70,21 @@ class SubscriptionAlreadyCancelled(DomainError):
     """The subscription was cancelled before."""
 
     code = "SUBSCRIPTION_ALREADY_CANCELLED"
+
+
+class ActivationCodeInvalid(DomainError):
+    """The activation code is malformed or belongs to no subscription."""
+
+    code = "ACTIVATION_CODE_INVALID"
+
+
+class SubscriptionNotCloudLicensable(DomainError):
+    """The subscription has no cloud license to activate (legacy licensing or GitLab.com)."""
+
+    code = "SUBSCRIPTION_NOT_CLOUD_LICENSABLE"
+
+
+class InstanceLimitReached(DomainError):
+    """``maxInstances`` distinct instances have activated the subscription already."""
+
+    code = "INSTANCE_LIMIT_REACHED"

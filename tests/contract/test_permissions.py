@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {
     # Who is calling: answers ANONYMOUS for nobody; its customers field checks its own scope.
     ("Query", "viewer"),
+    # An instance has no token yet: the activation code is the credential, its format is
+    # checked before any lookup and failed attempts are limited per code and per address.
+    ("Mutation", "activateSubscription"),
+    ("Mutation", "cloudActivationActivate"),
 }
 
 

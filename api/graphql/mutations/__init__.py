@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from api.graphql.mutations.activate_subscription import (
+    activate_subscription,
+    cloud_activation_activate,
+)
 from api.graphql.mutations.create_subscription import create_subscription
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
@@ -41,4 +45,14 @@ class Mutation:
         resolver=rotate_activation_code,
         description="Give a self-managed subscription a new activation code (shown once).",
         extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    # No token needed: the activation code is the credential (failed attempts are limited).
+    activate_subscription = strawberry.mutation(
+        resolver=activate_subscription,
+        description="An instance turns its activation code into a license (no token needed).",
+    )
+    cloud_activation_activate = strawberry.mutation(
+        resolver=cloud_activation_activate,
+        description="GitLab's activation mutation, answered like `activateSubscription`; the"
+        " payload is never null and its errors are strings.",
     )

@@ -1,0 +1,234 @@
+"""activateSubscription: a self-managed instance turns an activation code into a license.
+
+Rules (DESIGN §2, issue 4): the code's format is checked before any lookup; at most
+``maxInstances`` distinct instances; the same instance again gets the same key; an expired or
+cancelled subscription cannot activate; nothing about seats or true-ups blocks activation
+(overage is reported, not enforced). The license covers the whole current term (a multi-year
+deal never expires after year one) with the current segment's seats, and a new key is signed
+only when that content changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from domain.errors import (
+    ActivationCodeInvalid,
+    InstanceLimitReached,
+    SubscriptionNotActive,
+    SubscriptionNotCloudLicensable,
+    ValidationFailed,
+)
+from domain.model.activation_code import hash_activation_code, is_activation_code
+from domain.model.audit import AuditEntry
+from domain.model.customer import Customer
+from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
+from domain.model.idempotency import check_idempotency_key
+from domain.model.instance import Instance, parse_instance_identifier
+from domain.model.license import License, Licensee
+from domain.model.license_attributes import license_attributes
+from domain.model.subscription import Subscription, Term
+from domain.ports import Clock, LicenseSigner, UnitOfWork
+from domain.principal import Principal, PrincipalKind
+from domain.use_cases.keyed import replay_or_run
+
+OPERATION = "activateSubscription"
+
+
+@dataclass(frozen=True)
+class ActivateSubscription:
+    activation_code: str
+    instance_identifier: str
+    hostname: str | None = None
+    gitlab_version: str | None = None
+    automated: bool = False
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Activated:
+    subscription: Subscription
+    customer: Customer
+    license: License
+    instance: Instance
+    future_terms: tuple[Term, ...]
+    replayed: bool = False
+
+
+def license_for(subscription: Subscription, customer: Customer, today: date) -> License:
+    """What the subscription's license says today (its key is filled in by signing)."""
+    term = subscription.current_term(today)
+    assert subscription.licensing_mode is not None
+    return License(
+        subscription_id=subscription.id,
+        mode=subscription.licensing_mode,
+        plan=subscription.plan,
+        seats=subscription.seats(today),
+        starts_at=term.start_date,
+        expires_at=term.end_date,
+        licensee=Licensee(customer.contact_name, customer.contact_email, customer.company),
+        license_key="",
+        created_at=datetime.min,
+        auto_renew=subscription.auto_renew,
+        reconciliation_enabled=subscription.reconciliation_enabled,
+        add_ons=tuple(a for a in subscription.add_ons if a.start_date < term.end_date),
+    )
+
+
+def same_content(issued: License, wanted: License) -> bool:
+    """Whether an issued license still says what ``wanted`` says (ids, keys and times aside)."""
+
+    def content(lic: License) -> tuple[Any, ...]:
+        return (
+            lic.mode,
+            lic.plan,
+            lic.seats,
+            lic.starts_at,
+            lic.expires_at,
+            lic.trial,
+            lic.cancelled,
+            lic.auto_renew,
+            lic.reconciliation_enabled,
+            lic.add_ons,
+            lic.licensee,
+        )
+
+    return content(issued) == content(wanted)
+
+
+class ActivateSubscriptionHandler:
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], clock: Clock, signer: LicenseSigner
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._signer = signer
+
+    async def __call__(self, command: ActivateSubscription) -> Activated:
+        # The code is the credential, and its format is checked before anything is looked up.
+        if not is_activation_code(command.activation_code):
+            raise ActivationCodeInvalid(
+                "invalid activation code: 24 characters from A-Z and 0-9",
+                path=("activationCode",),
+            )
+        identifier = parse_instance_identifier(command.instance_identifier)
+        key = check_idempotency_key(command.idempotency_key)
+        caller = Principal(PrincipalKind.INSTANCE, subject=identifier)
+        request = {
+            "code": hash_activation_code(command.activation_code),
+            "instance": identifier,
+        }
+        async with self._unit_of_work() as uow:
+            subscription_id = await uow.activation_codes.subscription_for(
+                hash_activation_code(command.activation_code)
+            )
+            if subscription_id is None:
+                raise ActivationCodeInvalid("invalid activation code", path=("activationCode",))
+            results: list[Activated] = []
+
+            async def activate() -> dict[str, Any]:
+                activated = await self._activate(uow, caller, subscription_id, identifier, command)
+                results.append(activated)
+                return {
+                    "license": str(activated.license.id),
+                    "instance": str(activated.instance.id),
+                }
+
+            _, replayed = await replay_or_run(uow, caller, OPERATION, key, request, activate)
+            if replayed:
+                # The same instance asking again: the same answer (the license may have
+                # changed since, so it is worked out again; unchanged content keeps its key).
+                activated = await self._activate(uow, caller, subscription_id, identifier, command)
+                results.append(Activated(**{**activated.__dict__, "replayed": True}))
+            await uow.commit()
+        return results[-1]
+
+    async def _activate(
+        self,
+        uow: UnitOfWork,
+        caller: Principal,
+        subscription_id: Any,
+        identifier: str,
+        command: ActivateSubscription,
+    ) -> Activated:
+        now = self._clock.now()
+        today = now.date()
+        # Locked: concurrent activations of one subscription queue here, so the instance
+        # limit holds.
+        subscription = await uow.subscriptions.lock(subscription_id)
+        assert subscription is not None
+        status = subscription.status(today)
+        if status in (SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED):
+            raise SubscriptionNotActive(
+                f"the subscription is {status.value.lower()}; it cannot be activated",
+                path=("activationCode",),
+            )
+        if subscription.deployment is not Deployment.SELF_MANAGED or (
+            subscription.licensing_mode is LicensingMode.LEGACY
+        ):
+            raise SubscriptionNotCloudLicensable(
+                "activation code without cloud compatible subscription",
+                path=("activationCode",),
+            )
+        customer = await uow.customers.get(subscription.customer_id)
+        assert customer is not None
+        instances = list(await uow.instances.for_subscription(subscription.id))
+        instance = next((i for i in instances if i.instance_identifier == identifier), None)
+        if instance is None:
+            if len(instances) >= subscription.max_instances:
+                raise InstanceLimitReached(
+                    f"{subscription.max_instances} instance(s) already activated this"
+                    " subscription; deactivate one or raise maxInstances",
+                    path=("instanceIdentifier",),
+                )
+            instance = Instance(
+                instance_identifier=identifier,
+                subscription_id=subscription.id,
+                activated_at=now,
+                hostname=_text(command.hostname, "hostname"),
+                gitlab_version=_text(command.gitlab_version, "gitlabVersion"),
+            )
+            await uow.instances.add(instance)
+        wanted = license_for(subscription, customer, today)
+        issued = await uow.licenses.latest_for_subscription(subscription.id)
+        if issued is None or not same_content(issued, wanted):
+            attributes = license_attributes(wanted, subscription_name=subscription.name)
+            signed = await self._signer.sign(attributes)
+            issued = License(
+                **{
+                    **wanted.__dict__,
+                    "license_key": signed,
+                    "created_at": now,
+                    "instance_id": instance.id,
+                }
+            )
+            await uow.licenses.add(issued)
+            await uow.audit.record(
+                AuditEntry.of(
+                    caller,
+                    OPERATION,
+                    "License",
+                    issued.id,
+                    now,
+                    after={
+                        "subscription": subscription.name,
+                        "seats": issued.seats,
+                        "expiresAt": issued.expires_at.isoformat(),
+                    },
+                    idempotency_key=command.idempotency_key,
+                )
+            )
+        future = tuple(t for t in subscription.terms if t.start_date > today)
+        return Activated(subscription, customer, issued, instance, future)
+
+
+def _text(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > 255:
+        raise ValidationFailed(f"{name} is longer than 255 characters", path=(name,))
+    return cleaned or None
