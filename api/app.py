@@ -16,6 +16,7 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
+from api.gitlab_routes import gitlab_routes
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
@@ -87,10 +88,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
+    commands = Commands.build(db, clock, failures=limiter)
     graphql = GraphQLView(
         build_schema(settings),
         read=read,
-        commands=Commands.build(db, clock, failures=limiter),
+        commands=commands,
         clock=clock,
         graphiql=settings.graphiql,
     )
@@ -127,6 +129,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
+            *gitlab_routes(commands),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[

@@ -14,6 +14,7 @@ from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
+from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
@@ -26,6 +27,7 @@ class Commands:
     change_subscription: ChangeSubscriptionHandler
     rotate_activation_code: RotateActivationCodeHandler
     activate_subscription: ActivateSubscriptionHandler
+    start_self_managed_trial: StartSelfManagedTrialHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -49,5 +51,6 @@ class Commands:
             activate_subscription=ActivateSubscriptionHandler(
                 unit_of_work, clock, signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
             ),
+            start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

@@ -88,3 +88,9 @@ class InstanceLimitReached(DomainError):
     """``maxInstances`` distinct instances have activated the subscription already."""
 
     code = "INSTANCE_LIMIT_REACHED"
+
+
+class TrialAlreadyUsed(DomainError):
+    """This email (or namespace) has had this type of trial before: one each."""
+
+    code = "TRIAL_ALREADY_USED"

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
-from domain.model.enums import Role
+from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
@@ -110,6 +110,14 @@ class TrialRepository(Protocol):
 
     async def add(self, trial: Trial) -> None:
         """Store a new trial."""
+        ...
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Trial]:
+        """The trial a self-managed trial subscription was made for (none for a sale)."""
+        ...
+
+    async def email_used(self, email: str, trial_type: TrialType) -> bool:
+        """Whether this email had a self-managed trial of this type before."""
         ...
 
     async def for_namespace(self, namespace_id: uuid.UUID) -> Sequence[Trial]:

@@ -9,10 +9,10 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.errors import IdempotencyKeyInFlight
+from domain.errors import IdempotencyKeyInFlight, TrialAlreadyUsed
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
-from domain.model.enums import Role
+from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.ids import new_id
 from domain.model.instance import Instance
@@ -258,6 +258,13 @@ class PostgresTrials:
         self._db = db
 
     async def add(self, trial: Trial) -> None:
+        try:
+            await self._insert(trial)
+        except asyncpg.UniqueViolationError:
+            # trial_one_per_email_and_type: two first trials raced; the loser is a repeat.
+            raise TrialAlreadyUsed("only one trial per email and type", path=("email",)) from None
+
+    async def _insert(self, trial: Trial) -> None:
         await self._db.fetch(
             "INSERT INTO trial (id, type, namespace, subscription, email, starts_on, ends_on,"
             " reverts_to, extended, reactivated, created_at)"
@@ -274,6 +281,22 @@ class PostgresTrials:
             trial.reactivated,
             trial.created_at,
         )
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Trial]:
+        rows = await self._db.fetch(
+            f"SELECT {TRIAL_COLUMNS} FROM trial t WHERE t.subscription = $1 ORDER BY t.id",
+            subscription_id,
+        )
+        return [trial_from_row(row) for row in rows]
+
+    async def email_used(self, email: str, trial_type: TrialType) -> bool:
+        found = await self._db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM trial WHERE subscription IS NOT NULL"
+            " AND lower(email) = lower($1) AND type = $2)",
+            email,
+            trial_type.value,
+        )
+        return bool(found)
 
     async def for_namespace(self, namespace_id: uuid.UUID) -> Sequence[Trial]:
         rows = await self._db.fetch(

@@ -158,6 +158,9 @@ class ErrorCode(Enum):
     TRIAL_NOT_ELIGIBLE = strawberry.enum_value(
         "TRIAL_NOT_ELIGIBLE", description="The namespace cannot get this trial."
     )
+    TRIAL_ALREADY_USED = strawberry.enum_value(
+        "TRIAL_ALREADY_USED", description="This email or namespace had this trial type before."
+    )
     TRIAL_ALREADY_EXTENDED = strawberry.enum_value(
         "TRIAL_ALREADY_EXTENDED", description="The trial was extended before."
     )

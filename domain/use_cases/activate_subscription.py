@@ -10,6 +10,7 @@ only when that content changes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -193,6 +194,8 @@ class ActivateSubscriptionHandler:
             )
             await uow.instances.add(instance)
         wanted = license_for(subscription, customer, today)
+        if await uow.trials.for_subscription(subscription.id):
+            wanted = dataclasses.replace(wanted, trial=True)
         issued = await uow.licenses.latest_for_subscription(subscription.id)
         if issued is None or not same_content(issued, wanted):
             attributes = license_attributes(wanted, subscription_name=subscription.name)

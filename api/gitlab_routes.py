@@ -1,0 +1,83 @@
+"""REST endpoints GitLab instances call (protocol §2.1), with GitLab's error contract: a 422
+carries ``errors`` and ``error_attribute_map``, which GitLab shows to its users."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.commands import Commands
+from auth.rate_limit import Limit
+from domain.errors import DomainError, TrialAlreadyUsed
+from domain.use_cases.start_self_managed_trial import StartSelfManagedTrial
+
+MAX_BODY_BYTES = 16 * 1024
+TRIALS_PER_ADDRESS = 10  # per limiter window (15 minutes)
+
+
+def unprocessable(errors: list[str], attributes: dict[str, list[str]]) -> JSONResponse:
+    return JSONResponse({"errors": errors, "error_attribute_map": attributes}, status_code=422)
+
+
+async def json_body(request: Request) -> dict[str, Any] | None:
+    """The JSON object posted, or None when it is missing, too large or not an object."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def self_managed_trial_route(commands: Commands) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def start_trial(request: Request) -> JSONResponse:
+        """``POST /trials/self_managed/ultimates``: ``{trial: {name, email, company, …}}`` →
+        ``{activation_code}``; GitLab activates it at once."""
+        body = await json_body(request)
+        form = body.get("trial") if body else None
+        if not isinstance(form, dict):
+            return unprocessable(["a JSON body {trial: {...}} is expected"], {"base": ["invalid"]})
+        fields = {k: form.get(k) for k in ("name", "email", "company")}
+        missing = [k for k, v in fields.items() if not isinstance(v, str) or not v.strip()]
+        if missing:
+            return unprocessable(
+                [f"{k} can't be blank" for k in missing], {k: ["blank"] for k in missing}
+            )
+        address = request.client.host if request.client else "unknown"
+        limits = [Limit("trial_address", address, TRIALS_PER_ADDRESS)]
+        if await commands.failures.retry_after(limits) is not None:
+            return JSONResponse({"errors": ["too many trials from this address"]}, status_code=429)
+        await commands.failures.record_failure(limits)  # every trial counts
+        command = StartSelfManagedTrial(
+            name=fields["name"] or "", email=fields["email"] or "", company=fields["company"] or ""
+        )
+        try:
+            started = await commands.start_self_managed_trial(command)
+        except TrialAlreadyUsed:
+            return unprocessable(
+                ["This email address was already registered for a trial."],
+                {"base": ["only_one_trial_per_email_and_type"]},
+            )
+        except DomainError as invalid:
+            field = invalid.path[-1] if invalid.path else "base"
+            return unprocessable([invalid.message], {field: ["invalid"]})
+        return JSONResponse({"activation_code": started.activation_code})
+
+    return start_trial
+
+
+def gitlab_routes(commands: Commands) -> list[Route]:
+    return [
+        Route(
+            "/trials/self_managed/ultimates",
+            self_managed_trial_route(commands),
+            methods=["POST"],
+        )
+    ]
