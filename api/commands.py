@@ -12,6 +12,7 @@ from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
@@ -28,6 +29,7 @@ class Commands:
     rotate_activation_code: RotateActivationCodeHandler
     activate_subscription: ActivateSubscriptionHandler
     start_self_managed_trial: StartSelfManagedTrialHandler
+    issue_offline_license: IssueOfflineLicenseHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -42,15 +44,16 @@ class Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
 
+        signer = signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
+
         return cls(
             create_subscription=CreateSubscriptionHandler(unit_of_work, clock),
             cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock),
             renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
             change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
             rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
-            activate_subscription=ActivateSubscriptionHandler(
-                unit_of_work, clock, signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
-            ),
+            activate_subscription=ActivateSubscriptionHandler(unit_of_work, clock, signer),
+            issue_offline_license=IssueOfflineLicenseHandler(unit_of_work, clock, signer),
             start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

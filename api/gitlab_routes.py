@@ -8,13 +8,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.commands import Commands
+from api.ids import parse_typed_id
+from auth.backend import PrincipalUser
 from auth.rate_limit import Limit
-from domain.errors import DomainError, TrialAlreadyUsed
+from domain.errors import DomainError, TrialAlreadyUsed, Unauthenticated
+from domain.policy import Access, Resource, require_scope
+from domain.principal import Principal
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrial
+from persistence.read_models import ReadModels
 
 MAX_BODY_BYTES = 16 * 1024
 TRIALS_PER_ADDRESS = 10  # per limiter window (15 minutes)
@@ -73,11 +78,52 @@ def self_managed_trial_route(commands: Commands) -> Callable[[Request], Awaitabl
     return start_trial
 
 
-def gitlab_routes(commands: Commands) -> list[Route]:
+def license_download_route(read: ReadModels) -> Callable[[Request], Awaitable[Response]]:
+    async def download(request: Request) -> Response:
+        """``GET /api/v1/licenses/{id}/download``: the license as a file, for whoever may see it
+        (bearer token with ``licenses:read``; another tenant's license is a 404)."""
+        user = request.scope.get("user")
+        principal = user.principal if isinstance(user, PrincipalUser) else Principal.anonymous()
+        try:
+            require_scope(principal, Resource.LICENSES, Access.READ)
+        except Unauthenticated as refused:
+            return JSONResponse({"error": refused.message}, status_code=401)
+        except DomainError as refused:
+            return JSONResponse({"error": refused.message}, status_code=403)
+        try:
+            license_id = parse_typed_id(request.path_params["license_id"], "License", path=("id",))
+        except DomainError:
+            return JSONResponse({"error": "no such license"}, status_code=404)
+        found = await read.licenses_by_ids(principal, [license_id])
+        keys = await read.license_keys_by_ids(principal, [license_id])
+        if license_id not in found or license_id not in keys:
+            return JSONResponse({"error": "no such license"}, status_code=404)
+        subscription = await read.subscriptions_by_ids(
+            principal, [found[license_id].subscription_id]
+        )
+        name = next(iter(subscription.values())).name if subscription else "license"
+        return Response(
+            keys[license_id],
+            media_type="application/octet-stream",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}.gitlab-license"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return download
+
+
+def gitlab_routes(commands: Commands, read: ReadModels) -> list[Route]:
     return [
         Route(
             "/trials/self_managed/ultimates",
             self_managed_trial_route(commands),
             methods=["POST"],
-        )
+        ),
+        Route(
+            "/api/v1/licenses/{license_id}/download",
+            license_download_route(read),
+            methods=["GET"],
+        ),
     ]

@@ -9,6 +9,7 @@ from api.graphql.mutations.activate_subscription import (
     cloud_activation_activate,
 )
 from api.graphql.mutations.create_subscription import create_subscription
+from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -45,6 +46,11 @@ class Mutation:
         resolver=rotate_activation_code,
         description="Give a self-managed subscription a new activation code (shown once).",
         extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    issue_offline_license = strawberry.mutation(
+        resolver=issue_offline_license,
+        description="The license file of an offline-cloud, legacy or Dedicated subscription.",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
     )
     # No token needed: the activation code is the credential (failed attempts are limited).
     activate_subscription = strawberry.mutation(

@@ -1,0 +1,89 @@
+"""issueOfflineLicense: the license file of an offline-cloud, legacy or Dedicated subscription
+(no seat link reaches us from there). Unchanged content keeps the same key, byte for byte."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.errors import NotFound, SubscriptionNotActive, ValidationFailed
+from domain.model.audit import AuditEntry
+from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
+from domain.model.license import License
+from domain.model.license_attributes import license_attributes
+from domain.model.subscription import Subscription
+from domain.policy import Access, Resource, require_scope
+from domain.ports import Clock, LicenseSigner, UnitOfWork
+from domain.principal import Principal
+from domain.use_cases.activate_subscription import license_for, same_content
+from domain.use_cases.subscription_change import may_act_on
+
+OFFLINE_MODES = (LicensingMode.OFFLINE_CLOUD, LicensingMode.LEGACY)
+
+
+@dataclass(frozen=True)
+class IssueOfflineLicense:
+    subscription_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class OfflineLicense:
+    subscription: Subscription
+    license: License
+    new: bool
+
+
+class IssueOfflineLicenseHandler:
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], clock: Clock, signer: LicenseSigner
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._signer = signer
+
+    async def __call__(self, principal: Principal, command: IssueOfflineLicense) -> OfflineLicense:
+        require_scope(principal, Resource.LICENSES, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            subscription = await uow.subscriptions.lock(command.subscription_id)
+            if subscription is None:
+                raise NotFound("no such subscription", path=("subscriptionId",))
+            await may_act_on(uow, principal, subscription)
+            now = self._clock.now()
+            if subscription.deployment is Deployment.GITLAB_COM or (
+                subscription.licensing_mode not in OFFLINE_MODES
+            ):
+                raise ValidationFailed(
+                    "only offline-cloud and legacy subscriptions get a license file; online"
+                    " cloud instances activate with their code",
+                    path=("subscriptionId",),
+                )
+            status = subscription.status(now.date())
+            if status in (SubscriptionStatus.EXPIRED, SubscriptionStatus.CANCELLED):
+                raise SubscriptionNotActive(f"the subscription is {status.value.lower()}")
+            customer = await uow.customers.get(subscription.customer_id)
+            assert customer is not None
+            wanted = license_for(subscription, customer, now.date())
+            if await uow.trials.for_subscription(subscription.id):
+                wanted = dataclasses.replace(wanted, trial=True)
+            issued = await uow.licenses.latest_for_subscription(subscription.id)
+            new = issued is None or not same_content(issued, wanted)
+            if new:
+                attributes = license_attributes(wanted, subscription_name=subscription.name)
+                key = await self._signer.sign(attributes)
+                issued = dataclasses.replace(wanted, license_key=key, created_at=now)
+                await uow.licenses.add(issued)
+                await uow.audit.record(
+                    AuditEntry.of(
+                        principal,
+                        "issueOfflineLicense",
+                        "License",
+                        issued.id,
+                        now,
+                        after={"subscription": subscription.name, "seats": issued.seats},
+                    )
+                )
+            await uow.commit()
+        assert issued is not None
+        return OfflineLicense(subscription, issued, new)
