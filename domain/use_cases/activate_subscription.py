@@ -193,6 +193,17 @@ class ActivateSubscriptionHandler:
                 gitlab_version=_text(command.gitlab_version, "gitlabVersion"),
             )
             await uow.instances.add(instance)
+            await uow.audit.record(
+                AuditEntry.of(
+                    caller,
+                    OPERATION,
+                    "Instance",
+                    instance.id,
+                    now,
+                    after={"subscription": subscription.name, "hostname": instance.hostname},
+                    idempotency_key=command.idempotency_key,
+                )
+            )
         wanted = license_for(subscription, customer, today)
         if await uow.trials.for_subscription(subscription.id):
             wanted = dataclasses.replace(wanted, trial=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -12,9 +13,12 @@ from typing import Any, Self
 from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
-from domain.model.enums import Role
+from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
+from domain.model.instance import Instance
+from domain.model.license import License
 from domain.model.subscription import Subscription, subscription_name
+from domain.model.trial import Trial
 
 
 @dataclass
@@ -27,6 +31,9 @@ class Store:
     activation_codes: dict[uuid.UUID, str] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
+    instances: list[Instance] = field(default_factory=list)
+    licenses: list[License] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
     sequence: int = 0
 
 
@@ -117,6 +124,57 @@ class _Idempotency:
         self.s.idempotency[where] = record
 
 
+class _Instances:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, instance: Instance) -> None:
+        self.s.instances.append(instance)
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> list[Instance]:
+        return [i for i in self.s.instances if i.subscription_id == subscription_id]
+
+
+class _Licenses:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, license_: License) -> None:
+        self.s.licenses.append(license_)
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
+        mine = [lic for lic in self.s.licenses if lic.subscription_id == subscription_id]
+        return mine[-1] if mine else None
+
+
+class _Trials:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, trial: Trial) -> None:
+        self.s.trials.append(trial)
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> list[Trial]:
+        return [t for t in self.s.trials if t.subscription_id == subscription_id]
+
+    async def email_used(self, email: str, trial_type: TrialType) -> bool:
+        return any(
+            t.subscription_id and (t.email or "").lower() == email.lower() and t.type is trial_type
+            for t in self.s.trials
+        )
+
+
+class FakeSigner:
+    """Signs by numbering: each call a new key, as the real envelope's fresh AES key makes."""
+
+    def __init__(self) -> None:
+        self.signed: list[Mapping[str, object]] = []
+
+    async def sign(self, attributes: Mapping[str, object]) -> str:
+        self.signed.append(attributes)
+        return f"key-{len(self.signed)}"
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the store; ``commit()`` makes the copy the store."""
 
@@ -130,6 +188,9 @@ class MemoryUnitOfWork:
         self.activation_codes: Any = _ActivationCodes(store)
         self.audit: Any = _Audit(store)
         self.idempotency: Any = _Idempotency(store)
+        self.instances: Any = _Instances(store)
+        self.licenses: Any = _Licenses(store)
+        self.trials: Any = _Trials(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)
