@@ -13,6 +13,7 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
+from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
@@ -30,6 +31,7 @@ class Commands:
     activate_subscription: ActivateSubscriptionHandler
     start_self_managed_trial: StartSelfManagedTrialHandler
     issue_offline_license: IssueOfflineLicenseHandler
+    namespaces: LinkNamespaceHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -55,5 +57,6 @@ class Commands:
             activate_subscription=ActivateSubscriptionHandler(unit_of_work, clock, signer),
             issue_offline_license=IssueOfflineLicenseHandler(unit_of_work, clock, signer),
             start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
+            namespaces=LinkNamespaceHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

@@ -94,3 +94,27 @@ class TrialAlreadyUsed(DomainError):
     """This email (or namespace) has had this type of trial before: one each."""
 
     code = "TRIAL_ALREADY_USED"
+
+
+class SubscriptionNotSaas(DomainError):
+    """Only GitLab.com subscriptions link to namespaces."""
+
+    code = "SUBSCRIPTION_NOT_SAAS"
+
+
+class NamespaceNotTopLevel(DomainError):
+    """Only top-level groups are linked or trialled."""
+
+    code = "NAMESPACE_NOT_TOP_LEVEL"
+
+
+class NotNamespaceOwner(DomainError):
+    """The portal user does not own the group."""
+
+    code = "NOT_NAMESPACE_OWNER"
+
+
+class NamespaceAlreadyLinked(DomainError):
+    """The group already has an active paid subscription."""
+
+    code = "NAMESPACE_ALREADY_LINKED"

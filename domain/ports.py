@@ -64,6 +64,10 @@ class SubscriptionRepository(Protocol):
         """The subscription, or None."""
         ...
 
+    async def linked_to(self, namespace_id: uuid.UUID) -> Subscription | None:
+        """The subscription linked to the namespace, if any (at most one, by constraint)."""
+        ...
+
     async def lock(self, subscription_id: uuid.UUID) -> Subscription | None:
         """The subscription, row-locked until the transaction ends (concurrent changes wait)."""
         ...

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.errors import IdempotencyKeyInFlight, TrialAlreadyUsed
+from domain.errors import IdempotencyKeyInFlight, NamespaceAlreadyLinked, TrialAlreadyUsed
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Role, TrialType
@@ -99,6 +99,13 @@ class PostgresSubscriptions:
         )
         return subscription_from_row(row) if row else None
 
+    async def linked_to(self, namespace_id: uuid.UUID) -> Subscription | None:
+        row = await self._db.fetchrow(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscription s WHERE s.namespace = $1",
+            namespace_id,
+        )
+        return subscription_from_row(row) if row else None
+
     async def lock(self, subscription_id: uuid.UUID) -> Subscription | None:
         # Lock the bare row first (the column list aggregates children, which FOR UPDATE
         # cannot lock), then read it whole.
@@ -144,6 +151,15 @@ class PostgresSubscriptions:
         await self._write_children(subscription)
 
     async def save(self, subscription: Subscription) -> None:
+        try:
+            await self._update(subscription)
+        except asyncpg.UniqueViolationError:
+            # subscription_one_per_namespace: another subscription took the group first.
+            raise NamespaceAlreadyLinked(
+                "the group is linked to another subscription", path=("namespaceId",)
+            ) from None
+
+    async def _update(self, subscription: Subscription) -> None:
         await self._db.fetch(
             "UPDATE subscription SET plan = $2, auto_renew = $3, licensing_mode = $4,"
             " max_instances = $5, reconciliation_enabled = $6, cancel_at_period_end = $7,"

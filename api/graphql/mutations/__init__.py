@@ -10,6 +10,7 @@ from api.graphql.mutations.activate_subscription import (
 )
 from api.graphql.mutations.create_subscription import create_subscription
 from api.graphql.mutations.issue_offline_license import issue_offline_license
+from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -51,6 +52,17 @@ class Mutation:
         resolver=issue_offline_license,
         description="The license file of an offline-cloud, legacy or Dedicated subscription.",
         extensions=needs(Resource.LICENSES, Access.WRITE),
+    )
+    link_namespace = strawberry.mutation(
+        resolver=link_namespace,
+        description="Give a GitLab.com subscription's plan to a top-level group (its owner or"
+        " staff); relinking moves it, the old group reverts.",
+        extensions=needs(Resource.NAMESPACES, Access.WRITE),
+    )
+    unlink_namespace = strawberry.mutation(
+        resolver=unlink_namespace,
+        description="Take the plan back from a group (staff); the group reverts.",
+        extensions=needs(Resource.NAMESPACES, Access.WRITE),
     )
     # No token needed: the activation code is the credential (failed attempts are limited).
     activate_subscription = strawberry.mutation(

@@ -1,0 +1,70 @@
+"""What GitLab.com must be told about a namespace (protocol §6, the ``provision`` endpoint):
+the ledger rows the linking and trial use cases record, and the worker sends."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from domain.model.enums import AddOnKind
+from domain.model.namespace import Namespace
+from domain.model.subscription import Subscription
+
+NAMESPACE_PROVISION = "NAMESPACE_PROVISION"
+_ADD_ONS = {AddOnKind.DUO_PRO: "duo_pro", AddOnKind.DUO_ENTERPRISE: "duo_enterprise"}
+
+
+def provision_body(
+    namespace: Namespace, subscription: Subscription | None, today: date
+) -> dict[str, Any]:
+    """The ``provision`` body: the subscription's plan, seats, dates, minutes, storage and
+    add-ons; without a subscription, the group's base plan (a revert). ``purchase_xid`` and the
+    dates come from the subscription, so sending the same body again changes nothing."""
+    if subscription is None:
+        return {
+            "base_product": {
+                "plan_code": namespace.base_plan.value.lower(),
+                "trial": False,
+                "start_date": today.isoformat(),
+                "end_date": None,
+                "seats": 0,
+                "auto_renew": False,
+            }
+        }
+    term = subscription.current_term(today)
+    minutes = sum(a.quantity for a in subscription.add_ons if a.kind is AddOnKind.COMPUTE_MINUTES)
+    storage = [a for a in subscription.add_ons if a.kind is AddOnKind.STORAGE_GB]
+    purchases: dict[str, list[dict[str, Any]]] = {}
+    for add_on in subscription.add_ons:
+        name = _ADD_ONS.get(add_on.kind)
+        if name:
+            purchases.setdefault(name, []).append(
+                {
+                    "started_on": add_on.start_date.isoformat(),
+                    "expires_on": add_on.end_date.isoformat(),
+                    "quantity": add_on.quantity,
+                    "purchase_xid": subscription.name,
+                    "trial": False,
+                }
+            )
+    body: dict[str, Any] = {
+        "base_product": {
+            "plan_code": subscription.plan.value.lower(),
+            "start_date": term.start_date.isoformat(),
+            "end_date": term.end_date.isoformat(),
+            "seats": subscription.seats(today),
+            "trial": False,
+            "auto_renew": subscription.auto_renew,
+        },
+        "compute_minutes": {"extra_shared_runners_minutes_limit": minutes},
+        "storage": {
+            # GitLab counts purchased storage in MiB; we sell it in GB.
+            "additional_purchased_storage_size": sum(a.quantity for a in storage) * 1024,
+            "additional_purchased_storage_ends_on": max(
+                (a.end_date for a in storage), default=term.end_date
+            ).isoformat(),
+        },
+    }
+    if purchases:
+        body["add_on_purchases"] = purchases
+    return body
