@@ -17,6 +17,7 @@ from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
+from domain.use_cases.upsert_namespace import NamespaceKeeping
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
@@ -32,6 +33,7 @@ class Commands:
     start_self_managed_trial: StartSelfManagedTrialHandler
     issue_offline_license: IssueOfflineLicenseHandler
     namespaces: LinkNamespaceHandler
+    namespace_keeping: NamespaceKeeping
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -58,5 +60,6 @@ class Commands:
             issue_offline_license=IssueOfflineLicenseHandler(unit_of_work, clock, signer),
             start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
             namespaces=LinkNamespaceHandler(unit_of_work, clock),
+            namespace_keeping=NamespaceKeeping(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

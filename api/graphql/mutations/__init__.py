@@ -17,6 +17,7 @@ from api.graphql.mutations.subscription_changes import (
     renew_subscription,
     rotate_activation_code,
 )
+from api.graphql.mutations.upsert_namespace import report_namespace_usage, upsert_namespace
 from api.graphql.permissions import needs
 from domain.policy import Access, Resource
 
@@ -62,6 +63,16 @@ class Mutation:
     unlink_namespace = strawberry.mutation(
         resolver=unlink_namespace,
         description="Take the plan back from a group (staff); the group reverts.",
+        extensions=needs(Resource.NAMESPACES, Access.WRITE),
+    )
+    upsert_namespace = strawberry.mutation(
+        resolver=upsert_namespace,
+        description="Create or update a namespace by its GitLab id (GitLab.com, staff).",
+        extensions=needs(Resource.NAMESPACES, Access.WRITE),
+    )
+    report_namespace_usage = strawberry.mutation(
+        resolver=report_namespace_usage,
+        description="Record a namespace's usage: members, seats, minutes, storage (GitLab.com).",
         extensions=needs(Resource.NAMESPACES, Access.WRITE),
     )
     # No token needed: the activation code is the credential (failed attempts are limited).
