@@ -13,6 +13,8 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandler
+from domain.use_cases.retry_provision_event import RetryProvisionEventHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -26,6 +28,8 @@ class Commands:
     change_subscription: ChangeSubscriptionHandler
     rotate_activation_code: RotateActivationCodeHandler
     activate_subscription: ActivateSubscriptionHandler
+    retry_provision_event: RetryProvisionEventHandler
+    resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -49,5 +53,7 @@ class Commands:
             activate_subscription=ActivateSubscriptionHandler(
                 unit_of_work, clock, signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
             ),
+            retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
+            resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )
