@@ -206,8 +206,8 @@ class ProvisionEventRepository(Protocol):
     """Ledger rows as staff change them (retry, resolve), inside a unit of work."""
 
     async def lock(self, event_id: uuid.UUID) -> ProvisionEvent | None:
-        """The event, row-locked until the transaction ends (a worker's claim skips it and
-        a worker holding it is waited for), or None."""
+        """The event, row-locked until the transaction ends (a worker's claim skips it; a
+        claim in progress is waited for), or None."""
         ...
 
     async def save(self, event: ProvisionEvent) -> None:

@@ -211,8 +211,8 @@ class PostgresProvisionEvents:
         self._db = db
 
     async def lock(self, event_id: uuid.UUID) -> ProvisionEvent | None:
-        # A worker's claim skips a row locked here (SKIP LOCKED); a row a worker holds
-        # is waited for, then read as RUNNING.
+        # A worker's claim skips a row locked here (SKIP LOCKED); a claim in progress is
+        # waited for, and a claimed row reads as RUNNING.
         row = await self._db.fetchrow(
             f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE id = $1 FOR UPDATE", event_id
         )
