@@ -20,6 +20,7 @@ from api.gitlab_routes import gitlab_routes
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
+from api.metrics import metrics_endpoint
 from api.middleware import RequestIdMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.settings import Settings
@@ -127,6 +128,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
+            Route(
+                "/metrics", metrics_endpoint(read, clock, settings.metrics_token), methods=["GET"]
+            ),
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),

@@ -17,8 +17,8 @@ from auth.store import OAuthStore
 from auth.tokens import TokenSettings
 
 # These authenticate *clients* (HTTP Basic or form credentials) themselves; a bearer-token
-# backend would refuse their Basic header.
-CLIENT_AUTHENTICATED_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
+# backend would refuse their Basic header. /metrics checks its own static token (not a JWT).
+CLIENT_AUTHENTICATED_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/metrics"})
 
 
 class BearerAuthenticationMiddleware(AuthenticationMiddleware):

@@ -15,6 +15,8 @@ from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandler
+from domain.use_cases.retry_provision_event import RetryProvisionEventHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
 from domain.use_cases.upsert_namespace import NamespaceKeeping
@@ -34,6 +36,8 @@ class Commands:
     issue_offline_license: IssueOfflineLicenseHandler
     namespaces: LinkNamespaceHandler
     namespace_keeping: NamespaceKeeping
+    retry_provision_event: RetryProvisionEventHandler
+    resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
 
@@ -61,5 +65,7 @@ class Commands:
             start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
             namespaces=LinkNamespaceHandler(unit_of_work, clock),
             namespace_keeping=NamespaceKeeping(unit_of_work, clock),
+            retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
+            resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

@@ -19,6 +19,8 @@ PREFIXES = {
     "Instance": "inst",
     "Trial": "trial",
     "UsageReport": "usage",
+    "ProvisionEvent": "pev",
+    "AuditEntry": "aud",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

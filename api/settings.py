@@ -66,6 +66,8 @@ class Settings:
     ledger_backoff_base_seconds: float = 2.0
     ledger_backoff_max_seconds: float = 600.0
     alert_webhook_url: str | None = None
+    metrics_token: str | None = None
+    """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
@@ -130,6 +132,7 @@ class Settings:
                 env.get("PROVISION_LEDGER_BACKOFF_MAX_SECONDS", "600")
             ),
             alert_webhook_url=env.get("PROVISION_ALERT_WEBHOOK_URL") or None,
+            metrics_token=env.get("PROVISION_METRICS_TOKEN") or None,
         )
 
     @property

@@ -118,3 +118,24 @@ class NamespaceAlreadyLinked(DomainError):
     """The group already has an active paid subscription."""
 
     code = "NAMESPACE_ALREADY_LINKED"
+
+
+class IllegalTransition(DomainError):
+    """The ledger row cannot move from its status to the one asked for (a DEAD row does not
+    succeed; a SUCCEEDED row is not retried), or the caller does not hold its lease."""
+
+    code = "ILLEGAL_TRANSITION"
+
+
+class ProvisionEventNotRetryable(IllegalTransition):
+    """Only a FAILED or DEAD ledger row is sent again by staff (a PENDING or RUNNING one is on
+    its way, a SUCCEEDED one is done, a RESOLVED one was closed by a person)."""
+
+    code = "PROVISION_EVENT_NOT_RETRYABLE"
+
+
+class ProvisionEventNotResolvable(IllegalTransition):
+    """Only a FAILED or DEAD ledger row is closed by a person (the others are running, done, or
+    closed already)."""
+
+    code = "PROVISION_EVENT_NOT_RESOLVABLE"

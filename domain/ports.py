@@ -214,6 +214,19 @@ class Outbox(Protocol):
         ...
 
 
+class ProvisionEventRepository(Protocol):
+    """Ledger rows as staff change them (retry, resolve), inside a unit of work."""
+
+    async def lock(self, event_id: uuid.UUID) -> ProvisionEvent | None:
+        """The event, row-locked until the transaction ends (a worker's claim skips it; a
+        claim in progress is waited for), or None."""
+        ...
+
+    async def save(self, event: ProvisionEvent) -> None:
+        """Store the event's status, attempts, due time, error, lease and resolution."""
+        ...
+
+
 class Ledger(Protocol):
     """The provision events as workers see them: claim the due ones under a lease, then
     store each attempt's outcome. Safe to use from any number of processes at once."""
@@ -317,6 +330,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def provision_events(self) -> ProvisionEventRepository: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -84,13 +84,18 @@ class KeysetQueries:
         where: Where,
         first: int,
         after: uuid.UUID | None,
+        *,
+        newest_first: bool = False,
     ) -> Page[Any]:
         self._visible(principal, source, where)
+        # Ids are time-ordered (UUIDv7): by id is by creation, and (filter, id) indexes
+        # serve either direction.
+        beyond, order = ("<", "DESC") if newest_first else (">", "ASC")
         if after is not None:
-            where.add(f"{source.alias}.id > {where.arg(after)}")
+            where.add(f"{source.alias}.id {beyond} {where.arg(after)}")
         rows = await self._db.fetch(
             f"SELECT {source.columns} FROM {source.table} {source.alias} WHERE {where.sql()}"
-            f" ORDER BY {source.alias}.id LIMIT {int(first) + 1}",
+            f" ORDER BY {source.alias}.id {order} LIMIT {int(first) + 1}",
             *where.args,
             record_class=source.record_class,
         )

@@ -22,7 +22,7 @@ from persistence.database import Database
 EVENT_COLUMNS = (
     "id, kind, correlation_id, subscription_id, namespace_id, instance_id, payload::text,"
     " status, attempts, max_attempts, next_attempt_at, last_error, lease_owner, lease_until,"
-    " created_at, updated_at"
+    " created_at, updated_at, resolved_reason, resolved_at"
 )
 
 _INSERT = (
@@ -82,6 +82,8 @@ def event_from_row(row: asyncpg.Record) -> ProvisionEvent:
         lease_until=row["lease_until"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        resolved_reason=row["resolved_reason"],
+        resolved_at=row["resolved_at"],
     )
 
 
@@ -192,6 +194,44 @@ class PostgresLedger:
             f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE id = $1", event_id
         )
         return event_from_row(row) if row else None
+
+
+_SAVE = (
+    "UPDATE provision_event SET status = $2, attempts = $3, next_attempt_at = $4,"
+    " last_error = $5, lease_owner = $6, lease_until = $7, updated_at = $8,"
+    " resolved_reason = $9, resolved_at = $10 WHERE id = $1"
+)
+
+
+class PostgresProvisionEvents:
+    """Ledger rows as a unit of work changes them (staff retry and resolve), in its
+    transaction (``domain.ports.ProvisionEventRepository``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def lock(self, event_id: uuid.UUID) -> ProvisionEvent | None:
+        # A worker's claim skips a row locked here (SKIP LOCKED); a claim in progress is
+        # waited for, and a claimed row reads as RUNNING.
+        row = await self._db.fetchrow(
+            f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE id = $1 FOR UPDATE", event_id
+        )
+        return event_from_row(row) if row else None
+
+    async def save(self, event: ProvisionEvent) -> None:
+        await self._db.fetch(
+            _SAVE,
+            event.id,
+            event.status.value,
+            event.attempts,
+            event.next_attempt_at,
+            event.last_error,
+            event.lease_owner,
+            event.lease_until,
+            event.updated_at,
+            event.resolved_reason,
+            event.resolved_at,
+        )
 
 
 class PostgresScheduledJobRuns:

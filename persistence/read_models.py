@@ -36,6 +36,7 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView
 
 __all__ = ["Page", "ReadModels", "SubscriptionFilter"]
@@ -72,8 +73,8 @@ _STATUS_SQL = {
 }
 
 
-class ReadModels(KeysetQueries):
-    """Queries behind the GraphQL read API."""
+class ReadModels(StaffReads, KeysetQueries):
+    """Queries behind the GraphQL read API (the staff-only ones in ``StaffReads``)."""
 
     # --- customers -------------------------------------------------------------------------
 

@@ -186,7 +186,9 @@ class AuditEntry(Table, tablename="audit_entry"):
     actor_subject = Varchar(length=200, null=True, default=None)
     action = Varchar(length=60)
     object_type = Varchar(length=40)
-    object_id = UUID(null=True, default=None, index=True)
+    # Indexed by audit_entry_object_keyset (object_id, id), with actor and action ones, in
+    # the raw SQL migration of the staff operations.
+    object_id = UUID(null=True, default=None)
     idempotency_key = Varchar(length=200, null=True, default=None)
     before = JSONB(default={})
     after = JSONB(default={})
@@ -225,8 +227,13 @@ class ProvisionEvent(Table, tablename="provision_event"):
     lease_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # Set when a person closes a FAILED or DEAD row (status RESOLVED).
+    resolved_reason = Text(null=True, default=None)
+    resolved_at = Timestamptz(null=True, default=None)
+    # Altered (RESOLVED added) by a raw migration: piccolo's auto migrations do not see a
+    # CHECK's condition change.
     provision_event_status = Check(
-        "status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD')"
+        "status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'RESOLVED')"
     )
     provision_event_attempts = Check("attempts >= 0 AND max_attempts >= 1")
     provision_event_lease = Check("(status = 'RUNNING') = (lease_owner IS NOT NULL)")

@@ -8,7 +8,7 @@ from typing import Self
 from piccolo.engine.postgres import PostgresTransaction
 
 from persistence.database import Database
-from persistence.ledger import PostgresOutbox
+from persistence.ledger import PostgresOutbox, PostgresProvisionEvents
 from persistence.repositories import (
     PostgresActivationCodes,
     PostgresAuditLog,
@@ -39,6 +39,7 @@ class PostgresUnitOfWork:
         self.audit = PostgresAuditLog(db)
         self.idempotency = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
+        self.provision_events = PostgresProvisionEvents(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

@@ -89,6 +89,12 @@ def trials(alias: str, level: Reach, principal: Principal, args: Arguments) -> s
     )
 
 
+def staff_only(alias: str, level: Reach, principal: Principal, args: Arguments) -> str:
+    """The ledger and the audit trail: staff (who reach everything) or nobody. No tenant
+    sees even its own rows there: payloads and diffs are operator data."""
+    return "FALSE"
+
+
 Condition = Callable[[str, Reach, Principal, Arguments], str]
 
 CONDITIONS: dict[Resource, Condition] = {
@@ -99,6 +105,8 @@ CONDITIONS: dict[Resource, Condition] = {
     Resource.LICENSES: of_subscription,
     Resource.INSTANCES: of_subscription,
     Resource.USAGE: of_subscription,
+    Resource.PROVISION_EVENTS: staff_only,
+    Resource.AUDIT: staff_only,
 }
 
 

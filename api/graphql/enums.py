@@ -105,6 +105,22 @@ class AddOnKind(Enum):
     DUO_ENTERPRISE = strawberry.enum_value("DUO_ENTERPRISE", description="Duo Enterprise seats.")
 
 
+@strawberry.enum(description="Where a provisioning ledger row is in its life.")
+class ProvisionEventStatus(Enum):
+    PENDING = strawberry.enum_value("PENDING", description="Waiting for a worker (due or not).")
+    RUNNING = strawberry.enum_value("RUNNING", description="A worker holds it under a lease.")
+    SUCCEEDED = strawberry.enum_value("SUCCEEDED", description="Done.")
+    FAILED = strawberry.enum_value(
+        "FAILED", description="The last attempt failed; it runs again at `nextAttemptAt`."
+    )
+    DEAD = strawberry.enum_value(
+        "DEAD", description="Every attempt failed; an alert went out. Staff retry or resolve it."
+    )
+    RESOLVED = strawberry.enum_value(
+        "RESOLVED", description="Closed by staff with a reason; no worker runs it again."
+    )
+
+
 @strawberry.enum(description="Stable codes of the errors this API returns.")
 class ErrorCode(Enum):
     NOT_FOUND = strawberry.enum_value(
@@ -166,6 +182,14 @@ class ErrorCode(Enum):
     )
     RATE_LIMITED = strawberry.enum_value(
         "RATE_LIMITED", description="Too many attempts; retry later."
+    )
+    PROVISION_EVENT_NOT_RETRYABLE = strawberry.enum_value(
+        "PROVISION_EVENT_NOT_RETRYABLE",
+        description="Only a FAILED or DEAD provision event can be retried.",
+    )
+    PROVISION_EVENT_NOT_RESOLVABLE = strawberry.enum_value(
+        "PROVISION_EVENT_NOT_RESOLVABLE",
+        description="Only a FAILED or DEAD provision event can be resolved.",
     )
     INTERNAL = strawberry.enum_value(
         "INTERNAL", description="An unexpected error; quote the request id to support."

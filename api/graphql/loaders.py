@@ -15,9 +15,11 @@ from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
@@ -127,6 +129,8 @@ class Loaders:
     license_counts: Loader[uuid.UUID, int | None]
     instance_counts: Loader[uuid.UUID, int | None]
     license_keys: Loader[uuid.UUID, str | None]
+    provision_events: Loader[uuid.UUID, ProvisionEvent | None]
+    audit_entries: Loader[uuid.UUID, AuditEntry | None]
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -157,4 +161,6 @@ class Loaders:
             license_counts=_by_id(read.count_licenses_by_subscription, principal),
             instance_counts=_by_id(read.count_instances_by_subscription, principal),
             license_keys=_by_id(read.license_keys_by_ids, principal),
+            provision_events=_by_id(read.provision_events_by_ids, principal),
+            audit_entries=_by_id(read.audit_entries_by_ids, principal),
         )

@@ -17,10 +17,13 @@ from api.graphql.prefetch import (
     prefetch_namespaces,
     prefetch_subscriptions,
 )
+from api.graphql.staff_queries import audit_entries, provision_event_summary_field, provision_events
+from api.graphql.types.audit import audit_entry_node
 from api.graphql.types.customer import CustomerNode, customer_node
 from api.graphql.types.license import InstanceNode, LicenseNode, instance_node, license_node
 from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.graphql.types.node import Connection, Node, build_connection
+from api.graphql.types.provision_event import provision_event_node
 from api.graphql.types.subscription import SubscriptionNode, subscription_node
 from api.graphql.types.usage import UsageReportNode, usage_report_node
 from api.graphql.types.viewer import Viewer, viewer_of
@@ -66,6 +69,8 @@ _NODE_RESOURCES = {
     "Instance": Resource.INSTANCES,
     "Trial": Resource.TRIALS,
     "UsageReport": Resource.USAGE,
+    "ProvisionEvent": Resource.PROVISION_EVENTS,
+    "AuditEntry": Resource.AUDIT,
 }
 
 
@@ -104,6 +109,12 @@ async def resolve_node(info: Info, value: str) -> Node | None:
     if type_name == "UsageReport":
         report = await loaders.usage_reports.load(local_id)
         return usage_report_node(report) if report else None
+    if type_name == "ProvisionEvent":
+        event = await loaders.provision_events.load(local_id)
+        return provision_event_node(event) if event else None
+    if type_name == "AuditEntry":
+        entry = await loaders.audit_entries.load(local_id)
+        return audit_entry_node(entry) if entry else None
     return None
 
 
@@ -364,3 +375,20 @@ class Query:
             after_given=after is not None,
             count=lambda: ctx.read.count_usage_reports(ctx.principal, sub_id),
         )
+
+    provision_events = strawberry.field(
+        resolver=provision_events,
+        description="Provisioning ledger rows, newest first, optionally filtered (staff).",
+        extensions=needs(Resource.PROVISION_EVENTS),
+    )
+    provision_event_summary = strawberry.field(
+        resolver=provision_event_summary_field,
+        description="The ledger at a glance: counts by status and kind, the oldest due row's"
+        " wait (staff).",
+        extensions=needs(Resource.PROVISION_EVENTS),
+    )
+    audit_entries = strawberry.field(
+        resolver=audit_entries,
+        description="The audit trail, newest first, optionally filtered (staff).",
+        extensions=needs(Resource.AUDIT),
+    )

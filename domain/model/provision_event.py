@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import (
+    IllegalTransition,
+    ProvisionEventNotResolvable,
+    ProvisionEventNotRetryable,
+    ValidationFailed,
+)
 from domain.model.ids import new_id
 
 ALERT_KIND = "ALERT"
@@ -17,6 +22,11 @@ ALERT_KIND = "ALERT"
 
 MAX_ERROR_LENGTH = 2000
 """Stored error text is cut to this many characters."""
+
+MAX_REASON_LENGTH = 1000
+"""A resolution's reason is at most this many characters."""
+
+__all__ = ["IllegalTransition", "ProvisionEvent", "ProvisionStatus", "backoff_delay"]
 
 
 class ProvisionStatus(StrEnum):
@@ -27,17 +37,14 @@ class ProvisionStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     DEAD = "DEAD"
+    RESOLVED = "RESOLVED"
+    """Closed by a person (with a reason) after it FAILED or went DEAD; never claimed again."""
 
 
 CLAIMABLE = frozenset({ProvisionStatus.PENDING, ProvisionStatus.FAILED})
-FINAL = frozenset({ProvisionStatus.SUCCEEDED, ProvisionStatus.DEAD})
-
-
-class IllegalTransition(DomainError):
-    """The ledger row cannot move from its status to the one asked for (a DEAD row does not
-    succeed; a SUCCEEDED row is not retried), or the caller does not hold its lease."""
-
-    code = "ILLEGAL_TRANSITION"
+FINAL = frozenset({ProvisionStatus.SUCCEEDED, ProvisionStatus.DEAD, ProvisionStatus.RESOLVED})
+STAFF_ACTIONABLE = frozenset({ProvisionStatus.FAILED, ProvisionStatus.DEAD})
+"""What staff may retry or resolve."""
 
 
 def backoff_delay(
@@ -78,6 +85,8 @@ class ProvisionEvent:
     last_error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    resolved_reason: str | None = None
+    resolved_at: datetime | None = None
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -187,12 +196,35 @@ class ProvisionEvent:
         self._end_lease(now)
 
     def retry(self, *, now: datetime) -> None:
-        """Staff send a FAILED or DEAD row again now, with a fresh set of attempts."""
-        if self.status not in (ProvisionStatus.FAILED, ProvisionStatus.DEAD):
-            raise IllegalTransition(f"a {self.status} event cannot be retried")
+        """Staff send a FAILED or DEAD row again now, with a fresh set of attempts (the
+        attempt counter starts over; ``max_attempts`` stays what the row was recorded with)."""
+        if self.status not in STAFF_ACTIONABLE:
+            raise ProvisionEventNotRetryable(
+                f"a {self.status} event cannot be retried (only FAILED or DEAD ones)",
+                path=("eventId",),
+            )
         self.status = ProvisionStatus.PENDING
         self.attempts = 0
         self.next_attempt_at = now
+        self.updated_at = now
+
+    def resolve(self, reason: str, *, now: datetime) -> None:
+        """A person closes a FAILED or DEAD row, saying why (done by hand, no longer needed):
+        RESOLVED, which no worker claims. ``last_error`` is kept as history."""
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON_LENGTH:
+            raise ValidationFailed(
+                f"a resolution needs a reason of 1-{MAX_REASON_LENGTH} characters",
+                path=("reason",),
+            )
+        if self.status not in STAFF_ACTIONABLE:
+            raise ProvisionEventNotResolvable(
+                f"a {self.status} event cannot be resolved (only FAILED or DEAD ones)",
+                path=("eventId",),
+            )
+        self.status = ProvisionStatus.RESOLVED
+        self.resolved_reason = reason
+        self.resolved_at = now
         self.updated_at = now
 
     def alert(self, *, now: datetime, max_attempts: int) -> ProvisionEvent | None:

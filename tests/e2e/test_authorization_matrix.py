@@ -14,14 +14,17 @@ import pytest
 from starlette.applications import Starlette
 
 from api.ids import global_id
+from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
 from domain.model.enums import Channel, Deployment, Role
-from domain.principal import PrincipalKind
+from domain.policy import grantable
+from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
 from bearer import bearer, token_for
+from ledger_rows import record, row
 
 ALICE_EMAIL = "alice@alpha.test"
 
@@ -45,6 +48,9 @@ ROOT_QUERIES = {
       subscription { id } } } }""",
     "usageReports": """usageReports(first: 100) { totalCount edges { node { id
       subscription { id } } } }""",
+    "provisionEvents": """provisionEvents(first: 100) { totalCount edges { node { id
+      subscription { id customer { id } } namespace { id } } } }""",
+    "auditEntries": """auditEntries(first: 100) { totalCount edges { node { id objectId } } }""",
 }
 WORLD_QUERY = "{ " + "\n".join(ROOT_QUERIES.values()) + " }"
 ROOT_LISTS = {
@@ -55,6 +61,8 @@ ROOT_LISTS = {
     "instances": "Instance",
     "trials": "Trial",
     "usageReports": "UsageReport",
+    "provisionEvents": "ProvisionEvent",
+    "auditEntries": "AuditEntry",
 }
 
 
@@ -102,9 +110,18 @@ async def _world(db: Database) -> World:
         "usage_b": f.usage_for(beta_sm, billable=7, maximum=8),
     }
     await f.store(db, *objects.values())
+    # The ledger and the audit trail name tenants' objects but belong to staff alone.
+    objects["pev_a"] = row(subscription_id=alpha_sm.id, namespace_id=ns_a.id)
+    objects["pev_b"] = row(subscription_id=beta_sm.id)
+    await record(db, objects["pev_a"], objects["pev_b"])
+    staff = Principal(PrincipalKind.STAFF, "staff")
+    for name, sub in (("aud_a", alpha_sm), ("aud_b", beta_sm)):
+        objects[name] = AuditEntry.of(staff, "cancelSubscription", "Subscription", sub.id, f.NOW)
     async with PostgresUnitOfWork(db) as uow:
         await uow.customers.add_membership(Membership(alpha.id, "usr_alice", Role.OWNER))
         await uow.customers.add_membership(Membership(beta.id, "usr_bob", Role.OWNER))
+        await uow.audit.record(objects["aud_a"])
+        await uow.audit.record(objects["aud_b"])
         await uow.commit()
     type_names = {
         "Customer": ("alpha", "beta"),
@@ -114,6 +131,8 @@ async def _world(db: Database) -> World:
         "Instance": ("inst_a", "inst_b"),
         "Trial": ("trial_a", "trial_b"),
         "UsageReport": ("usage_a", "usage_b"),
+        "ProvisionEvent": ("pev_a", "pev_b"),
+        "AuditEntry": ("aud_a", "aud_b"),
     }
     ids = {
         name: global_id(type_name, objects[name].id)
@@ -148,26 +167,43 @@ EVERYTHING = {
     "Instance": ("inst_a", "inst_b"),
     "Trial": ("trial_a", "trial_b"),
     "UsageReport": ("usage_a", "usage_b"),
+    "ProvisionEvent": ("pev_a", "pev_b"),
+    "AuditEntry": ("aud_a", "aud_b"),
+}
+STAFF_ONLY = {"ProvisionEvent": None, "AuditEntry": None}  # no scope: FORBIDDEN
+LEDGER_SCOPES = frozenset({"provision_events:read", "provision_events:write", "audit:read"})
+ALICE_SEES = {
+    "Customer": ("alpha",),
+    "Subscription": ("alpha_sm", "alpha_saas"),
+    "Namespace": ("ns_a", "ns_owned"),  # linked to Alpha, and owned by Alice
+    "License": ("lic_a",),
+    "Instance": ("inst_a",),
+    "Trial": ("trial_a",),
+    "UsageReport": ("usage_a",),
 }
 CASES = [
     Case("staff", {"kind": PrincipalKind.STAFF}, EVERYTHING),
     Case(
         "portal user of Alpha",
         {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_alice", "email": ALICE_EMAIL},
+        {**ALICE_SEES, **STAFF_ONLY},
+    ),
+    Case(
+        # A token that somehow carries the ledger scopes (an external issuer's, say) still
+        # sees no row of the ledger or the audit trail: the read models cut them in SQL.
+        "portal user of Alpha holding the ledger scopes",
         {
-            "Customer": ("alpha",),
-            "Subscription": ("alpha_sm", "alpha_saas"),
-            "Namespace": ("ns_a", "ns_owned"),  # linked to Alpha, and owned by Alice
-            "License": ("lic_a",),
-            "Instance": ("inst_a",),
-            "Trial": ("trial_a",),
-            "UsageReport": ("usage_a",),
+            "kind": PrincipalKind.PORTAL_USER,
+            "subject": "usr_alice",
+            "email": ALICE_EMAIL,
+            "scopes": grantable(PrincipalKind.PORTAL_USER) | LEDGER_SCOPES,
         },
+        {**ALICE_SEES, "ProvisionEvent": (), "AuditEntry": ()},
     ),
     Case(
         "portal user of no customer",
         {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_nobody", "email": "n@x.test"},
-        dict.fromkeys(EVERYTHING, ()),
+        {**dict.fromkeys(EVERYTHING, ()), **STAFF_ONLY},
     ),
     Case(
         "partner A",
@@ -180,6 +216,7 @@ CASES = [
             "Instance": ("inst_a",),
             "Trial": ("trial_a",),
             "UsageReport": ("usage_a",),
+            **STAFF_ONLY,
         },
     ),
     Case(
@@ -193,6 +230,7 @@ CASES = [
             "Instance": None,
             "Trial": ("trial_a", "trial_b"),
             "UsageReport": None,
+            **STAFF_ONLY,
         },
     ),
     Case(
@@ -206,6 +244,7 @@ CASES = [
             "Instance": ("inst_a",),
             "Trial": None,
             "UsageReport": ("usage_a",),
+            **STAFF_ONLY,
         },
         nested_only=("alpha",),  # its subscription's customer, whom its license names
     ),
@@ -413,3 +452,37 @@ async def test_a_token_without_the_scope_is_forbidden_even_for_staff(
         await anonymous.post("/graphql", json={"query": "{ namespaces { totalCount } }"})
     ).json()
     assert alone == {"data": {"namespaces": {"totalCount": 3}}}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_only_staff_see_the_ledger_summary_and_change_ledger_rows(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    summary = (
+        await http.post(
+            "/graphql", json={"query": "{ provisionEventSummary { byKind { count } } }"}
+        )
+    ).json()
+    retry = (
+        await http.post(
+            "/graphql",
+            json={
+                "query": "mutation($id: ID!) { retryProvisionEvent(input: {eventId: $id})"
+                " { errors { code } } }",
+                "variables": {"id": world.ids["pev_a"]},
+            },
+        )
+    ).json()
+    sees = case.sees["ProvisionEvent"]
+    if sees is None:
+        assert _codes(summary) == {"provisionEventSummary": "FORBIDDEN"}
+        assert _codes(retry) == {"retryProvisionEvent": "FORBIDDEN"}
+    else:
+        counts = summary["data"]["provisionEventSummary"]["byKind"]
+        assert sum(c["count"] for c in counts) == len(sees)
+        errors = retry["data"]["retryProvisionEvent"]["errors"]
+        # A PENDING row: staff are told why not; anyone else reads it as not found.
+        expected = "PROVISION_EVENT_NOT_RETRYABLE" if sees else "NOT_FOUND"
+        assert [e["code"] for e in errors] == [expected]

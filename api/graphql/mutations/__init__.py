@@ -11,6 +11,10 @@ from api.graphql.mutations.activate_subscription import (
 from api.graphql.mutations.create_subscription import create_subscription
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
+from api.graphql.mutations.provision_events import (
+    resolve_provision_event,
+    retry_provision_event,
+)
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -84,4 +88,16 @@ class Mutation:
         resolver=cloud_activation_activate,
         description="GitLab's activation mutation, answered like `activateSubscription`; the"
         " payload is never null and its errors are strings.",
+    )
+    retry_provision_event = strawberry.mutation(
+        resolver=retry_provision_event,
+        description="Staff: run a FAILED or DEAD ledger row again, due now, attempts counted"
+        " from zero.",
+        extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
+    )
+    resolve_provision_event = strawberry.mutation(
+        resolver=resolve_provision_event,
+        description="Staff: close a FAILED or DEAD ledger row with a reason; no worker runs it"
+        " again.",
+        extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
     )

@@ -6,7 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import ValidationFailed
+from domain.errors import (
+    ProvisionEventNotResolvable,
+    ProvisionEventNotRetryable,
+    ValidationFailed,
+)
 from domain.model.provision_event import (
     ALERT_KIND,
     IllegalTransition,
@@ -162,6 +166,46 @@ def test_staff_retry_starts_over(clock: FixedClock) -> None:
     created.fail("w1", "boom", now=clock.now(), delay=timedelta(0))
     created.retry(now=clock.now())
     assert (created.status, created.attempts) == (ProvisionStatus.PENDING, 0)
+
+
+def dead(clock: FixedClock) -> ProvisionEvent:
+    created = event(clock, max_attempts=1)
+    created.claim("w1", now=clock.now(), lease=LEASE)
+    created.fail("w1", "boom", now=clock.now(), delay=timedelta(0))
+    assert created.status is ProvisionStatus.DEAD
+    return created
+
+
+def test_staff_resolve_closes_a_dead_row_for_good(clock: FixedClock) -> None:
+    created = dead(clock)
+    clock.advance(timedelta(minutes=5))
+    created.resolve("  provisioned by hand  ", now=clock.now())
+    assert created.status is ProvisionStatus.RESOLVED
+    assert (created.resolved_reason, created.resolved_at) == ("provisioned by hand", clock.now())
+    assert created.last_error == "boom"  # kept as history
+    assert not created.is_due(clock.now() + timedelta(days=1))
+    with pytest.raises(ProvisionEventNotRetryable):
+        created.retry(now=clock.now())
+    with pytest.raises(ProvisionEventNotResolvable):
+        created.resolve("again", now=clock.now())
+
+
+def test_only_failed_or_dead_rows_are_retried_or_resolved(clock: FixedClock) -> None:
+    pending = event(clock)
+    with pytest.raises(ProvisionEventNotRetryable, match="a PENDING event cannot be retried"):
+        pending.retry(now=clock.now())
+    pending.claim("w1", now=clock.now(), lease=LEASE)
+    with pytest.raises(ProvisionEventNotResolvable) as refused:
+        pending.resolve("no", now=clock.now())
+    assert refused.value.code == "PROVISION_EVENT_NOT_RESOLVABLE"
+    assert isinstance(refused.value, IllegalTransition)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 1001])
+def test_a_resolution_needs_a_reason(clock: FixedClock, reason: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        dead(clock).resolve(reason, now=clock.now())
+    assert refused.value.path == ("reason",)
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
