@@ -19,6 +19,7 @@ from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandle
 from domain.use_cases.retry_provision_event import RetryProvisionEventHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
+from domain.use_cases.trials import Trials
 from domain.use_cases.upsert_namespace import NamespaceKeeping
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -36,6 +37,7 @@ class Commands:
     issue_offline_license: IssueOfflineLicenseHandler
     namespaces: LinkNamespaceHandler
     namespace_keeping: NamespaceKeeping
+    trials: Trials
     retry_provision_event: RetryProvisionEventHandler
     resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
@@ -65,6 +67,7 @@ class Commands:
             start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
             namespaces=LinkNamespaceHandler(unit_of_work, clock),
             namespace_keeping=NamespaceKeeping(unit_of_work, clock),
+            trials=Trials(unit_of_work, clock),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
             resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),

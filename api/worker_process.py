@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -23,11 +23,13 @@ from api.ledger_handlers import (
     http_ping_handler,
 )
 from api.settings import Settings
-from api.worker import Worker, WorkerConfig, WorkerRegistry
+from api.worker import JobBody, Worker, WorkerConfig, WorkerRegistry
 from domain.model.provision_event import ALERT_KIND
 from domain.ports import Clock
+from domain.use_cases.trials import Trials
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
 
@@ -78,9 +80,24 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         max(context.config.lease, timedelta(seconds=1)),
         give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
     )
+    registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
     return registry
+
+
+TRIAL_EXPIRY_JOB = "trials.expire"
+
+
+def trial_expiry_job(context: WorkerContext) -> JobBody:
+    """Ends trials whose time has passed: each due minute, at most once across workers (the
+    job claim), and each trial once even if two runs overlap (the trial claim)."""
+    trials = Trials(lambda: PostgresUnitOfWork(context.db), context.clock)
+
+    async def run(due: datetime) -> None:
+        await trials.expire(context.clock.today())
+
+    return run
 
 
 async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:

@@ -139,3 +139,45 @@ class ProvisionEventNotResolvable(IllegalTransition):
     closed already)."""
 
     code = "PROVISION_EVENT_NOT_RESOLVABLE"
+
+
+class AlreadyUltimate(DomainError):
+    """The group is on Ultimate (paid or trial) already."""
+
+    code = "ALREADY_ULTIMATE"
+
+
+class TrialRequiresFreePlan(DomainError):
+    """An ULTIMATE trial is for a free group; a Premium group gets ULTIMATE_ON_PREMIUM."""
+
+    code = "TRIAL_REQUIRES_FREE_PLAN"
+
+
+class TrialRequiresPremiumPlan(DomainError):
+    """An ULTIMATE_ON_PREMIUM trial is for a group on paid Premium."""
+
+    code = "TRIAL_REQUIRES_PREMIUM_PLAN"
+
+
+class TrialAlreadyExtended(DomainError):
+    """Staff extend a trial once."""
+
+    code = "TRIAL_ALREADY_EXTENDED"
+
+
+class TrialAlreadyReactivated(DomainError):
+    """Staff reactivate a trial once."""
+
+    code = "TRIAL_ALREADY_REACTIVATED"
+
+
+class TrialNotActive(DomainError):
+    """Only an active trial is extended."""
+
+    code = "TRIAL_NOT_ACTIVE"
+
+
+class TrialNotExpired(DomainError):
+    """Only an expired trial on a free group is reactivated."""
+
+    code = "TRIAL_NOT_EXPIRED"

@@ -96,6 +96,10 @@ class NamespaceRepository(Protocol):
         """The namespace, or None."""
         ...
 
+    async def lock(self, namespace_id: uuid.UUID) -> Namespace | None:
+        """The namespace, row-locked until the transaction ends (trials on it queue)."""
+        ...
+
     async def get_by_gitlab_id(self, gitlab_id: int) -> Namespace | None:
         """The namespace GitLab knows by ``gitlab_id``, or None."""
         ...
@@ -114,6 +118,19 @@ class TrialRepository(Protocol):
 
     async def add(self, trial: Trial) -> None:
         """Store a new trial."""
+        ...
+
+    async def get(self, trial_id: uuid.UUID) -> Trial | None:
+        """The trial, row-locked until the transaction ends."""
+        ...
+
+    async def save(self, trial: Trial) -> None:
+        """Store changed dates and flags; a trial that runs again will be reverted again."""
+        ...
+
+    async def claim_ended(self, today: date, limit: int) -> Sequence[Trial]:
+        """Namespace trials that ended by ``today`` and were not reverted yet, marked reverted
+        in the same statement: whoever claims a trial reverts it, exactly once."""
         ...
 
     async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Trial]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -222,6 +222,12 @@ class PostgresNamespaces:
         )
         return namespace_from_row(row) if row else None
 
+    async def lock(self, namespace_id: uuid.UUID) -> Namespace | None:
+        locked = await self._db.fetchval(
+            "SELECT id FROM namespace WHERE id = $1 FOR UPDATE", namespace_id
+        )
+        return await self.get(namespace_id) if locked else None
+
     async def get_by_gitlab_id(self, gitlab_id: int) -> Namespace | None:
         row = await self._db.fetchrow(
             f"SELECT {NAMESPACE_COLUMNS} FROM namespace n WHERE n.gitlab_id = $1", gitlab_id
@@ -297,6 +303,33 @@ class PostgresTrials:
             trial.reactivated,
             trial.created_at,
         )
+
+    async def get(self, trial_id: uuid.UUID) -> Trial | None:
+        row = await self._db.fetchrow(
+            f"SELECT {TRIAL_COLUMNS} FROM trial t WHERE t.id = $1 FOR UPDATE", trial_id
+        )
+        return trial_from_row(row) if row else None
+
+    async def save(self, trial: Trial) -> None:
+        await self._db.fetch(
+            "UPDATE trial SET starts_on = $2, ends_on = $3, extended = $4, reactivated = $5,"
+            " reverted_on = NULL WHERE id = $1",
+            trial.id,
+            trial.starts_on,
+            trial.ends_on,
+            trial.extended,
+            trial.reactivated,
+        )
+
+    async def claim_ended(self, today: date, limit: int) -> Sequence[Trial]:
+        rows = await self._db.fetch(
+            f"UPDATE trial t SET reverted_on = $1 WHERE t.id IN (SELECT id FROM trial"
+            " WHERE namespace IS NOT NULL AND reverted_on IS NULL AND ends_on <= $1"
+            f" ORDER BY ends_on LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {TRIAL_COLUMNS}",
+            today,
+        )
+        return [trial_from_row(row) for row in rows]
 
     async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Trial]:
         rows = await self._db.fetch(

@@ -114,6 +114,8 @@ class Trial(Table, tablename="trial"):
     extended = Boolean(default=False)
     reactivated = Boolean(default=False)
     created_at = Timestamptz()
+    # Set by the expiry job when it claims an ended trial; cleared when a trial runs again.
+    reverted_on = Date(null=True, default=None)
     trial_dates_ordered = Check("starts_on < ends_on")
 
 

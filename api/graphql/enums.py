@@ -177,6 +177,26 @@ class ErrorCode(Enum):
     TRIAL_ALREADY_USED = strawberry.enum_value(
         "TRIAL_ALREADY_USED", description="This email or namespace had this trial type before."
     )
+    ALREADY_ULTIMATE = strawberry.enum_value(
+        "ALREADY_ULTIMATE", description="The group is on Ultimate (paid or trial) already."
+    )
+    TRIAL_REQUIRES_FREE_PLAN = strawberry.enum_value(
+        "TRIAL_REQUIRES_FREE_PLAN",
+        description="ULTIMATE trials are for free groups (Premium ones get ULTIMATE_ON_PREMIUM).",
+    )
+    TRIAL_REQUIRES_PREMIUM_PLAN = strawberry.enum_value(
+        "TRIAL_REQUIRES_PREMIUM_PLAN",
+        description="ULTIMATE_ON_PREMIUM trials are for groups on paid Premium.",
+    )
+    TRIAL_ALREADY_REACTIVATED = strawberry.enum_value(
+        "TRIAL_ALREADY_REACTIVATED", description="The trial was reactivated before."
+    )
+    TRIAL_NOT_ACTIVE = strawberry.enum_value(
+        "TRIAL_NOT_ACTIVE", description="Only an active trial can be extended."
+    )
+    TRIAL_NOT_EXPIRED = strawberry.enum_value(
+        "TRIAL_NOT_EXPIRED", description="Only an expired trial on a free group is reactivated."
+    )
     TRIAL_ALREADY_EXTENDED = strawberry.enum_value(
         "TRIAL_ALREADY_EXTENDED", description="The trial was extended before."
     )

@@ -10,6 +10,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Plan, SubscriptionStatus
 from api.graphql.errors import api_error, page_size
+from api.graphql.mutations.trials import trial_eligibility
 from api.graphql.permissions import needs, signed_in
 from api.graphql.prefetch import (
     node_fields,
@@ -120,6 +121,12 @@ async def resolve_node(info: Info, value: str) -> Node | None:
 
 @strawberry.type(description="Everything Provision lets a caller read.")
 class Query:
+    trial_eligibility = strawberry.field(
+        resolver=trial_eligibility,
+        description="Per namespace and trial type: eligible, or the reason why not.",
+        extensions=needs(Resource.TRIALS),
+    )
+
     @strawberry.field(description="Who is calling, and what they may see.")
     def viewer(self, info: Info) -> Viewer:
         return viewer_of(info.context.principal)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from domain.model.enums import AddOnKind
+from domain.model.enums import AddOnKind, TrialType
 from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
+from domain.model.trial import Trial
 
 NAMESPACE_PROVISION = "NAMESPACE_PROVISION"
 _ADD_ONS = {AddOnKind.DUO_PRO: "duo_pro", AddOnKind.DUO_ENTERPRISE: "duo_enterprise"}
@@ -68,3 +69,44 @@ def provision_body(
     if purchases:
         body["add_on_purchases"] = purchases
     return body
+
+
+TRIAL_PLAN_CODES = {
+    TrialType.ULTIMATE: "ultimate_trial",
+    TrialType.ULTIMATE_ON_PREMIUM: "ultimate_trial_paid_customer",
+}
+
+
+def trial_body(
+    namespace: Namespace, trial: Trial, subscription: Subscription | None, today: date
+) -> dict[str, Any]:
+    """The ``provision`` body that starts (or extends, or reactivates) a trial: the trial plan
+    over the group's own term, or an add-on purchase marked as a trial. The trial's dates and
+    id make a re-send change nothing."""
+    if trial.type is TrialType.DUO_ENTERPRISE:
+        seats = subscription.seats(today) if subscription else 1
+        return {
+            "add_on_purchases": {
+                "duo_enterprise": [
+                    {
+                        "started_on": trial.starts_on.isoformat(),
+                        "expires_on": trial.ends_on.isoformat(),
+                        "quantity": seats,
+                        "purchase_xid": f"trial-{trial.id}",
+                        "trial": True,
+                    }
+                ]
+            }
+        }
+    base = provision_body(namespace, subscription, today)["base_product"]
+    return {
+        "base_product": {
+            **base,
+            "plan_code": TRIAL_PLAN_CODES[trial.type],
+            "trial": True,
+            "trial_starts_on": trial.starts_on.isoformat(),
+            "trial_ends_on": trial.ends_on.isoformat(),
+            "start_date": base["start_date"] if subscription else trial.starts_on.isoformat(),
+            "end_date": base["end_date"] if subscription else trial.ends_on.isoformat(),
+        }
+    }

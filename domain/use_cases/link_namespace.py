@@ -20,7 +20,7 @@ from domain.errors import (
     SubscriptionNotSaas,
 )
 from domain.model.audit import AuditEntry
-from domain.model.enums import Deployment, NamespaceKind, SubscriptionStatus
+from domain.model.enums import Deployment, NamespaceKind, NamespacePlan, SubscriptionStatus
 from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION, provision_body
@@ -123,10 +123,14 @@ class LinkNamespaceHandler:
             before = subscription.namespace_id
             if before is not None and before != namespace.id:
                 old = await uow.namespaces.get(before)
-                if old is not None:  # relinking: the old group goes back to its base plan
+                if old is not None:  # relinking: the old group goes back to the free plan
+                    old.base_plan = NamespacePlan.FREE
+                    await uow.namespaces.save(old)
                     events.append(provision_event(old, None, now, self._max_attempts))
             subscription.namespace_id = namespace.id
             await uow.subscriptions.save(subscription)  # the unique index settles races
+            namespace.base_plan = NamespacePlan(subscription.plan.value)
+            await uow.namespaces.save(namespace)
             correlation = str(events[0].correlation_id) if events else None
             events.append(
                 provision_event(namespace, subscription, now, self._max_attempts, correlation)
@@ -163,6 +167,9 @@ class LinkNamespaceHandler:
             namespace = await uow.namespaces.get(subscription.namespace_id)
             subscription.namespace_id = None
             await uow.subscriptions.save(subscription)
+            if namespace is not None:
+                namespace.base_plan = NamespacePlan.FREE
+                await uow.namespaces.save(namespace)
             events = (
                 (provision_event(namespace, None, now, self._max_attempts),) if namespace else ()
             )

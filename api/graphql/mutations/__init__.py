@@ -21,6 +21,7 @@ from api.graphql.mutations.subscription_changes import (
     renew_subscription,
     rotate_activation_code,
 )
+from api.graphql.mutations.trials import apply_trial, extend_trial, reactivate_trial
 from api.graphql.mutations.upsert_namespace import report_namespace_usage, upsert_namespace
 from api.graphql.permissions import needs
 from domain.policy import Access, Resource
@@ -78,6 +79,21 @@ class Mutation:
         resolver=report_namespace_usage,
         description="Record a namespace's usage: members, seats, minutes, storage (GitLab.com).",
         extensions=needs(Resource.NAMESPACES, Access.WRITE),
+    )
+    apply_trial = strawberry.mutation(
+        resolver=apply_trial,
+        description="Start a trial on a top-level group (its owner, GitLab.com or staff).",
+        extensions=needs(Resource.TRIALS, Access.WRITE),
+    )
+    extend_trial = strawberry.mutation(
+        resolver=extend_trial,
+        description="Extend an active trial by its length, once (staff).",
+        extensions=needs(Resource.TRIALS, Access.WRITE),
+    )
+    reactivate_trial = strawberry.mutation(
+        resolver=reactivate_trial,
+        description="Run an expired trial on a free group again from today, once (staff).",
+        extensions=needs(Resource.TRIALS, Access.WRITE),
     )
     # No token needed: the activation code is the credential (failed attempts are limited).
     activate_subscription = strawberry.mutation(

@@ -1,0 +1,264 @@
+"""Namespace trials (DESIGN §2 Trial): apply (portal owner/admin, GitLab.com, staff), ask for
+eligibility, extend and reactivate (staff, once each), and the expiry job that reverts ended
+trials by itself. Every change records its GitLab.com provisioning in the ledger and an audit
+entry, in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from domain.errors import DomainError, Forbidden, NotFound
+from domain.model.audit import AuditEntry
+from domain.model.enums import TrialType
+from domain.model.idempotency import check_idempotency_key
+from domain.model.namespace import Namespace
+from domain.model.provision_event import ProvisionEvent
+from domain.model.provisioning import NAMESPACE_PROVISION, provision_body, trial_body
+from domain.model.trial import Trial
+from domain.model.trial_rules import DEFAULT_LENGTHS, extend, reactivate, reverts_to, why_not
+from domain.policy import Access, Resource, require_scope
+from domain.ports import Clock, UnitOfWork
+from domain.principal import Principal, PrincipalKind
+from domain.use_cases.keyed import replay_or_run
+from domain.use_cases.link_namespace import owns
+
+APPLIERS = (PrincipalKind.STAFF, PrincipalKind.GITLAB_COM, PrincipalKind.PORTAL_USER)
+
+
+@dataclass(frozen=True)
+class ApplyTrial:
+    namespace_id: uuid.UUID
+    type: TrialType
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    namespace: Namespace
+    type: TrialType
+    reason: DomainError | None
+
+    @property
+    def eligible(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class TrialChanged:
+    trial: Trial
+    namespace: Namespace
+    replayed: bool = False
+
+
+@dataclass
+class TrialSettings:
+    lengths: Mapping[TrialType, timedelta] = field(default_factory=lambda: dict(DEFAULT_LENGTHS))
+    max_attempts: int = 8
+
+
+class Trials:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        settings: TrialSettings | None = None,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._settings = settings or TrialSettings()
+
+    def _event(
+        self, namespace: Namespace, body: dict[str, object], now: datetime
+    ) -> ProvisionEvent:
+        return ProvisionEvent.new(
+            NAMESPACE_PROVISION,
+            {"namespace": namespace.gitlab_id, "provision": body},
+            now=now,
+            max_attempts=self._settings.max_attempts,
+            namespace_id=namespace.id,
+        )
+
+    async def _may_ask(self, uow: UnitOfWork, principal: Principal, namespace: Namespace) -> bool:
+        """Whether the caller may ask for this group: its owner, or a service (GitLab.com
+        asks on behalf of its owner; staff may)."""
+        if principal.kind is PrincipalKind.PORTAL_USER:
+            return owns(principal, namespace)
+        return True
+
+    async def apply(self, principal: Principal, command: ApplyTrial) -> TrialChanged:
+        require_scope(principal, Resource.TRIALS, Access.WRITE)
+        if principal.kind not in APPLIERS:
+            raise Forbidden("trials are asked for by a group's owner, GitLab.com or staff")
+        key = check_idempotency_key(command.idempotency_key)
+        request = {"namespace": str(command.namespace_id), "type": command.type.value}
+        async with self._unit_of_work() as uow:
+
+            async def start() -> dict[str, str]:
+                now = self._clock.now()
+                today = now.date()
+                # Locked: applications for one group queue, so only one of a type can pass.
+                namespace = await uow.namespaces.lock(command.namespace_id)
+                if namespace is None:
+                    raise NotFound("no such namespace", path=("namespaceId",))
+                trials = list(await uow.trials.for_namespace(namespace.id))
+                owner = await self._may_ask(uow, principal, namespace)
+                reason = why_not(namespace, trials, command.type, today, owner=owner)
+                if reason is not None:
+                    raise reason
+                trial = Trial(
+                    type=command.type,
+                    starts_on=today,
+                    ends_on=today + self._settings.lengths[command.type],
+                    created_at=now,
+                    namespace_id=namespace.id,
+                    reverts_to=reverts_to(command.type, namespace.base_plan),
+                )
+                await uow.trials.add(trial)
+                linked = await uow.subscriptions.linked_to(namespace.id)
+                await uow.outbox.record(
+                    self._event(namespace, trial_body(namespace, trial, linked, today), now)
+                )
+                await uow.audit.record(
+                    AuditEntry.of(
+                        principal,
+                        "applyTrial",
+                        "Trial",
+                        trial.id,
+                        now,
+                        after={
+                            "namespace": namespace.gitlab_id,
+                            "type": trial.type.value,
+                            "endsOn": trial.ends_on.isoformat(),
+                        },
+                        idempotency_key=key,
+                    )
+                )
+                return {"trial": str(trial.id)}
+
+            result, replayed = await replay_or_run(
+                uow, principal, "applyTrial", key, request, start
+            )
+            trial = await uow.trials.get(uuid.UUID(result["trial"]))
+            assert trial is not None
+            assert trial.namespace_id is not None
+            namespace = await uow.namespaces.get(trial.namespace_id)
+            await uow.commit()
+        assert namespace is not None
+        return TrialChanged(trial, namespace, replayed)
+
+    async def eligibility(
+        self,
+        principal: Principal,
+        namespace_ids: Sequence[uuid.UUID],
+        types: Sequence[TrialType],
+    ) -> list[Eligibility]:
+        """Per namespace and type: eligible, or why not. Namespaces the caller may not see
+        are left out (the caller passes only visible ids)."""
+        require_scope(principal, Resource.TRIALS, Access.READ)
+        today = self._clock.today()
+        answers: list[Eligibility] = []
+        async with self._unit_of_work() as uow:
+            for namespace_id in namespace_ids:
+                namespace = await uow.namespaces.get(namespace_id)
+                if namespace is None:
+                    continue
+                trials = list(await uow.trials.for_namespace(namespace_id))
+                owner = await self._may_ask(uow, principal, namespace)
+                for trial_type in types:
+                    answers.append(
+                        Eligibility(
+                            namespace,
+                            trial_type,
+                            why_not(namespace, trials, trial_type, today, owner=owner),
+                        )
+                    )
+        return answers
+
+    async def _change(
+        self,
+        principal: Principal,
+        trial_id: uuid.UUID,
+        action: str,
+        change: Callable[[Trial, Namespace, date], None],
+    ) -> TrialChanged:
+        require_scope(principal, Resource.TRIALS, Access.WRITE)
+        if principal.kind is not PrincipalKind.STAFF:
+            raise Forbidden("staff extend and reactivate trials")
+        async with self._unit_of_work() as uow:
+            now = self._clock.now()
+            today = now.date()
+            trial = await uow.trials.get(trial_id)
+            if trial is None or trial.namespace_id is None:
+                raise NotFound("no such namespace trial", path=("trialId",))
+            namespace = await uow.namespaces.lock(trial.namespace_id)
+            assert namespace is not None
+            before = {"startsOn": trial.starts_on.isoformat(), "endsOn": trial.ends_on.isoformat()}
+            change(trial, namespace, today)
+            await uow.trials.save(trial)
+            linked = await uow.subscriptions.linked_to(namespace.id)
+            await uow.outbox.record(
+                self._event(namespace, trial_body(namespace, trial, linked, today), now)
+            )
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    action,
+                    "Trial",
+                    trial.id,
+                    now,
+                    before=before,
+                    after={
+                        "startsOn": trial.starts_on.isoformat(),
+                        "endsOn": trial.ends_on.isoformat(),
+                    },
+                )
+            )
+            await uow.commit()
+        return TrialChanged(trial, namespace)
+
+    async def extend(self, principal: Principal, trial_id: uuid.UUID) -> TrialChanged:
+        def change(trial: Trial, namespace: Namespace, today: date) -> None:
+            extend(trial, self._settings.lengths[trial.type], today)
+
+        return await self._change(principal, trial_id, "extendTrial", change)
+
+    async def reactivate(self, principal: Principal, trial_id: uuid.UUID) -> TrialChanged:
+        def change(trial: Trial, namespace: Namespace, today: date) -> None:
+            reactivate(trial, namespace, self._settings.lengths[trial.type], today)
+
+        return await self._change(principal, trial_id, "reactivateTrial", change)
+
+    async def expire(self, today: date, batch: int = 100) -> list[Trial]:
+        """The scheduled job: revert every namespace trial that ended by ``today``. Each trial
+        is claimed by one statement, so two workers running this at once revert it once."""
+        reverted: list[Trial] = []
+        while True:
+            async with self._unit_of_work() as uow:
+                now = self._clock.now()
+                claimed = list(await uow.trials.claim_ended(today, batch))
+                for trial in claimed:
+                    assert trial.namespace_id is not None
+                    namespace = await uow.namespaces.get(trial.namespace_id)
+                    if namespace is None or trial.reverts_to is None:
+                        continue  # add-on trials end on GitLab.com by their own dates
+                    linked = await uow.subscriptions.linked_to(namespace.id)
+                    await uow.outbox.record(
+                        self._event(namespace, provision_body(namespace, linked, today), now)
+                    )
+                    await uow.audit.record(
+                        AuditEntry.of(
+                            Principal(PrincipalKind.STAFF, subject="provision:trial-expiry"),
+                            "expireTrial",
+                            "Trial",
+                            trial.id,
+                            now,
+                            after={"revertsTo": trial.reverts_to.value},
+                        )
+                    )
+                await uow.commit()
+            reverted += claimed
+            if len(claimed) < batch:
+                return reverted

@@ -1,0 +1,130 @@
+"""Trial rules: the eligibility matrix (plan, history, kind, ownership), the reversion
+target, and the extension and reactivation limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from domain.errors import (
+    TrialAlreadyExtended,
+    TrialAlreadyReactivated,
+    TrialNotActive,
+    TrialNotExpired,
+)
+from domain.model.enums import NamespaceKind, NamespacePlan, TrialType
+from domain.model.namespace import Namespace
+from domain.model.trial import Trial
+from domain.model.trial_rules import extend, reactivate, reverts_to, why_not
+
+TODAY = date(2026, 11, 30)
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+GROUP = Namespace(gitlab_id=1, path="g", name="G", kind=NamespaceKind.GROUP, created_at=NOW)
+
+
+def _trial(trial_type: TrialType, *, days_ago: int = 0, length: int = 30) -> Trial:
+    start = TODAY - timedelta(days=days_ago)
+    return Trial(
+        type=trial_type,
+        starts_on=start,
+        ends_on=start + timedelta(days=length),
+        created_at=NOW,
+        namespace_id=GROUP.id,
+    )
+
+
+U, UP, DUO = TrialType.ULTIMATE, TrialType.ULTIMATE_ON_PREMIUM, TrialType.DUO_ENTERPRISE
+FREE, PREMIUM, ULTIMATE = NamespacePlan.FREE, NamespacePlan.PREMIUM, NamespacePlan.ULTIMATE
+
+
+@pytest.mark.parametrize(
+    ("plan", "history", "asked", "expected"),
+    [
+        (FREE, [], U, None),
+        (FREE, [], UP, "TRIAL_REQUIRES_PREMIUM_PLAN"),
+        (FREE, [], DUO, None),
+        (PREMIUM, [], U, "TRIAL_REQUIRES_FREE_PLAN"),
+        (PREMIUM, [], UP, None),
+        (PREMIUM, [], DUO, None),
+        (ULTIMATE, [], U, "ALREADY_ULTIMATE"),
+        (ULTIMATE, [], UP, "ALREADY_ULTIMATE"),
+        (ULTIMATE, [], DUO, None),
+        (FREE, [U], U, "TRIAL_ALREADY_USED"),  # active or not, once per type
+        (FREE, ["old U"], U, "TRIAL_ALREADY_USED"),
+        (FREE, [DUO], U, None),
+        (FREE, [DUO], DUO, "TRIAL_ALREADY_USED"),
+        (PREMIUM, [UP], DUO, None),
+        (PREMIUM, ["old UP"], UP, "TRIAL_ALREADY_USED"),
+        (PREMIUM, [U], UP, "ALREADY_ULTIMATE"),  # an active Ultimate trial shows Ultimate
+    ],
+)
+def test_eligibility_by_plan_and_history(
+    plan: NamespacePlan, history: list[object], asked: TrialType, expected: str | None
+) -> None:
+    namespace = dataclasses.replace(GROUP, base_plan=plan)
+    trials = []
+    for item in history:
+        if isinstance(item, TrialType):
+            trials.append(_trial(item))
+        else:  # "old X": a trial of type X that ended long ago
+            assert isinstance(item, str)
+            old = {"U": TrialType.ULTIMATE, "UP": TrialType.ULTIMATE_ON_PREMIUM}[item[4:]]
+            trials.append(_trial(old, days_ago=90))
+    reason = why_not(namespace, trials, asked, TODAY)
+    assert (reason.code if reason else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("namespace", "owner", "expected"),
+    [
+        (dataclasses.replace(GROUP, parent_gitlab_id=9), True, "NAMESPACE_NOT_TOP_LEVEL"),
+        (dataclasses.replace(GROUP, kind=NamespaceKind.USER), True, "NAMESPACE_NOT_TOP_LEVEL"),
+        (GROUP, False, "NOT_NAMESPACE_OWNER"),
+        (GROUP, True, None),
+    ],
+)
+def test_eligibility_by_kind_and_ownership(
+    namespace: Namespace, owner: bool, expected: str | None
+) -> None:
+    reason = why_not(namespace, [], TrialType.ULTIMATE, TODAY, owner=owner)
+    assert (reason.code if reason else None) == expected
+
+
+def test_a_group_reverts_to_exactly_its_base_plan() -> None:
+    assert reverts_to(U, FREE) is FREE
+    assert reverts_to(UP, PREMIUM) is PREMIUM  # never to Free
+    assert reverts_to(DUO, PREMIUM) is None  # add-on trials change no plan
+
+
+def test_extend_once_and_only_while_active() -> None:
+    trial = _trial(U, days_ago=10)
+    extend(trial, timedelta(days=30), TODAY)
+    assert trial.ends_on == TODAY + timedelta(days=50)
+    with pytest.raises(TrialAlreadyExtended):
+        extend(trial, timedelta(days=30), TODAY)
+    with pytest.raises(TrialNotActive):
+        extend(_trial(U, days_ago=40), timedelta(days=30), TODAY)
+
+
+def test_reactivate_once_only_expired_and_only_on_a_free_group() -> None:
+    with pytest.raises(TrialNotExpired):
+        reactivate(_trial(U, days_ago=5), GROUP, timedelta(days=30), TODAY)
+    with pytest.raises(TrialNotExpired):
+        reactivate(
+            _trial(UP, days_ago=40),
+            dataclasses.replace(GROUP, base_plan=PREMIUM),
+            timedelta(days=30),
+            TODAY,
+        )
+    trial = _trial(U, days_ago=40)
+    reactivate(trial, GROUP, timedelta(days=30), TODAY)
+    assert (trial.starts_on, trial.ends_on, trial.reactivated) == (
+        TODAY,
+        TODAY + timedelta(days=30),
+        True,
+    )
+    trial.ends_on = TODAY  # ended again
+    with pytest.raises(TrialAlreadyReactivated):
+        reactivate(trial, GROUP, timedelta(days=30), TODAY + timedelta(days=1))
