@@ -182,6 +182,30 @@ def _issue_token(
     return 0
 
 
+def _expire_trials(settings: Settings) -> int:
+    """The trial expiry job, once, now (``provision worker`` runs it every minute)."""
+    from api.clock import SystemClock
+    from domain.use_cases.trials import Trials
+    from persistence.database import Database
+    from persistence.unit_of_work import PostgresUnitOfWork
+
+    async def run(dsn: str) -> int:
+        await migrate(dsn)
+        db = Database(dsn, pool_min=1, pool_max=2)
+        await db.start()
+        try:
+            clock = SystemClock()
+            reverted = await Trials(lambda: PostgresUnitOfWork(db), clock).expire(clock.today())
+        finally:
+            await db.stop()
+        return len(reverted)
+
+    with database(settings) as dsn:
+        count = asyncio.run(run(dsn))
+    print(f"{count} ended trial(s) reverted")
+    return 0
+
+
 def _rotate_keys(settings: Settings) -> int:
     import asyncpg
 
@@ -380,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument(
         "--subscription", type=uuid.UUID, help="the subscription's UUID, with --kind INSTANCE"
     )
+    trials = commands.add_parser("trials", help="namespace trials").add_subparsers(
+        dest="trials_command", required=True
+    )
+    trials.add_parser("expire", help="revert the trials that ended (the worker does it too)")
     keys = commands.add_parser("keys", help="the keys that sign access tokens").add_subparsers(
         dest="keys_command", required=True
     )
@@ -467,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "keys":
         return _rotate_keys(settings)
+    if args.command == "trials":
+        return _expire_trials(settings)
     if args.command == "client":
         return _create_client(settings, args)
     if args.command == "user":

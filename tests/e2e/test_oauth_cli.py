@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from persistence.database import Database
 
+import factories as f
 from oauth_flow import claims, viewer
 
 PROVISION = [sys.executable, "-m", "api.cli"]
@@ -135,3 +136,17 @@ async def test_token_issue_for_an_instance_names_its_subscription(database_url: 
     assert set(token["scope"].split()) == {
         "subscriptions:read", "licenses:read", "instances:read", "usage:read", "usage:write"
     }  # fmt: skip
+
+
+async def test_trials_expire_runs_the_job_once_on_demand(
+    clean_db: Database, database_url: str
+) -> None:
+    group = f.namespace(77)
+    ended = f.trial_on(group, days_left=-1)  # ended yesterday, never reverted
+    await f.store(clean_db, group, ended)
+    ran = _run(database_url, "trials", "expire")
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert ran.stdout.decode().strip() == "1 ended trial(s) reverted"
+    assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == 1
+    again = _run(database_url, "trials", "expire")
+    assert again.stdout.decode().strip() == "0 ended trial(s) reverted"
