@@ -79,10 +79,17 @@ def reverts_to(trial_type: TrialType, base_plan: NamespacePlan) -> NamespacePlan
     return base_plan
 
 
-def extend(trial: Trial, length: timedelta, today: date) -> None:
-    """Staff extend an active trial, once."""
+def _once(trial: Trial) -> None:
+    # GitLab's rule: a trial is extended or reactivated once, not both (protocol §5).
     if trial.extended:
         raise TrialAlreadyExtended("the trial was extended before", path=("trialId",))
+    if trial.reactivated:
+        raise TrialAlreadyReactivated("the trial was reactivated before", path=("trialId",))
+
+
+def extend(trial: Trial, length: timedelta, today: date) -> None:
+    """Staff extend an active trial, once (and not one that was reactivated)."""
+    _once(trial)
     if not trial.is_active(today):
         raise TrialNotActive("only an active trial is extended", path=("trialId",))
     trial.ends_on = trial.ends_on + length
@@ -90,9 +97,9 @@ def extend(trial: Trial, length: timedelta, today: date) -> None:
 
 
 def reactivate(trial: Trial, namespace: Namespace, length: timedelta, today: date) -> None:
-    """Staff reactivate an expired trial on a free group, once: it runs again from today."""
-    if trial.reactivated:
-        raise TrialAlreadyReactivated("the trial was reactivated before", path=("trialId",))
+    """Staff reactivate an expired trial on a free group, once (and not one that was
+    extended): it runs again from today."""
+    _once(trial)
     if trial.is_active(today) or today < trial.starts_on:
         raise TrialNotExpired("the trial has not ended", path=("trialId",))
     if namespace.base_plan is not NamespacePlan.FREE:

@@ -208,33 +208,33 @@ async def test_staff_extend_once_and_reactivate_once(
     world = await _world(clean_db)
     _as(http, timed_app, clock, **OWNER)
     trial = (await _apply(http, world["free"], "ULTIMATE"))["trial"]
+    duo = (await _apply(http, world["free"], "DUO_ENTERPRISE"))["trial"]
+
+    async def staff(query: str, trial_id: str, name: str) -> Any:
+        _as(http, timed_app, clock)
+        return (await _gql(http, query, input={"trialId": trial_id}))["data"][name]
+
     refused = await _gql(http, EXTEND, input={"trialId": trial["id"]})
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
-    _as(http, timed_app, clock)  # staff
-    extended = (await _gql(http, EXTEND, input={"trialId": trial["id"]}))["data"]["extendTrial"]
+    extended = await staff(EXTEND, trial["id"], "extendTrial")
     assert extended["trial"]["extended"] is True
-    twice = (await _gql(http, EXTEND, input={"trialId": trial["id"]}))["data"]["extendTrial"]
+    twice = await staff(EXTEND, trial["id"], "extendTrial")
     assert [e["code"] for e in twice["errors"]] == ["TRIAL_ALREADY_EXTENDED"]
-    early = (await _gql(http, REACTIVATE, input={"trialId": trial["id"]}))["data"][
-        "reactivateTrial"
-    ]
+    early = await staff(REACTIVATE, duo["id"], "reactivateTrial")
     assert [e["code"] for e in early["errors"]] == ["TRIAL_NOT_EXPIRED"]
     clock.advance(timedelta(days=61))
     try:
-        _as(http, timed_app, clock)
-        again = (await _gql(http, REACTIVATE, input={"trialId": trial["id"]}))["data"][
-            "reactivateTrial"
-        ]
+        # GitLab's rule: a trial is extended or reactivated, once, not both.
+        both = await staff(REACTIVATE, trial["id"], "reactivateTrial")
+        assert [e["code"] for e in both["errors"]] == ["TRIAL_ALREADY_EXTENDED"]
+        again = await staff(REACTIVATE, duo["id"], "reactivateTrial")
         assert again["errors"] == []
         assert again["trial"] == {"status": "ACTIVE", "startsOn": clock.today().isoformat()}
-        clock.advance(timedelta(days=31))
-        _as(http, timed_app, clock)
-        once = (await _gql(http, REACTIVATE, input={"trialId": trial["id"]}))["data"][
-            "reactivateTrial"
-        ]
+        clock.advance(timedelta(days=61))
+        once = await staff(REACTIVATE, duo["id"], "reactivateTrial")
         assert [e["code"] for e in once["errors"]] == ["TRIAL_ALREADY_REACTIVATED"]
     finally:
-        clock.advance(-timedelta(days=92))
+        clock.advance(-timedelta(days=122))
 
 
 async def test_the_expiry_job_reverts_each_group_to_its_base_plan_once(

@@ -128,3 +128,16 @@ def test_reactivate_once_only_expired_and_only_on_a_free_group() -> None:
     trial.ends_on = TODAY  # ended again
     with pytest.raises(TrialAlreadyReactivated):
         reactivate(trial, GROUP, timedelta(days=30), TODAY + timedelta(days=1))
+    with pytest.raises(TrialAlreadyReactivated):  # once, and not both (GitLab's rule)
+        extend(_reactivated_and_active(), timedelta(days=30), TODAY)
+    extended = _trial(U, days_ago=10)
+    extend(extended, timedelta(days=1), TODAY)
+    extended.ends_on = TODAY
+    with pytest.raises(TrialAlreadyExtended):
+        reactivate(extended, GROUP, timedelta(days=30), TODAY + timedelta(days=1))
+
+
+def _reactivated_and_active() -> Trial:
+    trial = _trial(U, days_ago=1)
+    trial.reactivated = True
+    return trial
