@@ -16,6 +16,7 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
+from api.gitlab_com_routes import gitlab_com_routes
 from api.gitlab_routes import gitlab_routes
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
@@ -134,6 +135,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
+            *gitlab_com_routes(
+                commands, read, settings.gitlab_com_admin_email, settings.gitlab_com_admin_token
+            ),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[

@@ -47,6 +47,8 @@ class Settings:
     signin_failures_per_address: int = 20
     token_failures_per_client: int = 10
     token_failures_per_address: int = 30
+    gitlab_com_admin_email: str | None = None
+    gitlab_com_admin_token: str | None = None
     external_issuer: str | None = None
     external_jwks_url: str | None = None
     external_audience: str | None = None
@@ -107,6 +109,8 @@ class Settings:
             signin_failures_per_address=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ADDRESS", "20")),
             token_failures_per_client=int(env.get("PROVISION_TOKEN_FAILURES_PER_CLIENT", "10")),
             token_failures_per_address=int(env.get("PROVISION_TOKEN_FAILURES_PER_ADDRESS", "30")),
+            gitlab_com_admin_email=env.get("PROVISION_GITLAB_COM_ADMIN_EMAIL") or None,
+            gitlab_com_admin_token=env.get("PROVISION_GITLAB_COM_ADMIN_TOKEN") or None,
             external_issuer=env.get("PROVISION_EXTERNAL_ISSUER") or None,
             external_jwks_url=env.get("PROVISION_EXTERNAL_JWKS_URL") or None,
             external_audience=env.get("PROVISION_EXTERNAL_AUDIENCE") or None,

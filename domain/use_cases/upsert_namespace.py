@@ -61,6 +61,10 @@ class NamespaceKeeping:
         self._unit_of_work = unit_of_work
         self._clock = clock
 
+    async def find(self, gitlab_id: int) -> Namespace | None:
+        async with self._unit_of_work() as uow:
+            return await uow.namespaces.get_by_gitlab_id(gitlab_id)
+
     async def upsert(self, principal: Principal, command: UpsertNamespace) -> Namespace:
         _keeper(principal)
         emails = (

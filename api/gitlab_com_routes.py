@@ -1,0 +1,178 @@
+"""REST endpoints GitLab.com calls (protocol §2.2 C1, C2, C4, C5), authenticated with the
+configured ``X-Admin-Email`` / ``X-Admin-Token`` pair. There are no default values (GitLab's own
+defaults are public): when the pair is not configured, every call is refused."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.commands import Commands
+from api.gitlab_routes import json_body
+from domain.errors import DomainError, TrialAlreadyUsed
+from domain.model.enums import NamespaceKind, TrialType
+from domain.model.trial_rules import DEFAULT_LENGTHS
+from domain.policy import grantable
+from domain.principal import Principal, PrincipalKind
+from domain.use_cases.trials import ApplyTrial
+from domain.use_cases.upsert_namespace import UpsertNamespace
+from persistence.read_models import ReadModels
+
+GITLAB_COM = Principal(
+    PrincipalKind.GITLAB_COM, subject="gitlab.com", scopes=grantable(PrincipalKind.GITLAB_COM)
+)
+# GitLab's trial type names and what they start here: the plan trial, with Duo Enterprise.
+TRIAL_TYPES: dict[str, tuple[TrialType, ...]] = {
+    "ultimate_with_gitlab_duo_enterprise": (TrialType.ULTIMATE, TrialType.DUO_ENTERPRISE),
+    "ultimate_with_dap": (TrialType.ULTIMATE, TrialType.DUO_ENTERPRISE),
+    "ultimate_on_premium_with_gitlab_duo_enterprise": (
+        TrialType.ULTIMATE_ON_PREMIUM,
+        TrialType.DUO_ENTERPRISE,
+    ),
+    "ultimate_on_premium_with_dap": (TrialType.ULTIMATE_ON_PREMIUM, TrialType.DUO_ENTERPRISE),
+    "gitlab_duo_enterprise": (TrialType.DUO_ENTERPRISE,),
+}
+MAX_NAMESPACES = 100
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def admin_only(email: str | None, token: str | None, handler: Handler) -> Handler:
+    async def guarded(request: Request) -> Response:
+        if not email or not token:
+            return JSONResponse(
+                {"errors": ["GitLab.com access is not configured on this portal"]}, status_code=403
+            )
+        given_email = request.headers.get("x-admin-email", "")
+        given_token = request.headers.get("x-admin-token", "")
+        if not (
+            hmac.compare_digest(given_email.encode(), email.encode())
+            and hmac.compare_digest(given_token.encode(), token.encode())
+        ):
+            return JSONResponse({"errors": ["unauthorized"]}, status_code=401)
+        return await handler(request)
+
+    return guarded
+
+
+def _unprocessable(message: str) -> JSONResponse:
+    return JSONResponse({"errors": [message]}, status_code=422)
+
+
+def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -> Handler:
+    async def trial(request: Request) -> Response:
+        """C1/C2: start the trial the body names on its namespace (created here when GitLab.com
+        has not sent it yet), and provision it through the ledger."""
+        body = await json_body(request)
+        if body is None:
+            return _unprocessable("a JSON object is expected")
+        form = body.get("trial_user", body)
+        if not isinstance(form, dict):
+            return _unprocessable("trial_user must be an object")
+        namespace_id = form.get("namespace_id")
+        if not isinstance(namespace_id, int) or isinstance(namespace_id, bool) or namespace_id < 1:
+            return _unprocessable("namespace_id must be a positive integer")
+        wanted = only or TRIAL_TYPES.get(str(form.get("trial_type") or ""))
+        if form.get("add_on_name") and only is None and wanted is None:
+            wanted = (TrialType.DUO_ENTERPRISE,)
+        if not wanted:
+            return _unprocessable(f"unknown trial_type {form.get('trial_type')!r}")
+        try:
+            namespace = await _namespace(commands, namespace_id, form.get("namespace"))
+            for trial_type in wanted:
+                try:
+                    await commands.trials.apply(GITLAB_COM, ApplyTrial(namespace, trial_type))
+                except TrialAlreadyUsed:
+                    if trial_type is not TrialType.DUO_ENTERPRISE:
+                        raise  # the add-on part of a combined trial may have been had before
+        except DomainError as refused:
+            return _unprocessable(refused.message)
+        return JSONResponse({"success": True})
+
+    return trial
+
+
+async def _namespace(commands: Commands, gitlab_id: int, described: Any) -> Any:
+    """Our id of the namespace GitLab.com names; created from its description if unknown."""
+    known = await commands.namespace_keeping.find(gitlab_id)
+    if known is not None:
+        return known.id
+    if not isinstance(described, dict):
+        raise DomainError("the namespace is unknown here; send `namespace` to describe it")
+    kind = str(described.get("kind") or "group").upper()
+    created = await commands.namespace_keeping.upsert(
+        GITLAB_COM,
+        UpsertNamespace(
+            gitlab_id=gitlab_id,
+            path=str(described.get("path") or ""),
+            name=str(described.get("name") or described.get("path") or ""),
+            kind=NamespaceKind.USER if kind == "USER" else NamespaceKind.GROUP,
+        ),
+    )
+    return created.id
+
+
+def eligibility(commands: Commands, read: ReadModels) -> Handler:
+    async def eligible(request: Request) -> Response:
+        """C4: ``{namespaces: {"<gitlab id>": [eligible trial type names]}}``."""
+        raw = request.query_params.getlist("namespace_ids[]") or request.query_params.getlist(
+            "namespace_ids"
+        )
+        if len(raw) > MAX_NAMESPACES or not all(v.isdigit() for v in raw):
+            return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
+        answer: dict[str, list[str]] = {}
+        for gitlab_id in dict.fromkeys(int(v) for v in raw):
+            namespace = await read.namespace_by_gitlab_id(GITLAB_COM, gitlab_id)
+            if namespace is None:
+                answer[str(gitlab_id)] = []
+                continue
+            verdicts = await commands.trials.eligibility(
+                GITLAB_COM, [namespace.id], list(TrialType)
+            )
+            ok = {v.type for v in verdicts if v.eligible}
+            answer[str(gitlab_id)] = [name for name, types in TRIAL_TYPES.items() if types[0] in ok]
+        return JSONResponse({"namespaces": answer})
+
+    return eligible
+
+
+async def trial_types(request: Request) -> Response:
+    """C5: each trial type GitLab.com may offer, with its length."""
+    lengths: dict[TrialType, timedelta] = DEFAULT_LENGTHS
+    return JSONResponse(
+        {
+            "trial_types": {
+                name: {"duration_days": lengths[types[0]].days}
+                for name, types in TRIAL_TYPES.items()
+            }
+        }
+    )
+
+
+def gitlab_com_routes(
+    commands: Commands, read: ReadModels, email: str | None, token: str | None
+) -> list[Route]:
+    def guard(handler: Handler) -> Handler:
+        return admin_only(email, token, handler)
+
+    return [
+        Route("/trials", guard(start_trial(commands)), methods=["POST"]),
+        Route("/trials/gitlab_com/ultimates", guard(start_trial(commands)), methods=["POST"]),
+        Route(
+            "/trials/gitlab_com/addons",
+            guard(start_trial(commands, (TrialType.DUO_ENTERPRISE,))),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/gitlab/namespaces/trials/eligibility",
+            guard(eligibility(commands, read)),
+            methods=["GET"],
+        ),
+        Route("/api/v1/gitlab/namespaces/trials/trial_types", guard(trial_types), methods=["GET"]),
+    ]
