@@ -88,3 +88,15 @@ class InstanceLimitReached(DomainError):
     """``maxInstances`` distinct instances have activated the subscription already."""
 
     code = "INSTANCE_LIMIT_REACHED"
+
+
+class LicenseAlreadyCancelled(DomainError):
+    """The subscription's license was cancelled before (a cancellation key exists)."""
+
+    code = "LICENSE_ALREADY_CANCELLED"
+
+
+class LicenseKeyUnknown(NotFound):
+    """The license key is not one Provision issued (or is garbled): nothing is recorded."""
+
+    code = "NOT_FOUND"

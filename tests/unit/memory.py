@@ -14,7 +14,10 @@ from domain.model.audit import AuditEntry
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Role
 from domain.model.idempotency import IdempotencyRecord
+from domain.model.instance import Instance
+from domain.model.license import License, license_key_digest
 from domain.model.subscription import Subscription, subscription_name
+from domain.model.usage import UsageReport, report_identity
 
 
 @dataclass
@@ -28,6 +31,10 @@ class Store:
     audit: list[AuditEntry] = field(default_factory=list)
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
     sequence: int = 0
+    instances: list[Instance] = field(default_factory=list)
+    licenses: list[License] = field(default_factory=list)
+    """Oldest first (ids are time-ordered, as the database orders them)."""
+    usage_reports: list[UsageReport] = field(default_factory=list)
 
 
 class _Customers:
@@ -117,6 +124,76 @@ class _Idempotency:
         self.s.idempotency[where] = record
 
 
+class _Instances:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, instance: Instance) -> None:
+        self.s.instances.append(instance)
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> list[Instance]:
+        return [i for i in self.s.instances if i.subscription_id == subscription_id]
+
+    async def record_sync(
+        self,
+        subscription_id: uuid.UUID,
+        instance_identifier: str,
+        at: datetime,
+        hostname: str | None,
+        gitlab_version: str | None,
+    ) -> uuid.UUID | None:
+        for instance in await self.for_subscription(subscription_id):
+            if instance.instance_identifier == instance_identifier:
+                instance.last_synced_at = at
+                instance.hostname = hostname or instance.hostname
+                instance.gitlab_version = gitlab_version or instance.gitlab_version
+                return instance.id
+        return None
+
+
+class _Licenses:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, license_: License) -> None:
+        self.s.licenses.append(license_)
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
+        return next(
+            (lic for lic in reversed(self.s.licenses) if lic.subscription_id == subscription_id),
+            None,
+        )
+
+    async def get(self, license_id: uuid.UUID) -> License | None:
+        return next((lic for lic in self.s.licenses if lic.id == license_id), None)
+
+    async def find_by_key(self, license_key: str) -> License | None:
+        digest = license_key_digest(license_key)
+        return next(
+            (lic for lic in self.s.licenses if license_key_digest(lic.license_key) == digest),
+            None,
+        )
+
+
+class _UsageReports:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, report: UsageReport) -> None:
+        self.s.usage_reports.append(report)
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
+        mine = [r for r in self.s.usage_reports if r.subscription_id == subscription_id]
+        return max(mine, key=lambda r: r.reported_at, default=None)
+
+    async def add_once(self, report: UsageReport) -> bool:
+        identity = report_identity(report)
+        if any(report_identity(r) == identity for r in self.s.usage_reports):
+            return False
+        self.s.usage_reports.append(report)
+        return True
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the store; ``commit()`` makes the copy the store."""
 
@@ -130,6 +207,9 @@ class MemoryUnitOfWork:
         self.activation_codes: Any = _ActivationCodes(store)
         self.audit: Any = _Audit(store)
         self.idempotency: Any = _Idempotency(store)
+        self.instances: Any = _Instances(store)
+        self.licenses: Any = _Licenses(store)
+        self.usage_reports: Any = _UsageReports(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)
