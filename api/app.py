@@ -21,6 +21,7 @@ from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
 from api.middleware import RequestIdMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
+from api.seat_links import seat_links_endpoint
 from api.settings import Settings
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
@@ -87,10 +88,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
+    commands = Commands.build(db, clock, failures=limiter)
     graphql = GraphQLView(
         build_schema(settings),
         read=read,
-        commands=Commands.build(db, clock, failures=limiter),
+        commands=commands,
         clock=clock,
         graphiql=settings.graphiql,
     )
@@ -123,6 +125,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),

@@ -9,10 +9,12 @@ from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
 from domain.ports import Clock, LicenseSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
+from domain.use_cases.cancel_license import CancelLicenseHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.report_usage import ReportUsageHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -28,6 +30,9 @@ class Commands:
     activate_subscription: ActivateSubscriptionHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
+    report_usage: ReportUsageHandler
+    """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
+    cancel_license: CancelLicenseHandler
 
     @classmethod
     def build(
@@ -40,14 +45,15 @@ class Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
 
+        signer = signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
         return cls(
             create_subscription=CreateSubscriptionHandler(unit_of_work, clock),
             cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock),
             renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
             change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
             rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
-            activate_subscription=ActivateSubscriptionHandler(
-                unit_of_work, clock, signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
-            ),
+            activate_subscription=ActivateSubscriptionHandler(unit_of_work, clock, signer),
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
+            report_usage=ReportUsageHandler(unit_of_work, clock, signer),
+            cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
         )

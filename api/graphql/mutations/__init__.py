@@ -8,7 +8,9 @@ from api.graphql.mutations.activate_subscription import (
     activate_subscription,
     cloud_activation_activate,
 )
+from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
+from api.graphql.mutations.report_usage import report_usage
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -55,4 +57,16 @@ class Mutation:
         resolver=cloud_activation_activate,
         description="GitLab's activation mutation, answered like `activateSubscription`; the"
         " payload is never null and its errors are strings.",
+    )
+    cancel_license = strawberry.mutation(
+        resolver=cancel_license,
+        description="Issue a cancellation key for an online cloud license; the instance's next"
+        " seat link receives it.",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
+    )
+    report_usage = strawberry.mutation(
+        resolver=report_usage,
+        description="A seat-link report (as `POST /api/v1/seat_links`): an instance's users,"
+        " answered with a newer license key when there is one.",
+        extensions=needs(Resource.USAGE, Access.WRITE),
     )
