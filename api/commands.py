@@ -33,6 +33,8 @@ class Commands:
     report_usage: ReportUsageHandler
     """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
     cancel_license: CancelLicenseHandler
+    signer: LicenseSigner
+    """The license signer the handlers share (the app loads its key at start-up)."""
 
     @classmethod
     def build(
@@ -56,4 +58,5 @@ class Commands:
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
             report_usage=ReportUsageHandler(unit_of_work, clock, signer),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
+            signer=signer,
         )
