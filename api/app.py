@@ -24,11 +24,13 @@ from api.health import healthz, readyz_for
 from api.metrics import metrics_endpoint
 from api.middleware import RequestIdMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
+from api.seat_links import seat_links_endpoint
 from api.settings import Settings
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
+from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
 from auth.store import OAuthStore
 from domain.ports import Clock
@@ -106,6 +108,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
+        if isinstance(commands.signer, DatabaseLicenseSigner):
+            # Loaded before any request: a request holding a pooled connection in its
+            # transaction must never wait for a second one to load the key - with every
+            # connection held that way, the pool would wait forever (seen under load).
+            await commands.signer.signing_key()
         key_refresher = asyncio.create_task(
             refresh_keys_periodically(keys, settings.key_refresh_seconds)
         )
@@ -127,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route(

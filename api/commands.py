@@ -9,12 +9,14 @@ from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
 from domain.ports import Clock, LicenseSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
+from domain.use_cases.cancel_license import CancelLicenseHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.report_usage import ReportUsageHandler
 from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandler
 from domain.use_cases.retry_provision_event import RetryProvisionEventHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
@@ -42,6 +44,11 @@ class Commands:
     resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
+    report_usage: ReportUsageHandler
+    """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
+    cancel_license: CancelLicenseHandler
+    signer: LicenseSigner
+    """The license signer the handlers share (the app loads its key at start-up)."""
 
     @classmethod
     def build(
@@ -70,5 +77,8 @@ class Commands:
             trials=Trials(unit_of_work, clock),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
             resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
+            report_usage=ReportUsageHandler(unit_of_work, clock, signer),
+            cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
+            signer=signer,
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

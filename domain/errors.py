@@ -181,3 +181,15 @@ class TrialNotExpired(DomainError):
     """Only an expired trial on a free group is reactivated."""
 
     code = "TRIAL_NOT_EXPIRED"
+
+
+class LicenseAlreadyCancelled(DomainError):
+    """The subscription's license was cancelled before (a cancellation key exists)."""
+
+    code = "LICENSE_ALREADY_CANCELLED"
+
+
+class LicenseKeyUnknown(NotFound):
+    """The license key is not one Provision issued (or is garbled): nothing is recorded."""
+
+    code = "NOT_FOUND"

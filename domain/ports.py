@@ -157,6 +157,19 @@ class InstanceRepository(Protocol):
         """The instances activated on the subscription."""
         ...
 
+    async def record_sync(
+        self,
+        subscription_id: uuid.UUID,
+        instance_identifier: str,
+        at: datetime,
+        hostname: str | None,
+        gitlab_version: str | None,
+    ) -> uuid.UUID | None:
+        """Note a seat-link sync on the subscription's instance with this identifier (its
+        ``last_synced_at``, and the hostname and version it reported when given); its id, or
+        None when no such instance activated the subscription."""
+        ...
+
 
 class LicenseRepository(Protocol):
     """Issued licenses."""
@@ -169,6 +182,15 @@ class LicenseRepository(Protocol):
         """The newest license of the subscription, or None."""
         ...
 
+    async def get(self, license_id: uuid.UUID) -> License | None:
+        """The license, or None."""
+        ...
+
+    async def find_by_key(self, license_key: str) -> License | None:
+        """The license issued with this key text, compared as ``license_key_digest`` does
+        (boundary lines and whitespace aside), or None."""
+        ...
+
 
 class UsageReportRepository(Protocol):
     """Seat-link reports from instances."""
@@ -179,6 +201,11 @@ class UsageReportRepository(Protocol):
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
         """The newest report for the subscription, or None."""
+        ...
+
+    async def add_once(self, report: UsageReport) -> bool:
+        """Store a report unless one with its ``report_identity`` is stored (also when both
+        arrive at once); True when this call stored it."""
         ...
 
 

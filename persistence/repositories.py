@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 
@@ -16,11 +16,11 @@ from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.ids import new_id
 from domain.model.instance import Instance
-from domain.model.license import License
+from domain.model.license import License, license_key_digest
 from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
-from domain.model.usage import UsageReport
+from domain.model.usage import UsageReport, report_identity
 from persistence.database import Database
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
@@ -379,6 +379,26 @@ class PostgresInstances:
         )
         return [instance_from_row(row) for row in rows]
 
+    async def record_sync(
+        self,
+        subscription_id: uuid.UUID,
+        instance_identifier: str,
+        at: datetime,
+        hostname: str | None,
+        gitlab_version: str | None,
+    ) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self._db.fetchval(
+            "UPDATE instance SET last_synced_at = $3, hostname = coalesce($4, hostname),"
+            " gitlab_version = coalesce($5, gitlab_version)"
+            " WHERE subscription = $1 AND instance_identifier = $2 RETURNING id",
+            subscription_id,
+            instance_identifier,
+            at,
+            hostname,
+            gitlab_version,
+        )
+        return found
+
 
 class PostgresLicenses:
     def __init__(self, db: Database) -> None:
@@ -389,8 +409,8 @@ class PostgresLicenses:
             "INSERT INTO license (id, subscription, instance, mode, plan, seats, starts_at,"
             " expires_at, trial, cancelled, auto_renew, reconciliation_enabled, add_ons,"
             " licensee_name, licensee_email, licensee_company, notify_admins_at, notify_users_at,"
-            " block_changes_at, license_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-            " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+            " block_changes_at, license_key, created_at, key_digest) VALUES ($1, $2, $3, $4, $5,"
+            " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
             license_.id,
             license_.subscription_id,
             license_.instance_id,
@@ -412,6 +432,7 @@ class PostgresLicenses:
             license_.block_changes_at,
             license_.license_key,
             license_.created_at,
+            license_key_digest(license_.license_key),
         )
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
@@ -419,6 +440,20 @@ class PostgresLicenses:
             f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.subscription = $1"
             " ORDER BY l.id DESC LIMIT 1",
             subscription_id,
+        )
+        return license_from_row(row) if row else None
+
+    async def get(self, license_id: uuid.UUID) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.id = $1", license_id
+        )
+        return license_from_row(row) if row else None
+
+    async def find_by_key(self, license_key: str) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.key_digest = $1"
+            " ORDER BY l.id LIMIT 1",
+            license_key_digest(license_key),
         )
         return license_from_row(row) if row else None
 
@@ -450,6 +485,32 @@ class PostgresUsageReports:
             subscription_id,
         )
         return usage_report_from_row(row) if row else None
+
+    async def add_once(self, report: UsageReport) -> bool:
+        rows = await self._db.fetch(
+            "INSERT INTO usage_report (id, subscription, instance, billable_users,"
+            " max_historical_users, add_on_seats, gitlab_version, hostname, reported_at,"
+            " instance_identifier, report_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+            " $11) ON CONFLICT (subscription, report_key) DO NOTHING RETURNING id",
+            report.id,
+            report.subscription_id,
+            report.instance_id,
+            report.billable_users,
+            report.max_historical_users,
+            json.dumps(report.add_on_seats),
+            report.gitlab_version,
+            report.hostname,
+            report.reported_at,
+            report.instance_identifier,
+            report_key(report),
+        )
+        return bool(rows)
+
+
+def report_key(report: UsageReport) -> str:
+    """``report_identity`` but the subscription (its own column), as the unique index keeps it."""
+    _, instance, at = report_identity(report)
+    return f"{instance}|{at.astimezone(UTC).isoformat()}"
 
 
 class PostgresActivationCodes:

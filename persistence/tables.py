@@ -154,6 +154,10 @@ class License(Table, tablename="license"):
     notify_users_at = Date(null=True, default=None)
     block_changes_at = Date(null=True, default=None)
     license_key = Text()
+    # license_key_digest(license_key): how a seat link finds the key it was sent (a b-tree
+    # cannot index the key text itself, which can pass its 2.7 KB row limit). Indexed by
+    # license_key_digest.
+    key_digest = Varchar(length=64, default="")
     created_at = Timestamptz()
     license_seats_positive = Check("seats >= 1")
 
@@ -169,6 +173,11 @@ class UsageReport(Table, tablename="usage_report"):
     gitlab_version = Varchar(length=50, null=True, default=None)
     hostname = Varchar(length=255, null=True, default=None)
     reported_at = Timestamptz()
+    instance_identifier = Varchar(length=36, null=True, default=None)
+    # The report's identity (domain.model.usage.report_identity) for seat-link reports: the
+    # same report arriving twice is stored once. NULL for reports made before seat link.
+    report_key = Varchar(length=80, null=True, default=None)
+    unique_report = Unique(["subscription", "report_key"])
 
 
 class ActivationCode(Table, tablename="activation_code"):

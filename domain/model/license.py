@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,6 +13,17 @@ from domain.errors import ValidationFailed
 from domain.model.enums import LicensingMode, Plan
 from domain.model.ids import new_id
 from domain.model.subscription import AddOn
+
+_BOUNDARY_LINE = re.compile(r"^\s*-*\s*(BEGIN|END) .+? LICENSE\s*-*\s*$", re.MULTILINE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def license_key_digest(license_key: str) -> str:
+    """What identifies a key's text: SHA-256 of its base64 without the optional BEGIN/END
+    boundary lines and without any whitespace, which the envelope ignores (CRLF, line
+    breaks, a missing or extra trailing newline). Two texts with one digest decode alike."""
+    payload = _WHITESPACE.sub("", _BOUNDARY_LINE.sub("", license_key))
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Licensee(NamedTuple):

@@ -13,7 +13,11 @@ from domain.model.subscription import Subscription
 
 @dataclass
 class UsageReport:
-    """One seat-link report from an instance (daily)."""
+    """One seat-link report from an instance (daily).
+
+    ``reported_at`` is the moment the figures are from (the payload's ``timestamp``, or its
+    ``date`` at midnight UTC from older GitLab versions), not when the report arrived.
+    """
 
     subscription_id: uuid.UUID
     billable_users: int
@@ -23,6 +27,7 @@ class UsageReport:
     add_on_seats: dict[str, int] = field(default_factory=dict)
     gitlab_version: str | None = None
     hostname: str | None = None
+    instance_identifier: str | None = None
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -32,6 +37,14 @@ class UsageReport:
             raise ValidationFailed(
                 "maxHistoricalUsers must not be negative", path=("maxHistoricalUsers",)
             )
+
+
+def report_identity(report: UsageReport) -> tuple[uuid.UUID, str, datetime]:
+    """Which report this is: the subscription, the instance that sent it and the instant its
+    figures are from. GitLab retries a failed sync with the arguments it snapshotted at enqueue
+    time (protocol §4), so the same report can arrive many times: it is stored once (a unique
+    index in the database). A report without an instance id is one per instant."""
+    return (report.subscription_id, report.instance_identifier or "", report.reported_at)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ only when that content changes.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from domain.errors import (
@@ -29,12 +27,12 @@ from domain.model.customer import Customer
 from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
 from domain.model.idempotency import check_idempotency_key
 from domain.model.instance import Instance, parse_instance_identifier
-from domain.model.license import License, Licensee
-from domain.model.license_attributes import license_attributes
+from domain.model.license import License
 from domain.model.subscription import Subscription, Term
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.keyed import replay_or_run
+from domain.use_cases.licensing import issue_current_license
 
 OPERATION = "activateSubscription"
 
@@ -57,47 +55,6 @@ class Activated:
     instance: Instance
     future_terms: tuple[Term, ...]
     replayed: bool = False
-
-
-def license_for(subscription: Subscription, customer: Customer, today: date) -> License:
-    """What the subscription's license says today (its key is filled in by signing)."""
-    term = subscription.current_term(today)
-    assert subscription.licensing_mode is not None
-    return License(
-        subscription_id=subscription.id,
-        mode=subscription.licensing_mode,
-        plan=subscription.plan,
-        seats=subscription.seats(today),
-        starts_at=term.start_date,
-        expires_at=term.end_date,
-        licensee=Licensee(customer.contact_name, customer.contact_email, customer.company),
-        license_key="",
-        created_at=datetime.min,
-        auto_renew=subscription.auto_renew,
-        reconciliation_enabled=subscription.reconciliation_enabled,
-        add_ons=tuple(a for a in subscription.add_ons if a.start_date < term.end_date),
-    )
-
-
-def same_content(issued: License, wanted: License) -> bool:
-    """Whether an issued license still says what ``wanted`` says (ids, keys and times aside)."""
-
-    def content(lic: License) -> tuple[Any, ...]:
-        return (
-            lic.mode,
-            lic.plan,
-            lic.seats,
-            lic.starts_at,
-            lic.expires_at,
-            lic.trial,
-            lic.cancelled,
-            lic.auto_renew,
-            lic.reconciliation_enabled,
-            lic.add_ons,
-            lic.licensee,
-        )
-
-    return content(issued) == content(wanted)
 
 
 class ActivateSubscriptionHandler:
@@ -204,37 +161,17 @@ class ActivateSubscriptionHandler:
                     idempotency_key=command.idempotency_key,
                 )
             )
-        wanted = license_for(subscription, customer, today)
-        if await uow.trials.for_subscription(subscription.id):
-            wanted = dataclasses.replace(wanted, trial=True)
-        issued = await uow.licenses.latest_for_subscription(subscription.id)
-        if issued is None or not same_content(issued, wanted):
-            attributes = license_attributes(wanted, subscription_name=subscription.name)
-            signed = await self._signer.sign(attributes)
-            issued = License(
-                **{
-                    **wanted.__dict__,
-                    "license_key": signed,
-                    "created_at": now,
-                    "instance_id": instance.id,
-                }
-            )
-            await uow.licenses.add(issued)
-            await uow.audit.record(
-                AuditEntry.of(
-                    caller,
-                    OPERATION,
-                    "License",
-                    issued.id,
-                    now,
-                    after={
-                        "subscription": subscription.name,
-                        "seats": issued.seats,
-                        "expiresAt": issued.expires_at.isoformat(),
-                    },
-                    idempotency_key=command.idempotency_key,
-                )
-            )
+        issued = await issue_current_license(
+            uow,
+            self._signer,
+            subscription,
+            customer,
+            now,
+            caller=caller,
+            operation=OPERATION,
+            instance_id=instance.id,
+            idempotency_key=command.idempotency_key,
+        )
         future = tuple(t for t in subscription.terms if t.start_date > today)
         return Activated(subscription, customer, issued, instance, future)
 

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.errors import NotFound, SubscriptionNotActive, ValidationFailed
-from domain.model.audit import AuditEntry
 from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
 from domain.model.license import License
-from domain.model.license_attributes import license_attributes
 from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal
-from domain.use_cases.activate_subscription import license_for, same_content
+from domain.use_cases.licensing import issue_current_license
 from domain.use_cases.subscription_change import may_act_on
 
 OFFLINE_MODES = (LicensingMode.OFFLINE_CLOUD, LicensingMode.LEGACY)
@@ -64,26 +61,17 @@ class IssueOfflineLicenseHandler:
                 raise SubscriptionNotActive(f"the subscription is {status.value.lower()}")
             customer = await uow.customers.get(subscription.customer_id)
             assert customer is not None
-            wanted = license_for(subscription, customer, now.date())
-            if await uow.trials.for_subscription(subscription.id):
-                wanted = dataclasses.replace(wanted, trial=True)
-            issued = await uow.licenses.latest_for_subscription(subscription.id)
-            new = issued is None or not same_content(issued, wanted)
-            if new:
-                attributes = license_attributes(wanted, subscription_name=subscription.name)
-                key = await self._signer.sign(attributes)
-                issued = dataclasses.replace(wanted, license_key=key, created_at=now)
-                await uow.licenses.add(issued)
-                await uow.audit.record(
-                    AuditEntry.of(
-                        principal,
-                        "issueOfflineLicense",
-                        "License",
-                        issued.id,
-                        now,
-                        after={"subscription": subscription.name, "seats": issued.seats},
-                    )
-                )
+            latest = await uow.licenses.latest_for_subscription(subscription.id)
+            issued = await issue_current_license(
+                uow,
+                self._signer,
+                subscription,
+                customer,
+                now,
+                caller=principal,
+                operation="issueOfflineLicense",
+            )
+            new = latest is None or issued.id != latest.id
             await uow.commit()
         assert issued is not None
         return OfflineLicense(subscription, issued, new)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.model.provision_event import CLAIMABLE, ProvisionEvent, ProvisionStatus
@@ -140,3 +141,15 @@ class InMemoryScheduledJobRuns:
     async def finish(self, job_name: str, due_at: datetime, error: str | None) -> None:
         owner, _, _ = self.runs[(job_name, due_at)]
         self.runs[(job_name, due_at)] = (owner, error, True)
+
+
+class CountingSigner:
+    """A ``domain.ports.LicenseSigner`` whose keys are readable JSON with a serial number, so
+    two signings never give the same text (as the real envelope's fresh AES key and IV)."""
+
+    def __init__(self) -> None:
+        self.signed: list[dict[str, object]] = []
+
+    async def sign(self, attributes: Mapping[str, object]) -> str:
+        self.signed.append(dict(attributes))
+        return json.dumps({"serial": len(self.signed), **attributes}, default=str) + "\n"

@@ -16,9 +16,10 @@ from domain.model.customer import Customer, Membership
 from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
-from domain.model.license import License
+from domain.model.license import License, license_key_digest
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
+from domain.model.usage import UsageReport, report_identity
 
 
 @dataclass
@@ -35,6 +36,10 @@ class Store:
     licenses: list[License] = field(default_factory=list)
     trials: list[Trial] = field(default_factory=list)
     sequence: int = 0
+    instances: list[Instance] = field(default_factory=list)
+    licenses: list[License] = field(default_factory=list)
+    """Oldest first (ids are time-ordered, as the database orders them)."""
+    usage_reports: list[UsageReport] = field(default_factory=list)
 
 
 class _Customers:
@@ -134,6 +139,22 @@ class _Instances:
     async def for_subscription(self, subscription_id: uuid.UUID) -> list[Instance]:
         return [i for i in self.s.instances if i.subscription_id == subscription_id]
 
+    async def record_sync(
+        self,
+        subscription_id: uuid.UUID,
+        instance_identifier: str,
+        at: datetime,
+        hostname: str | None,
+        gitlab_version: str | None,
+    ) -> uuid.UUID | None:
+        for instance in await self.for_subscription(subscription_id):
+            if instance.instance_identifier == instance_identifier:
+                instance.last_synced_at = at
+                instance.hostname = hostname or instance.hostname
+                instance.gitlab_version = gitlab_version or instance.gitlab_version
+                return instance.id
+        return None
+
 
 class _Licenses:
     def __init__(self, store: Store) -> None:
@@ -143,8 +164,20 @@ class _Licenses:
         self.s.licenses.append(license_)
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
-        mine = [lic for lic in self.s.licenses if lic.subscription_id == subscription_id]
-        return mine[-1] if mine else None
+        return next(
+            (lic for lic in reversed(self.s.licenses) if lic.subscription_id == subscription_id),
+            None,
+        )
+
+    async def get(self, license_id: uuid.UUID) -> License | None:
+        return next((lic for lic in self.s.licenses if lic.id == license_id), None)
+
+    async def find_by_key(self, license_key: str) -> License | None:
+        digest = license_key_digest(license_key)
+        return next(
+            (lic for lic in self.s.licenses if license_key_digest(lic.license_key) == digest),
+            None,
+        )
 
 
 class _Trials:
@@ -175,6 +208,25 @@ class FakeSigner:
         return f"key-{len(self.signed)}"
 
 
+class _UsageReports:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, report: UsageReport) -> None:
+        self.s.usage_reports.append(report)
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
+        mine = [r for r in self.s.usage_reports if r.subscription_id == subscription_id]
+        return max(mine, key=lambda r: r.reported_at, default=None)
+
+    async def add_once(self, report: UsageReport) -> bool:
+        identity = report_identity(report)
+        if any(report_identity(r) == identity for r in self.s.usage_reports):
+            return False
+        self.s.usage_reports.append(report)
+        return True
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the store; ``commit()`` makes the copy the store."""
 
@@ -191,6 +243,7 @@ class MemoryUnitOfWork:
         self.instances: Any = _Instances(store)
         self.licenses: Any = _Licenses(store)
         self.trials: Any = _Trials(store)
+        self.usage_reports: Any = _UsageReports(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)

@@ -8,6 +8,7 @@ from api.graphql.mutations.activate_subscription import (
     activate_subscription,
     cloud_activation_activate,
 )
+from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
@@ -15,6 +16,7 @@ from api.graphql.mutations.provision_events import (
     resolve_provision_event,
     retry_provision_event,
 )
+from api.graphql.mutations.report_usage import report_usage
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -116,4 +118,16 @@ class Mutation:
         description="Staff: close a FAILED or DEAD ledger row with a reason; no worker runs it"
         " again.",
         extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
+    )
+    cancel_license = strawberry.mutation(
+        resolver=cancel_license,
+        description="Issue a cancellation key for an online cloud license; the instance's next"
+        " seat link receives it.",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
+    )
+    report_usage = strawberry.mutation(
+        resolver=report_usage,
+        description="A seat-link report (as `POST /api/v1/seat_links`): an instance's users,"
+        " answered with a newer license key when there is one.",
+        extensions=needs(Resource.USAGE, Access.WRITE),
     )
