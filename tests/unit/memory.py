@@ -17,6 +17,7 @@ from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
 
@@ -34,6 +35,7 @@ class Store:
     instances: list[Instance] = field(default_factory=list)
     licenses: list[License] = field(default_factory=list)
     trials: list[Trial] = field(default_factory=list)
+    events: list[ProvisionEvent] = field(default_factory=list)
     sequence: int = 0
 
 
@@ -108,6 +110,14 @@ class _Audit:
 
     async def record(self, entry: AuditEntry) -> None:
         self.s.audit.append(entry)
+
+
+class _Outbox:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def record(self, event: ProvisionEvent) -> None:
+        self.s.events.append(event)
 
 
 class _Idempotency:
@@ -191,6 +201,7 @@ class MemoryUnitOfWork:
         self.instances: Any = _Instances(store)
         self.licenses: Any = _Licenses(store)
         self.trials: Any = _Trials(store)
+        self.outbox: Any = _Outbox(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)
