@@ -47,7 +47,8 @@ def render(
 
 def message_id(event: ProvisionEvent, sender: str) -> str:
     """``<event-id@sender's domain>``: the same for every attempt of the row."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "provision.localhost"
+    _, at, domain = parseaddr(sender)[1].rpartition("@")
+    domain = domain if at and domain else "provision.localhost"
     return f"<{event.id}@{domain}>"
 
 
@@ -73,4 +74,7 @@ def build_message(
         message.add_attachment(
             content, maintype="application", subtype="octet-stream", filename=filename
         )
+    # Boundaries from the row too (not random): a re-send is the same message, byte for byte.
+    for number, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        part.set_boundary(f"=_{event.id.hex}_{number}")
     return message
