@@ -70,6 +70,13 @@ class Settings:
     alert_webhook_url: str | None = None
     metrics_token: str | None = None
     """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
+    gitlab_com_url: str | None = None
+    """GitLab.com's base URL; when set, workers provision namespaces there (NAMESPACE_PROVISION)."""
+    smtp_url: str | None = None
+    """``smtp://[user:password@]host:port[?starttls=true]`` (or ``smtps://``); unset, emails are
+    written as ``.eml`` files into ``mail_dir``."""
+    mail_dir: Path = Path(".provision/mail")
+    mail_from: str = "Provision <noreply@provision.localhost>"
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
@@ -137,6 +144,10 @@ class Settings:
             ),
             alert_webhook_url=env.get("PROVISION_ALERT_WEBHOOK_URL") or None,
             metrics_token=env.get("PROVISION_METRICS_TOKEN") or None,
+            gitlab_com_url=env.get("GITLAB_COM_URL") or None,
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_dir=Path(env.get("PROVISION_MAIL_DIR") or ".provision/mail"),
+            mail_from=env.get("PROVISION_MAIL_FROM") or "Provision <noreply@provision.localhost>",
         )
 
     @property

@@ -8,6 +8,7 @@ import importlib
 import logging
 import signal
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,10 @@ from datetime import datetime, timedelta
 import httpx
 
 from api.clock import SystemClock
+from api.emails.handler import email_handler
+from api.emails.messages import template_environment
+from api.emails.transports import DirectoryTransport, SmtpTransport, Transport, parse_smtp_url
+from api.gitlab_com import namespace_provision_handler
 from api.ledger_handlers import (
     GIVE_UP_LOST_ROWS_JOB,
     HTTP_PING_KIND,
@@ -24,11 +29,15 @@ from api.ledger_handlers import (
 )
 from api.settings import Settings
 from api.worker import JobBody, Worker, WorkerConfig, WorkerRegistry
-from domain.model.provision_event import ALERT_KIND
+from auth.keys import KeyRing, load, load_or_create
+from domain.model.email import EMAIL_KIND
+from domain.model.provision_event import ALERT_KIND, ProvisionEvent
+from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
 from domain.use_cases.trials import Trials
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.outbound import license_key, save_payload
 from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
@@ -81,6 +90,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    register_outbound(registry, context)
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
     return registry
@@ -98,6 +108,45 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
         await trials.expire(context.clock.today())
 
     return run
+
+
+def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """EMAIL (SMTP when SMTP_URL is set, else .eml files), and NAMESPACE_PROVISION when
+    GITLAB_COM_URL is set (without it those rows wait, PENDING, for a worker that has it)."""
+    settings = context.settings
+
+    async def keys() -> KeyRing:
+        # Read each call: a rotation by any process is used at once (one small query).
+        async with context.db.pool.acquire() as connection:
+            ring = await load(connection)  # type: ignore[arg-type]
+            if any(k.retired_at is None for k in ring.keys):
+                return ring
+            return await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+
+    async def save(event: ProvisionEvent) -> bool:
+        return await save_payload(context.db, event)
+
+    async def key_of(license_id: uuid.UUID) -> str | None:
+        return await license_key(context.db, license_id)
+
+    transport: Transport = (
+        SmtpTransport(parse_smtp_url(settings.smtp_url), settings.worker_http_timeout_seconds)
+        if settings.smtp_url
+        else DirectoryTransport(settings.mail_dir)
+    )
+    registry.register(
+        EMAIL_KIND,
+        email_handler(
+            template_environment(), transport, settings.mail_from, key_of, save, context.clock
+        ),
+    )
+    if settings.gitlab_com_url:
+        registry.register(
+            NAMESPACE_PROVISION,
+            namespace_provision_handler(
+                context.http, settings.gitlab_com_url, settings.issuer, keys, save, context.clock
+            ),
+        )
 
 
 async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain.errors import (
@@ -24,10 +25,12 @@ from domain.errors import (
 from domain.model.activation_code import hash_activation_code, is_activation_code
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
+from domain.model.email import EmailTemplate, email_event
 from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
 from domain.model.idempotency import check_idempotency_key
 from domain.model.instance import Instance, parse_instance_identifier
 from domain.model.license import License
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, Term
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
@@ -35,6 +38,7 @@ from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.licensing import issue_current_license
 
 OPERATION = "activateSubscription"
+LICENSE_EMAIL_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,40 @@ class ActivateSubscriptionHandler:
             instance_id=instance.id,
             idempotency_key=command.idempotency_key,
         )
+        if issued.created_at == now:  # newly signed: deliver it by email too
+            await uow.outbox.record(_license_email(subscription, customer, issued, instance, now))
         future = tuple(t for t in subscription.terms if t.start_date > today)
         return Activated(subscription, customer, issued, instance, future)
+
+
+def _license_email(
+    subscription: Subscription,
+    customer: Customer,
+    issued: License,
+    instance: Instance,
+    now: datetime,
+) -> ProvisionEvent:
+    """A new license goes to the customer's contact too, attached (by id: its key is read when
+    the email is built, so the row holds no key)."""
+    return email_event(
+        EmailTemplate.LICENSE_DELIVERED,
+        customer.contact_email,
+        {
+            "subscription_name": subscription.name,
+            "contact_name": customer.contact_name,
+            "company": customer.company,
+            "plan": issued.plan.value.title(),
+            "seats": issued.seats,
+            "starts_on": issued.starts_at.isoformat(),
+            "expires_on": issued.expires_at.isoformat(),
+            "hostname": instance.hostname,
+        },
+        license_id=issued.id,
+        now=now,
+        max_attempts=LICENSE_EMAIL_ATTEMPTS,
+        subscription_id=subscription.id,
+        instance_id=instance.id,
+    )
 
 
 def _text(value: str | None, name: str) -> str | None:

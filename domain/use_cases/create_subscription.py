@@ -7,14 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.model.activation_code import hash_activation_code, new_activation_code
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
+from domain.model.email import EmailTemplate, email_event
 from domain.model.enums import Channel, Deployment, LicensingMode, Plan
 from domain.model.idempotency import check_idempotency_key
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Segment, Subscription, Term
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
@@ -71,10 +73,12 @@ class CreateSubscriptionHandler:
         unit_of_work: Callable[[], UnitOfWork],
         clock: Clock,
         new_code: Callable[[], str] = new_activation_code,
+        max_attempts: int = 8,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._new_code = new_code
+        self._max_attempts = max_attempts
 
     async def __call__(
         self, principal: Principal, command: CreateSubscription
@@ -114,6 +118,7 @@ class CreateSubscriptionHandler:
                     await uow.activation_codes.set(
                         subscription.id, hash_activation_code(code[0]), now
                     )
+                    await uow.outbox.record(await self._code_email(uow, subscription, code[0], now))
                 await uow.audit.record(
                     AuditEntry.of(
                         principal,
@@ -133,6 +138,34 @@ class CreateSubscriptionHandler:
         assert subscription is not None
         return SubscriptionCreated(
             subscription, None if replayed else code[0] if code else None, replayed
+        )
+
+    async def _code_email(
+        self, uow: UnitOfWork, subscription: Subscription, code: str, now: datetime
+    ) -> ProvisionEvent:
+        """The customer's contact gets the code by email. The code rides in the row's secrets
+        (it is stored hashed elsewhere, so the worker could not find it again); the EMAIL
+        handler clears it once the message is sent, and staff never see it."""
+        customer = await uow.customers.get(subscription.customer_id)
+        assert customer is not None
+        today = now.date()
+        term = subscription.current_term(today)
+        return email_event(
+            EmailTemplate.ACTIVATION_CODE,
+            customer.contact_email,
+            {
+                "subscription_name": subscription.name,
+                "contact_name": customer.contact_name,
+                "company": customer.company,
+                "plan": subscription.plan.value.title(),
+                "seats": subscription.seats(today),
+                "starts_on": term.start_date.isoformat(),
+                "ends_on": term.end_date.isoformat(),
+            },
+            secrets={"activation_code": code},
+            now=now,
+            max_attempts=self._max_attempts,
+            subscription_id=subscription.id,
         )
 
     async def _customer(

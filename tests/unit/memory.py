@@ -17,6 +17,7 @@ from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License, license_key_digest
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport, report_identity
@@ -35,6 +36,7 @@ class Store:
     instances: list[Instance] = field(default_factory=list)
     licenses: list[License] = field(default_factory=list)
     trials: list[Trial] = field(default_factory=list)
+    events: list[ProvisionEvent] = field(default_factory=list)
     sequence: int = 0
     instances: list[Instance] = field(default_factory=list)
     licenses: list[License] = field(default_factory=list)
@@ -113,6 +115,14 @@ class _Audit:
 
     async def record(self, entry: AuditEntry) -> None:
         self.s.audit.append(entry)
+
+
+class _Outbox:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def record(self, event: ProvisionEvent) -> None:
+        self.s.events.append(event)
 
 
 class _Idempotency:
@@ -244,6 +254,7 @@ class MemoryUnitOfWork:
         self.licenses: Any = _Licenses(store)
         self.trials: Any = _Trials(store)
         self.usage_reports: Any = _UsageReports(store)
+        self.outbox: Any = _Outbox(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)

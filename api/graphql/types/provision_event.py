@@ -15,6 +15,7 @@ from api.graphql.enums import ProvisionEventStatus, api_enum
 from api.graphql.loaders import Loader
 from api.graphql.resolve import load_then
 from api.graphql.types.node import Node
+from domain.model.email import redact_secrets
 from domain.model.provision_event import ProvisionEvent
 from persistence.staff_reads import LedgerSummary
 
@@ -70,9 +71,12 @@ class ProvisionEventNode(Node):
     def correlation_id(self) -> str:
         return self.entity.correlation_id
 
-    @strawberry.field(description="The handler's input, as recorded (never holds secrets).")
+    @strawberry.field(
+        description="The handler's input and progress, as recorded; values under `secrets` (an"
+        " emailed activation code until it is sent) always read `[redacted]`."
+    )
     def payload(self) -> JSON:
-        return cast(JSON, self.entity.payload)
+        return cast(JSON, redact_secrets(self.entity.payload))
 
     @strawberry.field(description="When it was recorded.")
     def created_at(self) -> datetime:
