@@ -150,3 +150,30 @@ class NamespaceKeeping:
             )
             await uow.commit()
         return namespace
+
+
+@dataclass(frozen=True)
+class RenameNamespace:
+    """GitLab.com's ``orderNamespaceNameUpdate`` (protocol §2.2 C11): a linked group renamed."""
+
+    gitlab_id: int
+    name: str
+
+
+async def rename_namespace(
+    keeping: NamespaceKeeping, principal: Principal, command: RenameNamespace
+) -> Namespace:
+    """The namespace with its new name; its links stay (it is known by its GitLab id)."""
+    current = await keeping.find(command.gitlab_id)
+    if current is None:
+        raise NotFound("no namespace with that GitLab id", path=("namespaceId",))
+    return await keeping.upsert(
+        principal,
+        UpsertNamespace(
+            gitlab_id=current.gitlab_id,
+            path=current.path,
+            name=command.name,
+            kind=current.kind,
+            parent_gitlab_id=current.parent_gitlab_id,
+        ),
+    )

@@ -486,3 +486,40 @@ async def test_only_staff_see_the_ledger_summary_and_change_ledger_rows(
         # A PENDING row: staff are told why not; anyone else reads it as not found.
         expected = "PROVISION_EVENT_NOT_RETRYABLE" if sees else "NOT_FOUND"
         assert [e["code"] for e in errors] == [expected]
+
+
+async def test_a_portal_user_cannot_link_trial_or_ask_about_another_customers_groups(
+    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    events_before = await clean_db.fetchval("SELECT count(*) FROM provision_event")
+    alice = {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_alice", "email": ALICE_EMAIL}
+    anonymous.headers.update(bearer(token_for(app, **alice)))
+
+    async def ask(query: str, **variables: Any) -> dict[str, Any]:
+        response = await anonymous.post("/graphql", json={"query": query, "variables": variables})
+        body: dict[str, Any] = response.json()
+        return body
+
+    link = """mutation($input: LinkNamespaceInput!) { linkNamespace(input: $input) {
+      subscription { id } errors { code } } }"""
+    theirs = {"subscriptionId": world.ids["beta_saas"], "namespaceId": world.ids["ns_owned"]}
+    their_group = {"subscriptionId": world.ids["alpha_saas"], "namespaceId": world.ids["ns_b"]}
+    codes = []
+    for fields in (theirs, their_group):
+        answer = (await ask(link, input=fields))["data"]["linkNamespace"]
+        assert answer["subscription"] is None
+        codes.append([e["code"] for e in answer["errors"]])
+    assert codes == [["NOT_FOUND"], ["NOT_NAMESPACE_OWNER"]]
+
+    trial = """mutation($input: ApplyTrialInput!) { applyTrial(input: $input) {
+      trial { id } errors { code } } }"""
+    for trial_type in ("ULTIMATE", "DUO_ENTERPRISE"):
+        answer = await ask(trial, input={"namespaceId": world.ids["ns_b"], "type": trial_type})
+        assert [e["code"] for e in answer["data"]["applyTrial"]["errors"]] == [
+            "NOT_NAMESPACE_OWNER"
+        ]
+    eligibility = "query($ids: [ID!]!) { trialEligibility(namespaceIds: $ids) { eligible } }"
+    assert (await ask(eligibility, ids=[world.ids["ns_b"]]))["data"]["trialEligibility"] == []
+    assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == events_before
+    assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2  # the world's own

@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from domain.model.enums import Deployment
 from domain.principal import PrincipalKind
 from persistence.database import Database
 
+import factories as f
 from bearer import bearer, token_for
 
 UPSERT = """mutation($input: UpsertNamespaceInput!) { upsertNamespace(input: $input) {
@@ -88,3 +90,35 @@ async def test_portal_users_and_partners_may_not(
         )
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN"]
     assert await clean_db.fetchval("SELECT count(*) FROM namespace") == 0
+
+
+RENAME = """mutation($input: OrderNamespaceNameUpdateInput!) {
+  orderNamespaceNameUpdate(input: $input) { errors } }"""
+
+
+async def test_gitlab_com_renames_a_group_and_its_link_stays(
+    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    group = f.namespace(77)
+    customer = f.customer()
+    linked = f.subscription(customer, deployment=Deployment.GITLAB_COM, namespace_id=group.id)
+    await f.store(clean_db, group, customer, linked)
+    anonymous.headers.update(bearer(token_for(app, PrincipalKind.GITLAB_COM, subject="gitlab")))
+    done = await _call(
+        anonymous,
+        RENAME,
+        "orderNamespaceNameUpdate",
+        namespaceId="77",
+        namespaceName="Acme Renamed",
+    )
+    assert done == {"errors": []}
+    assert await clean_db.fetchval("SELECT name FROM namespace") == "Acme Renamed"
+    assert await clean_db.fetchval("SELECT namespace FROM subscription") == group.id
+    unknown = await _call(
+        anonymous, RENAME, "orderNamespaceNameUpdate", namespaceId="78", namespaceName="X"
+    )
+    assert unknown["errors"] == ["no namespace with that GitLab id"]
+    garbage = await _call(
+        anonymous, RENAME, "orderNamespaceNameUpdate", namespaceId="abc", namespaceName="X"
+    )
+    assert garbage["errors"]

@@ -24,7 +24,11 @@ from api.graphql.mutations.subscription_changes import (
     rotate_activation_code,
 )
 from api.graphql.mutations.trials import apply_trial, extend_trial, reactivate_trial
-from api.graphql.mutations.upsert_namespace import report_namespace_usage, upsert_namespace
+from api.graphql.mutations.upsert_namespace import (
+    order_namespace_name_update,
+    report_namespace_usage,
+    upsert_namespace,
+)
 from api.graphql.permissions import needs
 from domain.policy import Access, Resource
 
@@ -75,6 +79,11 @@ class Mutation:
     upsert_namespace = strawberry.mutation(
         resolver=upsert_namespace,
         description="Create or update a namespace by its GitLab id (GitLab.com, staff).",
+        extensions=needs(Resource.NAMESPACES, Access.WRITE),
+    )
+    order_namespace_name_update = strawberry.mutation(
+        resolver=order_namespace_name_update,
+        description="GitLab.com's rename of a linked group (protocol C11); its links stay.",
         extensions=needs(Resource.NAMESPACES, Access.WRITE),
     )
     report_namespace_usage = strawberry.mutation(

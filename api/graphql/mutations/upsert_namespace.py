@@ -13,7 +13,12 @@ from api.graphql.types.namespace import NamespaceNode, namespace_node
 from domain.errors import DomainError, ValidationFailed
 from domain.model.enums import NamespaceKind
 from domain.model.namespace import Namespace
-from domain.use_cases.upsert_namespace import ReportNamespaceUsage, UpsertNamespace
+from domain.use_cases.upsert_namespace import (
+    RenameNamespace,
+    ReportNamespaceUsage,
+    UpsertNamespace,
+    rename_namespace,
+)
 
 
 @strawberry.input(
@@ -109,3 +114,28 @@ async def report_namespace_usage(
         ctx.commands.namespace_keeping.report_usage(ctx.principal, command)
     )
     return _payload(info, namespace, errors)
+
+
+@strawberry.input(description="GitLab.com's rename of a linked group (its own mutation shape).")
+class OrderNamespaceNameUpdateInput:
+    namespace_id: strawberry.ID = strawberry.field(description="The group's GitLab id.")
+    namespace_name: str = strawberry.field(description="Its new name.")
+
+
+@strawberry.type(description="GitLab's shape: errors as strings, empty on success.")
+class OrderNamespaceNameUpdatePayload:
+    errors: list[str] = strawberry.field(description="Empty on success.")
+
+
+async def order_namespace_name_update(
+    info: Info,
+    input: Annotated[OrderNamespaceNameUpdateInput, strawberry.argument(description="The rename.")],
+) -> OrderNamespaceNameUpdatePayload:
+    ctx = info.context
+    if not str(input.namespace_id).isdigit():
+        return OrderNamespaceNameUpdatePayload(errors=["namespaceId is a GitLab namespace id"])
+    command = RenameNamespace(int(input.namespace_id), input.namespace_name)
+    _, errors = await attempt(
+        rename_namespace(ctx.commands.namespace_keeping, ctx.principal, command)
+    )
+    return OrderNamespaceNameUpdatePayload(errors=[e.message for e in errors])
