@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from api.clock import SystemClock
 from auth.registry import register_user
 from auth.store import OAuthStore
+from domain.model.activation_code import hash_activation_code, new_activation_code
 from domain.model.customer import Customer, Membership
 from domain.model.enums import (
     AddOnKind,
@@ -152,6 +153,7 @@ async def seed_demo(dsn: str) -> str:
                 plan=Plan.PREMIUM,
                 channel=Channel.SALES,
                 terms=(Term((Segment(globex_start, _year(globex_start), 200),)),),
+                max_instances=2,
                 cancel_at_period_end=True,
                 auto_renew=False,
                 created_at=now,
@@ -198,8 +200,13 @@ async def seed_demo(dsn: str) -> str:
                 initech_saas,
                 hooli_dedicated,
             )
+            codes: dict[str, str] = {}
             for subscription in subscriptions:
                 await uow.subscriptions.add(subscription)
+                if subscription.deployment is Deployment.SELF_MANAGED:
+                    codes[subscription.name] = new_activation_code()
+                    code_hash = hash_activation_code(codes[subscription.name])
+                    await uow.activation_codes.set(subscription.id, code_hash, now)
 
             acme_instance = Instance(
                 instance_identifier="5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71",
@@ -278,7 +285,9 @@ async def seed_demo(dsn: str) -> str:
         users = ", ".join(email for email, _, _ in DEMO_USERS)
         return (
             f"Demo data written: 4 customers, 6 subscriptions ({names}), 4 namespaces, 3 trials.\n"
-            f"Portal users {users} sign in with the password {DEMO_PASSWORD!r} (demo only)."
+            f"Portal users {users} sign in with the password {DEMO_PASSWORD!r} (demo only).\n"
+            f"{globex_sm.name} (self-managed, 1 of 2 instances activated) has the activation"
+            f" code {codes[globex_sm.name]}: try activateSubscription with it."
         )
     finally:
         await db.stop()

@@ -4,6 +4,7 @@ Ctrl-C stops what it started; the next start reuses the data."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -107,6 +108,16 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
         )
         assert len(as_staff) == 4
         assert as_wile == [{"node": {"company": "Acme Corp"}}]  # the demo portal user's own
+        code = re.search(r"activation code ([A-Z0-9]{24})", demo.stdout.decode())
+        assert code is not None
+        activate = """mutation($code: String!) { cloudActivationActivate(input: {
+            activationCode: $code, instanceIdentifier: "0b7e4e5c-4c9d-4a43-9d1e-3c2f1a0b9e88"})
+            { licenseKey errors } }"""
+        activated = httpx.post(
+            f"{base}/graphql", json={"query": activate, "variables": {"code": code.group(1)}}
+        ).json()["data"]["cloudActivationActivate"]
+        assert activated["errors"] == []
+        assert activated["licenseKey"]
     assert not _postmaster_running(data_dir)
 
 
