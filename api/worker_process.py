@@ -34,6 +34,7 @@ from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
+from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
@@ -90,6 +91,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    register_reminders(registry, context)
     register_outbound(registry, context)
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
@@ -108,6 +110,39 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
         await trials.expire(context.clock.today())
 
     return run
+
+
+TRIAL_ENDING_SOON_JOB = "emails.trial_ending_soon"
+SUBSCRIPTION_EXPIRING_JOB = "emails.subscription_expiring"
+
+
+def reminders(context: WorkerContext) -> Reminders:
+    settings = context.settings
+    return Reminders(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        ReminderSettings(
+            trial_ending_days=settings.mail_trial_ending_days,
+            subscription_expiring_days=settings.mail_subscription_expiring_days,
+            max_attempts=settings.ledger_max_attempts,
+        ),
+    )
+
+
+def register_reminders(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """The reminder emails: sweeps of everything inside their window not told yet, so a
+    missed run is caught up by the next; each email once per subject (its ``once`` key)."""
+    jobs = reminders(context)
+    every = timedelta(seconds=context.settings.mail_reminders_every_seconds)
+
+    async def trials_ending(due: datetime) -> None:
+        await jobs.trials_ending_soon()
+
+    async def subscriptions_expiring(due: datetime) -> None:
+        await jobs.subscriptions_expiring()
+
+    registry.register_job(TRIAL_ENDING_SOON_JOB, every, trials_ending)
+    registry.register_job(SUBSCRIPTION_EXPIRING_JOB, every, subscriptions_expiring)
 
 
 def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
