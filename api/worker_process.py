@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,13 +150,30 @@ def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
     GITLAB_COM_URL is set (without it those rows wait, PENDING, for a worker that has it)."""
     settings = context.settings
 
+    parsed: list[KeyRing] = []
+
+    def stamp(pairs: Iterable[tuple[str, object]]) -> frozenset[tuple[str, object]]:
+        return frozenset(pairs)
+
     async def keys() -> KeyRing:
-        # Read each call: a rotation by any process is used at once (one small query).
+        # Checked each call: a rotation by any process is used at once (one small query).
+        # Parsing a private key costs tens of ms, so the ring is parsed again only when the
+        # stored kids or their retirement changed.
         async with context.db.pool.acquire() as connection:
+            rows = await connection.fetch("SELECT kid, retired_at FROM auth_signing_key")
+            now = stamp((r["kid"], r["retired_at"]) for r in rows)
+            cached = parsed[0] if parsed else None
+            if (
+                cached is not None
+                and stamp((k.kid, k.retired_at) for k in cached.keys) == now
+                and any(k.retired_at is None for k in cached.keys)
+            ):
+                return cached
             ring = await load(connection)  # type: ignore[arg-type]
-            if any(k.retired_at is None for k in ring.keys):
-                return ring
-            return await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+            if not any(k.retired_at is None for k in ring.keys):
+                ring = await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+            parsed[:] = [ring]
+            return ring
 
     async def save(event: ProvisionEvent) -> bool:
         return await save_payload(context.db, event)
