@@ -77,6 +77,12 @@ class Settings:
     written as ``.eml`` files into ``mail_dir``."""
     mail_dir: Path = Path(".provision/mail")
     mail_from: str = "Provision <noreply@provision.localhost>"
+    mail_trial_ending_days: int = 7
+    """The trial-ending-soon email goes this many days (or fewer) before a trial ends."""
+    mail_subscription_expiring_days: int = 30
+    """The expiring email goes this many days (or fewer) before a non-renewing term ends."""
+    mail_reminders_every_seconds: float = 3600.0
+    """How often the two reminder jobs sweep."""
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
@@ -148,6 +154,13 @@ class Settings:
             smtp_url=env.get("SMTP_URL") or None,
             mail_dir=Path(env.get("PROVISION_MAIL_DIR") or ".provision/mail"),
             mail_from=env.get("PROVISION_MAIL_FROM") or "Provision <noreply@provision.localhost>",
+            mail_trial_ending_days=int(env.get("PROVISION_MAIL_TRIAL_ENDING_DAYS", "7")),
+            mail_subscription_expiring_days=int(
+                env.get("PROVISION_MAIL_SUBSCRIPTION_EXPIRING_DAYS", "30")
+            ),
+            mail_reminders_every_seconds=float(
+                env.get("PROVISION_MAIL_REMINDERS_EVERY_SECONDS", "3600")
+            ),
         )
 
     @property

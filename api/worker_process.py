@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +34,7 @@ from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
+from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
@@ -90,6 +91,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    register_reminders(registry, context)
     register_outbound(registry, context)
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
@@ -110,18 +112,68 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
     return run
 
 
+TRIAL_ENDING_SOON_JOB = "emails.trial_ending_soon"
+SUBSCRIPTION_EXPIRING_JOB = "emails.subscription_expiring"
+
+
+def reminders(context: WorkerContext) -> Reminders:
+    settings = context.settings
+    return Reminders(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        ReminderSettings(
+            trial_ending_days=settings.mail_trial_ending_days,
+            subscription_expiring_days=settings.mail_subscription_expiring_days,
+            max_attempts=settings.ledger_max_attempts,
+        ),
+    )
+
+
+def register_reminders(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """The reminder emails: sweeps of everything inside their window not told yet, so a
+    missed run is caught up by the next; each email once per subject (its ``once`` key)."""
+    jobs = reminders(context)
+    every = timedelta(seconds=context.settings.mail_reminders_every_seconds)
+
+    async def trials_ending(due: datetime) -> None:
+        await jobs.trials_ending_soon()
+
+    async def subscriptions_expiring(due: datetime) -> None:
+        await jobs.subscriptions_expiring()
+
+    registry.register_job(TRIAL_ENDING_SOON_JOB, every, trials_ending)
+    registry.register_job(SUBSCRIPTION_EXPIRING_JOB, every, subscriptions_expiring)
+
+
 def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
     """EMAIL (SMTP when SMTP_URL is set, else .eml files), and NAMESPACE_PROVISION when
     GITLAB_COM_URL is set (without it those rows wait, PENDING, for a worker that has it)."""
     settings = context.settings
 
+    parsed: list[KeyRing] = []
+
+    def stamp(pairs: Iterable[tuple[str, object]]) -> frozenset[tuple[str, object]]:
+        return frozenset(pairs)
+
     async def keys() -> KeyRing:
-        # Read each call: a rotation by any process is used at once (one small query).
+        # Checked each call: a rotation by any process is used at once (one small query).
+        # Parsing a private key costs tens of ms, so the ring is parsed again only when the
+        # stored kids or their retirement changed.
         async with context.db.pool.acquire() as connection:
+            rows = await connection.fetch("SELECT kid, retired_at FROM auth_signing_key")
+            now = stamp((r["kid"], r["retired_at"]) for r in rows)
+            cached = parsed[0] if parsed else None
+            if (
+                cached is not None
+                and stamp((k.kid, k.retired_at) for k in cached.keys) == now
+                and any(k.retired_at is None for k in cached.keys)
+            ):
+                return cached
             ring = await load(connection)  # type: ignore[arg-type]
-            if any(k.retired_at is None for k in ring.keys):
-                return ring
-            return await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+            if not any(k.retired_at is None for k in ring.keys):
+                ring = await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+            parsed[:] = [ring]
+            return ring
 
     async def save(event: ProvisionEvent) -> bool:
         return await save_payload(context.db, event)

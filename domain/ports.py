@@ -88,6 +88,11 @@ class SubscriptionRepository(Protocol):
         """Store the changed subscription (its terms and add-ons replace the old ones)."""
         ...
 
+    async def ending_without_renewal(self, first: date, last: date) -> Sequence[Subscription]:
+        """Subscriptions not cancelled now whose last term ends in ``[first, last]`` and that
+        will not renew (``auto_renew`` off or cancelled at period end)."""
+        ...
+
 
 class NamespaceRepository(Protocol):
     """Provision's copy of GitLab.com namespaces."""
@@ -143,6 +148,10 @@ class TrialRepository(Protocol):
 
     async def for_namespace(self, namespace_id: uuid.UUID) -> Sequence[Trial]:
         """Every trial the namespace ever had, oldest first."""
+        ...
+
+    async def ending_between(self, first: date, last: date) -> Sequence[Trial]:
+        """Namespace trials not reverted yet whose ``ends_on`` is in ``[first, last]``."""
         ...
 
 
@@ -255,6 +264,11 @@ class Outbox(Protocol):
 
         Raises ``RuntimeError`` outside a transaction: an outbox row alone is no outbox.
         """
+        ...
+
+    async def record_once(self, event: ProvisionEvent) -> bool:
+        """Like ``record``, unless a row with the same ``payload["once"]`` exists (also one
+        committed concurrently): False then, and nothing is added."""
         ...
 
 

@@ -32,6 +32,11 @@ _INSERT = (
     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 )
 
+_INSERT_ONCE = (
+    _INSERT + " ON CONFLICT ((payload->>'once')) WHERE (payload->>'once') IS NOT NULL"
+    " DO NOTHING RETURNING id"
+)
+
 # The inner SELECT picks and locks the rows; SKIP LOCKED lets concurrent claimers pass over
 # each other's picks instead of waiting, so no two claims return the same row. A RUNNING
 # row on an expired lease with no attempt left is not reclaimed: the clean-up job gives it up.
@@ -118,6 +123,15 @@ class PostgresOutbox:
         if self._db.engine.current_transaction.get() is None:
             raise RuntimeError("the outbox records events only inside a transaction")
         await self._db.fetch(_INSERT, *_insert_args(event))
+
+    async def record_once(self, event: ProvisionEvent) -> bool:
+        """Dropped when a row with the same ``payload->>'once'`` exists (the unique partial
+        index ``provision_event_once``; a concurrent insert of the same key waits for the
+        other transaction and is dropped if it commits)."""
+        if self._db.engine.current_transaction.get() is None:
+            raise RuntimeError("the outbox records events only inside a transaction")
+        inserted = await self._db.fetchval(_INSERT_ONCE, *_insert_args(event))
+        return inserted is not None
 
     async def record_many(self, events: Sequence[ProvisionEvent]) -> None:
         """Many events in one round trip (bulk jobs, tests and the bench)."""

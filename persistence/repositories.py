@@ -99,6 +99,17 @@ class PostgresSubscriptions:
         )
         return subscription_from_row(row) if row else None
 
+    async def ending_without_renewal(self, first: date, last: date) -> Sequence[Subscription]:
+        # Served by subscription_ending_without_renewal (end_date, same condition).
+        rows = await self._db.fetch(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscription s WHERE s.cancelled_at IS NULL"
+            " AND (NOT s.auto_renew OR s.cancel_at_period_end)"
+            " AND s.end_date BETWEEN $1 AND $2 ORDER BY s.end_date, s.id",
+            first,
+            last,
+        )
+        return [subscription_from_row(row) for row in rows]
+
     async def linked_to(self, namespace_id: uuid.UUID) -> Subscription | None:
         row = await self._db.fetchrow(
             f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscription s WHERE s.namespace = $1",
@@ -351,6 +362,16 @@ class PostgresTrials:
         rows = await self._db.fetch(
             f"SELECT {TRIAL_COLUMNS} FROM trial t WHERE t.namespace = $1 ORDER BY t.id",
             namespace_id,
+        )
+        return [trial_from_row(row) for row in rows]
+
+    async def ending_between(self, first: date, last: date) -> Sequence[Trial]:
+        # Served by trial_ended_unreverted (ends_on, same condition).
+        rows = await self._db.fetch(
+            f"SELECT {TRIAL_COLUMNS} FROM trial t WHERE t.namespace IS NOT NULL"
+            " AND t.reverted_on IS NULL AND t.ends_on BETWEEN $1 AND $2 ORDER BY t.ends_on, t.id",
+            first,
+            last,
         )
         return [trial_from_row(row) for row in rows]
 

@@ -21,6 +21,9 @@ EMAIL_KIND = "EMAIL"
 SECRETS = "secrets"
 """The payload key that holds values the message needs but nobody may read from the row."""
 REDACTED = "[redacted]"
+ONCE = "once"
+"""The payload key of an email sent at most once per subject (``Outbox.record_once``): a
+second row with the same value is not recorded (a unique index in the database)."""
 
 
 class EmailTemplate(StrEnum):
@@ -48,9 +51,16 @@ def email_event(
     correlation_id: str | None = None,
     subscription_id: uuid.UUID | None = None,
     instance_id: uuid.UUID | None = None,
+    namespace_id: uuid.UUID | None = None,
+    once: str | None = None,
 ) -> ProvisionEvent:
-    """The EMAIL row that sends ``template`` to ``to`` once (``context`` must be JSON values)."""
+    """The EMAIL row that sends ``template`` to ``to`` once (``context`` must be JSON values).
+
+    ``once`` names the fact the email is about (``seat_overage:<subscription>:<term start>``);
+    recorded with ``Outbox.record_once``, a second email about the same fact is dropped."""
     payload: dict[str, Any] = {"template": template.value, "to": to, "context": dict(context)}
+    if once is not None:
+        payload[ONCE] = once
     if secrets:
         payload[SECRETS] = dict(secrets)
     if license_id is not None:
@@ -62,6 +72,7 @@ def email_event(
         max_attempts=max_attempts,
         correlation_id=correlation_id,
         subscription_id=subscription_id,
+        namespace_id=namespace_id,
         instance_id=instance_id,
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
+from domain.use_cases.emails import subscription_cancelled
 from domain.use_cases.subscription_change import Changed, change_subscription
 
 
@@ -31,6 +32,7 @@ class CancelSubscriptionHandler:
     async def __call__(self, principal: Principal, command: CancelSubscription) -> Changed:
         async def cancel(uow: UnitOfWork, sub: Subscription, now: datetime) -> dict[str, Any]:
             sub.cancel(at_period_end=command.at_period_end, now=now, today=now.date())
+            await subscription_cancelled(uow, sub, now)
             return {"reason": command.reason}
 
         return await change_subscription(

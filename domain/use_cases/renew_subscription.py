@@ -12,6 +12,7 @@ from domain.model.subscription import Segment, Subscription, Term
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.create_subscription import SegmentSpec
+from domain.use_cases.emails import subscription_renewed
 from domain.use_cases.subscription_change import Changed, change_subscription
 
 
@@ -30,6 +31,7 @@ class RenewSubscriptionHandler:
     async def __call__(self, principal: Principal, command: RenewSubscription) -> Changed:
         async def renew(uow: UnitOfWork, sub: Subscription, now: datetime) -> dict[str, Any]:
             sub.renew(Term(tuple(Segment(**asdict(s)) for s in command.segments)), now.date())
+            await subscription_renewed(uow, sub, now)
             return {}
 
         return await change_subscription(

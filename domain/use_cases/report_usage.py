@@ -27,6 +27,7 @@ from domain.model.usage import UsageReport
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.emails import seat_overage
 from domain.use_cases.licensing import issue_current_license, needs_new_license, newer_key
 
 OPERATION = "reportUsage"
@@ -171,6 +172,7 @@ class ReportUsageHandler:
                 instance_identifier=identifier,
             )
             recorded = await uow.usage_reports.add_once(report)
+            await seat_overage(uow, subscription, max_historical, now)
             latest = await uow.licenses.latest_for_subscription(subscription.id)
             if needs_new_license(subscription, customer, latest, today):
                 # Checked again under the lock: concurrent syncs sign one key between them.

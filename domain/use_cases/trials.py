@@ -22,6 +22,7 @@ from domain.model.trial_rules import DEFAULT_LENGTHS, extend, reactivate, revert
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.emails import trial_started
 from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.link_namespace import owns
 
@@ -117,6 +118,7 @@ class Trials:
                     reverts_to=reverts_to(command.type, namespace.base_plan),
                 )
                 await uow.trials.add(trial)
+                await trial_started(uow, namespace, trial, now, self._settings.max_attempts)
                 linked = await uow.subscriptions.linked_to(namespace.id)
                 await uow.outbox.record(
                     self._event(namespace, trial_body(namespace, trial, linked, today), now)

@@ -15,6 +15,7 @@ from domain.model.namespace import Namespace, NamespaceUsage
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.emails import seat_overage
 
 KEEPERS = (PrincipalKind.GITLAB_COM, PrincipalKind.STAFF)
 
@@ -133,6 +134,9 @@ class NamespaceKeeping:
                 reported_at=now,
             )
             await uow.namespaces.save(namespace)
+            linked = await uow.subscriptions.linked_to(namespace.id)
+            if linked is not None:
+                await seat_overage(uow, linked, command.max_seats_used, now)
             await uow.audit.record(
                 AuditEntry.of(
                     principal,

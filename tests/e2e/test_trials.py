@@ -102,7 +102,9 @@ async def _apply(http: httpx.AsyncClient, namespace: Any, trial_type: str, **mor
 
 
 async def _events(db: Database) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT payload FROM provision_event ORDER BY id")
+    rows = await db.fetch(
+        "SELECT payload FROM provision_event WHERE kind = 'NAMESPACE_PROVISION' ORDER BY id"
+    )
     return [json.loads(row["payload"]) for row in rows]
 
 

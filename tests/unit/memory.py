@@ -6,7 +6,7 @@ import copy
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -17,6 +17,7 @@ from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License, license_key_digest
+from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
@@ -42,6 +43,7 @@ class Store:
     licenses: list[License] = field(default_factory=list)
     """Oldest first (ids are time-ordered, as the database orders them)."""
     usage_reports: list[UsageReport] = field(default_factory=list)
+    namespaces: dict[uuid.UUID, Namespace] = field(default_factory=dict)
 
 
 class _Customers:
@@ -97,6 +99,40 @@ class _Subscriptions:
     async def save(self, subscription: Subscription) -> None:
         self.s.subscriptions[subscription.id] = subscription
 
+    async def linked_to(self, namespace_id: uuid.UUID) -> Subscription | None:
+        return next(
+            (s for s in self.s.subscriptions.values() if s.namespace_id == namespace_id), None
+        )
+
+    async def ending_without_renewal(self, first: date, last: date) -> list[Subscription]:
+        return [
+            s
+            for s in self.s.subscriptions.values()
+            if s.cancelled_at is None
+            and (not s.auto_renew or s.cancel_at_period_end)
+            and first <= s.end_date <= last
+        ]
+
+
+class _Namespaces:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def get(self, namespace_id: uuid.UUID) -> Namespace | None:
+        return self.s.namespaces.get(namespace_id)
+
+    async def lock(self, namespace_id: uuid.UUID) -> Namespace | None:
+        return self.s.namespaces.get(namespace_id)
+
+    async def get_by_gitlab_id(self, gitlab_id: int) -> Namespace | None:
+        return next((n for n in self.s.namespaces.values() if n.gitlab_id == gitlab_id), None)
+
+    async def add(self, namespace: Namespace) -> None:
+        self.s.namespaces[namespace.id] = namespace
+
+    async def save(self, namespace: Namespace) -> None:
+        self.s.namespaces[namespace.id] = namespace
+
 
 class _ActivationCodes:
     def __init__(self, store: Store) -> None:
@@ -123,6 +159,13 @@ class _Outbox:
 
     async def record(self, event: ProvisionEvent) -> None:
         self.s.events.append(event)
+
+    async def record_once(self, event: ProvisionEvent) -> bool:
+        once = event.payload.get("once")
+        if once is not None and any(e.payload.get("once") == once for e in self.s.events):
+            return False
+        self.s.events.append(event)
+        return True
 
 
 class _Idempotency:
@@ -206,6 +249,20 @@ class _Trials:
             for t in self.s.trials
         )
 
+    async def get(self, trial_id: uuid.UUID) -> Trial | None:
+        return next((t for t in self.s.trials if t.id == trial_id), None)
+
+    async def save(self, trial: Trial) -> None:
+        self.s.trials = [trial if t.id == trial.id else t for t in self.s.trials]
+
+    async def for_namespace(self, namespace_id: uuid.UUID) -> list[Trial]:
+        return [t for t in self.s.trials if t.namespace_id == namespace_id]
+
+    async def ending_between(self, first: date, last: date) -> list[Trial]:
+        return [
+            t for t in self.s.trials if t.namespace_id is not None and first <= t.ends_on <= last
+        ]
+
 
 class FakeSigner:
     """Signs by numbering: each call a new key, as the real envelope's fresh AES key makes."""
@@ -253,6 +310,7 @@ class MemoryUnitOfWork:
         self.instances: Any = _Instances(store)
         self.licenses: Any = _Licenses(store)
         self.trials: Any = _Trials(store)
+        self.namespaces: Any = _Namespaces(store)
         self.usage_reports: Any = _UsageReports(store)
         self.outbox: Any = _Outbox(store)
 

@@ -13,7 +13,14 @@ import pytest
 from api.ledger_handlers import GIVE_UP_LOST_ROWS_JOB, HTTP_PING_KIND, give_up_lost_rows_job
 from api.settings import Settings
 from api.worker import WorkerConfig, WorkerRegistry
-from api.worker_process import TRIAL_EXPIRY_JOB, WorkerContext, build_registry, worker_config
+from api.worker_process import (
+    SUBSCRIPTION_EXPIRING_JOB,
+    TRIAL_ENDING_SOON_JOB,
+    TRIAL_EXPIRY_JOB,
+    WorkerContext,
+    build_registry,
+    worker_config,
+)
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
 from persistence.database import Database
 
@@ -42,7 +49,12 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         )
         registry = build_registry(context)
     assert set(registry.handlers) == {ALERT_KIND, HTTP_PING_KIND, "EMAIL", "TEST_ECHO"}
-    assert set(registry.jobs) == {GIVE_UP_LOST_ROWS_JOB, TRIAL_EXPIRY_JOB}
+    assert set(registry.jobs) == {
+        GIVE_UP_LOST_ROWS_JOB,
+        TRIAL_EXPIRY_JOB,
+        TRIAL_ENDING_SOON_JOB,
+        SUBSCRIPTION_EXPIRING_JOB,
+    }
 
 
 async def test_a_plugin_must_be_module_colon_function(clock: FixedClock) -> None:

@@ -204,3 +204,26 @@ async def test_an_instance_reports_only_on_its_own_subscription() -> None:
     other = replace(own, subscription_id=uuid.uuid4())
     with pytest.raises(LicenseKeyUnknown):
         await handler(command, other)
+
+
+async def test_a_seat_link_over_the_seats_emails_the_contact_once_per_term() -> None:
+    world = World()
+    key = await world.activate()
+
+    def overages() -> list[dict[str, object]]:
+        return [
+            e.payload["context"]
+            for e in world.store.events
+            if e.kind == "EMAIL" and e.payload["template"] == "seat_overage"
+        ]
+
+    await world.report(key)  # 95 of 100 seats
+    assert overages() == []
+    await world.report(key, max_historical_users=120)
+    await world.report(key, max_historical_users=120)  # the same report again
+    later = world.clock.now() + timedelta(days=1)
+    await world.report(key, max_historical_users=130, reported_at=later)
+    [overage] = overages()
+    assert overage["seats"] == 100
+    assert overage["max_seats_used"] == 120
+    assert overage["overage"] == 20
