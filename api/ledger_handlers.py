@@ -5,13 +5,16 @@ that gives up rows whose worker died on their last attempt."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
 from api.worker import Handler, JobBody, WorkerConfig
-from domain.model.provision_event import ProvisionEvent
+from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.ports import Clock, Ledger
+from persistence.database import Database
+from persistence.ledger import count_failures_since
+from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
 
@@ -24,8 +27,14 @@ class DeliveryRefused(Exception):
 
 
 def alert_text(event: ProvisionEvent) -> str:
-    """One line for people: which row died, after how many attempts, and why."""
+    """One line for people: which row died, after how many attempts, and why (or how many
+    steps failed in a window)."""
     payload = event.payload
+    if "failures" in payload:
+        return (
+            f":warning: Provision: {payload['failures']} steps failed in the last"
+            f" {payload['window_minutes']} minutes (alert threshold {payload['threshold']})"
+        )
     return (
         f":rotating_light: Provision event {payload.get('kind')} {payload.get('event_id')}"
         f" is DEAD after {payload.get('attempts')} attempts"
@@ -99,3 +108,37 @@ def give_up_lost_rows_job(ledger: Ledger, clock: Clock, config: WorkerConfig) ->
                     )
 
     return give_up_lost_rows
+
+
+FAILURE_BURST_JOB = "ledger.failure_burst"
+
+
+def failure_burst_job(
+    db: Database, clock: Clock, *, threshold: int, window: timedelta, max_attempts: int
+) -> JobBody:
+    """Alert when ``threshold`` steps or more failed within ``window``: at most one ALERT per
+    window (its ``once`` key names the window), whichever worker runs the job."""
+
+    async def check(due: datetime) -> None:
+        now = clock.now()
+        failures = await count_failures_since(db, now - window)
+        if failures < threshold:
+            return
+        bucket = int(now.timestamp() // window.total_seconds())
+        alert = ProvisionEvent.new(
+            ALERT_KIND,
+            {
+                "failures": failures,
+                "threshold": threshold,
+                "window_minutes": int(window.total_seconds() // 60),
+                "once": f"failure_burst:{bucket}",
+            },
+            now=now,
+            max_attempts=max_attempts,
+        )
+        async with PostgresUnitOfWork(db) as uow:
+            if await uow.outbox.record_once(alert):
+                logger.error("%s steps failed in the last %s: alert sent", failures, window)
+            await uow.commit()
+
+    return check

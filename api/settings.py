@@ -68,6 +68,8 @@ class Settings:
     ledger_backoff_base_seconds: float = 2.0
     ledger_backoff_max_seconds: float = 600.0
     alert_webhook_url: str | None = None
+    alert_failures_threshold: int = 0
+    alert_failures_window_seconds: int = 600
     metrics_token: str | None = None
     """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
     gitlab_com_url: str | None = None
@@ -149,6 +151,8 @@ class Settings:
                 env.get("PROVISION_LEDGER_BACKOFF_MAX_SECONDS", "600")
             ),
             alert_webhook_url=env.get("PROVISION_ALERT_WEBHOOK_URL") or None,
+            alert_failures_threshold=int(env.get("PROVISION_ALERT_FAILURES", "0")),
+            alert_failures_window_seconds=int(env.get("PROVISION_ALERT_FAILURES_WINDOW", "600")),
             metrics_token=env.get("PROVISION_METRICS_TOKEN") or None,
             gitlab_com_url=env.get("GITLAB_COM_URL") or None,
             smtp_url=env.get("SMTP_URL") or None,

@@ -21,9 +21,11 @@ from api.emails.messages import template_environment
 from api.emails.transports import DirectoryTransport, SmtpTransport, Transport, parse_smtp_url
 from api.gitlab_com import namespace_provision_handler
 from api.ledger_handlers import (
+    FAILURE_BURST_JOB,
     GIVE_UP_LOST_ROWS_JOB,
     HTTP_PING_KIND,
     alert_handler,
+    failure_burst_job,
     give_up_lost_rows_job,
     http_ping_handler,
 )
@@ -93,6 +95,19 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
     register_reminders(registry, context)
     register_outbound(registry, context)
+    if context.settings.alert_failures_threshold > 0:
+        window = timedelta(seconds=context.settings.alert_failures_window_seconds)
+        registry.register_job(
+            FAILURE_BURST_JOB,
+            timedelta(minutes=1),
+            failure_burst_job(
+                context.db,
+                context.clock,
+                threshold=context.settings.alert_failures_threshold,
+                window=window,
+                max_attempts=context.config.max_attempts,
+            ),
+        )
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
     return registry

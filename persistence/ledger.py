@@ -275,3 +275,13 @@ class PostgresScheduledJobRuns:
             due_at,
             error,
         )
+
+
+async def count_failures_since(db: Database, since: datetime) -> int:
+    """Rows that failed (FAILED or DEAD) and were last touched after ``since``."""
+    value = await db.fetchval(
+        "SELECT count(*) FROM provision_event WHERE status IN ('FAILED', 'DEAD')"
+        " AND updated_at >= $1",
+        since,
+    )
+    return int(value)
