@@ -1,0 +1,29 @@
+"""Repositories: the domain's storage ports on PostgreSQL. They take and return domain
+entities; one module per aggregate."""
+
+from __future__ import annotations
+
+from persistence.repositories.customers import PostgresCustomers
+from persistence.repositories.namespaces import PostgresNamespaces, PostgresTrials
+from persistence.repositories.records import PostgresAuditLog, PostgresIdempotency
+from persistence.repositories.self_managed import (
+    PostgresInstances,
+    PostgresLicenses,
+    PostgresUsageReports,
+    report_key,
+)
+from persistence.repositories.subscriptions import PostgresActivationCodes, PostgresSubscriptions
+
+__all__ = [
+    "PostgresActivationCodes",
+    "PostgresAuditLog",
+    "PostgresCustomers",
+    "PostgresIdempotency",
+    "PostgresInstances",
+    "PostgresLicenses",
+    "PostgresNamespaces",
+    "PostgresSubscriptions",
+    "PostgresTrials",
+    "PostgresUsageReports",
+    "report_key",
+]

@@ -1,0 +1,180 @@
+"""Self-managed: instances, licenses and seat-link usage reports."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from domain.model.instance import Instance
+from domain.model.license import License, license_key_digest
+from domain.model.usage import UsageReport, report_identity
+from persistence.database import Database
+from persistence.mappers import (
+    INSTANCE_COLUMNS,
+    LICENSE_COLUMNS,
+    USAGE_REPORT_COLUMNS,
+    add_ons_to_json,
+    instance_from_row,
+    license_from_row,
+    usage_report_from_row,
+)
+
+
+class PostgresInstances:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, instance: Instance) -> None:
+        await self._db.fetch(
+            "INSERT INTO instance (id, instance_identifier, subscription, hostname,"
+            " gitlab_version, activated_at, last_synced_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            instance.id,
+            instance.instance_identifier,
+            instance.subscription_id,
+            instance.hostname,
+            instance.gitlab_version,
+            instance.activated_at,
+            instance.last_synced_at,
+        )
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Instance]:
+        rows = await self._db.fetch(
+            f"SELECT {INSTANCE_COLUMNS} FROM instance i WHERE i.subscription = $1 ORDER BY i.id",
+            subscription_id,
+        )
+        return [instance_from_row(row) for row in rows]
+
+    async def record_sync(
+        self,
+        subscription_id: uuid.UUID,
+        instance_identifier: str,
+        at: datetime,
+        hostname: str | None,
+        gitlab_version: str | None,
+    ) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self._db.fetchval(
+            "UPDATE instance SET last_synced_at = $3, hostname = coalesce($4, hostname),"
+            " gitlab_version = coalesce($5, gitlab_version)"
+            " WHERE subscription = $1 AND instance_identifier = $2 RETURNING id",
+            subscription_id,
+            instance_identifier,
+            at,
+            hostname,
+            gitlab_version,
+        )
+        return found
+
+
+class PostgresLicenses:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, license_: License) -> None:
+        await self._db.fetch(
+            "INSERT INTO license (id, subscription, instance, mode, plan, seats, starts_at,"
+            " expires_at, trial, cancelled, auto_renew, reconciliation_enabled, add_ons,"
+            " licensee_name, licensee_email, licensee_company, notify_admins_at, notify_users_at,"
+            " block_changes_at, license_key, created_at, key_digest) VALUES ($1, $2, $3, $4, $5,"
+            " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            license_.id,
+            license_.subscription_id,
+            license_.instance_id,
+            license_.mode.value,
+            license_.plan.value,
+            license_.seats,
+            license_.starts_at,
+            license_.expires_at,
+            license_.trial,
+            license_.cancelled,
+            license_.auto_renew,
+            license_.reconciliation_enabled,
+            add_ons_to_json(license_.add_ons),
+            license_.licensee.name,
+            license_.licensee.email,
+            license_.licensee.company,
+            license_.notify_admins_at,
+            license_.notify_users_at,
+            license_.block_changes_at,
+            license_.license_key,
+            license_.created_at,
+            license_key_digest(license_.license_key),
+        )
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.subscription = $1"
+            " ORDER BY l.id DESC LIMIT 1",
+            subscription_id,
+        )
+        return license_from_row(row) if row else None
+
+    async def get(self, license_id: uuid.UUID) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.id = $1", license_id
+        )
+        return license_from_row(row) if row else None
+
+    async def find_by_key(self, license_key: str) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.key_digest = $1"
+            " ORDER BY l.id LIMIT 1",
+            license_key_digest(license_key),
+        )
+        return license_from_row(row) if row else None
+
+
+class PostgresUsageReports:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, report: UsageReport) -> None:
+        await self._db.fetch(
+            "INSERT INTO usage_report (id, subscription, instance, billable_users,"
+            " max_historical_users, add_on_seats, gitlab_version, hostname, reported_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            report.id,
+            report.subscription_id,
+            report.instance_id,
+            report.billable_users,
+            report.max_historical_users,
+            json.dumps(report.add_on_seats),
+            report.gitlab_version,
+            report.hostname,
+            report.reported_at,
+        )
+
+    async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
+        row = await self._db.fetchrow(
+            f"SELECT {USAGE_REPORT_COLUMNS} FROM usage_report u WHERE u.subscription = $1"
+            " ORDER BY u.reported_at DESC, u.id DESC LIMIT 1",
+            subscription_id,
+        )
+        return usage_report_from_row(row) if row else None
+
+    async def add_once(self, report: UsageReport) -> bool:
+        rows = await self._db.fetch(
+            "INSERT INTO usage_report (id, subscription, instance, billable_users,"
+            " max_historical_users, add_on_seats, gitlab_version, hostname, reported_at,"
+            " instance_identifier, report_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+            " $11) ON CONFLICT (subscription, report_key) DO NOTHING RETURNING id",
+            report.id,
+            report.subscription_id,
+            report.instance_id,
+            report.billable_users,
+            report.max_historical_users,
+            json.dumps(report.add_on_seats),
+            report.gitlab_version,
+            report.hostname,
+            report.reported_at,
+            report.instance_identifier,
+            report_key(report),
+        )
+        return bool(rows)
+
+
+def report_key(report: UsageReport) -> str:
+    """``report_identity`` but the subscription (its own column), as the unique index keeps it."""
+    _, instance, at = report_identity(report)
+    return f"{instance}|{at.astimezone(UTC).isoformat()}"
