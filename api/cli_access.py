@@ -1,0 +1,177 @@
+"""``provision token issue``, ``keys rotate``, ``client create`` and ``user create``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import uuid
+
+from api.cli_support import with_connection
+from api.settings import Settings
+
+
+def issue_token(
+    settings: Settings,
+    kind: str | None,
+    subject: str | None,
+    scopes: list[str],
+    client_id: str | None = None,
+    user_email: str | None = None,
+    partner: str | None = None,
+    subscription: uuid.UUID | None = None,
+) -> int:
+    """Mint a short-lived access token (operators and local development only): for a made-up
+    principal (--kind, --subject), or for a registered client (--client) or user (--user)."""
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.backend import KIND_CLAIM, PARTNER_CLAIM, SUBSCRIPTION_CLAIM
+    from auth.keys import load_or_create
+    from auth.server import EMAIL_CLAIM, token_scopes
+    from auth.store import OAuthStore
+    from auth.tokens import issue_access_token
+    from domain.policy import grantable
+    from domain.principal import PrincipalKind
+
+    async def mint(connection: asyncpg.Connection, dsn: str) -> str | None:
+        now = SystemClock().now()
+        ring = await load_or_create(connection, now)
+        store = OAuthStore(lambda: connection)
+        requested = " ".join(scopes) or None
+        extra: dict[str, object]
+        if client_id:
+            client = await store.get_client(client_id)
+            if client is None:
+                return None
+            sub, token_client = client.client_id, client.client_id
+            granted = token_scopes(client.scopes, client.kind, requested)
+            extra = {KIND_CLAIM: client.kind.value}
+            if client.partner_id:
+                extra[PARTNER_CLAIM] = client.partner_id
+        elif user_email:
+            user = await store.get_user_by_email(user_email)
+            if user is None:
+                return None
+            sub, token_client = user.subject, "provision-cli"
+            granted = grantable(user.kind, frozenset(scopes) if scopes else None)
+            extra = {KIND_CLAIM: user.kind.value, EMAIL_CLAIM: user.email}
+        else:
+            assert kind
+            assert subject
+            principal_kind = PrincipalKind(kind)
+            sub, token_client = subject, "provision-cli"
+            granted = grantable(principal_kind, frozenset(scopes) if scopes else None)
+            extra = {KIND_CLAIM: principal_kind.value}
+            if partner:
+                extra[PARTNER_CLAIM] = partner
+            if subscription:
+                extra[SUBSCRIPTION_CLAIM] = str(subscription)
+        return issue_access_token(
+            ring,
+            settings.token_settings,
+            now,
+            subject=sub,
+            client_id=token_client,
+            scopes=granted,
+            extra=extra,
+        )
+
+    token = with_connection(settings, mint)
+    if token is None:
+        print("no such client or user", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+def rotate_keys(settings: Settings) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.keys import rotate
+
+    async def run(connection: asyncpg.Connection, dsn: str) -> str:
+        ring = await rotate(connection, SystemClock().now())
+        return ring.current.kid
+
+    kid = with_connection(settings, run)
+    print(f"new signing key {kid}; running servers pick it up within a minute", file=sys.stderr)
+    print(kid)
+    return 0
+
+
+def create_client(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.registry import CLIENT_KINDS, RegistrationError, register_client
+    from auth.store import OAuthStore
+
+    async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, str | None]:
+        new = await register_client(
+            OAuthStore(lambda: connection),
+            kind=CLIENT_KINDS[args.kind],
+            name=args.name,
+            now=SystemClock().now(),
+            scopes=args.scope,
+            partner_id=args.partner,
+            redirect_uris=args.redirect_uri,
+            confidential=args.confidential,
+        )
+        return {"client_id": new.client_id, "client_secret": new.client_secret}
+
+    try:
+        created = with_connection(settings, create)
+    except RegistrationError as refused:
+        print(f"client not created: {refused}", file=sys.stderr)
+        return 2
+    print(json.dumps(created))
+    return 0
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from api.clock import SystemClock
+    from auth.registry import RegistrationError, register_user
+    from auth.store import OAuthStore
+    from domain.model.customer import Membership
+    from domain.model.enums import Role
+    from persistence.database import Database
+    from persistence.repositories import PostgresCustomers
+
+    if (args.customer is None) != (args.role is None):
+        print("--customer and --role go together", file=sys.stderr)
+        return 2
+    password = os.environ.get("PROVISION_USER_PASSWORD") or getpass.getpass("Password: ")
+
+    async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, object]:
+        user = await register_user(
+            OAuthStore(lambda: connection),
+            email=args.email,
+            password=password,
+            now=SystemClock().now(),
+            staff=args.staff,
+        )
+        if args.customer is not None:
+            db = Database(dsn, pool_min=1, pool_max=1)
+            await db.start()
+            try:
+                membership = Membership(args.customer, user.subject, Role(args.role))
+                await PostgresCustomers(db).add_membership(membership)
+            except asyncpg.ForeignKeyViolationError:
+                raise RegistrationError("no such customer (the user was created)") from None
+            finally:
+                await db.stop()
+        return {"subject": user.subject, "email": user.email, "staff": user.staff}
+
+    try:
+        created = with_connection(settings, create)
+    except RegistrationError as refused:
+        print(f"user not created: {refused}", file=sys.stderr)
+        return 2
+    print(json.dumps(created))
+    return 0
