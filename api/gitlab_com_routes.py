@@ -126,17 +126,22 @@ def eligibility(commands: Commands, read: ReadModels) -> Handler:
         )
         if len(raw) > MAX_NAMESPACES or not all(v.isdigit() for v in raw):
             return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
-        answer: dict[str, list[str]] = {}
-        for gitlab_id in dict.fromkeys(int(v) for v in raw):
+        gitlab_ids = list(dict.fromkeys(int(v) for v in raw))
+        known = []
+        for gitlab_id in gitlab_ids:
             namespace = await read.namespace_by_gitlab_id(GITLAB_COM, gitlab_id)
-            if namespace is None:
-                answer[str(gitlab_id)] = []
-                continue
-            verdicts = await commands.trials.eligibility(
-                GITLAB_COM, [namespace.id], list(TrialType)
-            )
-            ok = {v.type for v in verdicts if v.eligible}
-            answer[str(gitlab_id)] = [name for name, types in TRIAL_TYPES.items() if types[0] in ok]
+            if namespace is not None:
+                known.append(namespace.id)
+        # One answer for all of them, per namespace and type.
+        verdicts = await commands.trials.eligibility(GITLAB_COM, known, list(TrialType))
+        eligible_types: dict[int, set[TrialType]] = {g: set() for g in gitlab_ids}
+        for verdict in verdicts:
+            if verdict.eligible:
+                eligible_types[verdict.namespace.gitlab_id].add(verdict.type)
+        answer = {
+            str(gitlab_id): [name for name, t in TRIAL_TYPES.items() if t[0] in ok]
+            for gitlab_id, ok in eligible_types.items()
+        }
         return JSONResponse({"namespaces": answer})
 
     return eligible

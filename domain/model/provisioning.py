@@ -3,11 +3,13 @@ the ledger rows the linking and trial use cases record, and the worker sends."""
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 from typing import Any
 
 from domain.model.enums import AddOnKind, TrialType
 from domain.model.namespace import Namespace
+from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 
@@ -110,3 +112,24 @@ def trial_body(
             "end_date": base["end_date"] if subscription else trial.ends_on.isoformat(),
         }
     }
+
+
+def namespace_provision(
+    namespace: Namespace,
+    body: dict[str, Any],
+    now: datetime,
+    max_attempts: int,
+    *,
+    subscription_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+) -> ProvisionEvent:
+    """The ledger row that sends ``body`` to GitLab.com's provision endpoint for the group."""
+    return ProvisionEvent.new(
+        NAMESPACE_PROVISION,
+        {"namespace": namespace.gitlab_id, "provision": body},
+        now=now,
+        max_attempts=max_attempts,
+        correlation_id=correlation_id,
+        subscription_id=subscription_id,
+        namespace_id=namespace.id,
+    )

@@ -61,7 +61,6 @@ class IssueOfflineLicenseHandler:
                 raise SubscriptionNotActive(f"the subscription is {status.value.lower()}")
             customer = await uow.customers.get(subscription.customer_id)
             assert customer is not None
-            latest = await uow.licenses.latest_for_subscription(subscription.id)
             issued = await issue_current_license(
                 uow,
                 self._signer,
@@ -71,7 +70,7 @@ class IssueOfflineLicenseHandler:
                 caller=principal,
                 operation="issueOfflineLicense",
             )
-            new = latest is None or issued.id != latest.id
+            new = issued.created_at == now  # signed just now (else the unchanged one)
             await uow.commit()
         assert issued is not None
         return OfflineLicense(subscription, issued, new)

@@ -23,7 +23,7 @@ from domain.model.audit import AuditEntry
 from domain.model.enums import Deployment, NamespaceKind, NamespacePlan, SubscriptionStatus
 from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
-from domain.model.provisioning import NAMESPACE_PROVISION, provision_body
+from domain.model.provisioning import namespace_provision, provision_body
 from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
@@ -61,17 +61,13 @@ def provision_event(
     max_attempts: int,
     correlation_id: str | None = None,
 ) -> ProvisionEvent:
-    return ProvisionEvent.new(
-        NAMESPACE_PROVISION,
-        {
-            "namespace": namespace.gitlab_id,
-            "provision": provision_body(namespace, subscription, now.date()),
-        },
-        now=now,
-        max_attempts=max_attempts,
-        correlation_id=correlation_id,
+    return namespace_provision(
+        namespace,
+        provision_body(namespace, subscription, now.date()),
+        now,
+        max_attempts,
         subscription_id=subscription.id if subscription else None,
-        namespace_id=namespace.id,
+        correlation_id=correlation_id,
     )
 
 

@@ -16,7 +16,7 @@ from domain.model.enums import TrialType
 from domain.model.idempotency import check_idempotency_key
 from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
-from domain.model.provisioning import NAMESPACE_PROVISION, provision_body, trial_body
+from domain.model.provisioning import namespace_provision, provision_body, trial_body
 from domain.model.trial import Trial
 from domain.model.trial_rules import DEFAULT_LENGTHS, extend, reactivate, reverts_to, why_not
 from domain.policy import Access, Resource, require_scope
@@ -74,15 +74,10 @@ class Trials:
     def _event(
         self, namespace: Namespace, body: dict[str, object], now: datetime
     ) -> ProvisionEvent:
-        return ProvisionEvent.new(
-            NAMESPACE_PROVISION,
-            {"namespace": namespace.gitlab_id, "provision": body},
-            now=now,
-            max_attempts=self._settings.max_attempts,
-            namespace_id=namespace.id,
-        )
+        return namespace_provision(namespace, body, now, self._settings.max_attempts)
 
-    async def _may_ask(self, uow: UnitOfWork, principal: Principal, namespace: Namespace) -> bool:
+    @staticmethod
+    def _may_ask(principal: Principal, namespace: Namespace) -> bool:
         """Whether the caller may ask for this group: its owner, or a service (GitLab.com
         asks on behalf of its owner; staff may)."""
         if principal.kind is PrincipalKind.PORTAL_USER:
@@ -105,7 +100,7 @@ class Trials:
                 if namespace is None:
                     raise NotFound("no such namespace", path=("namespaceId",))
                 trials = list(await uow.trials.for_namespace(namespace.id))
-                owner = await self._may_ask(uow, principal, namespace)
+                owner = self._may_ask(principal, namespace)
                 reason = why_not(namespace, trials, command.type, today, owner=owner)
                 if reason is not None:
                     raise reason
@@ -168,7 +163,7 @@ class Trials:
                 if namespace is None:
                     continue
                 trials = list(await uow.trials.for_namespace(namespace_id))
-                owner = await self._may_ask(uow, principal, namespace)
+                owner = self._may_ask(principal, namespace)
                 for trial_type in types:
                     answers.append(
                         Eligibility(

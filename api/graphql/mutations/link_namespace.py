@@ -7,12 +7,11 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.namespace import NamespaceNode, namespace_node
 from api.graphql.types.subscription import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
-from domain.errors import DomainError
 from domain.use_cases.link_namespace import Linked, LinkNamespace, UnlinkNamespace
 
 
@@ -52,16 +51,15 @@ async def link_namespace(
     input: Annotated[LinkNamespaceInput, strawberry.argument(description="What to link.")],
 ) -> LinkNamespacePayload:
     ctx = info.context
-    try:
-        command = LinkNamespace(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
-            parse_typed_id(input.namespace_id, "Namespace", path=("namespaceId",)),
+    linked, errors = await outcome(
+        lambda: ctx.commands.namespaces.link(
+            ctx.principal,
+            LinkNamespace(
+                parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
+                parse_typed_id(input.namespace_id, "Namespace", path=("namespaceId",)),
+            ),
         )
-    except DomainError as bad:
-        return LinkNamespacePayload(
-            subscription=None, namespace=None, errors=[UserError.from_domain(bad)]
-        )
-    linked, errors = await attempt(ctx.commands.namespaces.link(ctx.principal, command))
+    )
     return _payload(info, linked, errors)
 
 
@@ -70,13 +68,12 @@ async def unlink_namespace(
     input: Annotated[UnlinkNamespaceInput, strawberry.argument(description="What to unlink.")],
 ) -> LinkNamespacePayload:
     ctx = info.context
-    try:
-        command = UnlinkNamespace(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+    linked, errors = await outcome(
+        lambda: ctx.commands.namespaces.unlink(
+            ctx.principal,
+            UnlinkNamespace(
+                parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+            ),
         )
-    except DomainError as bad:
-        return LinkNamespacePayload(
-            subscription=None, namespace=None, errors=[UserError.from_domain(bad)]
-        )
-    linked, errors = await attempt(ctx.commands.namespaces.unlink(ctx.principal, command))
+    )
     return _payload(info, linked, errors)

@@ -3,7 +3,7 @@ authentication or permission is a top-level error (DESIGN §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from api.graphql.errors import api_error
@@ -15,8 +15,14 @@ T = TypeVar("T")
 
 async def attempt(work: Awaitable[T]) -> tuple[T | None, list[MutationError]]:
     """The use case's result, or the expected failure as payload errors."""
+    return await outcome(lambda: work)
+
+
+async def outcome(run: Callable[[], Awaitable[T]]) -> tuple[T | None, list[MutationError]]:
+    """Like ``attempt``, for work that reads its input first: a bad id met while building the
+    command is a payload error too."""
     try:
-        return await work, []
+        return await run(), []
     except (Unauthenticated, Forbidden) as refused:
         raise api_error(refused) from None
     except DomainError as failure:

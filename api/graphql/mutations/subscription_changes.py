@@ -4,17 +4,17 @@ activation code. Each input names the subscription; each payload returns it (or 
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import Annotated
 
 import strawberry
 
 from api.graphql.context import Info
 from api.graphql.mutations.create_subscription import TermInput
-from api.graphql.mutations.outcome import attempt
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.subscription import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
-from domain.errors import DomainError
 from domain.use_cases.cancel_subscription import CancelSubscription
 from domain.use_cases.change_subscription import ChangeSubscription
 from domain.use_cases.create_subscription import SegmentSpec
@@ -78,10 +78,6 @@ class RotateActivationCodePayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
-def _failed(error: DomainError) -> SubscriptionPayload:
-    return SubscriptionPayload(subscription=None, errors=[UserError.from_domain(error)])
-
-
 def _payload(
     info: Info, changed: Changed | None, errors: list[MutationError]
 ) -> SubscriptionPayload:
@@ -92,21 +88,26 @@ def _payload(
     )
 
 
+def _subscription_id(value: strawberry.ID) -> uuid.UUID:
+    return parse_typed_id(value, "Subscription", path=("subscriptionId",))
+
+
 async def cancel_subscription(
     info: Info,
     input: Annotated[CancelSubscriptionInput, strawberry.argument(description="What to cancel.")],
 ) -> SubscriptionPayload:
     ctx = info.context
-    try:
-        command = CancelSubscription(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
-            input.at_period_end,
-            input.reason,
-            input.idempotency_key,
+    changed, errors = await outcome(
+        lambda: ctx.commands.cancel_subscription(
+            ctx.principal,
+            CancelSubscription(
+                _subscription_id(input.subscription_id),
+                input.at_period_end,
+                input.reason,
+                input.idempotency_key,
+            ),
         )
-    except DomainError as bad:
-        return _failed(bad)
-    changed, errors = await attempt(ctx.commands.cancel_subscription(ctx.principal, command))
+    )
     return _payload(info, changed, errors)
 
 
@@ -115,15 +116,15 @@ async def renew_subscription(
     input: Annotated[RenewSubscriptionInput, strawberry.argument(description="The renewal.")],
 ) -> SubscriptionPayload:
     ctx = info.context
-    try:
-        command = RenewSubscription(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
-            tuple(SegmentSpec(s.start_date, s.end_date, s.seats) for s in input.term.segments),
-            input.idempotency_key,
+    segments = tuple(SegmentSpec(s.start_date, s.end_date, s.seats) for s in input.term.segments)
+    changed, errors = await outcome(
+        lambda: ctx.commands.renew_subscription(
+            ctx.principal,
+            RenewSubscription(
+                _subscription_id(input.subscription_id), segments, input.idempotency_key
+            ),
         )
-    except DomainError as bad:
-        return _failed(bad)
-    changed, errors = await attempt(ctx.commands.renew_subscription(ctx.principal, command))
+    )
     return _payload(info, changed, errors)
 
 
@@ -132,17 +133,18 @@ async def change_subscription(
     input: Annotated[ChangeSubscriptionInput, strawberry.argument(description="The change.")],
 ) -> SubscriptionPayload:
     ctx = info.context
-    try:
-        command = ChangeSubscription(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
-            input.seats,
-            input.segment_start_date,
-            input.auto_renew,
-            input.idempotency_key,
+    changed, errors = await outcome(
+        lambda: ctx.commands.change_subscription(
+            ctx.principal,
+            ChangeSubscription(
+                _subscription_id(input.subscription_id),
+                input.seats,
+                input.segment_start_date,
+                input.auto_renew,
+                input.idempotency_key,
+            ),
         )
-    except DomainError as bad:
-        return _failed(bad)
-    changed, errors = await attempt(ctx.commands.change_subscription(ctx.principal, command))
+    )
     return _payload(info, changed, errors)
 
 
@@ -153,15 +155,11 @@ async def rotate_activation_code(
     ],
 ) -> RotateActivationCodePayload:
     ctx = info.context
-    try:
-        command = RotateActivationCode(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+    rotated, errors = await outcome(
+        lambda: ctx.commands.rotate_activation_code(
+            ctx.principal, RotateActivationCode(_subscription_id(input.subscription_id))
         )
-    except DomainError as bad:
-        return RotateActivationCodePayload(
-            subscription=None, activation_code=None, errors=[UserError.from_domain(bad)]
-        )
-    rotated, errors = await attempt(ctx.commands.rotate_activation_code(ctx.principal, command))
+    )
     if rotated is None:
         return RotateActivationCodePayload(subscription=None, activation_code=None, errors=errors)
     changed, code = rotated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -9,7 +10,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import ErrorCode, TrialType
 from api.graphql.errors import api_error
-from api.graphql.mutations.outcome import attempt
+from api.graphql.mutations.outcome import attempt, outcome
 from api.graphql.types.mutation_error import MutationError, UserError
 from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.ids import parse_typed_id
@@ -85,11 +86,9 @@ async def extend_trial(
     info: Info, input: Annotated[TrialInput, strawberry.argument(description="The trial.")]
 ) -> ApplyTrialPayload:
     ctx = info.context
-    try:
-        trial_id = parse_typed_id(input.trial_id, "Trial", path=("trialId",))
-    except DomainError as bad:
-        return _payload(info, None, [UserError.from_domain(bad)])
-    changed, errors = await attempt(ctx.commands.trials.extend(ctx.principal, trial_id))
+    changed, errors = await outcome(
+        lambda: ctx.commands.trials.extend(ctx.principal, _trial_id(input.trial_id))
+    )
     return _payload(info, changed, errors)
 
 
@@ -97,12 +96,14 @@ async def reactivate_trial(
     info: Info, input: Annotated[TrialInput, strawberry.argument(description="The trial.")]
 ) -> ApplyTrialPayload:
     ctx = info.context
-    try:
-        trial_id = parse_typed_id(input.trial_id, "Trial", path=("trialId",))
-    except DomainError as bad:
-        return _payload(info, None, [UserError.from_domain(bad)])
-    changed, errors = await attempt(ctx.commands.trials.reactivate(ctx.principal, trial_id))
+    changed, errors = await outcome(
+        lambda: ctx.commands.trials.reactivate(ctx.principal, _trial_id(input.trial_id))
+    )
     return _payload(info, changed, errors)
+
+
+def _trial_id(value: strawberry.ID) -> uuid.UUID:
+    return parse_typed_id(value, "Trial", path=("trialId",))
 
 
 async def trial_eligibility(
