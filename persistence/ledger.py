@@ -37,20 +37,24 @@ _INSERT_ONCE = (
     " DO NOTHING RETURNING id"
 )
 
-# The inner SELECT picks and locks the rows; SKIP LOCKED lets concurrent claimers pass over
-# each other's picks instead of waiting, so no two claims return the same row. A RUNNING
-# row on an expired lease with no attempt left is not reclaimed: the clean-up job gives it up.
+# The CTE picks and locks the rows; SKIP LOCKED lets concurrent claimers pass over each
+# other's picks instead of waiting, so no two claims return the same row. MATERIALIZED: an
+# `id IN (subquery with LIMIT)` may be evaluated again by the UPDATE under concurrency and
+# take more rows than the limit. A RUNNING row on an expired lease with no attempt left is not
+# reclaimed: the clean-up job gives it up.
 _CLAIM = f"""
-UPDATE provision_event e
-   SET status = 'RUNNING', lease_owner = $1, lease_until = now() + $2::interval,
-       attempts = e.attempts + 1, updated_at = now()
- WHERE e.id IN (
-       SELECT id FROM provision_event
+WITH due AS MATERIALIZED (
+       SELECT id AS due_id FROM provision_event
         WHERE (status IN ('PENDING', 'FAILED') AND next_attempt_at <= now())
            OR (status = 'RUNNING' AND lease_until < now() AND attempts < max_attempts)
         ORDER BY next_attempt_at
         LIMIT $3
           FOR UPDATE SKIP LOCKED)
+UPDATE provision_event e
+   SET status = 'RUNNING', lease_owner = $1, lease_until = now() + $2::interval,
+       attempts = e.attempts + 1, updated_at = now()
+  FROM due
+ WHERE e.id = due.due_id
 RETURNING {EVENT_COLUMNS}
 """
 

@@ -131,10 +131,12 @@ class PostgresTrials:
         )
 
     async def claim_ended(self, today: date, limit: int) -> Sequence[Trial]:
+        # MATERIALIZED: the picked rows are the claimed ones, never more than the limit.
         rows = await self._db.fetch(
-            f"UPDATE trial t SET reverted_on = $1 WHERE t.id IN (SELECT id FROM trial"
+            "WITH ended AS MATERIALIZED (SELECT id FROM trial"
             " WHERE namespace IS NOT NULL AND reverted_on IS NULL AND ends_on <= $1"
             f" ORDER BY ends_on LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)"
+            f" UPDATE trial t SET reverted_on = $1 FROM ended WHERE t.id = ended.id"
             f" RETURNING {TRIAL_COLUMNS}",
             today,
         )
