@@ -7,7 +7,6 @@ from datetime import datetime
 
 from starlette.applications import Starlette
 
-from api.clock import SystemClock
 from api.settings import Settings
 from auth.backend import EMAIL_CLAIM, KIND_CLAIM, PARTNER_CLAIM, SUBSCRIPTION_CLAIM
 from auth.keys import KeyRing
@@ -31,7 +30,10 @@ def token_for(
     ring: KeyRing | None = None,
     **extra: object,
 ) -> str:
-    """A token for ``kind`` with every scope the kind may hold unless ``scopes`` says less."""
+    """A token for ``kind`` with every scope the kind may hold unless ``scopes`` says less.
+
+    Issued at the app's own clock's "now" unless ``now`` says otherwise.
+    """
     claims: dict[str, object] = {KIND_CLAIM: kind.value, **extra}
     if partner is not None:
         claims[PARTNER_CLAIM] = partner
@@ -42,7 +44,7 @@ def token_for(
     return issue_access_token(
         ring or app.state.keys(),
         SETTINGS,
-        now or SystemClock().now(),
+        now or app.state.clock.now(),
         subject=subject or f"test:{kind.value.lower()}",
         client_id="e2e-tests",
         scopes=grantable(kind) if scopes is None else scopes,

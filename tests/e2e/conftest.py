@@ -13,13 +13,18 @@ from api.settings import Settings
 from persistence.database import Database
 
 from bearer import bearer, token_for
+from clocks import TickingClock
+from factories import NOW
 from graphql_client import GraphQL
 
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[Starlette]:
     # The collector is left alone: the test process is no server (test_garbage_collection).
-    application = create_app(Settings(database_url=database_url, pool_max=5, gc_interval=0))
+    # The clock reads the factories' "now", whatever the calendar says (tests/clocks.py).
+    application = create_app(
+        Settings(database_url=database_url, pool_max=5, gc_interval=0), clock=TickingClock(NOW)
+    )
     async with application.router.lifespan_context(application):
         yield application
 

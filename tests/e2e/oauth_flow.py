@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,17 +18,19 @@ from auth.store import OAuthStore
 from domain.principal import PrincipalKind
 from persistence.database import Database
 
+import factories as f
+
 REDIRECT_URI = "https://portal.example/callback"
 OTHER_REDIRECT_URI = "https://portal.example/other"
 PASSWORD = "correct horse battery staple"
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+NOW = f.NOW
 
 
 class MovableClock:
-    """A clock the test moves; starts at the real time (tokens are checked against it)."""
+    """A clock that stands still at the factories' "now" until the test moves it."""
 
     def __init__(self) -> None:
-        self._now = datetime.now(UTC)
+        self._now = f.NOW
 
     def now(self) -> datetime:
         return self._now

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.clock import SystemClock
 from api.settings import Settings
 from auth.backend import KIND_CLAIM, PARTNER_CLAIM
 from auth.keys import KeyRing, new_key
@@ -27,7 +26,7 @@ SETTINGS = Settings().token_settings
 
 
 def _token(app: Starlette, *, kind: str = "STAFF", **overrides: object) -> str:
-    now = overrides.pop("now", SystemClock().now())
+    now = overrides.pop("now", app.state.clock.now())
     ring = overrides.pop("ring", app.state.keys())
     return issue_access_token(
         ring,  # type: ignore[arg-type]
@@ -78,8 +77,8 @@ async def test_a_bad_authorization_header_is_a_401_challenge(
 async def test_expired_foreign_and_kindless_tokens_are_refused(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
-    expired = _token(app, now=SystemClock().now() - timedelta(hours=1))
-    foreign = _token(app, ring=KeyRing((new_key(SystemClock().now()),)))
+    expired = _token(app, now=app.state.clock.now() - timedelta(hours=1))
+    foreign = _token(app, ring=KeyRing((new_key(app.state.clock.now()),)))
     nobody = _token(app, kind="ANONYMOUS")
     unknown = _token(app, kind="ROOT")
     for token in (expired, foreign, nobody, unknown):
@@ -134,7 +133,7 @@ def _elsewhere(app: Starlette, **settings: str) -> str:
     return issue_access_token(
         app.state.keys(),
         other,
-        SystemClock().now(),
+        app.state.clock.now(),
         subject="x",
         client_id="x",
         scopes=["customers:read"],
@@ -146,8 +145,8 @@ BAD_TOKENS = {
     "tampered signature": _tampered,
     "wrong issuer": lambda app: _elsewhere(app, issuer="https://evil.example"),
     "wrong audience": lambda app: _elsewhere(app, audience="another-api"),
-    "expired": lambda app: token_for(app, now=SystemClock().now() - timedelta(hours=2)),
-    "unknown kid": lambda app: token_for(app, ring=KeyRing((new_key(SystemClock().now()),))),
+    "expired": lambda app: token_for(app, now=app.state.clock.now() - timedelta(hours=2)),
+    "unknown kid": lambda app: token_for(app, ring=KeyRing((new_key(app.state.clock.now()),))),
     "alg none": _unsigned,
     "HS256 signed with the public key": _hs256_with_public_key,
 }

@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.app import create_app
-from api.clock import SystemClock
 from api.settings import Settings
 from auth.external import ExternalIssuer, ExternalIssuerSettings
 from auth.tokens import InvalidToken
@@ -33,10 +32,13 @@ from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
 from bearer import bearer
+from clocks import TickingClock
 
 ISSUER = "https://sso.example.test"
 AUDIENCE = "provision-api"
 VIEWER = {"query": "{ viewer { kind subject scopes } }"}
+# The provider and the app that trusts it read the same time: the factories' "now".
+CLOCK = TickingClock(f.NOW)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Provider:
 
     def token(self, key: RSAKey | None = None, **claims: Any) -> str:
         key = key or self.keys[0]
-        now = int(SystemClock().now().timestamp())
+        now = int(CLOCK.now().timestamp())
         body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300}
         body.update(claims)
         return jwt.encode({"alg": "RS256", "kid": key.kid}, body, key)
@@ -106,7 +108,7 @@ async def trusting_app(database_url: str, provider: Provider) -> AsyncIterator[S
         external_issuer=ISSUER,
         external_jwks_url=provider.url,
     )
-    application = create_app(settings)
+    application = create_app(settings, clock=CLOCK)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -160,14 +162,16 @@ async def test_the_same_token_is_refused_where_the_provider_is_not_configured(
 
 def _hs256(provider: Provider) -> str:
     secret = OctKey.import_key(b"k" * 32)
-    now = int(SystemClock().now().timestamp())
+    now = int(CLOCK.now().timestamp())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": now + 60}
     return jwt.encode({"alg": "HS256", "kid": "sso-1"}, claims, secret)
 
 
 BAD = {
     "wrong audience": lambda p: p.token(aud="someone-else"),
-    "expired": lambda p: p.token(exp=int(time.time()) - 600, iat=int(time.time()) - 900),
+    "expired": lambda p: p.token(
+        exp=int(CLOCK.now().timestamp()) - 600, iat=int(CLOCK.now().timestamp()) - 900
+    ),
     "signed by a key it does not publish": lambda p: p.token(key=_new_key("sso-1")),
     "unknown kid": lambda p: p.token(key=_new_key("never-published")),
     "HS256": _hs256,
@@ -190,7 +194,7 @@ async def test_a_key_rotation_at_the_provider_is_picked_up(provider: Provider) -
         )
     )
     try:
-        now = SystemClock().now()
+        now = CLOCK.now()
         assert (await issuer.validate(provider.token(), now))["sub"] == "alice"
         rotated = _new_key("sso-2")
         with pytest.raises(InvalidToken):  # not published yet
@@ -212,7 +216,7 @@ async def test_refetches_for_unknown_kids_are_rate_limited(provider: Provider) -
         ExternalIssuerSettings(issuer=ISSUER, jwks_url=provider.url, audience=AUDIENCE)
     )
     try:
-        now: datetime = SystemClock().now()
+        now: datetime = CLOCK.now()
         await issuer.validate(provider.token(), now)
         before = provider.fetches
         for n in range(5):

@@ -16,6 +16,7 @@ from api.settings import Settings
 from persistence.database import Database
 
 import factories as f
+from clocks import TickingClock
 
 ADMIN = {"X-Admin-Email": "gl_com_api@gitlab.test", "X-Admin-Token": "s3cret-portal-token"}
 TRIAL = {
@@ -40,7 +41,7 @@ async def configured_app(database_url: str) -> AsyncIterator[Starlette]:
         gitlab_com_admin_email=ADMIN["X-Admin-Email"],
         gitlab_com_admin_token=ADMIN["X-Admin-Token"],
     )
-    app = create_app(settings)
+    app = create_app(settings, clock=TickingClock(f.NOW))
     async with app.router.lifespan_context(app):
         yield app
 

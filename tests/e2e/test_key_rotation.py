@@ -12,18 +12,21 @@ import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.clock import SystemClock
 from api.settings import Settings
 from auth.keys import rotate
 
 from bearer import bearer, token_for
+from clocks import TickingClock
+from factories import NOW
 
 VIEWER = {"query": "{ viewer { kind } }"}
 
 
 @pytest.fixture(scope="module")
 async def running(database_url: str) -> AsyncIterator[Starlette]:
-    application = create_app(Settings(database_url=database_url, pool_max=2, gc_interval=0))
+    application = create_app(
+        Settings(database_url=database_url, pool_max=2, gc_interval=0), clock=TickingClock(NOW)
+    )
     async with application.router.lifespan_context(application):
         yield application
 
@@ -35,7 +38,7 @@ async def test_a_rotation_elsewhere_is_picked_up_and_old_tokens_still_work(
     old_kid = running.state.keys().current.kid
     connection = await asyncpg.connect(database_url)
     try:
-        rotated = await rotate(connection, SystemClock().now())  # as another process would
+        rotated = await rotate(connection, running.state.clock.now())  # as another process would
     finally:
         await connection.close()
     after = token_for(running, ring=rotated)

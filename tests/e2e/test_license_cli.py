@@ -21,6 +21,8 @@ from domain.model.license import License, Licensee
 from domain.model.license_attributes import license_attributes
 from persistence.database import Database
 
+import factories as f
+
 PROVISION = [sys.executable, "-m", "api.cli"]
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/nothing"  # refuses connections
 
@@ -58,7 +60,7 @@ def _attributes() -> dict[str, object]:
 @pytest.fixture
 async def stored_key(db: Database) -> LicenseSigningKey:
     async with db.pool.acquire() as connection:
-        return await load_or_create(connection, datetime.now(UTC))
+        return await load_or_create(connection, f.NOW)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ from api.settings import Settings
 from domain.model.provision_event import ProvisionStatus
 from persistence.database import Database
 
+import factories as f
 from bearer import bearer, token_for
+from clocks import TickingClock
 from ledger_rows import record, row
 
 SAMPLE = re.compile(r"^[a-z_]+(\{[^}]*\})? -?[0-9.e+]+$")
@@ -73,7 +75,8 @@ async def test_an_empty_ledger_reads_zero(anonymous: httpx.AsyncClient, clean_db
 @pytest.fixture
 async def guarded(database_url: str, clean_db: Database) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(
-        Settings(database_url=database_url, pool_max=2, gc_interval=0, metrics_token="s3cret")
+        Settings(database_url=database_url, pool_max=2, gc_interval=0, metrics_token="s3cret"),
+        clock=TickingClock(f.NOW),
     )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
