@@ -167,6 +167,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
     app.state.db = db
     app.state.keys = keys
+    app.state.clock = clock
     return app
 
 
