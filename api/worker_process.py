@@ -90,7 +90,9 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry.register_job(
         GIVE_UP_LOST_ROWS_JOB,
         max(context.config.lease, timedelta(seconds=1)),
-        give_up_lost_rows_job(PostgresLedger(context.db), context.clock, context.config),
+        give_up_lost_rows_job(
+            PostgresLedger(context.db, context.clock), context.clock, context.config
+        ),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
     register_reminders(registry, context)
@@ -216,8 +218,11 @@ def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
         )
 
 
-async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = None) -> None:
-    """Run one worker until SIGTERM/SIGINT (or ``stop``), then stop gracefully."""
+async def run_worker(
+    settings: Settings, dsn: str, stop: asyncio.Event | None = None, *, clock: Clock | None = None
+) -> None:
+    """Run one worker until SIGTERM/SIGINT (or ``stop``), then stop gracefully. Every time it
+    reads or writes comes from ``clock`` (the system clock unless given)."""
     stop = stop or asyncio.Event()
     # httpx logs every request's URL at INFO; a webhook URL is a secret, and 1 line per step
     # is noise. Outcomes are logged by the worker itself.
@@ -232,10 +237,10 @@ async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event | None = 
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
-            context = WorkerContext(db, http, settings, SystemClock(), config)
+            context = WorkerContext(db, http, settings, clock or SystemClock(), config)
             worker = Worker(
-                PostgresLedger(db),
-                PostgresScheduledJobRuns(db),
+                PostgresLedger(db, context.clock),
+                PostgresScheduledJobRuns(db, context.clock),
                 build_registry(context),
                 config,
                 context.clock,

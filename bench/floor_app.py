@@ -19,25 +19,21 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.settings import Settings
+from persistence.derived import current_seats
 
 DSN_VARIABLE = "PROVISION_BENCH_DSN"
 PAGE_SIZE = 50
 LICENSES_PER_PAGE = 20  # the default `first` of Subscription.licenses
 
-# The segment rule of Subscription.seats(today): the segment covering today; before the start
-# the first, after the end the last. Among segments started by today the latest start wins,
-# among the others the earliest, so "nearest start, started ones first" gives exactly that.
+# The seats are Subscription.seats(today) in SQL (persistence.derived, held to the domain's
+# rule by tests/integration/test_rule_contract.py); today ($1) is the app's Clock's, as the
+# GraphQL side reads it, not the database's CURRENT_DATE.
 FLOOR_SQL = f"""
 SELECT convert_to(coalesce(json_agg(json_build_object(
-           'id', s.id, 'plan', s.plan, 'seats', g.seats, 'licenses', l.licenses
+           'id', s.id, 'plan', s.plan, 'seats', {current_seats("s", "$1")},
+           'licenses', l.licenses
        ) ORDER BY s.id), '[]')::text, 'UTF8')
 FROM (SELECT id, plan FROM subscription ORDER BY id LIMIT {PAGE_SIZE}) s
-LEFT JOIN LATERAL (
-    SELECT seats FROM subscription_segment
-    WHERE subscription = s.id
-    ORDER BY start_date <= current_date DESC, abs(start_date - current_date)
-    LIMIT 1
-) g ON TRUE
 LEFT JOIN LATERAL (
     SELECT coalesce(json_agg(json_build_object('id', k.id, 'expiresAt', k.expires_at)
                              ORDER BY k.id), '[]') AS licenses
@@ -50,13 +46,15 @@ LEFT JOIN LATERAL (
 async def floor(request: Request) -> Response:
     """The page as JSON bytes straight from PostgreSQL (``convert_to`` makes it ``bytea``)."""
     pool = request.app.state.db.pool
+    today = request.app.state.clock.today()
     async with pool.acquire() as connection:
-        body: bytes = await connection.fetchval(FLOOR_SQL)
+        body: bytes = await connection.fetchval(FLOOR_SQL, today)
     return Response(body, media_type="application/json")
 
 
 def with_floor(app: Starlette) -> Starlette:
-    """Add ``GET /floor`` to an app built by ``create_app`` (it reads ``app.state.db``)."""
+    """Add ``GET /floor`` to an app built by ``create_app`` (it reads ``app.state.db`` and
+    ``app.state.clock``)."""
     app.router.routes.append(Route("/floor", floor, methods=["GET"]))
     return app
 

@@ -287,15 +287,18 @@ class ProvisionEventRepository(Protocol):
 
 class Ledger(Protocol):
     """The provision events as workers see them: claim the due ones under a lease, then
-    store each attempt's outcome. Safe to use from any number of processes at once."""
+    store each attempt's outcome. Safe to use from any number of processes at once.
+
+    "Now" is the workers' ``Clock``'s, which an implementation is built with (never a
+    database's own clock): due times, leases and expiry are all read on it."""
 
     async def claim_due(self, owner: str, limit: int, lease: timedelta) -> Sequence[ProvisionEvent]:
         """Up to ``limit`` due events, now RUNNING under ``owner``'s lease with one more
         attempt counted; oldest due first.
 
-        Due means PENDING or FAILED with ``next_attempt_at`` passed, or RUNNING on a lease
-        that expired with attempts left (its worker died). Two callers never get the same
-        event while its lease holds.
+        Due means ``ProvisionEvent.is_claimable(now)``: PENDING or FAILED with
+        ``next_attempt_at`` reached, or RUNNING on a lease that expired with attempts left
+        (its worker died). Two callers never get the same event while its lease holds.
         """
         ...
 
@@ -319,8 +322,9 @@ class Ledger(Protocol):
         ...
 
     async def expired_without_attempts(self, limit: int) -> Sequence[ProvisionEvent]:
-        """RUNNING events whose lease expired on their last attempt: nobody will reclaim
-        them; the caller gives them up (DEAD) with ``give_up``."""
+        """RUNNING events whose lease expired on their last attempt
+        (``ProvisionEvent.is_lost(now)``): nobody will reclaim them; the caller gives them up
+        (DEAD) with ``give_up``."""
         ...
 
     async def give_up(

@@ -1,8 +1,12 @@
 """The provisioning ledger on PostgreSQL: the outbox writer, the workers' claim under a lease,
 outcomes fenced by the lease owner, and the scheduled-job run claims.
 
-Lease and due comparisons use the database's clock (``now()``), the one clock every worker
-shares; timestamps an attempt writes (next attempt, updated) come from the worker's Clock.
+Time comes from the Clock port only, never from the database's ``now()``: each statement that
+compares or computes times takes the clock's instant as a bound parameter. The times it is
+compared with (next attempt, created, updated) come from the same Clock, so a database whose
+clock differs from the hosts' (or a Clock a test or a sandbox moves) changes nothing. The SQL
+conditions restate ``ProvisionEvent.is_claimable`` / ``is_lost``; tests/integration/
+test_rule_contract.py holds both to one table of cases.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import orjson
 from domain.model.ids import new_id
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.model.restore import restore
+from domain.ports import Clock
 from persistence.database import Database
 
 EVENT_COLUMNS = (
@@ -41,18 +46,18 @@ _INSERT_ONCE = (
 # other's picks instead of waiting, so no two claims return the same row. MATERIALIZED: an
 # `id IN (subquery with LIMIT)` may be evaluated again by the UPDATE under concurrency and
 # take more rows than the limit. A RUNNING row on an expired lease with no attempt left is not
-# reclaimed: the clean-up job gives it up.
+# reclaimed: the clean-up job gives it up. $4 is the clock's now, $2 now + lease.
 _CLAIM = f"""
 WITH due AS MATERIALIZED (
        SELECT id AS due_id FROM provision_event
-        WHERE (status IN ('PENDING', 'FAILED') AND next_attempt_at <= now())
-           OR (status = 'RUNNING' AND lease_until < now() AND attempts < max_attempts)
+        WHERE (status IN ('PENDING', 'FAILED') AND next_attempt_at <= $4)
+           OR (status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts)
         ORDER BY next_attempt_at
         LIMIT $3
           FOR UPDATE SKIP LOCKED)
 UPDATE provision_event e
-   SET status = 'RUNNING', lease_owner = $1, lease_until = now() + $2::interval,
-       attempts = e.attempts + 1, updated_at = now()
+   SET status = 'RUNNING', lease_owner = $1, lease_until = $2,
+       attempts = e.attempts + 1, updated_at = $4
   FROM due
  WHERE e.id = due.due_id
 RETURNING {EVENT_COLUMNS}
@@ -64,11 +69,20 @@ _FINISH = (
     " WHERE id = $1 AND status = 'RUNNING' AND lease_owner = $2 RETURNING id"
 )
 
+_LOST = "status = 'RUNNING' AND lease_until < $1 AND attempts >= max_attempts"
+
+_EXPIRED_WITHOUT_ATTEMPTS = (
+    f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE {_LOST} ORDER BY lease_until LIMIT $2"
+)
+
 _GIVE_UP = (
-    "UPDATE provision_event SET status = 'DEAD', last_error = $2, lease_owner = NULL,"
-    " lease_until = NULL, updated_at = $3"
-    " WHERE id = $1 AND status = 'RUNNING' AND lease_until < now()"
-    " AND attempts >= max_attempts RETURNING id"
+    "UPDATE provision_event SET status = 'DEAD', last_error = $3, lease_owner = NULL,"
+    f" lease_until = NULL, updated_at = $4 WHERE id = $2 AND {_LOST} RETURNING id"
+)
+
+_EXTEND_LEASES = (
+    "UPDATE provision_event SET lease_until = $3"
+    " WHERE id = ANY($2) AND status = 'RUNNING' AND lease_owner = $1 RETURNING id"
 )
 
 
@@ -145,13 +159,16 @@ class PostgresOutbox:
 
 
 class PostgresLedger:
-    """The workers' side of the ledger (``domain.ports.Ledger``)."""
+    """The workers' side of the ledger (``domain.ports.Ledger``); due times and leases are
+    read on ``clock``, the workers' Clock."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
 
     async def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[ProvisionEvent]:
-        rows = await self._db.fetch(_CLAIM, owner, lease, limit)
+        now = self._clock.now()
+        rows = await self._db.fetch(_CLAIM, owner, now + lease, limit, now)
         events = [event_from_row(row) for row in rows]
         events.sort(key=lambda e: e.next_attempt_at)
         return events
@@ -159,13 +176,8 @@ class PostgresLedger:
     async def extend_leases(
         self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
     ) -> set[uuid.UUID]:
-        rows = await self._db.fetch(
-            "UPDATE provision_event SET lease_until = now() + $3::interval"
-            " WHERE id = ANY($2) AND status = 'RUNNING' AND lease_owner = $1 RETURNING id",
-            owner,
-            list(event_ids),
-            lease,
-        )
+        until = self._clock.now() + lease
+        rows = await self._db.fetch(_EXTEND_LEASES, owner, list(event_ids), until)
         return {row["id"] for row in rows}
 
     async def finish(
@@ -189,19 +201,17 @@ class PostgresLedger:
         return True
 
     async def expired_without_attempts(self, limit: int) -> list[ProvisionEvent]:
-        rows = await self._db.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM provision_event"
-            " WHERE status = 'RUNNING' AND lease_until < now() AND attempts >= max_attempts"
-            " ORDER BY lease_until LIMIT $1",
-            limit,
-        )
+        rows = await self._db.fetch(_EXPIRED_WITHOUT_ATTEMPTS, self._clock.now(), limit)
         return [event_from_row(row) for row in rows]
 
     async def give_up(
         self, event: ProvisionEvent, follow_ups: Sequence[ProvisionEvent] = ()
     ) -> bool:
         async with self._db.engine.transaction():
-            if not await self._db.fetch(_GIVE_UP, event.id, event.last_error, event.updated_at):
+            given_up = await self._db.fetch(
+                _GIVE_UP, self._clock.now(), event.id, event.last_error, event.updated_at
+            )
+            if not given_up:
                 return False
             if follow_ups:
                 await PostgresOutbox(self._db).record_many(follow_ups)
@@ -254,30 +264,34 @@ class PostgresProvisionEvents:
 
 class PostgresScheduledJobRuns:
     """Claims of scheduled job runs (``domain.ports.ScheduledJobRuns``): the unique
-    (job_name, due_at) row is the claim, so one insert wins per due time."""
+    (job_name, due_at) row is the claim, so one insert wins per due time. Start and finish
+    times come from ``clock``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
 
     async def claim(self, job_name: str, due_at: datetime, owner: str) -> bool:
         rows = await self._db.fetch(
             "INSERT INTO scheduled_job_run (id, job_name, due_at, owner, started_at)"
-            " VALUES ($1, $2, $3, $4, now())"
+            " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (job_name, due_at) DO NOTHING RETURNING id",
             new_id(),
             job_name,
             due_at,
             owner,
+            self._clock.now(),
         )
         return bool(rows)
 
     async def finish(self, job_name: str, due_at: datetime, error: str | None) -> None:
         await self._db.fetch(
-            "UPDATE scheduled_job_run SET finished_at = now(), error = $3"
+            "UPDATE scheduled_job_run SET finished_at = $4, error = $3"
             " WHERE job_name = $1 AND due_at = $2",
             job_name,
             due_at,
             error,
+            self._clock.now(),
         )
 
 

@@ -20,6 +20,7 @@ from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.policy import Resource
 from domain.principal import Principal
+from persistence.derived import status_condition
 from persistence.keyset import KeysetQueries, Page, Source, Where
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
@@ -63,15 +64,6 @@ _USAGE_REPORTS = Source(
     "usage_report", "u", USAGE_REPORT_COLUMNS, Resource.USAGE, usage_report_from_row
 )
 
-_STATUS_SQL = {
-    SubscriptionStatus.CANCELLED: "s.cancelled_at IS NOT NULL",
-    SubscriptionStatus.PENDING: "s.cancelled_at IS NULL AND s.start_date > {today}",
-    SubscriptionStatus.EXPIRED: "s.cancelled_at IS NULL AND s.end_date <= {today}",
-    SubscriptionStatus.ACTIVE: (
-        "s.cancelled_at IS NULL AND s.start_date <= {today} AND s.end_date > {today}"
-    ),
-}
-
 
 class ReadModels(StaffReads, KeysetQueries):
     """Queries behind the GraphQL read API (the staff-only ones in ``StaffReads``)."""
@@ -96,10 +88,7 @@ class ReadModels(StaffReads, KeysetQueries):
     def _subscription_where(self, flt: SubscriptionFilter, today: date) -> Where:
         where = Where()
         if flt.status is not None:
-            template = _STATUS_SQL[flt.status]
-            if "{today}" in template:
-                template = template.format(today=where.arg(today))
-            where.add(template)
+            where.add(status_condition(flt.status, "s", lambda: where.arg(today)))
         if flt.deployment is not None:
             where.add(f"s.deployment = {where.arg(flt.deployment.value)}")
         if flt.plan is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain.errors import ValidationFailed
@@ -38,3 +39,4 @@ class IdempotencyRecord:
     key: str
     fingerprint: str
     result: dict[str, Any]
+    created_at: datetime

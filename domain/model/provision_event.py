@@ -138,19 +138,40 @@ class ProvisionEvent:
     def attempts_left(self) -> int:
         return max(0, self.max_attempts - self.attempts)
 
-    def is_due(self, now: datetime) -> bool:
-        """Whether a worker may claim it: waiting and due, or running on an expired lease."""
-        if self.status in CLAIMABLE:
-            return self.next_attempt_at <= now
+    # The predicates below are the ledger's rules; persistence/ledger.py states them again in
+    # SQL, and tests/integration/test_rule_contract.py holds the two to the same cases.
+    # Times are half-open: a row is due from ``next_attempt_at`` on; a lease holds up to and
+    # including ``lease_until``.
+
+    def is_waiting(self, now: datetime) -> bool:
+        """PENDING or FAILED and due: waiting for a worker (the dashboard's lag measures these)."""
+        return self.status in CLAIMABLE and self.next_attempt_at <= now
+
+    def lease_expired(self, now: datetime) -> bool:
+        """RUNNING on a lease that ran out (its worker died or stopped renewing)."""
         return (
             self.status is ProvisionStatus.RUNNING
             and self.lease_until is not None
             and self.lease_until < now
         )
 
+    def is_due(self, now: datetime) -> bool:
+        """Waiting and due, or running on an expired lease."""
+        return self.is_waiting(now) or self.lease_expired(now)
+
+    def is_claimable(self, now: datetime) -> bool:
+        """Whether a worker's claim takes it: waiting and due, or running on an expired lease
+        with an attempt left (another run of a lost last attempt would exceed the limit)."""
+        return self.is_waiting(now) or (self.lease_expired(now) and self.attempts_left > 0)
+
+    def is_lost(self, now: datetime) -> bool:
+        """Running on an expired lease after its last attempt: nobody reclaims it, it is
+        given up (DEAD)."""
+        return self.lease_expired(now) and self.attempts_left == 0
+
     def claim(self, owner: str, *, now: datetime, lease: timedelta) -> None:
         """A worker takes the row for one attempt, until ``now + lease`` unless renewed."""
-        if not self.is_due(now):
+        if not self.is_claimable(now):
             raise IllegalTransition(f"a {self.status} event that is not due cannot be claimed")
         self.status = ProvisionStatus.RUNNING
         self.attempts += 1
@@ -187,9 +208,9 @@ class ProvisionEvent:
     def give_up(self, error: str, *, now: datetime) -> None:
         """A row whose lease expired after its last attempt (its worker died on it) is DEAD:
         running it again would exceed its attempts."""
-        if not (self.is_due(now) and self.status is ProvisionStatus.RUNNING):
+        if not self.lease_expired(now):
             raise IllegalTransition("only a running event with an expired lease is given up")
-        if self.attempts < self.max_attempts:
+        if not self.is_lost(now):
             raise IllegalTransition("an event with attempts left is reclaimed, not given up")
         self.status = ProvisionStatus.DEAD
         self.last_error = error[:MAX_ERROR_LENGTH]

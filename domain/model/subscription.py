@@ -242,6 +242,18 @@ class Subscription:
             return SubscriptionStatus.EXPIRED
         return SubscriptionStatus.ACTIVE
 
+    @property
+    def will_renew(self) -> bool:
+        """Whether a new term follows the last one: auto-renewal on and not cancelled at
+        period end (cancelling switches auto-renewal off as well)."""
+        return self.auto_renew and not self.cancel_at_period_end
+
+    def ends_without_renewal(self, first: date, last: date) -> bool:
+        """Not cancelled now, will not renew, and its last term ends in ``[first, last]``
+        (both included): what the expiry reminder is for. SQL states it again in
+        ``PostgresSubscriptions.ending_without_renewal``."""
+        return self.cancelled_at is None and not self.will_renew and first <= self.end_date <= last
+
     def current_term(self, today: date) -> Term:
         """The term containing today; before the start the first, after the end the last."""
         for term in self.terms:

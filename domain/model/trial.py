@@ -46,5 +46,10 @@ class Trial:
     def is_active(self, today: date) -> bool:
         return self.starts_on <= today < self.ends_on
 
+    def has_ended(self, today: date) -> bool:
+        """From ``ends_on`` on (the end is exclusive): a namespace trial is then reverted by
+        the expiry job (``TrialRepository.claim_ended``)."""
+        return today >= self.ends_on
+
     def status(self, today: date) -> TrialStatus:
         return TrialStatus.ACTIVE if self.is_active(today) else TrialStatus.EXPIRED

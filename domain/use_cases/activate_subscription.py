@@ -99,7 +99,9 @@ class ActivateSubscriptionHandler:
                     "instance": str(activated.instance.id),
                 }
 
-            _, replayed = await replay_or_run(uow, caller, OPERATION, key, request, activate)
+            _, replayed = await replay_or_run(
+                uow, caller, OPERATION, key, request, activate, clock=self._clock
+            )
             if replayed:
                 # The same instance asking again: the same answer (the license may have
                 # changed since, so it is worked out again; unchanged content keeps its key).

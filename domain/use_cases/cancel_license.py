@@ -62,7 +62,9 @@ class CancelLicenseHandler:
             async def run() -> dict[str, Any]:
                 return {"license": str((await self._cancel(uow, principal, command)).id)}
 
-            stored, replayed = await replay_or_run(uow, principal, OPERATION, key, request, run)
+            stored, replayed = await replay_or_run(
+                uow, principal, OPERATION, key, request, run, clock=self._clock
+            )
             cancellation = await uow.licenses.get(uuid.UUID(stored["license"]))
             await uow.commit()
         assert cancellation is not None

@@ -132,7 +132,9 @@ class CreateSubscriptionHandler:
                 )
                 return {"subscription_id": str(subscription.id)}
 
-            result, replayed = await replay_or_run(uow, principal, OPERATION, key, request, create)
+            result, replayed = await replay_or_run(
+                uow, principal, OPERATION, key, request, create, clock=self._clock
+            )
             subscription = await uow.subscriptions.get(uuid.UUID(result["subscription_id"]))
             await uow.commit()
         assert subscription is not None

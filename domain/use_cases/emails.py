@@ -241,7 +241,7 @@ class Reminders:
                     {
                         "ends_on": sub.end_date.isoformat(),
                         "days_left": (sub.end_date - today).days,
-                        "auto_renew": sub.auto_renew and not sub.cancel_at_period_end,
+                        "auto_renew": sub.will_renew,
                     },
                     once=f"subscription_expiring:{sub.id}:{sub.end_date.isoformat()}",
                     now=now,

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.errors import IdempotencyKeyReused
 from domain.model.idempotency import IdempotencyRecord, fingerprint
-from domain.ports import UnitOfWork
+from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 
 
@@ -23,9 +23,12 @@ async def replay_or_run(
     key: str | None,
     request: dict[str, Any],
     run: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    clock: Clock,
 ) -> tuple[dict[str, Any], bool]:
     """The first result for ``key`` (and True), or ``run()``'s result, kept under the key
-    in the same transaction (and False). Inside an entered unit of work; the caller commits."""
+    in the same transaction (and False), stamped with ``clock``'s time. Inside an entered unit
+    of work; the caller commits."""
     if key is None:
         return await run(), False
     scope, digest = scope_of(principal), fingerprint(request)
@@ -38,5 +41,7 @@ async def replay_or_run(
             )
         return dict(previous.result), True
     result = await run()
-    await uow.idempotency.save(IdempotencyRecord(scope, operation, key, digest, result))
+    await uow.idempotency.save(
+        IdempotencyRecord(scope, operation, key, digest, result, created_at=clock.now())
+    )
     return result, False

@@ -73,7 +73,7 @@ async def change_provision_event(
             )
             return summary(event)
 
-        await replay_or_run(uow, principal, operation, key, request, run)
+        await replay_or_run(uow, principal, operation, key, request, run, clock=clock)
         stored = await uow.provision_events.lock(event_id)
         await uow.commit()
     assert stored is not None

@@ -104,7 +104,9 @@ async def change_subscription(
             )
             return result
 
-        stored, replayed = await replay_or_run(uow, principal, operation, key, request, run)
+        stored, replayed = await replay_or_run(
+            uow, principal, operation, key, request, run, clock=clock
+        )
         subscription = await uow.subscriptions.get(subscription_id)
         await uow.commit()
     assert subscription is not None

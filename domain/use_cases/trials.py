@@ -136,7 +136,7 @@ class Trials:
                 return {"trial": str(trial.id)}
 
             result, replayed = await replay_or_run(
-                uow, principal, "applyTrial", key, request, start
+                uow, principal, "applyTrial", key, request, start, clock=self._clock
             )
             trial = await uow.trials.get(uuid.UUID(result["trial"]))
             assert trial is not None

@@ -41,7 +41,7 @@ class PostgresIdempotency:
 
     async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
         row = await self._db.fetchrow(
-            "SELECT fingerprint, result FROM idempotency_record"
+            "SELECT fingerprint, result, created_at FROM idempotency_record"
             " WHERE scope = $1 AND operation = $2 AND key = $3",
             scope,
             operation,
@@ -50,20 +50,26 @@ class PostgresIdempotency:
         if row is None:
             return None
         return IdempotencyRecord(
-            scope, operation, key, row["fingerprint"], json.loads(row["result"])
+            scope,
+            operation,
+            key,
+            row["fingerprint"],
+            json.loads(row["result"]),
+            created_at=row["created_at"],
         )
 
     async def save(self, record: IdempotencyRecord) -> None:
         try:
             await self._db.fetch(
                 "INSERT INTO idempotency_record (id, scope, operation, key, fingerprint, result,"
-                " created_at) VALUES ($1, $2, $3, $4, $5, $6, now())",
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 new_id(),
                 record.scope,
                 record.operation,
                 record.key,
                 record.fingerprint,
                 json.dumps(record.result),
+                record.created_at,
             )
         except asyncpg.UniqueViolationError:
             raise IdempotencyKeyInFlight(

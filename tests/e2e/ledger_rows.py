@@ -21,10 +21,12 @@ def row(
     subscription_id: uuid.UUID | None = None,
     namespace_id: uuid.UUID | None = None,
     instance_id: uuid.UUID | None = None,
+    now: datetime | None = None,
     **payload: Any,
 ) -> ProvisionEvent:
-    """A row recorded ``age`` ago; a FAILED or DEAD one has used its 3 attempts' share."""
-    created: datetime = SystemClock().now() - age
+    """A row recorded ``age`` before ``now`` (pass the app's or the worker's clock's time;
+    without it, the system clock's); a FAILED or DEAD one has used its 3 attempts' share."""
+    created: datetime = (now or SystemClock().now()) - age
     event = ProvisionEvent.new(
         kind,
         payload,

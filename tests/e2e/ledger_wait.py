@@ -12,6 +12,9 @@ from persistence.database import Database
 from persistence.ledger import PostgresLedger
 from persistence.unit_of_work import PostgresUnitOfWork
 
+import factories as f
+from fakes import FixedClock
+
 
 async def record(db: Database, events: list[ProvisionEvent]) -> None:
     async with PostgresUnitOfWork(db) as uow:
@@ -30,7 +33,7 @@ async def settled(
     db: Database, event_id: uuid.UUID, status: ProvisionStatus, seconds: float = 20
 ) -> ProvisionEvent:
     """The row once it has reached ``status``."""
-    ledger = PostgresLedger(db)
+    ledger = PostgresLedger(db, FixedClock(f.NOW))  # only reads rows: its clock is never read
 
     async def reached() -> bool:
         stored = await ledger.get(event_id)

@@ -21,6 +21,10 @@ from persistence.unit_of_work import PostgresUnitOfWork
 
 from ledger_peer import Peer, serving_peer, workers
 
+WORKER_CLOCK = SystemClock()
+"""The clock a ``provision worker`` process runs on: the rows it claims are stamped with it
+(due times and leases are compared on the workers' clock, not the database's)."""
+
 
 @pytest.fixture(scope="module")
 def module_peer() -> Iterator[Peer]:
@@ -38,7 +42,7 @@ def ping(peer: Peer, max_attempts: int = 5, **body: Any) -> ProvisionEvent:
     return ProvisionEvent.new(
         HTTP_PING_KIND,
         {"url": peer.ping_url, "body": body},
-        now=SystemClock().now(),
+        now=WORKER_CLOCK.now(),
         max_attempts=max_attempts,
     )
 
@@ -57,7 +61,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what:
 
 
 async def status_of(db: Database, event: ProvisionEvent) -> ProvisionStatus | None:
-    stored = await PostgresLedger(db).get(event.id)
+    stored = await PostgresLedger(db, WORKER_CLOCK).get(event.id)
     return stored.status if stored else None
 
 
@@ -72,7 +76,7 @@ async def test_a_step_that_fails_three_times_succeeds_on_the_fourth_attempt(
             return await status_of(clean_db, event) is ProvisionStatus.SUCCEEDED
 
         await eventually(succeeded, 20, "the row succeeds")
-    stored = await PostgresLedger(clean_db).get(event.id)
+    stored = await PostgresLedger(clean_db, WORKER_CLOCK).get(event.id)
     assert stored is not None
     assert stored.attempts == 4
     assert stored.last_error == "DeliveryRefused: the peer answered 503"  # the last failure
@@ -156,7 +160,7 @@ async def test_a_row_whose_worker_was_killed_is_reclaimed_after_its_lease(
             return await status_of(clean_db, event) is ProvisionStatus.SUCCEEDED
 
         await eventually(succeeded, 20, "another worker completes the row")
-    stored = await PostgresLedger(clean_db).get(event.id)
+    stored = await PostgresLedger(clean_db, WORKER_CLOCK).get(event.id)
     assert stored is not None
     assert stored.attempts == 2
     assert peer.attempts[str(event.id)] == 2

@@ -4,24 +4,30 @@ left alone by workers, every refusal, and nothing for callers who are not staff.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
-from api.clock import SystemClock
 from api.ids import global_id
 from api.worker import Worker, WorkerConfig, WorkerRegistry
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
+from domain.ports import Clock
 from domain.principal import PrincipalKind
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 
 import factories as f
+import ledger_rows
 from bearer import bearer, token_for
 from graphql_client import GraphQL, codes
-from ledger_rows import record, row
+from ledger_rows import record
+
+Row = Callable[..., ProvisionEvent]
 
 EVENT_FIELDS = """id kind status attempts maxAttempts nextAttemptAt lastError correlationId
     payload createdAt updatedAt resolvedReason resolvedAt
@@ -33,6 +39,19 @@ LIST = f"""query($first: Int, $after: String, $status: ProvisionEventStatus, $ki
     totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {EVENT_FIELDS} }} }} }} }}"""
 SUMMARY = """{ provisionEventSummary { dead oldestPendingAgeSeconds
     byStatus { status count } byKind { kind status count } } }"""
+
+
+@pytest.fixture
+def clock(app: Starlette) -> Clock:
+    """The app's clock: rows, workers and the API must read the same time."""
+    app_clock: Clock = app.state.clock
+    return app_clock
+
+
+@pytest.fixture
+def row(clock: Clock) -> Row:
+    """``ledger_rows.row`` recorded on the app's clock."""
+    return functools.partial(ledger_rows.row, now=clock.now())
 
 
 def gid(event: ProvisionEvent) -> str:
@@ -57,7 +76,7 @@ def listed(body: dict[str, Any]) -> list[str]:
     return [edge["node"]["id"] for edge in body["data"]["provisionEvents"]["edges"]]
 
 
-def worker_for(db: Database, ran: list[ProvisionEvent]) -> Worker:
+def worker_for(db: Database, clock: Clock, ran: list[ProvisionEvent]) -> Worker:
     registry = WorkerRegistry()
 
     async def step(event: ProvisionEvent) -> None:
@@ -65,16 +84,16 @@ def worker_for(db: Database, ran: list[ProvisionEvent]) -> Worker:
 
     registry.register("TEST_STEP", step)
     return Worker(
-        PostgresLedger(db),
-        PostgresScheduledJobRuns(db),
+        PostgresLedger(db, clock),
+        PostgresScheduledJobRuns(db, clock),
         registry,
         WorkerConfig(concurrency=4),
-        SystemClock(),
+        clock,
     )
 
 
 async def test_staff_list_the_ledger_newest_first_with_filters(
-    gql: GraphQL, clean_db: Database
+    gql: GraphQL, clean_db: Database, row: Row
 ) -> None:
     acme = f.customer()
     sub = f.subscription(acme)
@@ -114,7 +133,9 @@ async def test_staff_list_the_ledger_newest_first_with_filters(
         assert codes(await gql(LIST, **bad)) == ["VALIDATION_FAILED"], bad
 
 
-async def test_the_summary_counts_by_status_and_kind(gql: GraphQL, clean_db: Database) -> None:
+async def test_the_summary_counts_by_status_and_kind(
+    gql: GraphQL, clean_db: Database, row: Row
+) -> None:
     waiting = row(age=timedelta(minutes=10))
     await record(
         clean_db,
@@ -145,12 +166,12 @@ async def test_the_summary_counts_by_status_and_kind(gql: GraphQL, clean_db: Dat
 
 
 async def test_a_retried_dead_row_is_run_again_by_a_worker(
-    gql: GraphQL, clean_db: Database
+    gql: GraphQL, clean_db: Database, clock: Clock, row: Row
 ) -> None:
     dead = row(status=ProvisionStatus.DEAD, age=timedelta(hours=1))
     await record(clean_db, dead)
     ran: list[ProvisionEvent] = []
-    worker = worker_for(clean_db, ran)
+    worker = worker_for(clean_db, clock, ran)
     assert await worker.tick() == (4, 0)  # DEAD: nobody claims it
 
     retried = await call(gql, "retryProvisionEvent", eventId=gid(dead), idempotencyKey="k-1")
@@ -168,7 +189,7 @@ async def test_a_retried_dead_row_is_run_again_by_a_worker(
     assert await worker.tick() == (4, 1)
     await worker.drain()
     assert [e.id for e in ran] == [dead.id]
-    stored = await PostgresLedger(clean_db).get(dead.id)
+    stored = await PostgresLedger(clean_db, clock).get(dead.id)
     assert stored is not None
     assert (stored.status, stored.attempts) == (ProvisionStatus.SUCCEEDED, 1)
 
@@ -186,7 +207,9 @@ async def test_a_retried_dead_row_is_run_again_by_a_worker(
     assert '"status": "PENDING"' in audit[0]["after"]
 
 
-async def test_a_resolved_row_is_closed_for_workers(gql: GraphQL, clean_db: Database) -> None:
+async def test_a_resolved_row_is_closed_for_workers(
+    gql: GraphQL, clean_db: Database, clock: Clock, row: Row
+) -> None:
     failed = row(status=ProvisionStatus.FAILED)
     await record(clean_db, failed)
     resolved = await call(
@@ -197,11 +220,12 @@ async def test_a_resolved_row_is_closed_for_workers(gql: GraphQL, clean_db: Data
     assert (event["status"], event["resolvedReason"]) == ("RESOLVED", "provisioned by hand")
     assert event["resolvedAt"] is not None
     await clean_db.fetch(
-        "UPDATE provision_event SET next_attempt_at = now() - interval '1 day' WHERE id = $1",
+        "UPDATE provision_event SET next_attempt_at = $2 WHERE id = $1",
         failed.id,
+        clock.now() - timedelta(days=1),
     )
     ran: list[ProvisionEvent] = []
-    assert await worker_for(clean_db, ran).tick() == (4, 0)
+    assert await worker_for(clean_db, clock, ran).tick() == (4, 0)
 
     twice = await call(gql, "resolveProvisionEvent", eventId=gid(failed), reason="again")
     assert [e["code"] for e in twice["errors"]] == ["PROVISION_EVENT_NOT_RESOLVABLE"]
@@ -225,7 +249,9 @@ async def test_a_resolved_row_is_closed_for_workers(gql: GraphQL, clean_db: Data
     assert entries[0]["id"].startswith("aud_")
 
 
-async def test_every_refusal_has_its_code(gql: GraphQL, clean_db: Database) -> None:
+async def test_every_refusal_has_its_code(
+    gql: GraphQL, clean_db: Database, clock: Clock, row: Row
+) -> None:
     pending = row()
     await record(clean_db, pending)
     cases = [
@@ -253,7 +279,7 @@ async def test_every_refusal_has_its_code(gql: GraphQL, clean_db: Database) -> N
         result = await call(gql, name, **fields)
         assert [e["code"] for e in result["errors"]] == [code], (name, fields, result)
         assert result["provisionEvent"] is None
-    running = await PostgresLedger(clean_db).claim_due("w", 1, timedelta(seconds=30))
+    running = await PostgresLedger(clean_db, clock).claim_due("w", 1, timedelta(seconds=30))
     assert [e.id for e in running] == [pending.id]
     refused = await call(gql, "resolveProvisionEvent", eventId=gid(pending), reason="stop")
     assert [e["code"] for e in refused["errors"]] == ["PROVISION_EVENT_NOT_RESOLVABLE"]
@@ -261,7 +287,7 @@ async def test_every_refusal_has_its_code(gql: GraphQL, clean_db: Database) -> N
 
 
 async def test_callers_who_are_not_staff_get_nothing(
-    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database, clock: Clock, row: Row
 ) -> None:
     dead = row(status=ProvisionStatus.DEAD)
     await record(clean_db, dead)
@@ -293,6 +319,6 @@ async def test_callers_who_are_not_staff_get_nothing(
         assert [e["code"] for e in retried["errors"]] == ["NOT_FOUND"]
         resolved = await call(gql, "resolveProvisionEvent", eventId=gid(dead), reason="x")
         assert [e["code"] for e in resolved["errors"]] == ["NOT_FOUND"]
-    stored = await PostgresLedger(clean_db).get(dead.id)
+    stored = await PostgresLedger(clean_db, clock).get(dead.id)
     assert stored is not None
     assert stored.status is ProvisionStatus.DEAD

@@ -1,5 +1,6 @@
 """The ledger on real PostgreSQL: the outbox commits and rolls back with the unit of work;
-claims lease rows to one worker, reclaim expired leases, and only the lease owner completes."""
+claims lease rows to one worker, reclaim expired leases, and only the lease owner completes.
+Time is a FixedClock's (the ledger's Clock), moved by the tests, never the database's."""
 
 from __future__ import annotations
 
@@ -9,20 +10,32 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from api.clock import SystemClock
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresOutbox, PostgresScheduledJobRuns
 from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
+from fakes import FixedClock
 
 LEASE = timedelta(seconds=30)
 
 
-def new_event(kind: str = "NAMESPACE_PROVISION", max_attempts: int = 3) -> ProvisionEvent:
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(f.NOW)
+
+
+@pytest.fixture
+def ledger(clean_db: Database, clock: FixedClock) -> PostgresLedger:
+    return PostgresLedger(clean_db, clock)
+
+
+def new_event(
+    kind: str = "NAMESPACE_PROVISION", max_attempts: int = 3, *, now: datetime = f.NOW
+) -> ProvisionEvent:
     return ProvisionEvent.new(
-        kind, {"plan": "ULTIMATE", "seats": 10}, now=SystemClock().now(), max_attempts=max_attempts
+        kind, {"plan": "ULTIMATE", "seats": 10}, now=now, max_attempts=max_attempts
     )
 
 
@@ -33,21 +46,22 @@ async def record(db: Database, *events: ProvisionEvent) -> None:
         await uow.commit()
 
 
-async def expire_lease(db: Database, event: ProvisionEvent) -> None:
-    await db.fetch(
-        "UPDATE provision_event SET lease_until = now() - interval '1 second' WHERE id = $1",
-        event.id,
-    )
+def expire_lease(clock: FixedClock, event: ProvisionEvent) -> None:
+    """Move the clock just past the lease (it holds up to and including ``lease_until``)."""
+    assert event.lease_until is not None
+    clock.advance(event.lease_until - clock.now() + timedelta(microseconds=1))
 
 
-async def test_the_outbox_row_commits_with_the_change(clean_db: Database) -> None:
+async def test_the_outbox_row_commits_with_the_change(
+    clean_db: Database, ledger: PostgresLedger
+) -> None:
     customer = f.customer()
     event = new_event()
     async with PostgresUnitOfWork(clean_db) as uow:
         await uow.customers.add(customer)
         await uow.outbox.record(event)
         await uow.commit()
-    stored = await PostgresLedger(clean_db).get(event.id)
+    stored = await ledger.get(event.id)
     assert stored == event
     assert stored is not None
     assert stored.idempotency_key == event.idempotency_key
@@ -86,15 +100,17 @@ async def test_the_database_refuses_an_unknown_status(clean_db: Database) -> Non
         await clean_db.fetch(
             "INSERT INTO provision_event (id, kind, correlation_id, payload, status, attempts,"
             " max_attempts, next_attempt_at, created_at, updated_at)"
-            " VALUES (gen_random_uuid(), 'X', 'c', '{}', 'DONE', 0, 1, now(), now(), now())"
+            " VALUES (gen_random_uuid(), 'X', 'c', '{}', 'DONE', 0, 1, $1, $1, $1)",
+            f.NOW,
         )
 
 
-async def test_a_claim_leases_due_rows_once(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
-    due = [new_event() for _ in range(3)]
+async def test_a_claim_leases_due_rows_once(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
+    due = [new_event(now=clock.now() - timedelta(seconds=n)) for n in (3, 2, 1)]
     later = new_event()
-    later.next_attempt_at = SystemClock().now() + timedelta(hours=1)
+    later.next_attempt_at = clock.now() + timedelta(hours=1)
     await record(clean_db, *due, later)
 
     claimed = await ledger.claim_due("w1", 10, LEASE)
@@ -102,32 +118,33 @@ async def test_a_claim_leases_due_rows_once(clean_db: Database) -> None:
     for event in claimed:
         assert event.status is ProvisionStatus.RUNNING
         assert (event.attempts, event.lease_owner) == (1, "w1")
-        assert event.lease_until is not None
-        assert event.lease_until > SystemClock().now() + LEASE - timedelta(seconds=5)
+        assert (event.lease_until, event.updated_at) == (clock.now() + LEASE, clock.now())
     assert await ledger.claim_due("w2", 10, LEASE) == []
 
 
-async def test_concurrent_claims_never_share_a_row(clean_db: Database) -> None:
+async def test_concurrent_claims_never_share_a_row(
+    clean_db: Database, ledger: PostgresLedger
+) -> None:
     await record(clean_db, *(new_event() for _ in range(200)))
-    ledger = PostgresLedger(clean_db)
     batches = await asyncio.gather(*(ledger.claim_due(f"w{n}", 30, LEASE) for n in range(5)))
     ids = [e.id for batch in batches for e in batch]
     assert len(ids) == len(set(ids)) == 150
 
 
 async def test_an_expired_lease_is_reclaimed_and_the_old_owner_cannot_complete(
-    clean_db: Database,
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
 ) -> None:
-    ledger = PostgresLedger(clean_db)
     await record(clean_db, new_event())
     [first] = await ledger.claim_due("w1", 1, LEASE)
-    await expire_lease(clean_db, first)
+    clock.advance(LEASE)  # the lease still holds at lease_until itself
+    assert await ledger.claim_due("w2", 1, LEASE) == []
+    expire_lease(clock, first)
 
     [second] = await ledger.claim_due("w2", 1, LEASE)
     assert second.id == first.id
     assert (second.attempts, second.lease_owner) == (2, "w2")
 
-    now = SystemClock().now()
+    now = clock.now()
     first.succeed("w1", now=now)
     assert not await ledger.finish(first, "w1")  # w1 lost its lease
     second.succeed("w2", now=now)
@@ -141,23 +158,25 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_owner_cannot_complete(
     )
 
 
-async def test_a_live_lease_can_be_extended_only_by_its_owner(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
+async def test_a_live_lease_can_be_extended_only_by_its_owner(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
     await record(clean_db, new_event())
     [event] = await ledger.claim_due("w1", 1, timedelta(seconds=1))
+    clock.advance(timedelta(milliseconds=500))
     assert await ledger.extend_leases("w2", [event.id], LEASE) == set()
     assert await ledger.extend_leases("w1", [event.id], LEASE) == {event.id}
     stored = await ledger.get(event.id)
     assert stored is not None
-    assert stored.lease_until is not None
-    assert stored.lease_until > SystemClock().now() + timedelta(seconds=20)
+    assert stored.lease_until == clock.now() + LEASE
 
 
-async def test_a_failure_records_the_error_and_the_backoff(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
+async def test_a_failure_records_the_error_and_the_backoff(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
     await record(clean_db, new_event())
     [event] = await ledger.claim_due("w1", 1, LEASE)
-    now = SystemClock().now()
+    now = clock.now()
     event.fail("w1", "503 Service Unavailable", now=now, delay=timedelta(seconds=90))
     assert await ledger.finish(event, "w1")
     stored = await ledger.get(event.id)
@@ -166,25 +185,30 @@ async def test_a_failure_records_the_error_and_the_backoff(clean_db: Database) -
     assert stored.last_error == "503 Service Unavailable"
     assert stored.next_attempt_at == now + timedelta(seconds=90)
     assert await ledger.claim_due("w1", 1, LEASE) == []  # not due before its backoff
+    clock.advance(timedelta(seconds=90))
+    [again] = await ledger.claim_due("w1", 1, LEASE)  # due from next_attempt_at on
+    assert (again.id, again.attempts) == (event.id, 2)
 
 
-async def test_release_returns_the_row_without_burning_the_attempt(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
+async def test_release_returns_the_row_without_burning_the_attempt(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
     await record(clean_db, new_event())
     [event] = await ledger.claim_due("w1", 1, LEASE)
-    event.release("w1", now=SystemClock().now())
+    event.release("w1", now=clock.now())
     assert await ledger.finish(event, "w1")
     [again] = await ledger.claim_due("w2", 1, LEASE)
     assert again.attempts == 1
 
 
-async def test_dead_after_max_attempts_enqueues_exactly_one_alert(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
+async def test_dead_after_max_attempts_enqueues_exactly_one_alert(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
     await record(clean_db, new_event(max_attempts=2))
     for attempt in (1, 2):
         [event] = await ledger.claim_due("w1", 1, LEASE)
         assert event.attempts == attempt
-        now = SystemClock().now()
+        now = clock.now()
         event.fail("w1", f"boom {attempt}", now=now, delay=timedelta(0))
         alert = (
             event.alert(now=now, max_attempts=5) if event.status is ProvisionStatus.DEAD else None
@@ -203,14 +227,16 @@ async def test_dead_after_max_attempts_enqueues_exactly_one_alert(clean_db: Data
     )
 
 
-async def test_a_lost_last_attempt_is_not_reclaimed_but_given_up(clean_db: Database) -> None:
-    ledger = PostgresLedger(clean_db)
+async def test_a_lost_last_attempt_is_not_reclaimed_but_given_up(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
     await record(clean_db, new_event(max_attempts=1))
     [event] = await ledger.claim_due("w1", 1, LEASE)
-    await expire_lease(clean_db, event)
+    assert await ledger.expired_without_attempts(10) == []  # the lease holds
+    expire_lease(clock, event)
     assert await ledger.claim_due("w2", 1, LEASE) == []
     [lost] = await ledger.expired_without_attempts(10)
-    now = SystemClock().now()
+    now = clock.now()
     lost.give_up("lease expired on the last attempt", now=now)
     alert = lost.alert(now=now, max_attempts=5)
     assert alert is not None
@@ -219,16 +245,20 @@ async def test_a_lost_last_attempt_is_not_reclaimed_but_given_up(clean_db: Datab
     assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == 2
 
 
-async def test_a_scheduled_job_run_is_claimed_once_per_due_time(clean_db: Database) -> None:
-    runs = PostgresScheduledJobRuns(clean_db)
+async def test_a_scheduled_job_run_is_claimed_once_per_due_time(
+    clean_db: Database, clock: FixedClock
+) -> None:
+    runs = PostgresScheduledJobRuns(clean_db, clock)
     due = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    started = clock.now()
     wins = await asyncio.gather(*(runs.claim("trial_expiry", due, f"w{n}") for n in range(5)))
     assert sorted(wins) == [False, False, False, False, True]
     assert await runs.claim("trial_expiry", due + timedelta(minutes=1), "w1")
+    clock.advance(timedelta(seconds=3))
     await runs.finish("trial_expiry", due, None)
     row = await clean_db.fetchrow(
-        "SELECT finished_at, error FROM scheduled_job_run WHERE due_at = $1", due
+        "SELECT started_at, finished_at, error FROM scheduled_job_run WHERE due_at = $1", due
     )
     assert row is not None
-    assert row["finished_at"] is not None
+    assert (row["started_at"], row["finished_at"]) == (started, clock.now())
     assert row["error"] is None

@@ -4,12 +4,11 @@ but staff reads nothing even with the scope."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
 
-from api.clock import SystemClock
 from domain.model.audit import AuditEntry
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.principal import Principal, PrincipalKind
@@ -19,14 +18,20 @@ from persistence.read_models import ReadModels
 from persistence.staff_reads import AuditFilter, ProvisionEventFilter
 from persistence.unit_of_work import PostgresUnitOfWork
 
+import factories as f
+from fakes import FixedClock
+
 STAFF = Principal(PrincipalKind.STAFF, "staff", frozenset({"provision_events:read"}))
 PORTAL = Principal(
     PrincipalKind.PORTAL_USER, "usr_x", frozenset({"provision_events:read", "audit:read"})
 )
 
 
-def new_event(kind: str = "NAMESPACE_PROVISION") -> ProvisionEvent:
-    return ProvisionEvent.new(kind, {"seats": 10}, now=SystemClock().now(), max_attempts=1)
+CLOCK = FixedClock(f.NOW)  # never moved: every row and read here happens at factories.NOW
+
+
+def new_event(kind: str = "NAMESPACE_PROVISION", *, now: datetime = f.NOW) -> ProvisionEvent:
+    return ProvisionEvent.new(kind, {"seats": 10}, now=now, max_attempts=1)
 
 
 async def record(db: Database, *events: ProvisionEvent) -> None:
@@ -38,18 +43,18 @@ async def record(db: Database, *events: ProvisionEvent) -> None:
 
 async def kill(db: Database, event: ProvisionEvent) -> ProvisionEvent:
     """Claim the row and fail its only attempt: DEAD."""
-    ledger = PostgresLedger(db)
+    ledger = PostgresLedger(db, CLOCK)
     while True:
         claimed = list(await ledger.claim_due("w", 100, timedelta(seconds=30)))
         mine = [e for e in claimed if e.id == event.id]
         for other in claimed:
             if other.id != event.id:
-                other.release("w", now=SystemClock().now())
+                other.release("w", now=CLOCK.now())
                 await ledger.finish(other, "w")
         if mine:
             break
     dead = mine[0]
-    dead.fail("w", "boom", now=SystemClock().now(), delay=timedelta(0))
+    dead.fail("w", "boom", now=CLOCK.now(), delay=timedelta(0))
     assert await ledger.finish(dead, "w")
     return dead
 
@@ -61,17 +66,19 @@ async def test_a_resolved_row_is_stored_and_never_claimed(clean_db: Database) ->
     async with PostgresUnitOfWork(clean_db) as uow:
         locked = await uow.provision_events.lock(event.id)
         assert locked is not None
-        locked.resolve("done by hand", now=SystemClock().now())
+        locked.resolve("done by hand", now=CLOCK.now())
         await uow.provision_events.save(locked)
         await uow.commit()
-    stored = await PostgresLedger(clean_db).get(event.id)
+    ledger = PostgresLedger(clean_db, CLOCK)
+    stored = await ledger.get(event.id)
     assert stored is not None
     assert (stored.status, stored.resolved_reason) == (ProvisionStatus.RESOLVED, "done by hand")
     await clean_db.fetch(
-        "UPDATE provision_event SET next_attempt_at = now() - interval '1 hour' WHERE id = $1",
+        "UPDATE provision_event SET next_attempt_at = $2 WHERE id = $1",
         event.id,
+        CLOCK.now() - timedelta(hours=1),
     )
-    assert await PostgresLedger(clean_db).claim_due("w2", 10, timedelta(seconds=30)) == []
+    assert await ledger.claim_due("w2", 10, timedelta(seconds=30)) == []
 
 
 async def test_the_database_refuses_a_resolution_without_its_reason(clean_db: Database) -> None:
@@ -84,7 +91,10 @@ async def test_the_database_refuses_a_resolution_without_its_reason(clean_db: Da
 
 
 async def test_events_page_newest_first_with_filters(clean_db: Database) -> None:
-    events = [new_event("ALERT" if n % 2 else "HTTP_PING") for n in range(5)]
+    events = [
+        new_event("ALERT" if n % 2 else "HTTP_PING", now=f.NOW - timedelta(seconds=5 - n))
+        for n in range(5)
+    ]
     await record(clean_db, *events)
     read = ReadModels(clean_db)
     first = await read.provision_events(STAFF, ProvisionEventFilter(), 2, None)
@@ -102,7 +112,7 @@ async def test_events_page_newest_first_with_filters(clean_db: Database) -> None
 
 
 async def test_the_summary_counts_by_status_and_kind(clean_db: Database) -> None:
-    now = SystemClock().now()
+    now = CLOCK.now()
     waiting, dead = new_event("HTTP_PING"), new_event("HTTP_PING")
     waiting.next_attempt_at = now - timedelta(seconds=90)
     await record(clean_db, waiting, dead, new_event("ALERT"))
@@ -123,7 +133,7 @@ async def test_the_summary_counts_by_status_and_kind(clean_db: Database) -> None
         ("PENDING", "ALERT", 1),
         ("PENDING", "HTTP_PING", 1),
     ]
-    assert summary.oldest_due_age_seconds == pytest.approx(90, abs=1)
+    assert summary.oldest_due_age_seconds == 90
     nothing = await read.provision_event_summary(PORTAL, now)
     assert (nothing.counts, nothing.oldest_due_age_seconds) == ([], 0.0)
     assert (await read.ledger_metrics(now)) == summary
@@ -131,7 +141,7 @@ async def test_the_summary_counts_by_status_and_kind(clean_db: Database) -> None
 
 async def test_audit_entries_newest_first_with_filters(clean_db: Database) -> None:
     staff = Principal(PrincipalKind.STAFF, "staff-1")
-    now = SystemClock().now()
+    now = CLOCK.now()
     entries = [
         AuditEntry.of(staff, "retryProvisionEvent", "ProvisionEvent", None, now, after={"n": n})
         for n in range(3)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
-from domain.model.provision_event import CLAIMABLE, ProvisionEvent, ProvisionStatus
+from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 
 
 class FixedClock:
@@ -53,11 +53,7 @@ class InMemoryLedger:
     async def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[ProvisionEvent]:
         now = self.clock.now()
         due = sorted(
-            (
-                e
-                for e in self.rows.values()
-                if e.is_due(now) and (e.status in CLAIMABLE or e.attempts < e.max_attempts)
-            ),
+            (e for e in self.rows.values() if e.is_claimable(now)),
             key=lambda e: e.next_attempt_at,
         )[:limit]
         for event in due:
@@ -88,20 +84,18 @@ class InMemoryLedger:
 
     async def expired_without_attempts(self, limit: int) -> list[ProvisionEvent]:
         now = self.clock.now()
-        return [
-            copy.deepcopy(e)
-            for e in self.rows.values()
-            if e.status is ProvisionStatus.RUNNING
-            and e.is_due(now)
-            and e.attempts >= e.max_attempts
-        ][:limit]
+        lost = sorted(
+            (e for e in self.rows.values() if e.is_lost(now)),
+            key=lambda e: e.lease_until or now,
+        )
+        return [copy.deepcopy(e) for e in lost[:limit]]
 
     async def give_up(
         self, event: ProvisionEvent, follow_ups: Sequence[ProvisionEvent] = ()
     ) -> bool:
         row = self.rows.get(event.id)
         now = self.clock.now()
-        if row is None or row.status is not ProvisionStatus.RUNNING or not row.is_due(now):
+        if row is None or not row.is_lost(now):
             return False
         self.add(event)
         for follow_up in follow_ups:

@@ -44,6 +44,8 @@ class Store:
     """Oldest first (ids are time-ordered, as the database orders them)."""
     usage_reports: list[UsageReport] = field(default_factory=list)
     namespaces: dict[uuid.UUID, Namespace] = field(default_factory=dict)
+    reverted_trials: set[uuid.UUID] = field(default_factory=set)
+    """Trials the expiry job reverted (the trial table's ``reverted_on``)."""
 
 
 class _Customers:
@@ -105,13 +107,8 @@ class _Subscriptions:
         )
 
     async def ending_without_renewal(self, first: date, last: date) -> list[Subscription]:
-        return [
-            s
-            for s in self.s.subscriptions.values()
-            if s.cancelled_at is None
-            and (not s.auto_renew or s.cancel_at_period_end)
-            and first <= s.end_date <= last
-        ]
+        found = [s for s in self.s.subscriptions.values() if s.ends_without_renewal(first, last)]
+        return sorted(found, key=lambda s: (s.end_date, s.id))
 
 
 class _Namespaces:
@@ -254,14 +251,34 @@ class _Trials:
 
     async def save(self, trial: Trial) -> None:
         self.s.trials = [trial if t.id == trial.id else t for t in self.s.trials]
+        self.s.reverted_trials.discard(trial.id)  # a trial that runs again is reverted again
+
+    async def claim_ended(self, today: date, limit: int) -> list[Trial]:
+        ended = sorted(
+            (
+                t
+                for t in self.s.trials
+                if t.namespace_id is not None
+                and t.id not in self.s.reverted_trials
+                and t.has_ended(today)
+            ),
+            key=lambda t: t.ends_on,
+        )[:limit]
+        self.s.reverted_trials.update(t.id for t in ended)
+        return ended
 
     async def for_namespace(self, namespace_id: uuid.UUID) -> list[Trial]:
         return [t for t in self.s.trials if t.namespace_id == namespace_id]
 
     async def ending_between(self, first: date, last: date) -> list[Trial]:
-        return [
-            t for t in self.s.trials if t.namespace_id is not None and first <= t.ends_on <= last
+        found = [
+            t
+            for t in self.s.trials
+            if t.namespace_id is not None
+            and t.id not in self.s.reverted_trials
+            and first <= t.ends_on <= last
         ]
+        return sorted(found, key=lambda t: (t.ends_on, t.id))
 
 
 class FakeSigner:
