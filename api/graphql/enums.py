@@ -1,11 +1,21 @@
-"""GraphQL enums: the domain's vocabularies with descriptions. ``api_enum`` converts by name."""
+"""GraphQL enums: the domain's vocabularies with descriptions. ``api_enum`` converts by name.
+
+Each enum is written out (its descriptions are the API reference) and mirrors the domain's
+member for member; ``vocabulary_gaps`` says where it does not, and the schema is not built
+while it does not (a domain error without an ``ErrorCode`` would reach clients as INTERNAL).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from typing import TypeVar
 
 import strawberry
+
+from domain.errors import DomainError
+from domain.model import enums as model
+from domain.model.provision_event import ProvisionStatus
 
 E = TypeVar("E", bound=Enum)
 
@@ -211,6 +221,53 @@ class ErrorCode(Enum):
         "PROVISION_EVENT_NOT_RESOLVABLE",
         description="Only a FAILED or DEAD provision event can be resolved.",
     )
+    ILLEGAL_TRANSITION = strawberry.enum_value(
+        "ILLEGAL_TRANSITION",
+        description="The provision event cannot move from its status to the one asked for.",
+    )
+    DOMAIN_ERROR = strawberry.enum_value(
+        "DOMAIN_ERROR", description="A rule without a code of its own was broken; see `message`."
+    )
     INTERNAL = strawberry.enum_value(
         "INTERNAL", description="An unexpected error; quote the request id to support."
     )
+
+
+MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
+    (model.Plan, Plan),
+    (model.NamespacePlan, NamespacePlan),
+    (model.Deployment, Deployment),
+    (model.Channel, Channel),
+    (model.LicensingMode, LicensingMode),
+    (model.SubscriptionStatus, SubscriptionStatus),
+    (model.TrialType, TrialType),
+    (model.TrialStatus, TrialStatus),
+    (model.AddOnKind, AddOnKind),
+    (ProvisionStatus, ProvisionEventStatus),
+)
+"""Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
+
+
+def domain_error_types() -> Iterator[type[DomainError]]:
+    """``DomainError`` and every subclass loaded so far (the API defines a few of its own)."""
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        error_type = pending.pop()
+        yield error_type
+        pending.extend(error_type.__subclasses__())
+
+
+def vocabulary_gaps(error_types: Iterable[type[DomainError]]) -> list[str]:
+    """What the domain can say that the API cannot: an error code without an ``ErrorCode``, a
+    member of a mirrored vocabulary without its twin (either way)."""
+    gaps = [
+        f"{e.__module__}.{e.__qualname__}: no ErrorCode {e.code}"
+        for e in error_types
+        if e.code not in ErrorCode.__members__
+    ]
+    for domain_enum, api in MIRRORS:
+        gaps += [
+            f"{domain_enum.__name__}.{name}: no twin in {api.__name__}"
+            for name in sorted(domain_enum.__members__.keys() ^ api.__members__.keys())
+        ]
+    return gaps

@@ -8,6 +8,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
+from api.graphql.enums import domain_error_types, vocabulary_gaps
 from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.mutations import Mutation
 from api.graphql.pipeline import pipeline_factory
@@ -28,6 +29,10 @@ class ProvisionSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    # Every mutation module is imported by now, with the domain errors the API adds.
+    gaps = vocabulary_gaps(domain_error_types())
+    if gaps:
+        raise RuntimeError("the API cannot say what the domain says:\n" + "\n".join(gaps))
     settings = settings or Settings()
     # Built once: the validation cache keys on the rule classes.
     limit_rules: list[type[ASTValidationRule]] = [

@@ -1,7 +1,8 @@
 """Activation over HTTP: an instance with nothing but a code gets a signed license; the same
-instance gets the same key; the instance limit holds under 50 concurrent activations; bad,
-unknown, rotated, legacy and ended subscriptions are refused with clear errors; guessing is
-rate limited. GitLab's own cloudActivationActivate answers the same way."""
+instance gets the same key; an overage never blocks it; the instance limit holds under 50
+concurrent activations; bad, unknown, rotated, legacy and ended subscriptions are refused with
+clear errors; guessing is rate limited. GitLab's own cloudActivationActivate answers the same
+way."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import httpx
 
 from auth.license_envelope import decode
 from auth.license_keys import load_public_key
+from domain.model.usage import UsageReport
 from persistence.database import Database
+
+import factories as f
 
 CREATE = """mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) {
   subscription { id } activationCode errors { code } } }"""
@@ -224,3 +228,19 @@ async def test_guessing_is_rate_limited(
     limited = await _activate(anonymous, code)
     assert [e["code"] for e in limited["errors"]] == ["RATE_LIMITED"]
     assert await clean_db.fetchval("SELECT count(*) FROM instance") == 0
+
+
+async def test_an_overage_does_not_block_activation(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    _, code = await _sell(client)
+    subscription_id = await clean_db.fetchval("SELECT id FROM subscription")
+    # 400 users seen on 100 seats: reported (an overage of 300), never enforced.
+    usage = UsageReport(
+        subscription_id, billable_users=380, max_historical_users=400, reported_at=f.NOW
+    )
+    await f.store(clean_db, usage)
+    answer = await _activate(anonymous, code)
+    assert answer["errors"] == []
+    assert answer["license"]["seats"] == 100
+    assert await clean_db.fetchval("SELECT count(*) FROM instance") == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -133,6 +134,27 @@ async def test_one_active_subscription_per_group(
     taken = await _link(client, _ids(world, "saas2", "group"))
     assert [e["code"] for e in taken["errors"]] == ["NAMESPACE_ALREADY_LINKED"]
     assert len(await _events(clean_db)) == 1
+
+
+@pytest.mark.parametrize("how", ["EXPIRED", "CANCELLED"])
+async def test_an_ended_subscription_lets_go_of_its_group(
+    how: str, client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    group = world["group"]
+    # Ended a month before the test's day, or cancelled in the middle of its term.
+    held: dict[str, Any] = {"deployment": Deployment.GITLAB_COM, "namespace_id": group.id}
+    ended = (
+        f.subscription(world["acme"], **held, start=f.TODAY - timedelta(days=400))
+        if how == "EXPIRED"
+        else f.subscription(world["acme"], **held, cancelled=True)
+    )
+    await f.store(clean_db, ended)
+    linked = await _link(client, _ids(world, "saas", "group"))
+    assert linked["errors"] == []
+    assert linked["subscription"]["namespace"] == {"gitlabId": 100}
+    holders = await clean_db.fetch("SELECT id FROM subscription WHERE namespace = $1", group.id)
+    assert [row["id"] for row in holders] == [world["saas"].id]
 
 
 async def test_who_may_link(

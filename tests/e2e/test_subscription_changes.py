@@ -213,3 +213,47 @@ async def test_an_idempotent_cancel_replays(client: httpx.AsyncClient, clean_db:
     )
     assert [e["code"] for e in other["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
     assert await clean_db.fetchval("SELECT count(*) FROM audit_entry") == 1
+
+
+@pytest.mark.parametrize("how", ["EXPIRED", "CANCELLED"])
+async def test_an_ended_subscription_is_not_renewed(
+    how: str, client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    acme = f.customer("Acme")
+    # Ended a month before the test's day, or cancelled in the middle of its term.
+    ended = (
+        f.subscription(acme, start=f.TODAY - timedelta(days=400))
+        if how == "EXPIRED"
+        else f.subscription(acme, cancelled=True)
+    )
+    await f.store(clean_db, acme, ended)
+    end = ended.end_date
+    term = {
+        "segments": [
+            {"startDate": str(end), "endDate": str(end + timedelta(days=365)), "seats": 10}
+        ]
+    }
+    refused = await _call(client, "renewSubscription", subscriptionId=_gid(ended), term=term)
+    assert [e["code"] for e in refused["errors"]] == ["SUBSCRIPTION_NOT_ACTIVE"]
+    segments = await clean_db.fetchval(
+        "SELECT count(*) FROM subscription_segment WHERE subscription = $1", ended.id
+    )
+    assert segments == 1
+    assert await clean_db.fetchval("SELECT count(*) FROM audit_entry") == 0
+
+
+async def test_a_subscription_cancelled_at_period_end_does_not_renew_again(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    sub = _gid(world["ramp"])
+    cancelled = await _call(client, "cancelSubscription", subscriptionId=sub)
+    assert cancelled["subscription"]["cancelAtPeriodEnd"] is True
+    refused = await _call(client, "changeSubscription", subscriptionId=sub, autoRenew=True)
+    assert [(e["code"], e["path"]) for e in refused["errors"]] == [
+        ("VALIDATION_FAILED", ["autoRenew"])
+    ]
+    auto_renew = await clean_db.fetchval(
+        "SELECT auto_renew FROM subscription WHERE id = $1", world["ramp"].id
+    )
+    assert auto_renew is False

@@ -239,6 +239,21 @@ async def test_staff_extend_once_and_reactivate_once(
         clock.advance(-timedelta(days=122))
 
 
+async def test_a_trial_that_has_not_started_is_not_reactivated(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    group = f.namespace(500)
+    starts_on = f.TODAY + timedelta(days=10)  # not active, and not ended either
+    trial = dataclasses.replace(
+        f.trial_on(group), starts_on=starts_on, ends_on=starts_on + timedelta(days=30)
+    )
+    await f.store(clean_db, group, trial)
+    body = await _gql(client, REACTIVATE, input={"trialId": global_id("Trial", trial.id)})
+    assert [e["code"] for e in body["data"]["reactivateTrial"]["errors"]] == ["TRIAL_NOT_EXPIRED"]
+    row = await clean_db.fetchrow("SELECT starts_on, reactivated FROM trial")
+    assert (row["starts_on"], row["reactivated"]) == (starts_on, False)
+
+
 async def test_the_expiry_job_reverts_each_group_to_its_base_plan_once(
     http: httpx.AsyncClient, timed_app: Starlette, clock: MovableClock, clean_db: Database
 ) -> None:

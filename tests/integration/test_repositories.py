@@ -1,8 +1,9 @@
-"""Repositories and the unit of work on real PostgreSQL: entities round-trip unchanged."""
+"""Repositories and the unit of work on real PostgreSQL: entities round-trip unchanged, and
+the SQL forms of domain rules draw their lines where the domain does."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -143,3 +144,28 @@ async def test_expired_trial_dates(clean_db: Database) -> None:
         (loaded,) = await uow.trials.for_namespace(ns.id)
     assert loaded.ends_on == f.TODAY - timedelta(days=1)
     assert not loaded.is_active(f.TODAY)
+
+
+async def test_a_trial_has_ended_from_its_end_date_not_on_its_last_day(
+    clean_db: Database,
+) -> None:
+    # A trial runs up to, not including, ends_on: on ends_on it has ended; the day before is
+    # its last day. The expiry job's SQL must draw the line where Trial.is_active does.
+    days_left = {"ended yesterday": -1, "ends today": 0, "last day today": 1}
+    groups = {label: f.namespace(30 + days) for label, days in days_left.items()}
+    trials = {label: f.trial_on(groups[label], days_left=d) for label, d in days_left.items()}
+    await f.store(clean_db, *groups.values(), *trials.values())
+    assert trials["ends today"].ends_on == f.TODAY
+    assert not trials["ends today"].is_active(f.TODAY)
+    assert trials["last day today"].is_active(f.TODAY)
+    labels = {trial.id: label for label, trial in trials.items()}
+
+    async def claim(today: date) -> set[str]:
+        async with PostgresUnitOfWork(clean_db) as uow:
+            claimed = await uow.trials.claim_ended(today, 10)
+            await uow.commit()
+        return {labels[trial.id] for trial in claimed}
+
+    assert await claim(f.TODAY) == {"ended yesterday", "ends today"}
+    assert await claim(f.TODAY) == set()  # claimed once
+    assert await claim(f.TODAY + timedelta(days=1)) == {"last day today"}  # the day after

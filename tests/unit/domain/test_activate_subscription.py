@@ -17,6 +17,7 @@ from domain.model.activation_code import hash_activation_code
 from domain.model.customer import Customer
 from domain.model.enums import Channel, Deployment, LicensingMode, Plan
 from domain.model.subscription import Segment, Subscription, Term
+from domain.model.usage import UsageReport
 from domain.use_cases.activate_subscription import (
     ActivateSubscription,
     ActivateSubscriptionHandler,
@@ -127,10 +128,16 @@ async def test_max_instances_distinct_instances() -> None:
 
 async def test_no_seat_or_true_up_rule_blocks_activation() -> None:
     store = Store()
-    _world(store)
-    # A reported overage of any size is no reason to refuse (overage is reported, not enforced).
-    activated = await _handler(store, FixedClock.on(START), FakeSigner())(_activate())
+    sub = _world(store)
+    clock = FixedClock.on(START + timedelta(days=10))
+    # Up to 400 users on 100 seats: an overage of 300 is reported, not enforced.
+    store.usage_reports.append(
+        UsageReport(sub.id, billable_users=380, max_historical_users=400, reported_at=clock.now())
+    )
+    assert sub.overage(400, clock.today()) == 300
+    activated = await _handler(store, clock, FakeSigner())(_activate())
     assert activated.license.seats == 100
+    assert len(store.instances) == 1
 
 
 @pytest.mark.parametrize(

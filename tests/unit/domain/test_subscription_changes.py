@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -77,3 +77,24 @@ def test_seats_change_on_the_current_or_a_future_segment_only() -> None:
         sub.change_seats(5, TODAY, segment_start=date(2026, 6, 1))  # no segment starts then
     with pytest.raises(ValidationFailed):
         sub.change_seats(0, TODAY)
+
+
+def test_a_subscription_is_renewed_until_its_last_day() -> None:
+    sub = _ramp()
+    last_day = YEARS[-1] - timedelta(days=1)  # the end date is exclusive
+    sub.renew(Term((Segment(YEARS[-1], date(2030, 1, 1), 40),)), last_day)
+    assert sub.end_date == date(2030, 1, 1)
+
+
+@pytest.mark.parametrize("how", ["expired", "cancelled"])
+def test_an_ended_subscription_is_not_renewed(how: str) -> None:
+    sub = _ramp()
+    if how == "cancelled":
+        sub.cancel(at_period_end=False, now=NOW, today=TODAY)
+        today = TODAY
+    else:
+        today = YEARS[-1]  # the day the last term ends: expired from then on
+    assert sub.status(today) is SubscriptionStatus(how.upper())
+    with pytest.raises(SubscriptionNotActive):
+        sub.renew(Term((Segment(YEARS[-1], date(2030, 1, 1), 40),)), today)
+    assert sub.end_date == YEARS[-1]

@@ -141,3 +141,14 @@ def _reactivated_and_active() -> Trial:
     trial = _trial(U, days_ago=1)
     trial.reactivated = True
     return trial
+
+
+def test_a_trial_that_has_not_started_is_not_reactivated() -> None:
+    tomorrow = _trial(U, days_ago=-1)  # starts tomorrow: not active, yet not ended either
+    assert not tomorrow.is_active(TODAY)
+    with pytest.raises(TrialNotExpired):
+        reactivate(tomorrow, GROUP, timedelta(days=30), TODAY)
+    assert (tomorrow.starts_on, tomorrow.reactivated) == (TODAY + timedelta(days=1), False)
+    ended = _trial(U, days_ago=30)  # its end date is today: ended
+    reactivate(ended, GROUP, timedelta(days=30), TODAY)
+    assert ended.reactivated
