@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta
 
+from factories import NOW
+
 
 class TickingClock:
     """A ``domain.ports.Clock`` reading ``anchor`` plus the time elapsed since it was made."""
@@ -31,3 +33,8 @@ class TickingClock:
     def advance(self, delta: timedelta) -> None:
         """Jump ahead (or back, with a negative delta) and keep ticking from there."""
         self._anchor += delta
+
+
+# The clock of the session's e2e app (tests/e2e/conftest.py); helpers that stamp rows the app
+# reads (tests/e2e/ledger_rows.py) take their time from it.
+SESSION_CLOCK = TickingClock(NOW)

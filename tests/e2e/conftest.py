@@ -13,8 +13,7 @@ from api.settings import Settings
 from persistence.database import Database
 
 from bearer import bearer, token_for
-from clocks import TickingClock
-from factories import NOW
+from clocks import SESSION_CLOCK
 from graphql_client import GraphQL
 
 
@@ -23,7 +22,7 @@ async def app(database_url: str) -> AsyncIterator[Starlette]:
     # The collector is left alone: the test process is no server (test_garbage_collection).
     # The clock reads the factories' "now", whatever the calendar says (tests/clocks.py).
     application = create_app(
-        Settings(database_url=database_url, pool_max=5, gc_interval=0), clock=TickingClock(NOW)
+        Settings(database_url=database_url, pool_max=5, gc_interval=0), clock=SESSION_CLOCK
     )
     async with application.router.lifespan_context(application):
         yield application

@@ -7,10 +7,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from api.clock import SystemClock
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
+
+from clocks import SESSION_CLOCK
 
 
 def row(
@@ -25,8 +26,8 @@ def row(
     **payload: Any,
 ) -> ProvisionEvent:
     """A row recorded ``age`` before ``now`` (pass the app's or the worker's clock's time;
-    without it, the system clock's); a FAILED or DEAD one has used its 3 attempts' share."""
-    created: datetime = (now or SystemClock().now()) - age
+    without it, the session app's clock's); a FAILED or DEAD one has used its 3 attempts' share."""
+    created: datetime = (now or SESSION_CLOCK.now()) - age
     event = ProvisionEvent.new(
         kind,
         payload,

@@ -8,16 +8,38 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
+from api.app import create_app
+from api.settings import Settings
 from persistence.database import Database
 
 import factories as f
 from oauth_flow import claims, viewer
 
 PROVISION = [sys.executable, "-m", "api.cli"]
+
+
+@pytest.fixture(scope="module")
+async def system_app(database_url: str) -> AsyncIterator[Starlette]:
+    """An app on the system clock: the CLI is a process of its own and stamps its tokens with
+    the real time, so the app that checks them reads the same clock."""
+    application = create_app(Settings(database_url=database_url, pool_max=2, gc_interval=0))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def on_system_clock(
+    system_app: Starlette, clean_db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=system_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://provision.test") as http:
+        yield http
 
 
 def _run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
@@ -66,7 +88,7 @@ async def test_client_create_prints_credentials_that_work(
 
 
 async def test_user_create_with_a_membership_then_a_token_for_the_user(
-    client: httpx.AsyncClient, clean_db: Database, database_url: str
+    on_system_clock: httpx.AsyncClient, clean_db: Database, database_url: str
 ) -> None:
     customer_id = uuid.uuid4()
     await clean_db.fetch(
@@ -102,7 +124,7 @@ async def test_user_create_with_a_membership_then_a_token_for_the_user(
 
     minted = _run(database_url, "token", "issue", "--user", "ada@acme.example")
     assert minted.returncode == 0, minted.stderr.decode()
-    me = (await viewer(client, minted.stdout.decode().strip())).json()["data"]["viewer"]
+    me = (await viewer(on_system_clock, minted.stdout.decode().strip())).json()["data"]["viewer"]
     assert me["kind"] == "PORTAL_USER"
     assert me["subject"] == made["subject"]
 
