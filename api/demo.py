@@ -8,6 +8,7 @@ from api.clock import SystemClock
 from auth.registry import register_user
 from auth.store import OAuthStore
 from domain.model.activation_code import hash_activation_code, new_activation_code
+from domain.model.calendar import add_years
 from domain.model.customer import Customer, Membership
 from domain.model.enums import (
     AddOnKind,
@@ -25,6 +26,7 @@ from domain.model.namespace import Namespace, NamespaceUsage
 from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
+from domain.ports import Clock
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
@@ -37,12 +39,13 @@ DEMO_USERS = (
 
 
 def _year(start: date, years: int = 1) -> date:
-    return start.replace(year=start.year + years)
+    return add_years(start, years)
 
 
-async def seed_demo(dsn: str) -> str:
-    """Insert the demo set once; running it again changes nothing."""
-    clock = SystemClock()
+async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
+    """Insert the demo set once (dates around ``clock``'s today); running it again changes
+    nothing."""
+    clock = clock or SystemClock()
     now, today = clock.now(), clock.today()
     db = Database(dsn, pool_min=1, pool_max=2)
     await db.start()

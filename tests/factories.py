@@ -6,6 +6,7 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from domain.model.calendar import add_years
 from domain.model.customer import Customer
 from domain.model.enums import (
     Channel,
@@ -49,7 +50,7 @@ def subscription(
     segments = []
     cursor = start
     for count in seats:
-        end = cursor.replace(year=cursor.year + 1)
+        end = add_years(cursor, 1)
         segments.append(Segment(cursor, end, count))
         cursor = end
     return Subscription(

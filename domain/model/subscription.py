@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from domain.errors import SubscriptionAlreadyCancelled, SubscriptionNotActive, ValidationFailed
+from domain.model.calendar import add_months
 from domain.model.enums import (
     AddOnKind,
     Channel,
@@ -103,17 +104,6 @@ class AddOn:
             raise ValidationFailed(
                 f"add-on quantity must be at least 1, got {self.quantity}", path=("addOns",)
             )
-
-
-def _add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate_day in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, candidate_day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable: every month has 28 days")
 
 
 @dataclass
@@ -286,7 +276,7 @@ class Subscription:
         term = self.current_term(today)
         quarter = 1
         while True:
-            candidate = _add_months(term.start_date, QUARTER_MONTHS * quarter)
+            candidate = add_months(term.start_date, QUARTER_MONTHS * quarter)
             if candidate >= term.end_date:
                 return None
             if candidate > today:

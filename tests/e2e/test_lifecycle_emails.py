@@ -18,6 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from api.ids import global_id
+from domain.model.calendar import add_years
 from domain.model.enums import Deployment
 from domain.model.provision_event import ProvisionStatus
 from domain.principal import PrincipalKind
@@ -56,7 +57,7 @@ async def _emails(db: Database, template: str) -> list[dict[str, Any]]:
 
 async def _renew(client: httpx.AsyncClient, sub: Any, key: str = "renew-1") -> Any:
     start = sub.end_date
-    end = start.replace(year=start.year + 1)
+    end = add_years(start, 1)
     term = {"segments": [{"startDate": start.isoformat(), "endDate": end.isoformat(), "seats": 30}]}
     return await _call(
         client,
@@ -130,10 +131,10 @@ async def test_reminder_jobs_email_once_even_when_runs_overlap(clean_db: Databas
     group = dataclasses.replace(f.namespace(7), owner_emails=("ada@acme.test", "bob@acme.test"))
     soon = dataclasses.replace(f.trial_on(group), ends_on=today + timedelta(days=5))
     ending = dataclasses.replace(
-        f.subscription(acme, start=today.replace(year=today.year - 1) + timedelta(days=10)),
+        f.subscription(acme, start=add_years(today, -1) + timedelta(days=10)),
         auto_renew=False,
     )
-    renewing = f.subscription(acme, start=today.replace(year=today.year - 1) + timedelta(days=10))
+    renewing = f.subscription(acme, start=add_years(today, -1) + timedelta(days=10))
     await f.store(clean_db, acme, group, soon, ending, renewing)
 
     def runs() -> list[Reminders]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.model.calendar import add_years
 from domain.model.enums import Deployment, Plan, SubscriptionStatus
 from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
@@ -35,7 +36,7 @@ async def test_filters_by_derived_status_deployment_plan_and_customer(clean_db: 
     active = f.subscription(a)
     pending = f.subscription(a, start=f.TODAY + timedelta(days=1))
     expired = f.subscription(b, start=f.TODAY - timedelta(days=400))
-    ends_today = f.subscription(b, start=f.TODAY.replace(year=f.TODAY.year - 1))
+    ends_today = f.subscription(b, start=add_years(f.TODAY, -1))
     cancelled = f.subscription(b, cancelled=True)
     saas = f.subscription(b, deployment=Deployment.GITLAB_COM, plan=Plan.ULTIMATE)
     await f.store(clean_db, a, b, active, pending, expired, ends_today, cancelled, saas)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from domain.model.calendar import add_years
 from domain.model.customer import Membership
 from domain.model.enums import AddOnKind, Deployment, Role
 from domain.model.namespace import NamespaceUsage
@@ -47,7 +48,7 @@ async def test_saving_a_renewal_replaces_terms(clean_db: Database) -> None:
     customer = f.customer()
     sub = f.subscription(customer)
     await f.store(clean_db, customer, sub)
-    renewal_end = sub.end_date.replace(year=sub.end_date.year + 1)
+    renewal_end = add_years(sub.end_date, 1)
     sub.terms = (*sub.terms, Term((Segment(sub.end_date, renewal_end, 12),)))
     sub.auto_renew = False
     async with PostgresUnitOfWork(clean_db) as uow:

@@ -14,6 +14,7 @@ from domain.errors import (
     SubscriptionNotCloudLicensable,
 )
 from domain.model.activation_code import hash_activation_code
+from domain.model.calendar import add_years
 from domain.model.customer import Customer
 from domain.model.enums import Channel, Deployment, LicensingMode, Plan
 from domain.model.subscription import Segment, Subscription, Term
@@ -32,10 +33,7 @@ START = date(2026, 11, 1)
 
 def _world(store: Store, **overrides: object) -> Subscription:
     customer = Customer("Acme", "Ada", "ada@acme.test", FixedClock.on(START).now())
-    years = [
-        (START.replace(year=START.year + n), START.replace(year=START.year + n + 1))
-        for n in range(3)
-    ]
+    years = [(add_years(START, n), add_years(START, n + 1)) for n in range(3)]
     values: dict[str, object] = {
         "name": "A-S00010001",
         "customer_id": customer.id,
@@ -108,7 +106,7 @@ async def test_the_same_instance_gets_the_same_key_until_the_content_changes() -
     again = await handler(_activate(instance))
     assert again.license.license_key == first.license.license_key
     assert len(signer.signed) == 1
-    clock.set(START.replace(year=2027) + timedelta(days=1))  # year two of the ramp
+    clock.set(add_years(START, 1) + timedelta(days=1))  # year two of the ramp
     later = await handler(_activate(instance))
     assert later.license.seats == 250
     assert later.license.license_key != first.license.license_key
