@@ -128,7 +128,9 @@ def serving_peer() -> Iterator[Peer]:
 
 WORKER_ENV = {
     "PROVISION_WORKER_CONCURRENCY": "16",
-    "PROVISION_WORKER_LEASE_SECONDS": "2",
+    # Long enough that a worker starved of CPU on a busy machine keeps its rows: a lost lease
+    # would let another worker run a row again, failing (or hiding) an exactly-once check.
+    "PROVISION_WORKER_LEASE_SECONDS": "60",
     "PROVISION_WORKER_POLL_SECONDS": "0.1",
     "PROVISION_WORKER_GRACE_SECONDS": "3",
     "PROVISION_WORKER_HTTP_TIMEOUT": "30",
@@ -136,6 +138,8 @@ WORKER_ENV = {
     "PROVISION_LEDGER_BACKOFF_BASE_SECONDS": "0.1",
     "PROVISION_LEDGER_BACKOFF_MAX_SECONDS": "0.5",
 }
+# For a worker the test kills so that another reclaims its row: the lease must run out soon.
+SHORT_LEASE = {"PROVISION_WORKER_LEASE_SECONDS": "2"}
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 from domain.model.provision_event import ProvisionStatus
 from persistence.database import Database
 
-from ledger_peer import workers
+from ledger_peer import SHORT_LEASE, workers
 from ledger_wait import eventually, settled
 from mail_peer import MailPeer, serving_smtp
 
@@ -132,7 +132,7 @@ async def test_a_resend_after_a_crash_carries_the_same_message_id(
     smtp.hang_first = True
     code = await _sell(client)
     [row] = await _email_rows(clean_db)
-    with workers(clean_db.dsn, tmp_path / "a", 1, SMTP_URL=smtp.url) as [doomed]:
+    with workers(clean_db.dsn, tmp_path / "a", 1, SMTP_URL=smtp.url, **SHORT_LEASE) as [doomed]:
 
         async def received() -> bool:
             return len(smtp.messages) == 1

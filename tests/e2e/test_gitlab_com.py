@@ -23,7 +23,7 @@ from persistence.database import Database
 
 import factories as f
 from gitlab_com_peer import FakeGitLab, serving_api, serving_gitlab
-from ledger_peer import workers
+from ledger_peer import SHORT_LEASE, workers
 from ledger_wait import eventually, record, settled
 
 BODY = {
@@ -166,7 +166,7 @@ async def test_a_worker_killed_after_sending_is_followed_by_the_same_body(
 ) -> None:
     gitlab.hang_first = True
     event = _event()
-    with workers(clean_db.dsn, tmp_path / "a", 1, **_env(gitlab)) as [doomed]:
+    with workers(clean_db.dsn, tmp_path / "a", 1, **_env(gitlab), **SHORT_LEASE) as [doomed]:
         await record(clean_db, [event])
 
         async def received() -> bool:

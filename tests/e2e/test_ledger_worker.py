@@ -19,7 +19,7 @@ from persistence.database import Database
 from persistence.ledger import PostgresLedger
 from persistence.unit_of_work import PostgresUnitOfWork
 
-from ledger_peer import Peer, serving_peer, workers
+from ledger_peer import SHORT_LEASE, Peer, serving_peer, workers
 
 WORKER_CLOCK = SystemClock()
 """The clock a ``provision worker`` process runs on: the rows it claims are stamped with it
@@ -101,7 +101,14 @@ async def test_a_dead_row_sends_exactly_one_alert_to_the_webhook(
             return bool(count)
 
         await eventually(alerted, 20, "the alert is delivered")
-        await asyncio.sleep(0.5)  # nothing more arrives
+    # The worker has stopped (SIGTERM waits for steps in flight), and no row is left to run:
+    # nothing can arrive any more, so the counts below are final, not early.
+    assert (
+        await clean_db.fetchval(
+            "SELECT count(*) FROM provision_event WHERE status NOT IN ('SUCCEEDED', 'DEAD')"
+        )
+        == 0
+    )
     assert await status_of(clean_db, event) is ProvisionStatus.DEAD
     assert peer.hook_calls == 2
     [alert] = peer.alerts
@@ -145,7 +152,7 @@ async def test_a_row_whose_worker_was_killed_is_reclaimed_after_its_lease(
     clean_db: Database, peer: Peer, tmp_path: Path
 ) -> None:
     event = ping(peer, hang_first=True)
-    with workers(clean_db.dsn, tmp_path / "a", 1) as [doomed]:
+    with workers(clean_db.dsn, tmp_path / "a", 1, **SHORT_LEASE) as [doomed]:
         await record(clean_db, [event])
 
         async def in_the_step() -> bool:
