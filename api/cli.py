@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -33,16 +34,27 @@ def _serve(settings: Settings) -> int:
             f"GraphiQL on http://{settings.host}:{settings.port}/graphql (Ctrl-C stops)",
             file=sys.stderr,
         )
-        uvicorn.run(
-            "api.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers if settings.workers > 1 else None,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it
+        # found: with the default one the process would die there, before the embedded
+        # PostgreSQL is stopped. Ours turns it into an exit that runs the cleanup.
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers if settings.workers > 1 else None,
+                log_level=settings.log_level,
+                access_log=False,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _worker(settings: Settings) -> int:

@@ -4,6 +4,7 @@ Ctrl-C stops what it started; the next start reuses the data."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from provision_process import PROVISION, environment, mint_token, serving
 
 def _postmaster_running(data_dir: Path) -> bool:
     return (data_dir / "postgres" / "postmaster.pid").exists()
+
+
+def test_sigterm_stops_the_server_and_its_embedded_postgres(tmp_path: Path) -> None:
+    data_dir = tmp_path / "provision-data"
+    with serving(environment(data_dir), tmp_path, stop=signal.SIGTERM, exit_code=0) as served:
+        assert httpx.get(f"{served.base}/healthz").status_code == 200
+        assert _postmaster_running(data_dir)
+    assert not _postmaster_running(data_dir), "SIGTERM must stop the embedded PostgreSQL too"
 
 
 def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
