@@ -16,7 +16,7 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
-from api.gitlab_com_routes import gitlab_com_routes
+from api.gitlab_com_routes import GITLAB_COM, gitlab_com_routes
 from api.gitlab_routes import gitlab_routes
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
@@ -143,9 +143,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
-            *gitlab_com_routes(
-                commands, read, settings.gitlab_com_admin_email, settings.gitlab_com_admin_token
-            ),
+            *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[
@@ -159,6 +157,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     is_revoked=oauth_store.family_revoked,
                     external=external,
                     reload_keys=keys.reload_if_allowed,
+                    admin_pair=settings.gitlab_com_admin_pair,
+                    admin_principal=GITLAB_COM,
                 ),
                 on_error=invalid_token_response,
             ),

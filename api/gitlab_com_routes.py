@@ -4,7 +4,6 @@ defaults are public): when the pair is not configured, every call is refused."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.routing import Route
 
 from api.commands import Commands
 from api.gitlab_routes import json_body
+from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from domain.errors import DomainError, TrialAlreadyUsed
 from domain.model.enums import NamespaceKind, TrialType
 from domain.model.trial_rules import DEFAULT_LENGTHS
@@ -43,18 +43,15 @@ MAX_NAMESPACES = 100
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def admin_only(email: str | None, token: str | None, handler: Handler) -> Handler:
+def admin_only(pair: AdminPair | None, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
-        if not email or not token:
+        if pair is None:
             return JSONResponse(
                 {"errors": ["GitLab.com access is not configured on this portal"]}, status_code=403
             )
-        given_email = request.headers.get("x-admin-email", "")
-        given_token = request.headers.get("x-admin-token", "")
-        if not (
-            hmac.compare_digest(given_email.encode(), email.encode())
-            and hmac.compare_digest(given_token.encode(), token.encode())
-        ):
+        given_email = request.headers.get(EMAIL_HEADER, "")
+        given_token = request.headers.get(TOKEN_HEADER, "")
+        if not pair.matches(given_email, given_token):
             return JSONResponse({"errors": ["unauthorized"]}, status_code=401)
         return await handler(request)
 
@@ -160,11 +157,9 @@ async def trial_types(request: Request) -> Response:
     )
 
 
-def gitlab_com_routes(
-    commands: Commands, read: ReadModels, email: str | None, token: str | None
-) -> list[Route]:
+def gitlab_com_routes(commands: Commands, read: ReadModels, pair: AdminPair | None) -> list[Route]:
     def guard(handler: Handler) -> Handler:
-        return admin_only(email, token, handler)
+        return admin_only(pair, handler)
 
     return [
         Route("/trials", guard(start_trial(commands)), methods=["POST"]),
