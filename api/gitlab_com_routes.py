@@ -17,6 +17,7 @@ from api.gitlab_routes import json_body
 from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from domain.errors import DomainError, TrialAlreadyUsed
 from domain.model.enums import NamespaceKind, TrialType
+from domain.model.namespace import base_plan_of
 from domain.model.trial_rules import DEFAULT_LENGTHS
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
@@ -96,23 +97,30 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
 
 
 async def _namespace(commands: Commands, gitlab_id: int, described: Any) -> Any:
-    """Our id of the namespace GitLab.com names; created from its description if unknown."""
+    """Our id of the namespace GitLab.com names. What GitLab.com says of it with the request
+    (name, path, kind, plan) is recorded: a group it had not sent yet is created, a known one
+    brought up to date (its parent and owners stay as they were sent before)."""
     known = await commands.namespace_keeping.find(gitlab_id)
-    if known is not None:
-        return known.id
     if not isinstance(described, dict):
+        if known is not None:
+            return known.id
         raise DomainError("the namespace is unknown here; send `namespace` to describe it")
-    kind = str(described.get("kind") or "group").upper()
-    created = await commands.namespace_keeping.upsert(
+    kind = str(described.get("kind") or (known.kind.value if known else "group")).upper()
+    path = str(described.get("path") or (known.path if known else ""))
+    name = str(described.get("name") or (known.name if known else "") or path)
+    plan = described.get("plan")
+    recorded = await commands.namespace_keeping.upsert(
         GITLAB_COM,
         UpsertNamespace(
             gitlab_id=gitlab_id,
-            path=str(described.get("path") or ""),
-            name=str(described.get("name") or described.get("path") or ""),
+            path=path,
+            name=name,
             kind=NamespaceKind.USER if kind == "USER" else NamespaceKind.GROUP,
+            parent_gitlab_id=known.parent_gitlab_id if known else None,
+            gitlab_plan=base_plan_of(plan) if isinstance(plan, str) else None,
         ),
     )
-    return created.id
+    return recorded.id
 
 
 def eligibility(commands: Commands, read: ReadModels) -> Handler:
@@ -125,13 +133,16 @@ def eligibility(commands: Commands, read: ReadModels) -> Handler:
             return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
         gitlab_ids = list(dict.fromkeys(int(v) for v in raw))
         known = []
+        # A group never sent here is a free top-level group with no trial history.
+        unseen = set(commands.trials.eligible_when_never_seen(list(TrialType)))
+        eligible_types: dict[int, set[TrialType]] = {}
         for gitlab_id in gitlab_ids:
             namespace = await read.namespace_by_gitlab_id(GITLAB_COM, gitlab_id)
             if namespace is not None:
                 known.append(namespace.id)
+            eligible_types[gitlab_id] = set() if namespace is not None else set(unseen)
         # One answer for all of them, per namespace and type.
         verdicts = await commands.trials.eligibility(GITLAB_COM, known, list(TrialType))
-        eligible_types: dict[int, set[TrialType]] = {g: set() for g in gitlab_ids}
         for verdict in verdicts:
             if verdict.eligible:
                 eligible_types[verdict.namespace.gitlab_id].add(verdict.type)
