@@ -32,7 +32,9 @@ from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
 from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
+from auth.service_tokens import KeyRingServiceTokenSigner
 from auth.store import OAuthStore
+from domain.model.cloud_connector import SERVICE_TOKEN_LIFETIME
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.read_models import ReadModels
@@ -92,7 +94,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
-    commands = Commands.build(db, clock, failures=limiter)
+    commands = Commands.build(
+        db,
+        clock,
+        failures=limiter,
+        service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
+    )
     graphql = GraphQLView(
         build_schema(settings),
         read=read,
@@ -140,7 +147,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route(
                 "/metrics", metrics_endpoint(read, clock, settings.metrics_token), methods=["GET"]
             ),
-            Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
+            Route(
+                "/oauth/jwks",
+                jwks_endpoint(keys, max(tokens.lifetime, SERVICE_TOKEN_LIFETIME), clock.now),
+                methods=["GET"],
+            ),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
             *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.graphql.cloud_connector import cloud_connector_access
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Plan, SubscriptionStatus
 from api.graphql.errors import api_error, page_size
@@ -132,6 +133,12 @@ class Query:
         description="GitLab.com's `FilterEligibleNamespaces`: of the groups sent, those that"
         " may make the purchase, each with its active subscription (protocol C7).",
         extensions=needs(Resource.NAMESPACES),
+    )
+    # No token needed: the license key is the credential (as on the seat link).
+    cloud_connector_access = strawberry.field(
+        resolver=cloud_connector_access,
+        description="GitLab's Cloud Connector sync: for a current online cloud license, a"
+        " service token and the services it may reach (no token needed).",
     )
 
     @strawberry.field(description="Who is calling, and what they may see.")
