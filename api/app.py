@@ -16,7 +16,7 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
-from api.gitlab_com_routes import gitlab_com_routes
+from api.gitlab_com_routes import GITLAB_COM, gitlab_com_routes
 from api.gitlab_routes import gitlab_routes
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
@@ -32,7 +32,9 @@ from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
 from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
+from auth.service_tokens import KeyRingServiceTokenSigner
 from auth.store import OAuthStore
+from domain.model.cloud_connector import SERVICE_TOKEN_LIFETIME
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.read_models import ReadModels
@@ -92,7 +94,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
     limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
-    commands = Commands.build(db, clock, failures=limiter)
+    commands = Commands.build(
+        db,
+        clock,
+        failures=limiter,
+        service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
+    )
     graphql = GraphQLView(
         build_schema(settings),
         read=read,
@@ -140,12 +147,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route(
                 "/metrics", metrics_endpoint(read, clock, settings.metrics_token), methods=["GET"]
             ),
-            Route("/oauth/jwks", jwks_endpoint(keys, tokens, clock.now), methods=["GET"]),
+            Route(
+                "/oauth/jwks",
+                jwks_endpoint(keys, max(tokens.lifetime, SERVICE_TOKEN_LIFETIME), clock.now),
+                methods=["GET"],
+            ),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
-            *gitlab_com_routes(
-                commands, read, settings.gitlab_com_admin_email, settings.gitlab_com_admin_token
-            ),
+            *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[
@@ -159,6 +168,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     is_revoked=oauth_store.family_revoked,
                     external=external,
                     reload_keys=keys.reload_if_allowed,
+                    admin_pair=settings.gitlab_com_admin_pair,
+                    admin_principal=GITLAB_COM,
                 ),
                 on_error=invalid_token_response,
             ),

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from auth.license_keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
-from domain.ports import Clock, LicenseSigner
+from domain.ports import Clock, LicenseSigner, ServiceTokenSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
 from domain.use_cases.cancel_license import CancelLicenseHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
+from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
@@ -49,6 +50,8 @@ class Commands:
     cancel_license: CancelLicenseHandler
     signer: LicenseSigner
     """The license signer the handlers share (the app loads its key at start-up)."""
+    cloud_connector_access: CloudConnectorAccessHandler | None = None
+    """None when no service token signer was given (the key ring lives in the app)."""
 
     @classmethod
     def build(
@@ -57,6 +60,7 @@ class Commands:
         clock: Clock,
         signer: LicenseSigner | None = None,
         failures: FailureLimiter | None = None,
+        service_tokens: ServiceTokenSigner | None = None,
     ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
@@ -80,5 +84,8 @@ class Commands:
             report_usage=ReportUsageHandler(unit_of_work, clock, signer),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
             signer=signer,
+            cloud_connector_access=CloudConnectorAccessHandler(unit_of_work, clock, service_tokens)
+            if service_tokens is not None
+            else None,
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
         )

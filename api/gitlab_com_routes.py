@@ -4,7 +4,6 @@ defaults are public): when the pair is not configured, every call is refused."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -15,8 +14,10 @@ from starlette.routing import Route
 
 from api.commands import Commands
 from api.gitlab_routes import json_body
+from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from domain.errors import DomainError, TrialAlreadyUsed
 from domain.model.enums import NamespaceKind, TrialType
+from domain.model.namespace import base_plan_of
 from domain.model.trial_rules import DEFAULT_LENGTHS
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
@@ -43,18 +44,15 @@ MAX_NAMESPACES = 100
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def admin_only(email: str | None, token: str | None, handler: Handler) -> Handler:
+def admin_only(pair: AdminPair | None, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
-        if not email or not token:
+        if pair is None:
             return JSONResponse(
                 {"errors": ["GitLab.com access is not configured on this portal"]}, status_code=403
             )
-        given_email = request.headers.get("x-admin-email", "")
-        given_token = request.headers.get("x-admin-token", "")
-        if not (
-            hmac.compare_digest(given_email.encode(), email.encode())
-            and hmac.compare_digest(given_token.encode(), token.encode())
-        ):
+        given_email = request.headers.get(EMAIL_HEADER, "")
+        given_token = request.headers.get(TOKEN_HEADER, "")
+        if not pair.matches(given_email, given_token):
             return JSONResponse({"errors": ["unauthorized"]}, status_code=401)
         return await handler(request)
 
@@ -99,23 +97,30 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
 
 
 async def _namespace(commands: Commands, gitlab_id: int, described: Any) -> Any:
-    """Our id of the namespace GitLab.com names; created from its description if unknown."""
+    """Our id of the namespace GitLab.com names. What GitLab.com says of it with the request
+    (name, path, kind, plan) is recorded: a group it had not sent yet is created, a known one
+    brought up to date (its parent and owners stay as they were sent before)."""
     known = await commands.namespace_keeping.find(gitlab_id)
-    if known is not None:
-        return known.id
     if not isinstance(described, dict):
+        if known is not None:
+            return known.id
         raise DomainError("the namespace is unknown here; send `namespace` to describe it")
-    kind = str(described.get("kind") or "group").upper()
-    created = await commands.namespace_keeping.upsert(
+    kind = str(described.get("kind") or (known.kind.value if known else "group")).upper()
+    path = str(described.get("path") or (known.path if known else ""))
+    name = str(described.get("name") or (known.name if known else "") or path)
+    plan = described.get("plan")
+    recorded = await commands.namespace_keeping.upsert(
         GITLAB_COM,
         UpsertNamespace(
             gitlab_id=gitlab_id,
-            path=str(described.get("path") or ""),
-            name=str(described.get("name") or described.get("path") or ""),
+            path=path,
+            name=name,
             kind=NamespaceKind.USER if kind == "USER" else NamespaceKind.GROUP,
+            parent_gitlab_id=known.parent_gitlab_id if known else None,
+            gitlab_plan=base_plan_of(plan) if isinstance(plan, str) else None,
         ),
     )
-    return created.id
+    return recorded.id
 
 
 def eligibility(commands: Commands, read: ReadModels) -> Handler:
@@ -128,13 +133,16 @@ def eligibility(commands: Commands, read: ReadModels) -> Handler:
             return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
         gitlab_ids = list(dict.fromkeys(int(v) for v in raw))
         known = []
+        # A group never sent here is a free top-level group with no trial history.
+        unseen = set(commands.trials.eligible_when_never_seen(list(TrialType)))
+        eligible_types: dict[int, set[TrialType]] = {}
         for gitlab_id in gitlab_ids:
             namespace = await read.namespace_by_gitlab_id(GITLAB_COM, gitlab_id)
             if namespace is not None:
                 known.append(namespace.id)
+            eligible_types[gitlab_id] = set() if namespace is not None else set(unseen)
         # One answer for all of them, per namespace and type.
         verdicts = await commands.trials.eligibility(GITLAB_COM, known, list(TrialType))
-        eligible_types: dict[int, set[TrialType]] = {g: set() for g in gitlab_ids}
         for verdict in verdicts:
             if verdict.eligible:
                 eligible_types[verdict.namespace.gitlab_id].add(verdict.type)
@@ -160,11 +168,9 @@ async def trial_types(request: Request) -> Response:
     )
 
 
-def gitlab_com_routes(
-    commands: Commands, read: ReadModels, email: str | None, token: str | None
-) -> list[Route]:
+def gitlab_com_routes(commands: Commands, read: ReadModels, pair: AdminPair | None) -> list[Route]:
     def guard(handler: Handler) -> Handler:
-        return admin_only(email, token, handler)
+        return admin_only(pair, handler)
 
     return [
         Route("/trials", guard(start_trial(commands)), methods=["POST"]),

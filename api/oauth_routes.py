@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -51,12 +51,14 @@ class KeyRingHolder:
 
 
 def jwks_endpoint(
-    keys: KeyRingHolder, settings: TokenSettings, now: Callable[[], datetime]
+    keys: KeyRingHolder, longest_lifetime: timedelta, now: Callable[[], datetime]
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def jwks(request: Request) -> JSONResponse:
-        """The public keys that verify access tokens, the retiring ones included."""
+        """The public keys that verify our tokens, the retiring ones included while a token
+        they signed may live (``longest_lifetime``: Cloud Connector service tokens live days;
+        our own API checks access tokens against its own, shorter window)."""
         return JSONResponse(
-            keys().jwks(now(), settings.lifetime),
+            keys().jwks(now(), longest_lifetime),
             headers={"Cache-Control": "public, max-age=300"},
         )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from auth.admin_pair import AdminPair
 from auth.external import ExternalIssuerSettings
 from auth.server import OAuthSettings
 from auth.tokens import TokenSettings
@@ -166,6 +167,13 @@ class Settings:
                 env.get("PROVISION_MAIL_REMINDERS_EVERY_SECONDS", "3600")
             ),
         )
+
+    @property
+    def gitlab_com_admin_pair(self) -> AdminPair | None:
+        """GitLab.com's admin header pair; None (every pair refused) unless both are set."""
+        if not self.gitlab_com_admin_email or not self.gitlab_com_admin_token:
+            return None
+        return AdminPair(self.gitlab_com_admin_email, self.gitlab_com_admin_token)
 
     @property
     def token_settings(self) -> TokenSettings:

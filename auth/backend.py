@@ -26,6 +26,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
+from auth.admin_pair import AdminPair, sent_pair
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing
 from auth.tokens import InvalidToken, TokenSettings, validate_access_token
@@ -108,6 +109,8 @@ class BearerTokenBackend(AuthenticationBackend):
         is_revoked: Callable[[str], Awaitable[bool]] | None = None,
         external: ExternalIssuer | None = None,
         reload_keys: Callable[[], Awaitable[bool]] | None = None,
+        admin_pair: AdminPair | None = None,
+        admin_principal: Principal | None = None,
     ) -> None:
         self._keys = keys
         self._settings = settings
@@ -115,6 +118,9 @@ class BearerTokenBackend(AuthenticationBackend):
         self._is_revoked = is_revoked  # asked only for tokens with a session id (``sid``)
         self._external = external
         self._reload_keys = reload_keys  # after a rotation elsewhere; says whether it reloaded
+        # GitLab.com's admin header pair stands for ``admin_principal`` (protocols-next §3.3).
+        self._admin_pair = admin_pair
+        self._admin_principal = admin_principal
         # Clients send one token for many requests: its verified principal is kept (keyed by the
         # whole token, signature included) until the token expires. Revocation is still asked.
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
@@ -122,7 +128,7 @@ class BearerTokenBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
         if not header:
-            return None
+            return self._admin(conn)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header is not a bearer token")
@@ -141,6 +147,19 @@ class BearerTokenBackend(AuthenticationBackend):
             logger.info("bearer token refused: its session is revoked")
             raise AuthenticationError("invalid token")
         return AuthCredentials(verified.scopes), PrincipalUser(verified.principal)
+
+    def _admin(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        """The GitLab.com principal for the configured admin pair; a wrong pair is refused
+        like a bad token. Without a configured pair the headers are ignored here (the REST
+        routes refuse them themselves), as is GitLab's public default pair."""
+        pair = sent_pair(conn.headers)
+        if pair is None or self._admin_pair is None or self._admin_principal is None:
+            return None
+        if not self._admin_pair.matches(*pair):
+            logger.info("admin header pair refused")
+            raise AuthenticationError("invalid admin credentials")
+        principal = self._admin_principal
+        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
 
     def _remembered(self, token: str) -> _Verified | None:
         verified = self._verified.get(token)

@@ -193,3 +193,16 @@ class LicenseKeyUnknown(NotFound):
     """The license key is not one Provision issued (or is garbled): nothing is recorded."""
 
     code = "NOT_FOUND"
+
+
+class LicenseNotOnlineCloud(DomainError):
+    """Cloud Connector access is for online cloud licenses only (legacy and offline cloud
+    licenses, and cancellation keys, get none)."""
+
+    code = "LICENSE_NOT_ONLINE_CLOUD"
+
+
+class LicenseExpired(DomainError):
+    """The license ended longer ago than the grace period allows."""
+
+    code = "LICENSE_EXPIRED"

@@ -428,3 +428,13 @@ class LicenseSigner(Protocol):
         same text: callers store the key and reuse it while the license is unchanged.
         """
         ...
+
+
+class ServiceTokenSigner(Protocol):
+    """Signs Cloud Connector service tokens (protocols-next §2.5) with the key published at our
+    JWKS, so that the AI gateway can verify them. The adapter adds ``iss``; signing is CPU
+    work, run off the event loop's thread."""
+
+    async def sign(self, claims: Mapping[str, object]) -> str:
+        """A signed JWT (RS256, with ``kid``) carrying ``claims``."""
+        ...

@@ -21,6 +21,7 @@ from domain.model.usage import UsageReport
 from domain.policy import Resource
 from domain.principal import Principal
 from persistence.derived import status_condition
+from persistence.eligibility_reads import EligibilityReads
 from persistence.keyset import KeysetQueries, Page, Source, Where
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
@@ -65,7 +66,7 @@ _USAGE_REPORTS = Source(
 )
 
 
-class ReadModels(StaffReads, KeysetQueries):
+class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
     """Queries behind the GraphQL read API (the staff-only ones in ``StaffReads``)."""
 
     # --- customers -------------------------------------------------------------------------

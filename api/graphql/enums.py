@@ -166,6 +166,13 @@ class ErrorCode(Enum):
     LICENSE_ALREADY_CANCELLED = strawberry.enum_value(
         "LICENSE_ALREADY_CANCELLED", description="The license was cancelled before."
     )
+    LICENSE_NOT_ONLINE_CLOUD = strawberry.enum_value(
+        "LICENSE_NOT_ONLINE_CLOUD",
+        description="Cloud Connector access is for current online cloud licenses only.",
+    )
+    LICENSE_EXPIRED = strawberry.enum_value(
+        "LICENSE_EXPIRED", description="The license ended longer ago than its grace period."
+    )
     SUBSCRIPTION_ALREADY_CANCELLED = strawberry.enum_value(
         "SUBSCRIPTION_ALREADY_CANCELLED", description="The subscription was cancelled before."
     )

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import strawberry
 
+from api.graphql.cloud_connector import cloud_connector_access
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Plan, SubscriptionStatus
 from api.graphql.errors import api_error, page_size
 from api.graphql.mutations.trials import trial_eligibility
+from api.graphql.namespace_eligibility import namespace_eligibility
 from api.graphql.permissions import needs, signed_in
 from api.graphql.prefetch import (
     node_fields,
@@ -125,6 +127,18 @@ class Query:
         resolver=trial_eligibility,
         description="Per namespace and trial type: eligible, or the reason why not.",
         extensions=needs(Resource.TRIALS),
+    )
+    namespace_eligibility = strawberry.field(
+        resolver=namespace_eligibility,
+        description="GitLab.com's `FilterEligibleNamespaces`: of the groups sent, those that"
+        " may make the purchase, each with its active subscription (protocol C7).",
+        extensions=needs(Resource.NAMESPACES),
+    )
+    # No token needed: the license key is the credential (as on the seat link).
+    cloud_connector_access = strawberry.field(
+        resolver=cloud_connector_access,
+        description="GitLab's Cloud Connector sync: for a current online cloud license, a"
+        " service token and the services it may reach (no token needed).",
     )
 
     @strawberry.field(description="Who is calling, and what they may see.")

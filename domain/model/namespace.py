@@ -77,3 +77,23 @@ class Namespace:
             if overlay is not None and trial.is_active(today):
                 return overlay
         return self.base_plan
+
+
+# GitLab's plan names and the base plan each stands for: a trial is an overlay on the plan
+# under it (the paid-customer Ultimate trial runs on Premium); legacy metal names map to tiers.
+_GITLAB_BASE_PLANS = {
+    "free": NamespacePlan.FREE,
+    "premium_trial": NamespacePlan.FREE,
+    "ultimate_trial": NamespacePlan.FREE,
+    "bronze": NamespacePlan.PREMIUM,
+    "silver": NamespacePlan.PREMIUM,
+    "premium": NamespacePlan.PREMIUM,
+    "ultimate_trial_paid_customer": NamespacePlan.PREMIUM,
+    "gold": NamespacePlan.ULTIMATE,
+    "ultimate": NamespacePlan.ULTIMATE,
+}
+
+
+def base_plan_of(gitlab_plan: str) -> NamespacePlan | None:
+    """The base plan GitLab.com's plan name stands for; None for a name not known here."""
+    return _GITLAB_BASE_PLANS.get(gitlab_plan.strip().lower())

@@ -4,7 +4,7 @@ why not, never just no."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from domain.errors import (
     AlreadyUltimate,
@@ -68,6 +68,20 @@ def why_not(
                 "ULTIMATE_ON_PREMIUM is for groups on paid Premium", path=("type",)
             )
     return None
+
+
+def eligible_when_never_seen(trial_type: TrialType, today: date) -> bool:
+    """Whether a namespace Provision has never seen may have ``trial_type``. GitLab.com asks
+    about groups before it has sent them: such a group is a free top-level group with no trial
+    history here, and is answered as one (the same rule, on that group)."""
+    unseen = Namespace(
+        gitlab_id=1,
+        path="unseen",
+        name="unseen",
+        kind=NamespaceKind.GROUP,
+        created_at=datetime.combine(today, time(), tzinfo=UTC),
+    )
+    return why_not(unseen, (), trial_type, today) is None
 
 
 def reverts_to(trial_type: TrialType, base_plan: NamespacePlan) -> NamespacePlan | None:

@@ -18,7 +18,14 @@ from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
 from domain.model.provisioning import namespace_provision, provision_body, trial_body
 from domain.model.trial import Trial
-from domain.model.trial_rules import DEFAULT_LENGTHS, extend, reactivate, reverts_to, why_not
+from domain.model.trial_rules import (
+    DEFAULT_LENGTHS,
+    eligible_when_never_seen,
+    extend,
+    reactivate,
+    reverts_to,
+    why_not,
+)
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
@@ -173,6 +180,12 @@ class Trials:
                         )
                     )
         return answers
+
+    def eligible_when_never_seen(self, types: Sequence[TrialType]) -> list[TrialType]:
+        """The types a namespace Provision has never seen may have (GitLab.com asks about
+        groups before it sends them): those of a free top-level group with no trials."""
+        today = self._clock.today()
+        return [t for t in types if eligible_when_never_seen(t, today)]
 
     async def _change(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 from domain.errors import Forbidden, NotFound
 from domain.model.audit import AuditEntry
 from domain.model.customer import validate_email
-from domain.model.enums import NamespaceKind
+from domain.model.enums import NamespaceKind, NamespacePlan
 from domain.model.namespace import Namespace, NamespaceUsage
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
@@ -29,6 +29,9 @@ class UpsertNamespace:
     parent_gitlab_id: int | None = None
     owner_emails: tuple[str, ...] | None = None
     owner_gitlab_user_ids: tuple[int, ...] | None = None
+    gitlab_plan: NamespacePlan | None = None
+    """The base plan GitLab.com shows on the group: recorded unless a subscription here is
+    linked to it (then the plan is ours to give, and GitLab.com's view may lag behind)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ def _summary(namespace: Namespace) -> dict[str, Any]:
         "parentGitlabId": namespace.parent_gitlab_id,
         "ownerEmails": list(namespace.owner_emails),
         "ownerGitlabUserIds": list(namespace.owner_user_ids),
+        "basePlan": namespace.base_plan.value,
     }
 
 
@@ -87,6 +91,7 @@ class NamespaceKeeping:
                     parent_gitlab_id=command.parent_gitlab_id,
                     owner_emails=emails or (),
                     owner_user_ids=command.owner_gitlab_user_ids or (),
+                    base_plan=command.gitlab_plan or NamespacePlan.FREE,
                 )
                 await uow.namespaces.add(namespace)
             else:
@@ -104,6 +109,11 @@ class NamespaceKeeping:
                     }
                 )
                 namespace = changed
+                if (
+                    command.gitlab_plan is not None
+                    and await uow.subscriptions.linked_to(namespace.id) is None
+                ):
+                    namespace.base_plan = command.gitlab_plan
                 await uow.namespaces.save(namespace)
             await uow.audit.record(
                 AuditEntry.of(

@@ -22,6 +22,8 @@ PUBLIC = {
     # checked before any lookup and failed attempts are limited per code and per address.
     ("Mutation", "activateSubscription"),
     ("Mutation", "cloudActivationActivate"),
+    # GitLab's Cloud Connector sync: the license key is the credential, as on the seat link.
+    ("Query", "cloudConnectorAccess"),
 }
 
 

@@ -15,6 +15,8 @@ from domain.policy import grantable
 from domain.principal import PrincipalKind
 
 SETTINGS = Settings().token_settings
+# GitLab.com's admin header pair, as configured on the ``gitlab_com_app`` fixture.
+ADMIN = {"X-Admin-Email": "gl_com_api@gitlab.test", "X-Admin-Token": "s3cret-portal-token"}
 
 
 def token_for(

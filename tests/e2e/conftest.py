@@ -12,7 +12,7 @@ from api.app import create_app
 from api.settings import Settings
 from persistence.database import Database
 
-from bearer import bearer, token_for
+from bearer import ADMIN, bearer, token_for
 from clocks import SESSION_CLOCK
 from graphql_client import GraphQL
 
@@ -49,3 +49,32 @@ async def anonymous(app: Starlette, clean_db: Database) -> AsyncIterator[httpx.A
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQL:
     return GraphQL(client)
+
+
+@pytest.fixture(scope="session")
+async def gitlab_com_app(database_url: str) -> AsyncIterator[Starlette]:
+    """The app with GitLab.com's admin pair configured (the session's ``app`` has none)."""
+    application = create_app(
+        Settings(
+            database_url=database_url,
+            pool_max=2,
+            gc_interval=0,
+            gitlab_com_admin_email=ADMIN["X-Admin-Email"],
+            gitlab_com_admin_token=ADMIN["X-Admin-Token"],
+        ),
+        clock=SESSION_CLOCK,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def gitlab_com(
+    gitlab_com_app: Starlette, clean_db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """GitLab.com as it calls: the admin pair on every request, no bearer token."""
+    transport = httpx.ASGITransport(app=gitlab_com_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://provision.test", headers=ADMIN
+    ) as http:
+        yield http

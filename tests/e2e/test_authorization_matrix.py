@@ -414,6 +414,38 @@ async def test_single_lookups_and_filters_by_another_tenants_ids(
         assert listed == world.gid(*case.sees["Customer"])
 
 
+ELIGIBILITY = """query($ns: [GitlabNamespaceInput!]!) {
+  namespaceEligibility(customerUid: 7, namespaces: $ns, planId: "duo_pro") {
+    id accountId: zuoraAccountId subscription { name } } }"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_namespace_eligibility_tells_only_of_visible_groups(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    # An add-on purchase needs the group's active subscription: the answer names it, so a group
+    # beyond reach must read like a group never seen (not eligible, no subscription named).
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    sent = [{"id": gitlab_id, "parentId": None, "plan": "premium", "trial": False,
+             "kind": "group", "membersCountWithDescendants": 3}
+            for gitlab_id in world.gitlab_ids.values()]  # fmt: skip
+    body = (
+        await http.post("/graphql", json={"query": ELIGIBILITY, "variables": {"ns": sent}})
+    ).json()
+    if case.sees["Namespace"] is None:
+        assert _codes(body) == {"namespaceEligibility": "FORBIDDEN"}
+        return
+    linked = {"ns_a": "alpha_saas", "ns_b": "beta_saas"}
+    expected = {
+        world.gitlab_ids[ns]: world.names[sub]
+        for ns, sub in linked.items()
+        if ns in case.sees["Namespace"]
+    }
+    answered = {e["id"]: e["subscription"]["name"] for e in body["data"]["namespaceEligibility"]}
+    assert answered == expected, case.name
+
+
 async def test_anonymous_callers_get_unauthenticated_on_every_protected_root_field(
     anonymous: httpx.AsyncClient, clean_db: Database
 ) -> None:
@@ -431,6 +463,13 @@ async def test_anonymous_callers_get_unauthenticated_on_every_protected_root_fie
         )
     ).json()
     assert _codes(node) == {"node": "UNAUTHENTICATED"}
+    eligibility = (
+        await anonymous.post(
+            "/graphql",
+            json={"query": ELIGIBILITY, "variables": {"ns": [{"id": 100, "kind": "group"}]}},
+        )
+    ).json()
+    assert _codes(eligibility) == {"namespaceEligibility": "UNAUTHENTICATED"}
     viewer = (await anonymous.post("/graphql", json={"query": "{ viewer { kind } }"})).json()
     assert viewer == {"data": {"viewer": {"kind": "ANONYMOUS"}}}
 
