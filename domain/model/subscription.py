@@ -242,6 +242,10 @@ class Subscription:
             return SubscriptionStatus.EXPIRED
         return SubscriptionStatus.ACTIVE
 
+    def future_terms(self, today: date) -> tuple[Term, ...]:
+        """Terms that start after today (renewals already bought)."""
+        return tuple(term for term in self.terms if term.start_date > today)
+
     def current_term(self, today: date) -> Term:
         """The term containing today; before the start the first, after the end the last."""
         for term in self.terms:
