@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.commands import Commands
+from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError
 from domain.model.future_subscription import FutureSubscription, future_subscriptions
 from domain.use_cases.report_usage import ReportUsage, UsageReported
@@ -54,20 +55,6 @@ def _failure(status: int, message: str, field: str | None = None) -> Response:
     if field is not None:
         body["error_attribute_map"] = {field: [message]}
     return _json(status, body)
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is larger than ``MAX_BODY_BYTES`` (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
@@ -189,15 +176,10 @@ def seat_link_answer(reported: UsageReported) -> dict[str, Any]:
 
 def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Response]]:
     async def seat_links(request: Request) -> Response:
-        raw = await _read_body(request)
-        if raw is None:
-            return _failure(400, f"the body is larger than {MAX_BODY_BYTES} bytes")
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return _failure(400, "the body is not JSON")
-        if not isinstance(body, dict):
-            return _failure(400, "the body must be a JSON object")
+            body = await read_json_object(request, MAX_BODY_BYTES)
+        except BadBody as bad:
+            return _failure(400, str(bad))
         try:
             command = parse_seat_link(body)
         except BadField as bad:
