@@ -134,10 +134,6 @@ class ProvisionEvent:
         re-send and must not act twice."""
         return f"provision-event:{self.id}"
 
-    @property
-    def attempts_left(self) -> int:
-        return max(0, self.max_attempts - self.attempts)
-
     def is_due(self, now: datetime) -> bool:
         """Whether a worker may claim it: waiting and due, or running on an expired lease."""
         if self.status in CLAIMABLE:
