@@ -255,11 +255,9 @@ class Subscription:
 
     def current_segment(self, today: date) -> Segment:
         """The segment containing today; before the start the first, after the end the last."""
-        for term in self.terms:
-            if term.segments[0].start_date <= today < term.segments[-1].end_date:
-                for segment in term.segments:
-                    if segment.start_date <= today < segment.end_date:
-                        return segment
+        for segment in self.segments:
+            if segment.covers(today):
+                return segment
         if today < self.terms[0].segments[0].start_date:
             return self.terms[0].segments[0]
         return self.terms[-1].segments[-1]
