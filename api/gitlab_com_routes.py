@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.commands import Commands
-from api.gitlab_routes import json_body
+from api.gitlab_routes import MAX_BODY_BYTES
 from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
+from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError, TrialAlreadyUsed
 from domain.model.enums import NamespaceKind, TrialType
 from domain.model.namespace import base_plan_of
@@ -67,8 +68,9 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
     async def trial(request: Request) -> Response:
         """C1/C2: start the trial the body names on its namespace (created here when GitLab.com
         has not sent it yet), and provision it through the ledger."""
-        body = await json_body(request)
-        if body is None:
+        try:
+            body = await read_json_object(request, MAX_BODY_BYTES)
+        except BadBody:
             return _unprocessable("a JSON object is expected")
         form = body.get("trial_user", body)
         if not isinstance(form, dict):

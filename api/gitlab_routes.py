@@ -3,9 +3,7 @@ carries ``errors`` and ``error_attribute_map``, which GitLab shows to its users.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +13,7 @@ from api.commands import Commands
 from api.ids import parse_typed_id
 from auth.backend import PrincipalUser
 from auth.rate_limit import Limit
+from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError, TrialAlreadyUsed, Unauthenticated
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
@@ -29,24 +28,14 @@ def unprocessable(errors: list[str], attributes: dict[str, list[str]]) -> JSONRe
     return JSONResponse({"errors": errors, "error_attribute_map": attributes}, status_code=422)
 
 
-async def json_body(request: Request) -> dict[str, Any] | None:
-    """The JSON object posted, or None when it is missing, too large or not an object."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return None
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def self_managed_trial_route(commands: Commands) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def start_trial(request: Request) -> JSONResponse:
         """``POST /trials/self_managed/ultimates``: ``{trial: {name, email, company, …}}`` →
         ``{activation_code}``; GitLab activates it at once."""
-        body = await json_body(request)
-        form = body.get("trial") if body else None
+        try:
+            form = (await read_json_object(request, MAX_BODY_BYTES)).get("trial")
+        except BadBody:
+            form = None
         if not isinstance(form, dict):
             return unprocessable(["a JSON body {trial: {...}} is expected"], {"base": ["invalid"]})
         fields = {k: form.get(k) for k in ("name", "email", "company")}

@@ -19,10 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.commands import Commands
+from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError
-from domain.model.customer import Customer
-from domain.model.enums import LicensingMode
-from domain.model.subscription import Subscription, Term
+from domain.model.future_subscription import FutureSubscription, future_subscriptions
 from domain.use_cases.report_usage import ReportUsage, UsageReported
 
 MAX_BODY_BYTES = 64 * 1024
@@ -56,20 +55,6 @@ def _failure(status: int, message: str, field: str | None = None) -> Response:
     if field is not None:
         body["error_attribute_map"] = {field: [message]}
     return _json(status, body)
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is larger than ``MAX_BODY_BYTES`` (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
@@ -150,30 +135,22 @@ def parse_seat_link(body: Mapping[str, Any]) -> ReportUsage:
     )
 
 
-def future_subscriptions(
-    subscription: Subscription, customer: Customer, terms: tuple[Term, ...]
-) -> list[dict[str, Any]]:
-    """Terms that start later, in the keys GitLab reads; the offline flag under both names
-    (activation stores ``offline_cloud_license_enabled``, GitLab's resolver reads
-    ``offline_cloud_licensing``, protocol §4)."""
-    mode = subscription.licensing_mode
-    offline = mode is LicensingMode.OFFLINE_CLOUD
-    cloud = mode in (LicensingMode.ONLINE_CLOUD, LicensingMode.OFFLINE_CLOUD)
-    return [
-        {
-            "cloud_license_enabled": cloud,
-            "offline_cloud_license_enabled": offline,
-            "offline_cloud_licensing": offline,
-            "plan": subscription.plan.value.lower(),
-            "name": customer.contact_name,
-            "email": customer.contact_email,
-            "company": customer.company,
-            "starts_at": term.start_date.isoformat(),
-            "expires_at": term.end_date.isoformat(),
-            "users_in_license_count": term.segments[0].seats,
-        }
-        for term in terms
-    ]
+def _future_json(future: FutureSubscription) -> dict[str, Any]:
+    """GitLab's keys, the offline flag under both names (activation stores
+    ``offline_cloud_license_enabled``, GitLab's resolver reads ``offline_cloud_licensing``,
+    protocol §4)."""
+    return {
+        "cloud_license_enabled": future.cloud_license_enabled,
+        "offline_cloud_license_enabled": future.offline_cloud_license_enabled,
+        "offline_cloud_licensing": future.offline_cloud_license_enabled,
+        "plan": future.plan,
+        "name": future.name,
+        "email": future.email,
+        "company": future.company,
+        "starts_at": future.starts_at.isoformat(),
+        "expires_at": future.expires_at.isoformat(),
+        "users_in_license_count": future.users_in_license_count,
+    }
 
 
 def seat_link_answer(reported: UsageReported) -> dict[str, Any]:
@@ -182,9 +159,12 @@ def seat_link_answer(reported: UsageReported) -> dict[str, Any]:
     removes its banner when either is missing)."""
     answer: dict[str, Any] = {
         "success": True,
-        "future_subscriptions": future_subscriptions(
-            reported.subscription, reported.customer, reported.future_terms
-        ),
+        "future_subscriptions": [
+            _future_json(future)
+            for future in future_subscriptions(
+                reported.subscription, reported.customer, reported.future_terms
+            )
+        ],
     }
     if reported.new_license_key is not None:
         answer["license"] = reported.new_license_key
@@ -196,15 +176,10 @@ def seat_link_answer(reported: UsageReported) -> dict[str, Any]:
 
 def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Response]]:
     async def seat_links(request: Request) -> Response:
-        raw = await _read_body(request)
-        if raw is None:
-            return _failure(400, f"the body is larger than {MAX_BODY_BYTES} bytes")
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return _failure(400, "the body is not JSON")
-        if not isinstance(body, dict):
-            return _failure(400, "the body must be a JSON object")
+            body = await read_json_object(request, MAX_BODY_BYTES)
+        except BadBody as bad:
+            return _failure(400, str(bad))
         try:
             command = parse_seat_link(body)
         except BadField as bad:

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from auth.hashing import verify_password
 from auth.models import ClientRecord, UserRecord
 from auth.rate_limit import FailureLimiter, Limit
+from auth.request_body import read_body
 from auth.server import Call, ProvisionAuthorizationServer, Reply
 from auth.signin_page import (
     PAGE_HEADERS,
@@ -78,11 +79,9 @@ async def read_form(request: Request) -> list[tuple[str, str]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise BadRequest("the body must be application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest("the body is too large")
+    body = await read_body(request, MAX_BODY_BYTES)
+    if body is None:
+        raise BadRequest("the body is too large")
     try:
         pairs = parse_qsl(
             body.decode("utf-8"),

@@ -160,5 +160,5 @@ def require_scope(principal: Principal, resource: Resource, access: Access) -> N
     if not principal.is_authenticated:
         raise Unauthenticated("sign in first: this field needs an access token")
     needed = scope(resource, access)
-    if needed not in principal.scopes:
+    if not principal.has_scope(needed):
         raise Forbidden(f"the access token lacks the `{needed}` scope")

@@ -10,8 +10,6 @@ import hashlib
 import re
 import secrets
 
-from domain.errors import ValidationFailed
-
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 LENGTH = 24
 _FORMAT = re.compile(rf"[A-Z0-9]{{{LENGTH}}}")
@@ -23,16 +21,6 @@ def new_activation_code() -> str:
 
 def is_activation_code(value: str) -> bool:
     return _FORMAT.fullmatch(value) is not None
-
-
-def check_activation_code(value: str) -> str:
-    """The code as given, or ``ValidationFailed`` - checked before any lookup."""
-    if not is_activation_code(value):
-        raise ValidationFailed(
-            f"an activation code is {LENGTH} characters from A-Z and 0-9",
-            path=("activationCode",),
-        )
-    return value
 
 
 def hash_activation_code(code: str) -> str:

@@ -55,8 +55,3 @@ class Membership:
     customer_id: uuid.UUID
     user_subject: str
     role: Role
-
-    @property
-    def may_act(self) -> bool:
-        """Owners and admins change things; viewers only read."""
-        return self.role in (Role.OWNER, Role.ADMIN)

@@ -51,6 +51,15 @@ class LicensingMode(StrEnum):
     OFFLINE_CLOUD = "OFFLINE_CLOUD"
     LEGACY = "LEGACY"
 
+    @property
+    def is_cloud(self) -> bool:
+        """Online and offline cloud licenses are both cloud licenses (GitLab's flags)."""
+        return self in (LicensingMode.ONLINE_CLOUD, LicensingMode.OFFLINE_CLOUD)
+
+    @property
+    def is_offline_cloud(self) -> bool:
+        return self is LicensingMode.OFFLINE_CLOUD
+
 
 class SubscriptionStatus(StrEnum):
     """A subscription's status, always derived from its dates and cancellation."""

@@ -66,11 +66,11 @@ class License:
 
     @property
     def cloud_licensing_enabled(self) -> bool:
-        return self.mode in (LicensingMode.ONLINE_CLOUD, LicensingMode.OFFLINE_CLOUD)
+        return self.mode.is_cloud
 
     @property
     def offline_cloud_licensing_enabled(self) -> bool:
-        return self.mode is LicensingMode.OFFLINE_CLOUD
+        return self.mode.is_offline_cloud
 
     def is_expired(self, today: date) -> bool:
         return today >= self.expires_at

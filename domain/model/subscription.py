@@ -244,6 +244,10 @@ class Subscription:
         ``PostgresSubscriptions.ending_without_renewal``."""
         return self.cancelled_at is None and not self.will_renew and first <= self.end_date <= last
 
+    def future_terms(self, today: date) -> tuple[Term, ...]:
+        """Terms that start after today (renewals already bought)."""
+        return tuple(term for term in self.terms if term.start_date > today)
+
     def current_term(self, today: date) -> Term:
         """The term containing today; before the start the first, after the end the last."""
         for term in self.terms:
@@ -253,11 +257,9 @@ class Subscription:
 
     def current_segment(self, today: date) -> Segment:
         """The segment containing today; before the start the first, after the end the last."""
-        for term in self.terms:
-            if term.segments[0].start_date <= today < term.segments[-1].end_date:
-                for segment in term.segments:
-                    if segment.start_date <= today < segment.end_date:
-                        return segment
+        for segment in self.segments:
+            if segment.covers(today):
+                return segment
         if today < self.terms[0].segments[0].start_date:
             return self.terms[0].segments[0]
         return self.terms[-1].segments[-1]

@@ -180,7 +180,7 @@ class ActivateSubscriptionHandler:
         )
         if issued.created_at == now:  # newly signed: deliver it by email too
             await uow.outbox.record(_license_email(subscription, customer, issued, instance, now))
-        future = tuple(t for t in subscription.terms if t.start_date > today)
+        future = subscription.future_terms(today)
         return Activated(subscription, customer, issued, instance, future)
 
 

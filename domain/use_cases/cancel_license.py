@@ -19,7 +19,7 @@ from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.licensing import cancellation_of
-from domain.use_cases.subscription_change import may_act_on
+from domain.use_cases.subscription_changes_shared import may_act_on
 
 OPERATION = "cancelLicense"
 

@@ -13,7 +13,7 @@ from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.emails import subscription_cancelled
-from domain.use_cases.subscription_change import Changed, change_subscription
+from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class CancelSubscriptionHandler:
             await subscription_cancelled(uow, sub, now)
             return {"reason": command.reason}
 
-        return await change_subscription(
+        return await run_subscription_change(
             self._unit_of_work,
             self._clock,
             principal,

@@ -12,7 +12,7 @@ from domain.errors import ValidationFailed
 from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
-from domain.use_cases.subscription_change import Changed, change_subscription
+from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class ChangeSubscriptionHandler:
                 sub.auto_renew = command.auto_renew
             return {}
 
-        return await change_subscription(
+        return await run_subscription_change(
             self._unit_of_work,
             self._clock,
             principal,

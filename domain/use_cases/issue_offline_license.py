@@ -15,7 +15,7 @@ from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.licensing import issue_current_license
-from domain.use_cases.subscription_change import may_act_on
+from domain.use_cases.subscription_changes_shared import may_act_on
 
 OFFLINE_MODES = (LicensingMode.OFFLINE_CLOUD, LicensingMode.LEGACY)
 

@@ -28,7 +28,7 @@ from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
-from domain.use_cases.subscription_change import may_act_on
+from domain.use_cases.subscription_changes_shared import may_act_on
 
 
 @dataclass(frozen=True)

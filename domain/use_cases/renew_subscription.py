@@ -13,7 +13,7 @@ from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.create_subscription import SegmentSpec
 from domain.use_cases.emails import subscription_renewed
-from domain.use_cases.subscription_change import Changed, change_subscription
+from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RenewSubscriptionHandler:
             await subscription_renewed(uow, sub, now)
             return {}
 
-        return await change_subscription(
+        return await run_subscription_change(
             self._unit_of_work,
             self._clock,
             principal,

@@ -206,7 +206,7 @@ def _answer(
     running = subscription.status(today) is not SubscriptionStatus.CANCELLED and not (
         latest.cancelled
     )
-    future = tuple(t for t in subscription.terms if t.start_date > today) if running else ()
+    future = subscription.future_terms(today) if running else ()
     reconciliation = subscription.next_reconciliation_date(today) if running else None
     return UsageReported(
         subscription=subscription,

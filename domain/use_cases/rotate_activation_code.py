@@ -15,7 +15,7 @@ from domain.model.enums import Deployment
 from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
-from domain.use_cases.subscription_change import Changed, change_subscription
+from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class RotateActivationCodeHandler:
             await uow.activation_codes.set(sub.id, hash_activation_code(code), now)
             return {}
 
-        changed = await change_subscription(
+        changed = await run_subscription_change(
             self._unit_of_work,
             self._clock,
             principal,

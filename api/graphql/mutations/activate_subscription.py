@@ -10,12 +10,19 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.loaders import Loaders
-from api.graphql.types.license import InstanceNode, LicenseNode, instance_node, license_node
+from api.graphql.types.license import (
+    FutureSubscription,
+    InstanceNode,
+    LicenseNode,
+    future_subscription_nodes,
+    instance_node,
+    license_node,
+)
 from api.graphql.types.mutation_error import MutationError, UserError
 from auth.rate_limit import Limit
 from domain.errors import ActivationCodeInvalid, DomainError
 from domain.model.activation_code import hash_activation_code
-from domain.model.enums import LicensingMode
+from domain.model.future_subscription import future_subscriptions
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.activate_subscription import Activated, ActivateSubscription
@@ -53,19 +60,6 @@ class CloudActivationActivateInput:
     hostname: str | None = strawberry.field(default=None, description="Its hostname.")
 
 
-@strawberry.type(description="A term that starts after the current one (GitLab's shape).")
-class FutureSubscription:
-    cloud_license_enabled: bool = strawberry.field(description="Online or offline cloud.")
-    offline_cloud_license_enabled: bool = strawberry.field(description="Offline cloud.")
-    plan: str = strawberry.field(description="premium or ultimate.")
-    name: str = strawberry.field(description="The licensee's name.")
-    company: str = strawberry.field(description="The licensee's company.")
-    email: str = strawberry.field(description="The licensee's email.")
-    starts_at: str = strawberry.field(description="YYYY-MM-DD.")
-    expires_at: str = strawberry.field(description="YYYY-MM-DD (exclusive).")
-    users_in_license_count: int = strawberry.field(description="Seats at the term's start.")
-
-
 @strawberry.type(description="The instance's license, or why there is none.")
 class ActivateSubscriptionPayload:
     license: LicenseNode | None = strawberry.field(description="The license issued.")
@@ -89,22 +83,9 @@ class CloudActivationActivatePayload:
 
 
 def _future(activated: Activated) -> list[FutureSubscription]:
-    sub, customer = activated.subscription, activated.customer
-    return [
-        FutureSubscription(
-            cloud_license_enabled=sub.licensing_mode
-            in (LicensingMode.ONLINE_CLOUD, LicensingMode.OFFLINE_CLOUD),
-            offline_cloud_license_enabled=sub.licensing_mode is LicensingMode.OFFLINE_CLOUD,
-            plan=sub.plan.value.lower(),
-            name=customer.contact_name,
-            company=customer.company,
-            email=customer.contact_email,
-            starts_at=term.start_date.isoformat(),
-            expires_at=term.end_date.isoformat(),
-            users_in_license_count=term.segments[0].seats,
-        )
-        for term in activated.future_terms
-    ]
+    return future_subscription_nodes(
+        future_subscriptions(activated.subscription, activated.customer, activated.future_terms)
+    )
 
 
 async def _activate(info: Info, command: ActivateSubscription) -> Activated:

@@ -8,11 +8,10 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt
+from api.graphql.mutations.outcome import outcome
 from api.graphql.types.license import LicenseNode, license_node
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.types.mutation_error import MutationError
 from api.ids import parse_typed_id
-from domain.errors import DomainError
 from domain.use_cases.cancel_license import CancelLicense
 
 
@@ -42,15 +41,16 @@ async def cancel_license(
     input: Annotated[CancelLicenseInput, strawberry.argument(description="What to cancel.")],
 ) -> CancelLicensePayload:
     ctx = info.context
-    try:
-        command = CancelLicense(
-            parse_typed_id(input.license_id, "License", path=("licenseId",)),
-            input.reason,
-            input.idempotency_key,
+    cancelled, errors = await outcome(
+        lambda: ctx.commands.cancel_license(
+            ctx.principal,
+            CancelLicense(
+                parse_typed_id(input.license_id, "License", path=("licenseId",)),
+                input.reason,
+                input.idempotency_key,
+            ),
         )
-    except DomainError as bad:
-        return CancelLicensePayload(license=None, errors=[UserError.from_domain(bad)])
-    cancelled, errors = await attempt(ctx.commands.cancel_license(ctx.principal, command))
+    )
     if cancelled is None:
         return CancelLicensePayload(license=None, errors=errors)
     view = await ctx.loaders.licenses.load(cancelled.cancellation.id)

@@ -9,11 +9,10 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import Channel, Deployment, LicensingMode, Plan
-from api.graphql.mutations.outcome import attempt
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.subscription import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
-from domain.errors import DomainError
 from domain.model import enums as model
 from domain.use_cases.create_subscription import (
     CreateSubscription,
@@ -115,13 +114,9 @@ async def create_subscription(
     input: Annotated[CreateSubscriptionInput, strawberry.argument(description="The sale.")],
 ) -> CreateSubscriptionPayload:
     ctx = info.context
-    try:
-        command = to_command(input)
-    except DomainError as bad:
-        return CreateSubscriptionPayload(
-            subscription=None, activation_code=None, errors=[UserError.from_domain(bad)]
-        )
-    created, errors = await attempt(ctx.commands.create_subscription(ctx.principal, command))
+    created, errors = await outcome(
+        lambda: ctx.commands.create_subscription(ctx.principal, to_command(input))
+    )
     if created is None:
         return CreateSubscriptionPayload(subscription=None, activation_code=None, errors=errors)
     return CreateSubscriptionPayload(

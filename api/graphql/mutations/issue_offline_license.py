@@ -7,11 +7,10 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt
+from api.graphql.mutations.outcome import outcome
 from api.graphql.types.license import LicenseNode, license_node
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.types.mutation_error import MutationError
 from api.ids import global_id, parse_typed_id
-from domain.errors import DomainError
 from domain.use_cases.issue_offline_license import IssueOfflineLicense
 
 
@@ -39,15 +38,14 @@ async def issue_offline_license(
     ],
 ) -> IssueOfflineLicensePayload:
     ctx = info.context
-    try:
-        command = IssueOfflineLicense(
-            parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+    issued, errors = await outcome(
+        lambda: ctx.commands.issue_offline_license(
+            ctx.principal,
+            IssueOfflineLicense(
+                parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",))
+            ),
         )
-    except DomainError as bad:
-        return IssueOfflineLicensePayload(
-            license=None, license_key=None, download_path=None, errors=[UserError.from_domain(bad)]
-        )
-    issued, errors = await attempt(ctx.commands.issue_offline_license(ctx.principal, command))
+    )
     if issued is None:
         return IssueOfflineLicensePayload(
             license=None, license_key=None, download_path=None, errors=errors

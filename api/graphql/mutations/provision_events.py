@@ -3,16 +3,16 @@ a reason. Each payload returns the row as it is now (or errors)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.provision_event import ProvisionEventNode, provision_event_node
 from api.ids import parse_typed_id
-from domain.errors import DomainError
 from domain.model.provision_event import ProvisionEvent
 from domain.use_cases.resolve_provision_event import ResolveProvisionEvent
 from domain.use_cases.retry_provision_event import RetryProvisionEvent
@@ -43,6 +43,10 @@ class ProvisionEventPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+def _event_id(value: strawberry.ID) -> uuid.UUID:
+    return parse_typed_id(value, "ProvisionEvent", path=("eventId",))
+
+
 def _payload(event: ProvisionEvent | None, errors: list[MutationError]) -> ProvisionEventPayload:
     return ProvisionEventPayload(
         provision_event=provision_event_node(event) if event else None, errors=errors
@@ -54,14 +58,14 @@ async def retry_provision_event(
     input: Annotated[RetryProvisionEventInput, strawberry.argument(description="Which row.")],
 ) -> ProvisionEventPayload:
     ctx = info.context
-    try:
-        command = RetryProvisionEvent(
-            parse_typed_id(input.event_id, "ProvisionEvent", path=("eventId",)),
-            input.idempotency_key,
+    return _payload(
+        *await outcome(
+            lambda: ctx.commands.retry_provision_event(
+                ctx.principal,
+                RetryProvisionEvent(_event_id(input.event_id), input.idempotency_key),
+            )
         )
-    except DomainError as bad:
-        return _payload(None, [UserError.from_domain(bad)])
-    return _payload(*await attempt(ctx.commands.retry_provision_event(ctx.principal, command)))
+    )
 
 
 async def resolve_provision_event(
@@ -71,12 +75,13 @@ async def resolve_provision_event(
     ],
 ) -> ProvisionEventPayload:
     ctx = info.context
-    try:
-        command = ResolveProvisionEvent(
-            parse_typed_id(input.event_id, "ProvisionEvent", path=("eventId",)),
-            input.reason,
-            input.idempotency_key,
+    return _payload(
+        *await outcome(
+            lambda: ctx.commands.resolve_provision_event(
+                ctx.principal,
+                ResolveProvisionEvent(
+                    _event_id(input.event_id), input.reason, input.idempotency_key
+                ),
+            )
         )
-    except DomainError as bad:
-        return _payload(None, [UserError.from_domain(bad)])
-    return _payload(*await attempt(ctx.commands.resolve_provision_event(ctx.principal, command)))
+    )

@@ -9,11 +9,11 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.activate_subscription import FutureSubscription
 from api.graphql.mutations.outcome import attempt
+from api.graphql.types.license import FutureSubscription, future_subscription_nodes
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.usage import UsageReportNode, usage_report_node
-from api.seat_links import future_subscriptions
+from domain.model.future_subscription import future_subscriptions
 from domain.use_cases.report_usage import ReportUsage
 
 
@@ -99,20 +99,7 @@ async def report_usage(
         usage_report=usage_report_node(reported.report) if reported.recorded else None,
         recorded=reported.recorded,
         license_key=reported.new_license_key,
-        future_subscriptions=[
-            FutureSubscription(
-                cloud_license_enabled=f["cloud_license_enabled"],
-                offline_cloud_license_enabled=f["offline_cloud_license_enabled"],
-                plan=f["plan"],
-                name=f["name"],
-                company=f["company"],
-                email=f["email"],
-                starts_at=f["starts_at"],
-                expires_at=f["expires_at"],
-                users_in_license_count=f["users_in_license_count"],
-            )
-            for f in future
-        ],
+        future_subscriptions=future_subscription_nodes(future),
         next_reconciliation_date=reported.next_reconciliation_date,
         display_alert_from=reported.display_alert_from,
         errors=[],

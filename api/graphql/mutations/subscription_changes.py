@@ -20,7 +20,7 @@ from domain.use_cases.change_subscription import ChangeSubscription
 from domain.use_cases.create_subscription import SegmentSpec
 from domain.use_cases.renew_subscription import RenewSubscription
 from domain.use_cases.rotate_activation_code import RotateActivationCode
-from domain.use_cases.subscription_change import Changed
+from domain.use_cases.subscription_changes_shared import Changed
 
 SUBSCRIPTION_ID = "The subscription's global ID."
 IDEMPOTENCY_KEY = "Retry-safe: the same key returns the first result."

@@ -10,8 +10,8 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import ErrorCode, TrialType
 from api.graphql.errors import api_error
-from api.graphql.mutations.outcome import attempt, outcome
-from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.ids import parse_typed_id
 from domain.errors import DomainError, ValidationFailed
@@ -70,15 +70,16 @@ async def apply_trial(
     input: Annotated[ApplyTrialInput, strawberry.argument(description="The trial asked for.")],
 ) -> ApplyTrialPayload:
     ctx = info.context
-    try:
-        command = ApplyTrial(
-            parse_typed_id(input.namespace_id, "Namespace", path=("namespaceId",)),
-            model.TrialType[input.type.name],
-            input.idempotency_key,
+    changed, errors = await outcome(
+        lambda: ctx.commands.trials.apply(
+            ctx.principal,
+            ApplyTrial(
+                parse_typed_id(input.namespace_id, "Namespace", path=("namespaceId",)),
+                model.TrialType[input.type.name],
+                input.idempotency_key,
+            ),
         )
-    except DomainError as bad:
-        return _payload(info, None, [UserError.from_domain(bad)])
-    changed, errors = await attempt(ctx.commands.trials.apply(ctx.principal, command))
+    )
     return _payload(info, changed, errors)
 
 

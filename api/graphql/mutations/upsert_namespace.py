@@ -7,10 +7,10 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt
+from api.graphql.mutations.outcome import attempt, outcome
 from api.graphql.types.mutation_error import MutationError, UserError
 from api.graphql.types.namespace import NamespaceNode, namespace_node
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import ValidationFailed
 from domain.model.enums import NamespaceKind
 from domain.model.namespace import Namespace
 from domain.use_cases.upsert_namespace import (
@@ -71,26 +71,28 @@ def _kind(value: str) -> NamespaceKind:
         raise ValidationFailed("kind is `group` or `user`", path=("kind",)) from None
 
 
+def _upsert_command(data: UpsertNamespaceInput) -> UpsertNamespace:
+    return UpsertNamespace(
+        gitlab_id=data.gitlab_id,
+        path=data.path,
+        name=data.name,
+        kind=_kind(data.kind),
+        parent_gitlab_id=data.parent_gitlab_id,
+        owner_emails=tuple(data.owner_emails) if data.owner_emails is not None else None,
+        owner_gitlab_user_ids=tuple(data.owner_gitlab_user_ids)
+        if data.owner_gitlab_user_ids is not None
+        else None,
+    )
+
+
 async def upsert_namespace(
     info: Info,
     input: Annotated[UpsertNamespaceInput, strawberry.argument(description="The namespace.")],
 ) -> UpsertNamespacePayload:
     ctx = info.context
-    try:
-        command = UpsertNamespace(
-            gitlab_id=input.gitlab_id,
-            path=input.path,
-            name=input.name,
-            kind=_kind(input.kind),
-            parent_gitlab_id=input.parent_gitlab_id,
-            owner_emails=tuple(input.owner_emails) if input.owner_emails is not None else None,
-            owner_gitlab_user_ids=tuple(input.owner_gitlab_user_ids)
-            if input.owner_gitlab_user_ids is not None
-            else None,
-        )
-    except DomainError as bad:
-        return _payload(info, None, [UserError.from_domain(bad)])
-    namespace, errors = await attempt(ctx.commands.namespace_keeping.upsert(ctx.principal, command))
+    namespace, errors = await outcome(
+        lambda: ctx.commands.namespace_keeping.upsert(ctx.principal, _upsert_command(input))
+    )
     return _payload(info, namespace, errors)
 
 

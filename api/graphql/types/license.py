@@ -1,9 +1,9 @@
-"""The License and Instance types (self-managed)."""
+"""The License and Instance types, and the future terms an instance is told of (self-managed)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +13,7 @@ from api.graphql.context import Info
 from api.graphql.enums import LicensingMode, Plan, api_enum
 from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Node
+from domain.model import future_subscription
 from domain.model import instance as instance_model
 from persistence.views import LicenseView
 
@@ -89,6 +90,38 @@ class LicenseNode(Node):
         self, info: Info
     ) -> Annotated[SubscriptionNode, strawberry.lazy(_SUBSCRIPTION)]:
         return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A term that starts after the current one (GitLab's shape).")
+class FutureSubscription:
+    cloud_license_enabled: bool = strawberry.field(description="Online or offline cloud.")
+    offline_cloud_license_enabled: bool = strawberry.field(description="Offline cloud.")
+    plan: str = strawberry.field(description="premium or ultimate.")
+    name: str = strawberry.field(description="The licensee's name.")
+    company: str = strawberry.field(description="The licensee's company.")
+    email: str = strawberry.field(description="The licensee's email.")
+    starts_at: str = strawberry.field(description="YYYY-MM-DD.")
+    expires_at: str = strawberry.field(description="YYYY-MM-DD (exclusive).")
+    users_in_license_count: int = strawberry.field(description="Seats at the term's start.")
+
+
+def future_subscription_nodes(
+    futures: Iterable[future_subscription.FutureSubscription],
+) -> list[FutureSubscription]:
+    return [
+        FutureSubscription(
+            cloud_license_enabled=f.cloud_license_enabled,
+            offline_cloud_license_enabled=f.offline_cloud_license_enabled,
+            plan=f.plan,
+            name=f.name,
+            company=f.company,
+            email=f.email,
+            starts_at=f.starts_at.isoformat(),
+            expires_at=f.expires_at.isoformat(),
+            users_in_license_count=f.users_in_license_count,
+        )
+        for f in futures
+    ]
 
 
 def license_node(entity: LicenseView) -> LicenseNode:

@@ -1,15 +1,13 @@
-"""Customer: the billing account's text and email rules, and members' roles."""
+"""Customer: the billing account's text and email rules."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.model.customer import Customer, Membership, validate_email, validate_text
-from domain.model.enums import Role
+from domain.model.customer import Customer, validate_email, validate_text
 
 from fakes import FixedClock
 
@@ -109,11 +107,3 @@ def test_customer_refuses_bad_fields(
 
 def test_customers_get_distinct_ids(clock: FixedClock) -> None:
     assert customer(clock).id != customer(clock).id
-
-
-@pytest.mark.parametrize(
-    ("role", "may_act"), [(Role.OWNER, True), (Role.ADMIN, True), (Role.VIEWER, False)]
-)
-def test_owners_and_admins_may_act_viewers_only_read(role: Role, may_act: bool) -> None:
-    membership = Membership(customer_id=uuid.uuid4(), user_subject="user-1", role=role)
-    assert membership.may_act is may_act

@@ -67,7 +67,7 @@ def summary(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-async def change_subscription(
+async def run_subscription_change(
     unit_of_work: Callable[[], UnitOfWork],
     clock: Clock,
     principal: Principal,
@@ -78,6 +78,8 @@ async def change_subscription(
     request: dict[str, Any],
     apply: Apply,
 ) -> Changed:
+    """Run ``apply`` on the subscription in the frame every change shares (cancel, renew,
+    change, rotate): scope, reach and role checks, row lock, save, audit and idempotent replay."""
     require_scope(principal, Resource.SUBSCRIPTIONS, Access.WRITE)
     key = check_idempotency_key(idempotency_key)
     async with unit_of_work() as uow:
