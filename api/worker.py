@@ -164,7 +164,11 @@ class Worker:
         free = self.config.concurrency - len(self._in_flight)
         if free <= 0:
             return 0, 0
-        events = await self.ledger.claim_due(self.owner, free, self.config.lease)
+        # Only the kinds this worker has handlers for: a row of another kind (GitLab.com
+        # provisioning with GITLAB_COM_URL unset, say) waits PENDING for a worker that can.
+        events = await self.ledger.claim_due(
+            self.owner, free, self.config.lease, self.registry.handlers.keys()
+        )
         for event in events:
             if event.id in self._in_flight:
                 continue  # our own lease ran out and we reclaimed it: the running task finishes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -292,9 +292,12 @@ class Ledger(Protocol):
     "Now" is the workers' ``Clock``'s, which an implementation is built with (never a
     database's own clock): due times, leases and expiry are all read on it."""
 
-    async def claim_due(self, owner: str, limit: int, lease: timedelta) -> Sequence[ProvisionEvent]:
-        """Up to ``limit`` due events, now RUNNING under ``owner``'s lease with one more
-        attempt counted; oldest due first.
+    async def claim_due(
+        self, owner: str, limit: int, lease: timedelta, kinds: Collection[str] | None = None
+    ) -> Sequence[ProvisionEvent]:
+        """Up to ``limit`` due events of the given ``kinds``, now RUNNING under ``owner``'s
+        lease with one more attempt counted; oldest due first. A worker names the kinds it
+        has handlers for, so a row no worker can run waits as it is (None: any kind).
 
         Due means ``ProvisionEvent.is_claimable(now)``: PENDING or FAILED with
         ``next_attempt_at`` reached, or RUNNING on a lease that expired with attempts left

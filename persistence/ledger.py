@@ -12,7 +12,7 @@ test_rule_contract.py holds both to one table of cases.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -46,12 +46,14 @@ _INSERT_ONCE = (
 # other's picks instead of waiting, so no two claims return the same row. MATERIALIZED: an
 # `id IN (subquery with LIMIT)` may be evaluated again by the UPDATE under concurrency and
 # take more rows than the limit. A RUNNING row on an expired lease with no attempt left is not
-# reclaimed: the clean-up job gives it up. $4 is the clock's now, $2 now + lease.
+# reclaimed: the clean-up job gives it up. $4 is the clock's now, $2 now + lease; $5 the
+# kinds the claiming worker can run (NULL: any).
 _CLAIM = f"""
 WITH due AS MATERIALIZED (
        SELECT id AS due_id FROM provision_event
-        WHERE (status IN ('PENDING', 'FAILED') AND next_attempt_at <= $4)
-           OR (status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts)
+        WHERE ((status IN ('PENDING', 'FAILED') AND next_attempt_at <= $4)
+               OR (status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts))
+          AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
         ORDER BY next_attempt_at
         LIMIT $3
           FOR UPDATE SKIP LOCKED)
@@ -166,9 +168,12 @@ class PostgresLedger:
         self._db = db
         self._clock = clock
 
-    async def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[ProvisionEvent]:
+    async def claim_due(
+        self, owner: str, limit: int, lease: timedelta, kinds: Collection[str] | None = None
+    ) -> list[ProvisionEvent]:
         now = self._clock.now()
-        rows = await self._db.fetch(_CLAIM, owner, now + lease, limit, now)
+        wanted = None if kinds is None else sorted(kinds)
+        rows = await self._db.fetch(_CLAIM, owner, now + lease, limit, now, wanted)
         events = [event_from_row(row) for row in rows]
         events.sort(key=lambda e: e.next_attempt_at)
         return events

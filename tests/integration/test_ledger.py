@@ -122,6 +122,23 @@ async def test_a_claim_leases_due_rows_once(
     assert await ledger.claim_due("w2", 10, LEASE) == []
 
 
+async def test_a_claim_takes_only_the_kinds_the_worker_names(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
+    namespace = new_event("NAMESPACE_PROVISION", now=clock.now() - timedelta(seconds=2))
+    email = new_event("EMAIL", now=clock.now() - timedelta(seconds=1))
+    await record(clean_db, namespace, email)
+
+    [claimed] = await ledger.claim_due("w1", 10, LEASE, kinds={"EMAIL", "ALERT"})
+    assert claimed.id == email.id
+    assert await ledger.claim_due("w1", 10, LEASE, kinds=set()) == []
+    left = await ledger.get(namespace.id)
+    assert left is not None
+    assert (left.status, left.attempts) == (ProvisionStatus.PENDING, 0)
+    [anyone] = await ledger.claim_due("w2", 10, LEASE)  # no kinds named: any kind
+    assert anyone.id == namespace.id
+
+
 async def test_concurrent_claims_never_share_a_row(
     clean_db: Database, ledger: PostgresLedger
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
@@ -50,10 +50,16 @@ class InMemoryLedger:
     def add(self, event: ProvisionEvent) -> None:
         self.rows[event.id] = copy.deepcopy(event)
 
-    async def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[ProvisionEvent]:
+    async def claim_due(
+        self, owner: str, limit: int, lease: timedelta, kinds: Collection[str] | None = None
+    ) -> list[ProvisionEvent]:
         now = self.clock.now()
         due = sorted(
-            (e for e in self.rows.values() if e.is_claimable(now)),
+            (
+                e
+                for e in self.rows.values()
+                if e.is_claimable(now) and (kinds is None or e.kind in kinds)
+            ),
             key=lambda e: e.next_attempt_at,
         )[:limit]
         for event in due:

@@ -88,15 +88,18 @@ async def test_a_failing_step_backs_off_then_dies_with_one_alert(clock: FixedClo
     assert alert.correlation_id == event.correlation_id
 
 
-async def test_an_unknown_kind_fails_and_says_so(clock: FixedClock) -> None:
-    ledger = InMemoryLedger(clock)
-    event = add(ledger, kind="NOBODY_HANDLES_THIS")
-    runner = worker(ledger, WorkerRegistry())
-    await runner.tick()
-    await runner.drain()
-    row = ledger.rows[event.id]
-    assert row.status is ProvisionStatus.FAILED
-    assert "no handler" in (row.last_error or "")
+async def test_a_kind_without_a_handler_is_not_claimed_and_waits(clock: FixedClock) -> None:
+    ledger, registry = InMemoryLedger(clock), WorkerRegistry()
+    registry.register("KNOWN", lambda event: asyncio.sleep(0))
+    unknown = add(ledger, kind="NOBODY_HANDLES_THIS")
+    known = add(ledger, kind="KNOWN")
+    runner = worker(ledger, registry)
+    for _ in range(3):
+        await runner.tick()
+        await runner.drain()
+    row = ledger.rows[unknown.id]
+    assert (row.status, row.attempts, row.last_error) == (ProvisionStatus.PENDING, 0, None)
+    assert ledger.rows[known.id].status is ProvisionStatus.SUCCEEDED
 
 
 async def test_shutdown_releases_what_did_not_finish_in_the_grace(clock: FixedClock) -> None:
