@@ -30,28 +30,29 @@ from ledger_rows import record, row
 ALICE_EMAIL = "alice@alpha.test"
 
 # Everything a query can reach, nested both ways, so that a leak anywhere shows up as an id.
+# Pages are as large as the world needs, and small enough for the query cost limit.
 SUBSCRIPTION_FIELDS = """id name customer { id } namespace { id trials { id } }
-    licenses(first: 100) { totalCount edges { node { id } } }
-    instances(first: 100) { totalCount edges { node { id } } }"""
+    licenses(first: 10) { totalCount edges { node { id } } }
+    instances(first: 10) { totalCount edges { node { id } } }"""
 ROOT_QUERIES = {
-    "customers": f"""customers(first: 100) {{ totalCount edges {{ node {{ id
-      subscriptions(first: 100) {{ totalCount edges {{ node {{
+    "customers": f"""customers(first: 20) {{ totalCount edges {{ node {{ id
+      subscriptions(first: 10) {{ totalCount edges {{ node {{
         {SUBSCRIPTION_FIELDS} }} }} }} }} }} }}""",
-    "subscriptions": f"""subscriptions(first: 100) {{ totalCount edges {{ node {{
+    "subscriptions": f"""subscriptions(first: 20) {{ totalCount edges {{ node {{
       {SUBSCRIPTION_FIELDS} }} }} }}""",
-    "namespaces": f"""namespaces(first: 100) {{ totalCount edges {{ node {{ id trials {{ id }}
+    "namespaces": f"""namespaces(first: 20) {{ totalCount edges {{ node {{ id trials {{ id }}
       subscription {{ {SUBSCRIPTION_FIELDS} }} }} }} }}""",
-    "licenses": f"""licenses(first: 100) {{ totalCount edges {{ node {{ id
+    "licenses": f"""licenses(first: 10) {{ totalCount edges {{ node {{ id
       subscription {{ {SUBSCRIPTION_FIELDS} }} }} }} }}""",
-    "instances": """instances(first: 100) { totalCount edges { node { id
+    "instances": """instances(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } } } }""",
-    "trials": """trials(first: 100) { totalCount edges { node { id namespace { id }
+    "trials": """trials(first: 20) { totalCount edges { node { id namespace { id }
       subscription { id } } } }""",
-    "usageReports": """usageReports(first: 100) { totalCount edges { node { id
+    "usageReports": """usageReports(first: 20) { totalCount edges { node { id
       subscription { id } } } }""",
-    "provisionEvents": """provisionEvents(first: 100) { totalCount edges { node { id
+    "provisionEvents": """provisionEvents(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } namespace { id } } } }""",
-    "auditEntries": """auditEntries(first: 100) { totalCount edges { node { id objectId } } }""",
+    "auditEntries": """auditEntries(first: 20) { totalCount edges { node { id objectId } } }""",
 }
 WORLD_QUERY = "{ " + "\n".join(ROOT_QUERIES.values()) + " }"
 ROOT_LISTS = {
