@@ -5,6 +5,11 @@ fragment is measured once and its figures reused: a chain of fragments that each
 previous one twice is 2^n fields expanded, found in n steps. strawberry's depth and alias
 validators walk a fragment again at every spread (2^n steps), so this runs before any
 validation, and replaces them.
+
+Validation's overlapping-fields rule compares every pair of fields that merge into one
+response key, and again below them: 200 copies of ``licenses { edges { node { id } } }`` take
+seconds. Fields with sub-selections that merge into one key are capped (``MAX_MERGED``),
+found by walking the merged selection sets once (each fragment once per merged set).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
+
+MAX_MERGED = 20
+"""Fields with sub-selections that one response key may merge (leaves are cheap to compare)."""
 
 
 class LimitError(GraphQLError):
@@ -105,6 +113,49 @@ def measure(document: DocumentNode) -> dict[str, Shape]:
     }
 
 
+def _merged(
+    selection_sets: list[SelectionSetNode], fragments: dict[str, FragmentDefinitionNode]
+) -> dict[str, list[FieldNode]]:
+    """The fields each response key collects from these selection sets, fragments expanded."""
+    groups: dict[str, list[FieldNode]] = {}
+    expanded: set[str] = set()
+    pending = list(selection_sets)
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                groups.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in expanded and name in fragments:
+                    expanded.add(name)
+                    pending.append(fragments[name].selection_set)
+    return groups
+
+
+def widest_merge(document: DocumentNode, limit: int = MAX_MERGED) -> int:
+    """The most fields with sub-selections one response key merges (stops past ``limit``).
+    Run after the expanded size is bounded: the walk visits each expanded field at most once."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    widest = 0
+    pending = [
+        [d.selection_set] for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    while pending:
+        for fields in _merged(pending.pop(), fragments).values():
+            below = [f.selection_set for f in fields if f.selection_set is not None]
+            if below:
+                widest = max(widest, len(below))
+                if widest > limit:
+                    return widest
+                pending.append(below)
+    return widest
+
+
 def check_document(document: DocumentNode, limits: DocumentLimits) -> list[GraphQLError]:
     """The limits a document breaks (empty when it may go on to validation)."""
     shapes = measure(document)
@@ -117,6 +168,17 @@ def check_document(document: DocumentNode, limits: DocumentLimits) -> list[Graph
                 "QUERY_TOO_LARGE",
                 fields=fields,
                 limit=limits.max_fields,
+            )
+        ]
+    merged = widest_merge(document)
+    if merged > MAX_MERGED:
+        return [
+            LimitError(
+                f"{merged} selections of one field (with sub-selections) merge into one response"
+                f" key; at most {MAX_MERGED} may.",
+                "QUERY_TOO_LARGE",
+                merged=merged,
+                limit=MAX_MERGED,
             )
         ]
     errors: list[GraphQLError] = []

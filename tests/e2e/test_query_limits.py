@@ -144,3 +144,21 @@ async def test_large_documents_are_not_cached(app: object, gql: GraphQL) -> None
         body = await gql(f"#{i}" + "x" * CACHE_LIMIT + "\n{ viewer { kind } }")
         assert body["data"]["viewer"]["kind"]
     assert factory.cached_documents() == before
+
+
+@pytest.mark.timeout(30)
+async def test_copies_of_one_field_that_validation_would_compare_pairwise_are_refused(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    # graphql-core's overlapping-fields rule is quadratic in them: about a second for 140 copies.
+    query = "{ " + "licenses { edges { node { id subscription { id } } } } " * 140 + "}"
+    started = time.perf_counter()
+    response = await anonymous.post("/graphql", json={"query": query})
+    assert time.perf_counter() - started < 1.0
+    assert codes(response.json()) == ["QUERY_TOO_LARGE"]
+    assert response.json()["errors"][0]["extensions"]["merged"] == 140
+
+
+async def test_a_few_copies_still_merge(gql: GraphQL) -> None:
+    body = await gql("{ " + "viewer { kind } " * 20 + "}")
+    assert "errors" not in body
