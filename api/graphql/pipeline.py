@@ -22,7 +22,7 @@ clean-up. One extension instead of six keeps strawberry's per-request hook overh
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -113,7 +113,7 @@ class RequestPipeline(SchemaExtension):
         self._anonymous = False
         self._cost: int | None = None
 
-    async def on_operation(self) -> AsyncIterator[None]:
+    def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         principal = getattr(context.context, "principal", None)
         self._anonymous = principal is None or not principal.is_authenticated
