@@ -22,7 +22,7 @@ from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
 from api.metrics import metrics_endpoint
-from api.middleware import RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.seat_links import seat_links_endpoint
 from api.settings import Settings
@@ -159,6 +159,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(
                 BearerAuthenticationMiddleware,
                 backend=BearerTokenBackend(

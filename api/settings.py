@@ -34,6 +34,16 @@ class Settings:
     max_query_depth: int = 10
     max_query_tokens: int = 2000
     max_aliases: int = 30
+    max_query_length: int = 65536
+    """Characters of query text, whitespace and comments included."""
+    max_query_fields: int = 5000
+    """Fields a document selects with its fragments expanded (once per spread)."""
+    max_query_cost: int = 50000
+    """Static cost: 1 per field, connections multiply what they select by their page size."""
+    max_body_bytes: int = 1024 * 1024
+    """Request bodies above this are refused with 413 before they are read."""
+    introspection: str = "authenticated"
+    """``authenticated``: callers with a token may introspect; ``open``: anyone may."""
     pool_max: int = 10
     log_level: str = "info"
     gc_interval: float = 1.0
@@ -92,6 +102,8 @@ class Settings:
             raise ValueError(
                 "set both PROVISION_EXTERNAL_ISSUER and PROVISION_EXTERNAL_JWKS_URL, or neither"
             )
+        if self.introspection not in ("authenticated", "open"):
+            raise ValueError("PROVISION_INTROSPECTION must be `authenticated` or `open`")
         allowed = {k.value for k in PrincipalKind} - {"ANONYMOUS"}
         if self.external_kind not in allowed:
             raise ValueError(f"PROVISION_EXTERNAL_KIND must be one of {sorted(allowed)}")
@@ -109,6 +121,11 @@ class Settings:
             max_query_depth=int(env.get("PROVISION_MAX_QUERY_DEPTH", "10")),
             max_query_tokens=int(env.get("PROVISION_MAX_QUERY_TOKENS", "2000")),
             max_aliases=int(env.get("PROVISION_MAX_ALIASES", "30")),
+            max_query_length=int(env.get("PROVISION_MAX_QUERY_LENGTH", "65536")),
+            max_query_fields=int(env.get("PROVISION_MAX_QUERY_FIELDS", "5000")),
+            max_query_cost=int(env.get("PROVISION_MAX_QUERY_COST", "50000")),
+            max_body_bytes=int(env.get("PROVISION_MAX_BODY_BYTES", str(1024 * 1024))),
+            introspection=env.get("PROVISION_INTROSPECTION") or "authenticated",
             pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
             log_level=env.get("PROVISION_LOG_LEVEL", "info"),
             gc_interval=float(env.get("PROVISION_GC_INTERVAL", "1")),

@@ -1,17 +1,16 @@
-"""The strawberry schema with its limits: depth, tokens, aliases, bounded caches, error masking."""
+"""The strawberry schema with its limits: size, depth, aliases, cost, bounded caches, masking."""
 
 from __future__ import annotations
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from api.graphql.enums import domain_error_types, vocabulary_gaps
 from api.graphql.execution import PlainFieldExecutionContext
+from api.graphql.limits import DocumentLimits
 from api.graphql.mutations import Mutation
-from api.graphql.pipeline import pipeline_factory
+from api.graphql.pipeline import PipelineLimits, pipeline_factory
 from api.graphql.queries import Query
 from api.graphql.types.mutation_error import UserError
 from api.settings import Settings
@@ -34,19 +33,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if gaps:
         raise RuntimeError("the API cannot say what the domain says:\n" + "\n".join(gaps))
     settings = settings or Settings()
-    # Built once: the validation cache keys on the rule classes.
-    limit_rules: list[type[ASTValidationRule]] = [
-        max_depth_rule(settings.max_query_depth, should_ignore=None),
-        max_aliases_rule(settings.max_aliases),
-    ]
+    # Depth and aliases are measured with the document's size, in one linear walk before
+    # validation (api/graphql/limits.py): strawberry's validators for them are exponential.
+    limits = PipelineLimits(
+        max_length=settings.max_query_length,
+        max_tokens=settings.max_query_tokens,
+        document=DocumentLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_fields=settings.max_query_fields,
+        ),
+        max_cost=settings.max_query_cost,
+        open_introspection=settings.introspection == "open",
+    )
     return ProvisionSchema(
         query=Query,
         mutation=Mutation,
         types=[UserError],
         execution_context_class=PlainFieldExecutionContext,
-        extensions=[
-            pipeline_factory(
-                max_tokens=settings.max_query_tokens, rules=limit_rules, cache_size=CACHE_SIZE
-            )
-        ],
+        extensions=[pipeline_factory(limits=limits, rules=[], cache_size=CACHE_SIZE)],
     )

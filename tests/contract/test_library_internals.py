@@ -78,13 +78,17 @@ INTERNALS: list[tuple[str, str, Callable[[], bool]]] = [
                   "root_parameter", "parent_parameter"))),
     (STRAWBERRY, "strawberry.types.base.StrawberryOptional",
      _importable("strawberry.types.base", "StrawberryOptional")),
-    (STRAWBERRY, "max_aliases.create_validator(max_alias_count)",
-     lambda: _parameters(import_module("strawberry.extensions.max_aliases").create_validator)
-     == ["max_alias_count"]),
-    (STRAWBERRY, "query_depth_limiter.create_validator(max_depth, should_ignore, …)",
-     lambda: _parameters(
-         import_module("strawberry.extensions.query_depth_limiter").create_validator
-     )[:2] == ["max_depth", "should_ignore"]),
+    (STRAWBERRY, "strawberry.schema.validation_rules.maybe_null.MaybeNullValidationRule",
+     _importable("strawberry.schema.validation_rules.maybe_null", "MaybeNullValidationRule")),
+    (STRAWBERRY, "strawberry.schema.validation_rules.one_of.OneOfInputValidationRule",
+     _importable("strawberry.schema.validation_rules.one_of", "OneOfInputValidationRule")),
+    (STRAWBERRY, "SchemaExtension.get_results() merged into the response's extensions",
+     lambda: hasattr(import_module("strawberry.extensions").SchemaExtension, "get_results")),
+    (GRAPHQL_CORE, "graphql.validate(schema, document, rules, max_errors, hide_suggestions)",
+     lambda: _parameters(import_module("graphql").validate)[:5]
+     == ["schema", "document_ast", "rules", "max_errors", "hide_suggestions"]),
+    (GRAPHQL_CORE, "graphql.NoSchemaIntrospectionCustomRule",
+     _importable("graphql", "NoSchemaIntrospectionCustomRule")),
     (GRAPHQL_CORE, "graphql.execution.collect_fields.FieldDetails(node, defer_usage, "
      "fragment_variable_values)",
      lambda: tuple(import_module("graphql.execution.collect_fields").FieldDetails._fields)

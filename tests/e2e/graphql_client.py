@@ -20,3 +20,8 @@ class GraphQL:
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+def answer(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without ``extensions`` (the query's cost): what the tests compare whole."""
+    return {key: value for key, value in body.items() if key != "extensions"}

@@ -8,7 +8,7 @@ import pytest
 from api.ids import global_id
 from domain.model.ids import new_id
 
-from graphql_client import GraphQL, codes
+from graphql_client import GraphQL, answer, codes
 
 
 async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
@@ -58,7 +58,7 @@ async def test_wrong_id_formats(gql: GraphQL, value: str) -> None:
 
 async def test_a_well_formed_id_of_nothing_is_null(gql: GraphQL) -> None:
     body = await gql("query($id: ID!) { node(id: $id) { id } }", id=global_id("License", new_id()))
-    assert body == {"data": {"node": None}}
+    assert answer(body) == {"data": {"node": None}}
 
 
 async def test_a_typed_argument_refuses_another_types_id(gql: GraphQL) -> None:
