@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
@@ -22,7 +23,7 @@ from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
 from api.metrics import metrics_endpoint
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.seat_links import seat_links_endpoint
 from api.settings import Settings
@@ -158,6 +159,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[
+            # Outermost: a browser's preflight is answered before any limit or token check.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "WWW-Authenticate", "Retry-After"],
+                max_age=600,
+            ),
+            Middleware(SecurityHeadersMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(

@@ -35,6 +35,44 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+# Answers are data for programs, never pages to render, frame or sniff; GraphiQL, the one HTML
+# page, may not be framed either.
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_NOT_HTML_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_HTML_POLICY = (b"content-security-policy", b"frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    """Headers that keep browsers from sniffing, framing or leaking referrers of any answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                present = {name.lower() for name, _ in headers}
+                html = any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in headers
+                )
+                for name, value in (*_ALWAYS, _HTML_POLICY if html else _NOT_HTML_POLICY):
+                    if name not in present:
+                        headers.append((name, value))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class BodyTooLarge(Exception):
     """Raised into the app when a streamed body passes the cap."""
 

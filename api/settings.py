@@ -44,6 +44,8 @@ class Settings:
     """Request bodies above this are refused with 413 before they are read."""
     introspection: str = "authenticated"
     """``authenticated``: callers with a token may introspect; ``open``: anyone may."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins (``https://portal.example``) allowed to call the API; none by default."""
     pool_max: int = 10
     log_level: str = "info"
     gc_interval: float = 1.0
@@ -126,6 +128,11 @@ class Settings:
             max_query_cost=int(env.get("PROVISION_MAX_QUERY_COST", "50000")),
             max_body_bytes=int(env.get("PROVISION_MAX_BODY_BYTES", str(1024 * 1024))),
             introspection=env.get("PROVISION_INTROSPECTION") or "authenticated",
+            cors_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("PROVISION_CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
             pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
             log_level=env.get("PROVISION_LOG_LEVEL", "info"),
             gc_interval=float(env.get("PROVISION_GC_INTERVAL", "1")),
