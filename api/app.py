@@ -16,8 +16,10 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
+from api.database_errors import DatabaseErrorMiddleware
 from api.gitlab_com_routes import gitlab_com_routes
 from api.gitlab_routes import gitlab_routes
+from api.graphql.errors import OutageLog
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
@@ -100,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         clock=clock,
         graphiql=settings.graphiql,
     )
+    outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
 
@@ -150,6 +153,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(DatabaseErrorMiddleware, outages=outages),
             Middleware(
                 BearerAuthenticationMiddleware,
                 backend=BearerTokenBackend(
@@ -166,6 +170,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.outages = outages
     app.state.keys = keys
     app.state.clock = clock
     return app

@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from api.commands import Commands
 from api.gitlab_routes import json_body
-from domain.errors import DomainError, TrialAlreadyUsed
+from domain.errors import DomainError, TrialAlreadyUsed, ValidationFailed
 from domain.model.enums import NamespaceKind, TrialType
+from domain.model.input_checks import BIGINT_MAX, parse_bigint_id
 from domain.model.trial_rules import DEFAULT_LENGTHS
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
@@ -76,7 +77,11 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
         if not isinstance(form, dict):
             return _unprocessable("trial_user must be an object")
         namespace_id = form.get("namespace_id")
-        if not isinstance(namespace_id, int) or isinstance(namespace_id, bool) or namespace_id < 1:
+        if (
+            not isinstance(namespace_id, int)
+            or isinstance(namespace_id, bool)
+            or not 1 <= namespace_id <= BIGINT_MAX
+        ):
             return _unprocessable("namespace_id must be a positive integer")
         wanted = only or TRIAL_TYPES.get(str(form.get("trial_type") or ""))
         if form.get("add_on_name") and only is None and wanted is None:
@@ -124,9 +129,12 @@ def eligibility(commands: Commands, read: ReadModels) -> Handler:
         raw = request.query_params.getlist("namespace_ids[]") or request.query_params.getlist(
             "namespace_ids"
         )
-        if len(raw) > MAX_NAMESPACES or not all(v.isdigit() for v in raw):
+        try:
+            if len(raw) > MAX_NAMESPACES:
+                raise ValidationFailed("too many")
+            gitlab_ids = list(dict.fromkeys(parse_bigint_id(v, ("namespace_ids",)) for v in raw))
+        except ValidationFailed:
             return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
-        gitlab_ids = list(dict.fromkeys(int(v) for v in raw))
         known = []
         for gitlab_id in gitlab_ids:
             namespace = await read.namespace_by_gitlab_id(GITLAB_COM, gitlab_id)

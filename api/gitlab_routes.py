@@ -16,6 +16,7 @@ from api.ids import parse_typed_id
 from auth.backend import PrincipalUser
 from auth.rate_limit import Limit
 from domain.errors import DomainError, TrialAlreadyUsed, Unauthenticated
+from domain.model.input_checks import unstorable
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrial
@@ -38,7 +39,9 @@ async def json_body(request: Request) -> dict[str, Any] | None:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    return parsed if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict) or unstorable(parsed) is not None:
+        return None  # NUL characters or integers beyond bigint: nothing to store
+    return parsed
 
 
 def self_managed_trial_route(commands: Commands) -> Callable[[Request], Awaitable[JSONResponse]]:

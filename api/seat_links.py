@@ -22,6 +22,7 @@ from api.commands import Commands
 from domain.errors import DomainError
 from domain.model.customer import Customer
 from domain.model.enums import LicensingMode
+from domain.model.input_checks import unstorable
 from domain.model.subscription import Subscription, Term
 from domain.use_cases.report_usage import ReportUsage, UsageReported
 
@@ -205,6 +206,10 @@ def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Res
             return _failure(400, "the body is not JSON")
         if not isinstance(body, dict):
             return _failure(400, "the body must be a JSON object")
+        unfit = unstorable(body)
+        if unfit is not None:
+            field = unfit.path[-1] if unfit.path else None
+            return _failure(422, f"{'.'.join(unfit.path or ())}: {unfit.message}", field)
         try:
             command = parse_seat_link(body)
         except BadField as bad:

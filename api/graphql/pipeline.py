@@ -22,7 +22,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from api.graphql.context import Context
-from api.graphql.errors import ApiError
+from api.graphql.errors import (
+    SERVICE_UNAVAILABLE,
+    ApiError,
+    OutageLog,
+    database_unavailable,
+    unstorable_value,
+)
 from domain.errors import DomainError
 
 logger = logging.getLogger("provision.graphql")
@@ -54,6 +60,12 @@ class RequestPipeline(SchemaExtension):
         errors = getattr(result, "errors", None)
         if errors:
             result.errors = present_errors(errors, context.context)  # type: ignore[union-attr]
+        outages = _outages(context.context)
+        if outages is not None and not any(
+            (e.extensions or {}).get("code") == SERVICE_UNAVAILABLE
+            for e in result.errors or ()  # type: ignore[union-attr]
+        ):
+            outages.succeeded()
         if isinstance(context.context, Context):
             # graphql-core's execution context is a reference cycle that holds ours: without
             # this, the request's data would wait for the cyclic collector.
@@ -101,6 +113,29 @@ def present_errors(errors: list[GraphQLError], context: Any) -> list[GraphQLErro
         if original is None or isinstance(original, ApiError | GraphQLError):
             # Syntax, validation and coercion errors, and our own coded errors.
             presented.append(error)
+        elif unstorable_value(original):
+            presented.append(
+                GraphQLError(
+                    "a value is out of range or holds characters that cannot be stored",
+                    nodes=error.nodes,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": "VALIDATION_FAILED"},
+                )
+            )
+        elif database_unavailable(original):
+            outages = _outages(context)
+            if outages is not None:
+                outages.failed(original)
+            presented.append(
+                GraphQLError(
+                    "the service is briefly unavailable; retry shortly",
+                    nodes=error.nodes,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": SERVICE_UNAVAILABLE},
+                )
+            )
         elif isinstance(original, DomainError):
             extensions = {"code": original.code}
             if original.path:
@@ -131,3 +166,9 @@ def present_errors(errors: list[GraphQLError], context: Any) -> list[GraphQLErro
                 )
             )
     return presented
+
+
+def _outages(context: Any) -> OutageLog | None:
+    request = getattr(context, "request", None)
+    outages = getattr(getattr(getattr(request, "app", None), "state", None), "outages", None)
+    return outages if isinstance(outages, OutageLog) else None
