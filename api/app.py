@@ -108,6 +108,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool_logger = logging.getLogger("asyncpg.pool")
+        pool_logger.addFilter(outages)
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
@@ -133,6 +135,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             if external is not None:
                 await external.close()
             await db.stop()
+            pool_logger.removeFilter(outages)
 
     app = Starlette(
         routes=[

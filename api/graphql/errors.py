@@ -90,6 +90,10 @@ class OutageLog:
             self.down = True
             self._logger.warning("the database is unreachable (%s); answering 503", error)
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        """For asyncpg's pool logger: its reconnect attempts add nothing during an outage."""
+        return not self.down
+
     def succeeded(self) -> None:
         if self.down:
             self.down = False
