@@ -17,8 +17,10 @@ from starlette.routing import Route
 from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
 from api.clock import SystemClock
 from api.commands import Commands
+from api.database_errors import DatabaseErrorMiddleware
 from api.gitlab_com_routes import GITLAB_COM, gitlab_com_routes
 from api.gitlab_routes import gitlab_routes
+from api.graphql.errors import OutageLog
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import healthz, readyz_for
@@ -108,11 +110,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         clock=clock,
         graphiql=settings.graphiql,
     )
+    outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool_logger = logging.getLogger("asyncpg.pool")
+        pool_logger.addFilter(outages)
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
@@ -138,6 +143,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             if external is not None:
                 await external.close()
             await db.stop()
+            pool_logger.removeFilter(outages)
 
     app = Starlette(
         routes=[
@@ -171,6 +177,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Middleware(SecurityHeadersMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(DatabaseErrorMiddleware, outages=outages),
             Middleware(
                 BearerAuthenticationMiddleware,
                 backend=BearerTokenBackend(
@@ -189,6 +196,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.outages = outages
     app.state.keys = keys
     app.state.clock = clock
     return app

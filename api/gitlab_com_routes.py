@@ -16,8 +16,9 @@ from api.commands import Commands
 from api.gitlab_routes import MAX_BODY_BYTES
 from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from auth.request_body import BadBody, read_json_object
-from domain.errors import DomainError, TrialAlreadyUsed
+from domain.errors import DomainError, TrialAlreadyUsed, ValidationFailed
 from domain.model.enums import NamespaceKind, TrialType
+from domain.model.input_checks import BIGINT_MAX, parse_bigint_id, unstorable
 from domain.model.namespace import base_plan_of
 from domain.model.trial_rules import DEFAULT_LENGTHS
 from domain.policy import grantable
@@ -72,11 +73,17 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
             body = await read_json_object(request, MAX_BODY_BYTES)
         except BadBody:
             return _unprocessable("a JSON object is expected")
+        if unstorable(body) is not None:  # NUL characters or integers beyond bigint
+            return _unprocessable("a JSON object is expected")
         form = body.get("trial_user", body)
         if not isinstance(form, dict):
             return _unprocessable("trial_user must be an object")
         namespace_id = form.get("namespace_id")
-        if not isinstance(namespace_id, int) or isinstance(namespace_id, bool) or namespace_id < 1:
+        if (
+            not isinstance(namespace_id, int)
+            or isinstance(namespace_id, bool)
+            or not 1 <= namespace_id <= BIGINT_MAX
+        ):
             return _unprocessable("namespace_id must be a positive integer")
         wanted = only or TRIAL_TYPES.get(str(form.get("trial_type") or ""))
         if form.get("add_on_name") and only is None and wanted is None:
@@ -131,9 +138,12 @@ def eligibility(commands: Commands, read: ReadModels) -> Handler:
         raw = request.query_params.getlist("namespace_ids[]") or request.query_params.getlist(
             "namespace_ids"
         )
-        if len(raw) > MAX_NAMESPACES or not all(v.isdigit() for v in raw):
+        try:
+            if len(raw) > MAX_NAMESPACES:
+                raise ValidationFailed("too many")
+            gitlab_ids = list(dict.fromkeys(parse_bigint_id(v, ("namespace_ids",)) for v in raw))
+        except ValidationFailed:
             return _unprocessable(f"namespace_ids[] holds up to {MAX_NAMESPACES} integers")
-        gitlab_ids = list(dict.fromkeys(int(v) for v in raw))
         known = []
         # A group never sent here is a free top-level group with no trial history.
         unseen = set(commands.trials.eligible_when_never_seen(list(TrialType)))

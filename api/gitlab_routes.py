@@ -15,6 +15,7 @@ from auth.backend import PrincipalUser
 from auth.rate_limit import Limit
 from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError, TrialAlreadyUsed, Unauthenticated
+from domain.model.input_checks import unstorable
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrial
@@ -33,9 +34,11 @@ def self_managed_trial_route(commands: Commands) -> Callable[[Request], Awaitabl
         """``POST /trials/self_managed/ultimates``: ``{trial: {name, email, company, …}}`` →
         ``{activation_code}``; GitLab activates it at once."""
         try:
-            form = (await read_json_object(request, MAX_BODY_BYTES)).get("trial")
+            body = await read_json_object(request, MAX_BODY_BYTES)
         except BadBody:
-            form = None
+            body = {}
+        # NUL characters or integers beyond bigint: nothing PostgreSQL could store.
+        form = body.get("trial") if unstorable(body) is None else None
         if not isinstance(form, dict):
             return unprocessable(["a JSON body {trial: {...}} is expected"], {"base": ["invalid"]})
         fields = {k: form.get(k) for k in ("name", "email", "company")}

@@ -22,6 +22,7 @@ from api.commands import Commands
 from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError
 from domain.model.future_subscription import FutureSubscription, future_subscriptions
+from domain.model.input_checks import unstorable
 from domain.use_cases.report_usage import ReportUsage, UsageReported
 
 MAX_BODY_BYTES = 64 * 1024
@@ -180,6 +181,10 @@ def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Res
             body = await read_json_object(request, MAX_BODY_BYTES)
         except BadBody as bad:
             return _failure(400, str(bad))
+        unfit = unstorable(body)
+        if unfit is not None:
+            field = unfit.path[-1] if unfit.path else None
+            return _failure(422, f"{'.'.join(unfit.path or ())}: {unfit.message}", field)
         try:
             command = parse_seat_link(body)
         except BadField as bad:

@@ -235,6 +235,10 @@ class ErrorCode(Enum):
     DOMAIN_ERROR = strawberry.enum_value(
         "DOMAIN_ERROR", description="A rule without a code of its own was broken; see `message`."
     )
+    SERVICE_UNAVAILABLE = strawberry.enum_value(
+        "SERVICE_UNAVAILABLE",
+        description="The database cannot be reached; retry after the `Retry-After` seconds.",
+    )
     INTERNAL = strawberry.enum_value(
         "INTERNAL", description="An unexpected error; quote the request id to support."
     )

@@ -45,7 +45,15 @@ from strawberry.types.execution import ExecutionContext
 
 from api.graphql.context import Context
 from api.graphql.cost import query_cost
-from api.graphql.errors import ApiError, hide_suggestions, shortened
+from api.graphql.errors import (
+    SERVICE_UNAVAILABLE,
+    ApiError,
+    OutageLog,
+    database_unavailable,
+    hide_suggestions,
+    shortened,
+    unstorable_value,
+)
 from api.graphql.limits import DocumentLimits, LimitError, check_document
 from domain.errors import DomainError
 
@@ -129,6 +137,12 @@ class RequestPipeline(SchemaExtension):
             if self._anonymous:
                 presented = [hide_suggestions(error) for error in presented]
             result.errors = presented  # type: ignore[union-attr]
+        outages = _outages(context.context)
+        if outages is not None and not any(
+            (e.extensions or {}).get("code") == SERVICE_UNAVAILABLE
+            for e in result.errors or ()  # type: ignore[union-attr]
+        ):
+            outages.succeeded()
         if isinstance(context.context, Context):
             # graphql-core's execution context is a reference cycle that holds ours: without
             # this, the request's data would wait for the cyclic collector.
@@ -258,6 +272,29 @@ def present_errors(errors: list[GraphQLError], context: Any) -> list[GraphQLErro
         if original is None or isinstance(original, ApiError | GraphQLError):
             # Syntax, validation and coercion errors, and our own coded errors.
             presented.append(error)
+        elif unstorable_value(original):
+            presented.append(
+                GraphQLError(
+                    "a value is out of range or holds characters that cannot be stored",
+                    nodes=error.nodes,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": "VALIDATION_FAILED"},
+                )
+            )
+        elif database_unavailable(original):
+            outages = _outages(context)
+            if outages is not None:
+                outages.failed(original)
+            presented.append(
+                GraphQLError(
+                    "the service is briefly unavailable; retry shortly",
+                    nodes=error.nodes,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": SERVICE_UNAVAILABLE},
+                )
+            )
         elif isinstance(original, DomainError):
             extensions = {"code": original.code}
             if original.path:
@@ -288,3 +325,9 @@ def present_errors(errors: list[GraphQLError], context: Any) -> list[GraphQLErro
                 )
             )
     return [shortened(error) for error in presented]
+
+
+def _outages(context: Any) -> OutageLog | None:
+    request = getattr(context, "request", None)
+    outages = getattr(getattr(getattr(request, "app", None), "state", None), "outages", None)
+    return outages if isinstance(outages, OutageLog) else None

@@ -24,5 +24,8 @@ def is_activation_code(value: str) -> bool:
 
 
 def hash_activation_code(code: str) -> str:
-    """What is stored: codes are random and long, so a plain SHA-256 is enough (no KDF)."""
-    return hashlib.sha256(code.encode("ascii")).hexdigest()
+    """What is stored: codes are random and long, so a plain SHA-256 is enough (no KDF).
+
+    Any string hashes (a guess in any script keys the failure limit), and a well-formed code,
+    being ASCII, hashes as it always has."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()

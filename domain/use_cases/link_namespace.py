@@ -54,6 +54,20 @@ def owns(principal: Principal, namespace: Namespace) -> bool:
     return bool(email) and email in {e.lower() for e in namespace.owner_emails}
 
 
+async def may_see_namespace(uow: UnitOfWork, principal: Principal, namespace: Namespace) -> bool:
+    """Whether the namespace is within the caller's reach. A portal user reaches the groups it
+    owns and those linked to a subscription of one of its customers; outside its reach a group
+    is answered as missing (``NotFound``), so an id tells nothing of another tenant."""
+    if principal.kind is not PrincipalKind.PORTAL_USER:
+        return True
+    if owns(principal, namespace):
+        return True
+    linked = await uow.subscriptions.linked_to(namespace.id)
+    if linked is None or not principal.subject:
+        return False
+    return await uow.customers.role_of(linked.customer_id, principal.subject) is not None
+
+
 def provision_event(
     namespace: Namespace,
     subscription: Subscription | None,
@@ -91,7 +105,7 @@ class LinkNamespaceHandler:
                 raise NotFound("no such subscription", path=("subscriptionId",))
             await may_act_on(uow, principal, subscription)
             namespace = await uow.namespaces.get(command.namespace_id)
-            if namespace is None:
+            if namespace is None or not await may_see_namespace(uow, principal, namespace):
                 raise NotFound("no such namespace", path=("namespaceId",))
             if subscription.deployment is not Deployment.GITLAB_COM:
                 raise SubscriptionNotSaas(

@@ -31,7 +31,7 @@ from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.emails import trial_started
 from domain.use_cases.keyed import replay_or_run
-from domain.use_cases.link_namespace import owns
+from domain.use_cases.link_namespace import may_see_namespace, owns
 
 APPLIERS = (PrincipalKind.STAFF, PrincipalKind.GITLAB_COM, PrincipalKind.PORTAL_USER)
 
@@ -104,7 +104,7 @@ class Trials:
                 today = now.date()
                 # Locked: applications for one group queue, so only one of a type can pass.
                 namespace = await uow.namespaces.lock(command.namespace_id)
-                if namespace is None:
+                if namespace is None or not await may_see_namespace(uow, principal, namespace):
                     raise NotFound("no such namespace", path=("namespaceId",))
                 trials = list(await uow.trials.for_namespace(namespace.id))
                 owner = self._may_ask(principal, namespace)

@@ -177,7 +177,9 @@ class RenameNamespace:
 async def rename_namespace(
     keeping: NamespaceKeeping, principal: Principal, command: RenameNamespace
 ) -> Namespace:
-    """The namespace with its new name; its links stay (it is known by its GitLab id)."""
+    """The namespace with its new name; its links stay (it is known by its GitLab id). Who may
+    rename is checked first: a caller who may not learns nothing of which ids exist."""
+    _keeper(principal)
     current = await keeping.find(command.gitlab_id)
     if current is None:
         raise NotFound("no namespace with that GitLab id", path=("namespaceId",))

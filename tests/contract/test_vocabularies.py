@@ -32,6 +32,7 @@ NOT_MIRRORED = {
 }
 API_OWN_CODES = {
     "INTERNAL": "a masked unexpected error (api/graphql/pipeline.py)",
+    "SERVICE_UNAVAILABLE": "the database is unreachable (api/graphql/errors.py), an HTTP 503",
     "TRIAL_NOT_ELIGIBLE": "the schema sketch's catch-all eligibility reason",
 }
 

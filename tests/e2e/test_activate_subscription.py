@@ -244,3 +244,16 @@ async def test_an_overage_does_not_block_activation(
     assert answer["errors"] == []
     assert answer["license"]["seats"] == 100
     assert await clean_db.fetchval("SELECT count(*) FROM instance") == 1
+
+
+async def test_non_ascii_codes_are_ordinary_invalid_codes(
+    anonymous: httpx.AsyncClient, clean_db: Database, caplog: Any
+) -> None:
+    for code in ["Ä" * 24, "😀" * 24, "Ä" + "A" * 23]:
+        activated = await _activate(anonymous, code)
+        assert [e["code"] for e in activated["errors"]] == ["ACTIVATION_CODE_INVALID"]
+        assert "invalid activation code" in activated["errors"][0]["message"]
+        cloud = await _cloud(anonymous, code)
+        assert cloud["licenseKey"] is None
+        assert any("invalid activation code" in e for e in cloud["errors"])
+    assert [r for r in caplog.records if r.exc_info] == []

@@ -12,6 +12,7 @@ from api.graphql.types.mutation_error import MutationError, UserError
 from api.graphql.types.namespace import NamespaceNode, namespace_node
 from domain.errors import ValidationFailed
 from domain.model.enums import NamespaceKind
+from domain.model.input_checks import parse_bigint_id
 from domain.model.namespace import Namespace
 from domain.use_cases.upsert_namespace import (
     RenameNamespace,
@@ -134,9 +135,11 @@ async def order_namespace_name_update(
     input: Annotated[OrderNamespaceNameUpdateInput, strawberry.argument(description="The rename.")],
 ) -> OrderNamespaceNameUpdatePayload:
     ctx = info.context
-    if not str(input.namespace_id).isdigit():
+    try:
+        gitlab_id = parse_bigint_id(str(input.namespace_id), ("namespaceId",))
+    except ValidationFailed:
         return OrderNamespaceNameUpdatePayload(errors=["namespaceId is a GitLab namespace id"])
-    command = RenameNamespace(int(input.namespace_id), input.namespace_name)
+    command = RenameNamespace(gitlab_id, input.namespace_name)
     _, errors = await attempt(
         rename_namespace(ctx.commands.namespace_keeping, ctx.principal, command)
     )
