@@ -134,8 +134,10 @@ def test_get_graphql_refuses_a_mutation(port: int) -> None:
     with Connection(port) as connection:
         answer = connection.exchange(get(target))
     assert answer.status == 400
-    assert answer.headers["content-type"] == "text/plain; charset=utf-8"
-    assert answer.body == b"mutations are not allowed when using GET"
+    assert answer.headers["content-type"] == "application/json"  # GraphQL-shaped, not text
+    [error] = answer.json()["errors"]
+    assert error["message"] == "mutations are not allowed when using GET"
+    assert error["extensions"]["code"] == "VALIDATION_FAILED"
 
 
 def test_get_graphql_without_a_query_serves_graphiql(port: int) -> None:
