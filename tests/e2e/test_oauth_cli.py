@@ -21,7 +21,7 @@ from persistence.database import Database
 import factories as f
 from oauth_flow import claims, viewer
 
-PROVISION = [sys.executable, "-m", "api.cli"]
+PROVISION = [sys.executable, "-m", "api.cli.main"]
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from api.emails.messages import build_message, message_id, render, template_environment
-from api.emails.transports import DirectoryTransport, parse_smtp_url
 from domain.model.email import EmailTemplate, email_event
+from integrations.email.messages import build_message, message_id, render, template_environment
+from integrations.email.transports import DirectoryTransport, parse_smtp_url
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BASE = {"contact_name": "Ada", "subscription_name": "A-S00000001", "company": "Acme"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.gitlab_com import section_outcomes, sections_to_send
+from integrations.gitlab_com.client import section_outcomes, sections_to_send
 
 BODY = {"base_product": {"seats": 5}, "storage": {"size": 1}, "compute_minutes": {"m": 1}}
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from joserfc import jwt
 
-from auth.internal_token import issue_internal_token
 from auth.keys import KeyRing, new_key
 from auth.tokens import InvalidToken, TokenSettings, validate_access_token
+from integrations.gitlab_com.token import issue_internal_token
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,12 +15,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from api.clock import SystemClock
-from api.emails.handler import email_handler
-from api.emails.messages import template_environment
-from api.emails.transports import DirectoryTransport, SmtpTransport, Transport, parse_smtp_url
-from api.gitlab_com import namespace_provision_handler
-from api.ledger_handlers import (
+from api.settings import Settings
+from api.worker.handlers import (
     FAILURE_BURST_JOB,
     GIVE_UP_LOST_ROWS_JOB,
     HTTP_PING_KIND,
@@ -29,8 +25,7 @@ from api.ledger_handlers import (
     give_up_lost_rows_job,
     http_ping_handler,
 )
-from api.settings import Settings
-from api.worker import JobBody, Worker, WorkerConfig, WorkerRegistry
+from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
@@ -38,6 +33,16 @@ from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
+from integrations.clock import SystemClock
+from integrations.email.handler import email_handler
+from integrations.email.messages import template_environment
+from integrations.email.transports import (
+    DirectoryTransport,
+    SmtpTransport,
+    Transport,
+    parse_smtp_url,
+)
+from integrations.gitlab_com.client import namespace_provision_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import license_key, save_payload

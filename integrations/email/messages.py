@@ -26,7 +26,7 @@ class Rendered:
 def template_environment() -> jinja2.Environment:
     """Templates from the package; HTML autoescaped; a missing value is an error, not blank."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("api.emails", "templates"),
+        loader=jinja2.PackageLoader("integrations.email", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

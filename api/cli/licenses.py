@@ -7,15 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from api.cli_support import with_connection
+from api.cli.support import with_connection
 from api.settings import Settings
 
 
 def license_public_key(settings: Settings) -> int:
     import asyncpg
 
-    from api.clock import SystemClock
-    from auth.license_keys import load_or_create
+    from auth.licenses.keys import load_or_create
+    from integrations.clock import SystemClock
 
     async def run(connection: asyncpg.Connection, dsn: str) -> str:
         return (await load_or_create(connection, SystemClock().now())).public_pem
@@ -30,8 +30,8 @@ def license_read(settings: Settings, args: argparse.Namespace) -> int:
     import asyncpg
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-    from auth.license_envelope import LicenseKeyInvalid, decode
-    from auth.license_keys import load_public_key, load_public_pem
+    from auth.licenses.envelope import LicenseKeyInvalid, decode
+    from auth.licenses.keys import load_public_key, load_public_pem
     from domain.model.license_attributes import attribute_problems
 
     def fail(reason: str) -> int:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from auth.rsa_raw import RawRSAError, private_encrypt, public_decrypt
+from auth.licenses.rsa_raw import RawRSAError, private_encrypt, public_decrypt
 
 AES_KEY_BYTES = 16
 BLOCK_BYTES = 16

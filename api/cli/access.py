@@ -9,7 +9,7 @@ import os
 import sys
 import uuid
 
-from api.cli_support import with_connection
+from api.cli.support import with_connection
 from api.settings import Settings
 
 
@@ -27,7 +27,6 @@ def issue_token(
     principal (--kind, --subject), or for a registered client (--client) or user (--user)."""
     import asyncpg
 
-    from api.clock import SystemClock
     from auth.backend import KIND_CLAIM, PARTNER_CLAIM, SUBSCRIPTION_CLAIM
     from auth.keys import load_or_create
     from auth.server import EMAIL_CLAIM, token_scopes
@@ -35,6 +34,7 @@ def issue_token(
     from auth.tokens import issue_access_token
     from domain.policy import grantable
     from domain.principal import PrincipalKind
+    from integrations.clock import SystemClock
 
     async def mint(connection: asyncpg.Connection, dsn: str) -> str | None:
         now = SystemClock().now()
@@ -90,8 +90,8 @@ def issue_token(
 def rotate_keys(settings: Settings) -> int:
     import asyncpg
 
-    from api.clock import SystemClock
     from auth.keys import rotate
+    from integrations.clock import SystemClock
 
     async def run(connection: asyncpg.Connection, dsn: str) -> str:
         ring = await rotate(connection, SystemClock().now())
@@ -106,9 +106,9 @@ def rotate_keys(settings: Settings) -> int:
 def create_client(settings: Settings, args: argparse.Namespace) -> int:
     import asyncpg
 
-    from api.clock import SystemClock
     from auth.registry import CLIENT_KINDS, RegistrationError, register_client
     from auth.store import OAuthStore
+    from integrations.clock import SystemClock
 
     async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, str | None]:
         new = await register_client(
@@ -135,11 +135,11 @@ def create_client(settings: Settings, args: argparse.Namespace) -> int:
 def create_user(settings: Settings, args: argparse.Namespace) -> int:
     import asyncpg
 
-    from api.clock import SystemClock
     from auth.registry import RegistrationError, register_user
     from auth.store import OAuthStore
     from domain.model.customer import Membership
     from domain.model.enums import Role
+    from integrations.clock import SystemClock
     from persistence.database import Database
     from persistence.repositories import PostgresCustomers
 

@@ -13,9 +13,9 @@ import uuid
 from pathlib import Path
 from typing import TypeVar
 
-from api.cli_access import create_client, create_user, issue_token, rotate_keys
-from api.cli_licenses import license_public_key, license_read
-from api.cli_support import database
+from api.cli.access import create_client, create_user, issue_token, rotate_keys
+from api.cli.licenses import license_public_key, license_read
+from api.cli.support import database
 from api.settings import Settings
 from persistence.migrations import migrate
 
@@ -58,7 +58,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def _worker(settings: Settings) -> int:
-    from api.worker_process import run_worker
+    from api.worker.process import run_worker
 
     with database(settings) as dsn:
         asyncio.run(migrate(dsn))
@@ -73,7 +73,7 @@ def _migrate(settings: Settings) -> int:
 
 
 def _demo(settings: Settings) -> int:
-    from api.demo import DEMO_USERS, seed_demo
+    from api.cli.demo import DEMO_USERS, seed_demo
 
     with database(settings) as dsn:
         asyncio.run(migrate(dsn))
@@ -89,8 +89,8 @@ def _demo(settings: Settings) -> int:
 
 def _expire_trials(settings: Settings) -> int:
     """The trial expiry job, once, now (``provision worker`` runs it every minute)."""
-    from api.clock import SystemClock
     from domain.use_cases.trials import Trials
+    from integrations.clock import SystemClock
     from persistence.database import Database
     from persistence.unit_of_work import PostgresUnitOfWork
 

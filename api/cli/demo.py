@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from api.clock import SystemClock
 from auth.registry import register_user
 from auth.store import OAuthStore
 from domain.model.activation_code import hash_activation_code, new_activation_code
@@ -27,6 +26,7 @@ from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.ports import Clock
+from integrations.clock import SystemClock
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 

@@ -18,11 +18,11 @@ from urllib.parse import quote
 
 import httpx
 
-from api.worker import Handler
-from auth.internal_token import HEADER, issue_internal_token
+from api.worker.loop import Handler
 from auth.keys import KeyRing
 from domain.model.provision_event import ProvisionEvent
 from domain.ports import Clock
+from integrations.gitlab_com.token import HEADER, issue_internal_token
 
 logger = logging.getLogger("provision.worker")
 

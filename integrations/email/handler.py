@@ -14,12 +14,12 @@ from typing import Any
 
 import jinja2
 
-from api.emails.messages import build_message, render
-from api.emails.transports import Transport
-from api.worker import Handler
+from api.worker.loop import Handler
 from domain.model.email import SECRETS, EmailTemplate, redact_secrets
 from domain.model.provision_event import ProvisionEvent
 from domain.ports import Clock
+from integrations.email.messages import build_message, render
+from integrations.email.transports import Transport
 
 logger = logging.getLogger("provision.worker")
 

@@ -18,7 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from auth.license_envelope import encode
+from auth.licenses.envelope import encode
 
 KEY_BITS = 2048
 PUBLIC_EXPONENT = 65537

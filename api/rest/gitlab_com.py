@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.commands import Commands
-from api.gitlab_routes import MAX_BODY_BYTES
+from api.rest.gitlab import MAX_BODY_BYTES
 from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError, TrialAlreadyUsed, ValidationFailed

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from api.worker import Handler, JobBody, WorkerConfig
+from api.worker.loop import Handler, JobBody, WorkerConfig
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.ports import Clock, Ledger
 from persistence.database import Database
