@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.worker.handlers import HTTP_PING_KIND
 from domain.model.provision_event import ProvisionEvent
 from integrations.clock import SystemClock
+from integrations.http_ping import HTTP_PING_KIND
 from persistence.database import Database
 from persistence.ledger import PostgresOutbox
 from persistence.migrations import migrate

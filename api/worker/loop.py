@@ -25,12 +25,9 @@ from domain.model.provision_event import (
     backoff_delay,
 )
 from domain.ports import Clock, Ledger, ScheduledJobRuns
+from domain.ports import EventHandler as Handler
 
 logger = logging.getLogger("provision.worker")
-
-Handler = Callable[[ProvisionEvent], Awaitable[None]]
-"""Runs one attempt of an event; returning means success, raising means failure (retried).
-Handlers must be idempotent: an attempt may run again after a crash or a lost lease."""
 
 JobBody = Callable[[datetime], Awaitable[None]]
 """A scheduled job's body; it receives the due time it runs for."""

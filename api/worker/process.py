@@ -19,11 +19,8 @@ from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
     GIVE_UP_LOST_ROWS_JOB,
-    HTTP_PING_KIND,
-    alert_handler,
     failure_burst_job,
     give_up_lost_rows_job,
-    http_ping_handler,
 )
 from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
@@ -33,6 +30,7 @@ from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
+from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
 from integrations.email.handler import email_handler
 from integrations.email.messages import template_environment
@@ -43,6 +41,7 @@ from integrations.email.transports import (
     parse_smtp_url,
 )
 from integrations.gitlab_com.client import namespace_provision_handler
+from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import license_key, save_payload

@@ -14,10 +14,10 @@ from typing import Any
 
 import jinja2
 
-from api.worker.loop import Handler
 from domain.model.email import SECRETS, EmailTemplate, redact_secrets
 from domain.model.provision_event import ProvisionEvent
 from domain.ports import Clock
+from domain.ports import EventHandler as Handler
 from integrations.email.messages import build_message, render
 from integrations.email.transports import Transport
 

@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 import httpx
 
-from api.worker.loop import Handler
 from auth.keys import KeyRing
 from domain.model.provision_event import ProvisionEvent
 from domain.ports import Clock
+from domain.ports import EventHandler as Handler
 from integrations.gitlab_com.token import HEADER, issue_internal_token
 
 logger = logging.getLogger("provision.worker")
