@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
+from api.cli.access import issue_token
+from api.cli.support import database
+from api.settings import Settings
 from auth.registry import register_user
 from auth.store import OAuthStore
 from domain.model.activation_code import hash_activation_code, new_activation_code
@@ -28,6 +32,7 @@ from domain.model.usage import UsageReport
 from domain.ports import Clock
 from integrations.clock import SystemClock
 from persistence.database import Database
+from persistence.migrations import migrate
 from persistence.unit_of_work import PostgresUnitOfWork
 
 DEMO_MARKER = "ops@acme.example"
@@ -294,3 +299,17 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
         )
     finally:
         await db.stop()
+
+
+def run_demo(settings: Settings) -> int:
+    """``provision demo``: migrate, seed, and print a staff and a portal token."""
+    with database(settings) as dsn:
+        asyncio.run(migrate(dsn))
+        print(asyncio.run(seed_demo(dsn)))
+        here = Settings(**{**settings.__dict__, "database_url": dsn})
+        minutes = settings.token_lifetime_seconds // 60
+        print(f"\nA staff token ({minutes} minutes; GraphiQL header Authorization: Bearer …):")
+        issue_token(here, "STAFF", "demo:staff", [])
+        print(f"\nA token for the portal user {DEMO_USERS[0][0]} ({minutes} minutes):")
+        issue_token(here, None, None, [], user_email=DEMO_USERS[0][0])
+    return 0

@@ -4,122 +4,20 @@ licenses."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import os
-import signal
-import sys
 import uuid
-from pathlib import Path
 from typing import TypeVar
 
 from api.cli.access import create_client, create_user, issue_token, rotate_keys
+from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
-from api.cli.support import database
+from api.cli.schema import print_schema
+from api.cli.server import migrate_database, run_ledger_worker, serve_api
+from api.cli.trials import expire_trials
 from api.settings import Settings
-from persistence.migrations import migrate
 
 logger = logging.getLogger("provision")
 _T = TypeVar("_T")
-
-
-def _serve(settings: Settings) -> int:
-    import uvicorn
-
-    with database(settings) as dsn:
-        print(asyncio.run(migrate(dsn)).strip().splitlines()[-1], file=sys.stderr)
-        # uvicorn workers are fresh processes: they read the DSN from the environment.
-        os.environ["DATABASE_URL"] = dsn
-        print(
-            f"GraphiQL on http://{settings.host}:{settings.port}/graphql (Ctrl-C stops)",
-            file=sys.stderr,
-        )
-        # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it
-        # found: with the default one the process would die there, before the embedded
-        # PostgreSQL is stopped. Ours turns it into an exit that runs the cleanup.
-        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        try:
-            uvicorn.run(
-                "api.app:app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=settings.workers if settings.workers > 1 else None,
-                log_level=settings.log_level,
-                access_log=False,
-            )
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    return 0
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-def _worker(settings: Settings) -> int:
-    from api.worker.process import run_worker
-
-    with database(settings) as dsn:
-        asyncio.run(migrate(dsn))
-        asyncio.run(run_worker(settings, dsn))
-    return 0
-
-
-def _migrate(settings: Settings) -> int:
-    with database(settings) as dsn:
-        print(asyncio.run(migrate(dsn)))
-    return 0
-
-
-def _demo(settings: Settings) -> int:
-    from api.cli.demo import DEMO_USERS, seed_demo
-
-    with database(settings) as dsn:
-        asyncio.run(migrate(dsn))
-        print(asyncio.run(seed_demo(dsn)))
-        here = Settings(**{**settings.__dict__, "database_url": dsn})
-        minutes = settings.token_lifetime_seconds // 60
-        print(f"\nA staff token ({minutes} minutes; GraphiQL header Authorization: Bearer …):")
-        issue_token(here, "STAFF", "demo:staff", [])
-        print(f"\nA token for the portal user {DEMO_USERS[0][0]} ({minutes} minutes):")
-        issue_token(here, None, None, [], user_email=DEMO_USERS[0][0])
-    return 0
-
-
-def _expire_trials(settings: Settings) -> int:
-    """The trial expiry job, once, now (``provision worker`` runs it every minute)."""
-    from domain.use_cases.trials import Trials
-    from integrations.clock import SystemClock
-    from persistence.database import Database
-    from persistence.unit_of_work import PostgresUnitOfWork
-
-    async def run(dsn: str) -> int:
-        await migrate(dsn)
-        db = Database(dsn, pool_min=1, pool_max=2)
-        await db.start()
-        try:
-            clock = SystemClock()
-            reverted = await Trials(lambda: PostgresUnitOfWork(db), clock).expire(clock.today())
-        finally:
-            await db.stop()
-        return len(reverted)
-
-    with database(settings) as dsn:
-        count = asyncio.run(run(dsn))
-    print(f"{count} ended trial(s) reverted")
-    return 0
-
-
-def _schema(output: str | None) -> int:
-    from api.graphql.export import export_sdl
-
-    sdl = export_sdl()
-    if output:
-        Path(output).write_text(sdl)
-    else:
-        sys.stdout.write(sdl)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,13 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k))}
         settings = Settings(**{**settings.__dict__, **overrides})
-        return _serve(settings)
+        return serve_api(settings)
     if args.command == "migrate":
-        return _migrate(settings)
+        return migrate_database(settings)
     if args.command == "worker":
-        return _worker(settings)
+        return run_ledger_worker(settings)
     if args.command == "demo":
-        return _demo(settings)
+        return run_demo(settings)
     if args.command == "token":
         chosen = [bool(args.kind and args.subject), bool(args.client), bool(args.user)]
         if sum(chosen) != 1 or (bool(args.kind) != bool(args.subject)):
@@ -252,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return rotate_keys(settings)
     if args.command == "trials":
-        return _expire_trials(settings)
+        return expire_trials(settings)
     if args.command == "client":
         return create_client(settings, args)
     if args.command == "user":
@@ -261,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.license_command == "public-key":
             return license_public_key(settings)
         return license_read(settings, args)
-    return _schema(args.output)
+    return print_schema(args.output)
 
 
 if __name__ == "__main__":
