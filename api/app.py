@@ -15,11 +15,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from api.commands import Commands
-from api.graphql.errors import OutageLog
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
+from api.http.outages import OutageLog
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes

@@ -6,12 +6,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.graphql.errors import (
-    RETRY_AFTER_SECONDS,
-    OutageLog,
-    database_unavailable,
-    unstorable_value,
-)
+from api.http.outages import RETRY_AFTER_SECONDS, OutageLog, database_unavailable, unstorable_value
 
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics", "/graphql")  # GraphQL reports its own
 
