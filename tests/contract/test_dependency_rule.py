@@ -142,3 +142,12 @@ def test_a_circle_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.syspath_prepend(str(tmp_path))
     cycles = import_cycles(_imports(_graph("circle_demo")))
     assert cycles == [["circle_demo.a", "circle_demo.b", "circle_demo.c"]]
+
+
+def test_api_holds_entry_point_folders_and_only_the_root_and_shared_helpers() -> None:
+    # docs/layout.md: app.py (composition root), settings.py and at most three helpers every
+    # entry point shares; each entry point in its folder.
+    modules = {path.name for path in (ROOT / "api").glob("*.py")}
+    assert modules == {"__init__.py", "app.py", "settings.py", "commands.py", "ids.py"}
+    folders = {path.name for path in (ROOT / "api").iterdir() if (path / "__init__.py").exists()}
+    assert folders == {"cli", "graphql", "http", "rest", "worker"}
