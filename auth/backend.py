@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from auth.admin_pair import AdminPair, sent_pair
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing
-from auth.tokens import InvalidToken, TokenSettings, validate_access_token
+from auth.tokens import InvalidToken, RevokedClient, TokenSettings, validate_access_token
 from domain.principal import Principal, PrincipalKind
 
 logger = logging.getLogger("provision.auth")
@@ -102,7 +102,7 @@ class _Verified(NamedTuple):
     scopes: list[str]
     session: str | None
     expires_at: float
-    kid: str | None  # the key that verified it: a revoked key ends the token at once
+    kid: str | None  # the key that verified it: a deleted or outlived key ends the token
     client_id: str | None  # a revoked client ends it too
 
 
@@ -207,6 +207,8 @@ class BearerTokenBackend(AuthenticationBackend):
     async def _validate(self, token: str) -> dict[str, Any]:
         try:
             return validate_access_token(self._keys(), self._settings, token, self._now())
+        except RevokedClient:
+            raise  # revocations are for good: no reload (a revoked client may keep calling)
         except InvalidToken:
             if self._reload_keys is None or not await self._reload_keys():
                 raise

@@ -29,6 +29,10 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class RevokedClient(InvalidToken):
+    """The token is sound but its client is revoked: reloading the keys cannot save it."""
+
+
 @dataclass(frozen=True)
 class TokenSettings:
     issuer: str
@@ -90,5 +94,5 @@ def validate_access_token(
     except JoseError as error:
         raise InvalidToken(f"claims refused: {type(error).__name__}") from None
     if decoded.claims.get("client_id") in ring.revoked_clients:
-        raise InvalidToken("its client is revoked")
+        raise RevokedClient("its client is revoked")
     return dict(decoded.claims)
