@@ -76,7 +76,8 @@ async def _load_keys(db: Database) -> KeyRing:
 
 
 async def refresh_keys_periodically(keys: KeyRingHolder, interval: float) -> None:
-    """Pick up rotations made by other processes (and retire keys on time) without a restart."""
+    """Pick up rotations and client revocations made by other processes (and retire keys on
+    time) without a restart: a revoked client's or a deleted key's tokens die here."""
     while True:
         await asyncio.sleep(interval)
         try:
