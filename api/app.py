@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,6 +29,9 @@ from api.rest.metrics import metrics_endpoint
 from api.rest.oauth import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.rest.seat_links import seat_links_endpoint
 from api.settings import Settings
+from api.worker.in_request import TrialProvisioning
+from api.worker.loop import Worker, WorkerRegistry, new_owner_id
+from api.worker.process import worker_config
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing, load_or_create
@@ -37,9 +41,14 @@ from auth.rate_limit import FailureLimiter
 from auth.service_tokens import KeyRingServiceTokenSigner
 from auth.store import OAuthStore
 from domain.model.cloud_connector import SERVICE_TOKEN_LIFETIME
+from domain.model.provision_event import ProvisionEvent
+from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
 from integrations.clock import SystemClock
+from integrations.gitlab_com.client import namespace_provision_handler
 from persistence.database import Database
+from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.outbound import save_payload
 from persistence.read_models import ReadModels
 
 logger = logging.getLogger("provision.app")
@@ -76,13 +85,48 @@ async def _load_keys(db: Database) -> KeyRing:
 
 
 async def refresh_keys_periodically(keys: KeyRingHolder, interval: float) -> None:
-    """Pick up rotations made by other processes (and retire keys on time) without a restart."""
+    """Pick up rotations and client revocations made by other processes (and retire keys on
+    time) without a restart: a revoked client's or a deleted key's tokens die here."""
     while True:
         await asyncio.sleep(interval)
         try:
             await keys.reload()
         except (OSError, asyncpg.PostgresError) as error:
             logger.warning("signing keys not reloaded: %s", type(error).__name__)
+
+
+def trial_provisioning(
+    settings: Settings, db: Database, clock: Clock, keys: KeyRingHolder, http: httpx.AsyncClient
+) -> TrialProvisioning:
+    """What a GitLab.com trial request runs its NAMESPACE_PROVISION rows with: a worker of
+    this process with that one handler, the workers' own (without GITLAB_COM_URL, none: every
+    such trial answers that it could not be provisioned)."""
+    timeout = settings.trial_provision_timeout_seconds
+    if not settings.gitlab_com_url:
+        return TrialProvisioning(db, None, timeout)
+
+    async def ring() -> KeyRing:
+        return keys()
+
+    async def save(event: ProvisionEvent) -> bool:
+        return await save_payload(db, event)
+
+    registry = WorkerRegistry()
+    registry.register(
+        NAMESPACE_PROVISION,
+        namespace_provision_handler(
+            http, settings.gitlab_com_url, settings.issuer, ring, save, clock
+        ),
+    )
+    worker = Worker(
+        PostgresLedger(db, clock),
+        PostgresScheduledJobRuns(db, clock),
+        registry,
+        worker_config(settings),
+        clock,
+        owner=f"request:{new_owner_id()}",
+    )
+    return TrialProvisioning(db, worker, timeout)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
@@ -113,6 +157,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
+    gitlab_com_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
+    )
+    provisioning = trial_provisioning(settings, db, clock, keys, gitlab_com_http)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,6 +190,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 gc.enable()
             if external is not None:
                 await external.close()
+            await gitlab_com_http.aclose()
             await db.stop()
             pool_logger.removeFilter(outages)
 
@@ -161,7 +210,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             ),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
-            *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair),
+            *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair, provisioning),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[

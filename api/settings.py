@@ -87,6 +87,9 @@ class Settings:
     """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
     gitlab_com_url: str | None = None
     """GitLab.com's base URL; when set, workers provision namespaces there (NAMESPACE_PROVISION)."""
+    trial_provision_timeout_seconds: float = 5.0
+    """How long a GitLab.com trial request waits for GitLab.com to acknowledge the trial's
+    provisioning before it answers 422 (the ledger keeps retrying)."""
     smtp_url: str | None = None
     """``smtp://[user:password@]host:port[?starttls=true]`` (or ``smtps://``); unset, emails are
     written as ``.eml`` files into ``mail_dir``."""
@@ -180,6 +183,9 @@ class Settings:
             alert_failures_window_seconds=int(env.get("PROVISION_ALERT_FAILURES_WINDOW", "600")),
             metrics_token=env.get("PROVISION_METRICS_TOKEN") or None,
             gitlab_com_url=env.get("GITLAB_COM_URL") or None,
+            trial_provision_timeout_seconds=float(
+                env.get("PROVISION_TRIAL_PROVISION_TIMEOUT", "5")
+            ),
             smtp_url=env.get("SMTP_URL") or None,
             mail_dir=Path(env.get("PROVISION_MAIL_DIR") or ".provision/mail"),
             mail_from=env.get("PROVISION_MAIL_FROM") or "Provision <noreply@provision.localhost>",

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from auth.admin_pair import AdminPair, sent_pair
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing
-from auth.tokens import InvalidToken, TokenSettings, validate_access_token
+from auth.tokens import InvalidToken, RevokedClient, TokenSettings, validate_access_token
 from domain.principal import Principal, PrincipalKind
 
 logger = logging.getLogger("provision.auth")
@@ -79,15 +79,19 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-def unverified_issuer(token: str) -> str | None:
-    """The ``iss`` a JWT claims, read without verifying it: only to pick the verifier."""
+def _unverified_part(token: str, index: int, name: str) -> str | None:
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        part = token.split(".")[index]
+        fields = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (IndexError, ValueError):
         return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
-    return issuer if isinstance(issuer, str) else None
+    value = fields.get(name) if isinstance(fields, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` a JWT claims, read without verifying it: only to pick the verifier."""
+    return _unverified_part(token, 1, "iss")
 
 
 VERIFIED_CACHE_SIZE = 4096
@@ -98,6 +102,8 @@ class _Verified(NamedTuple):
     scopes: list[str]
     session: str | None
     expires_at: float
+    kid: str | None  # the key that verified it: a deleted or outlived key ends the token
+    client_id: str | None  # a revoked client ends it too
 
 
 class BearerTokenBackend(AuthenticationBackend):
@@ -122,7 +128,8 @@ class BearerTokenBackend(AuthenticationBackend):
         self._admin_pair = admin_pair
         self._admin_principal = admin_principal
         # Clients send one token for many requests: its verified principal is kept (keyed by the
-        # whole token, signature included) until the token expires. Revocation is still asked.
+        # whole token, signature included) until the token expires. Revocation is still asked:
+        # the family (``sid``) each time, the key and the client against the current ring.
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
@@ -165,7 +172,15 @@ class BearerTokenBackend(AuthenticationBackend):
         verified = self._verified.get(token)
         if verified is None:
             return None
-        if self._now().timestamp() >= verified.expires_at + self._settings.leeway_seconds:
+        now = self._now()
+        ring = self._keys()
+        if (
+            now.timestamp() >= verified.expires_at + self._settings.leeway_seconds
+            or verified.kid is None
+            or not ring.verifies(verified.kid, now, self._settings.lifetime)
+            or verified.client_id in ring.revoked_clients
+        ):
+            # Verified again from scratch: refused if its key or client is no longer good.
             del self._verified[token]
             return None
         self._verified.move_to_end(token)
@@ -175,11 +190,14 @@ class BearerTokenBackend(AuthenticationBackend):
         claims = await self._validate(token)
         principal = principal_from_claims(claims)
         sid = claims.get("sid")
+        client_id = claims.get("client_id")
         verified = _Verified(
             principal,
             sorted(principal.scopes),
             str(sid) if sid else None,
             float(claims["exp"]),
+            _unverified_part(token, 0, "kid"),  # verified by now: the key it names signed it
+            str(client_id) if client_id is not None else None,
         )
         self._verified[token] = verified
         if len(self._verified) > VERIFIED_CACHE_SIZE:
@@ -189,6 +207,8 @@ class BearerTokenBackend(AuthenticationBackend):
     async def _validate(self, token: str) -> dict[str, Any]:
         try:
             return validate_access_token(self._keys(), self._settings, token, self._now())
+        except RevokedClient:
+            raise  # revocations are for good: no reload (a revoked client may keep calling)
         except InvalidToken:
             if self._reload_keys is None or not await self._reload_keys():
                 raise

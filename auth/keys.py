@@ -1,8 +1,12 @@
 """Signing keys for access tokens: kept in the database, made on first start, rotated by staff.
 
 The newest key that is not retired signs; every key not retired, or retired for less than a
-token lifetime, verifies and is published in the JWKS, so tokens signed before a rotation keep
-working until they expire.
+token lifetime, verifies and is published in the JWKS, so tokens signed before a planned
+rotation keep working until they expire. A rotation that revokes the old keys deletes them:
+every token they signed is refused as soon as a server reloads its ring.
+
+The ring also carries the ids of the revoked clients, loaded with the keys, so every server
+refuses a revoked client's tokens (self-contained JWTs) within one reload.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The keys as loaded; immutable, so a rotation builds a new ring."""
+    """What verifies a token, as loaded: the keys, and the clients whose tokens no longer
+    count. Immutable, so a rotation or a reload builds a new ring."""
 
     keys: tuple[SigningKey, ...]
+    revoked_clients: frozenset[str] = frozenset()
 
     @property
     def current(self) -> SigningKey:
@@ -45,6 +51,10 @@ class KeyRing:
         if not active:
             raise LookupError("no active signing key")
         return max(active, key=lambda k: k.created_at)
+
+    def verifies(self, kid: str, now: datetime, token_lifetime: timedelta) -> bool:
+        """Whether the key ``kid`` still verifies tokens (for tokens verified earlier)."""
+        return any(k.kid == kid and k.verifies_at(now, token_lifetime) for k in self.keys)
 
     def verification_keys(self, now: datetime, token_lifetime: timedelta) -> KeySet:
         return KeySet([k.key for k in self.keys if k.verifies_at(now, token_lifetime)])
@@ -87,12 +97,19 @@ async def _insert(connection: asyncpg.Connection, key: SigningKey) -> None:
 
 
 async def load(connection: asyncpg.Connection) -> KeyRing:
-    """The key ring as stored (another process may have rotated it since start-up)."""
+    """The key ring as stored (another process may have rotated it, or revoked a client,
+    since start-up)."""
     rows = await connection.fetch(
         "SELECT kid, private_key_pem, created_at, retired_at FROM auth_signing_key"
         " ORDER BY created_at"
     )
-    return KeyRing(tuple(_from_row(row) for row in rows))
+    revoked = await connection.fetch(
+        "SELECT client_id FROM auth_client WHERE revoked_at IS NOT NULL"
+    )
+    return KeyRing(
+        tuple(_from_row(row) for row in rows),
+        frozenset(row["client_id"] for row in revoked),
+    )
 
 
 async def load_or_create(connection: asyncpg.Connection, now: datetime) -> KeyRing:
@@ -106,12 +123,33 @@ async def load_or_create(connection: asyncpg.Connection, now: datetime) -> KeyRi
     return ring
 
 
-async def rotate(connection: asyncpg.Connection, now: datetime) -> KeyRing:
-    """Make a new signing key and retire the others (they keep verifying for a lifetime)."""
+@dataclass(frozen=True)
+class Rotation:
+    ring: KeyRing
+    revoked: tuple[str, ...]  # the kids deleted (``revoke_old``)
+
+
+async def rotate(
+    connection: asyncpg.Connection, now: datetime, *, revoke_old: bool = False
+) -> KeyRing:
+    """Make a new signing key and retire the others: they keep verifying for one token
+    lifetime, or, with ``revoke_old``, are deleted and verify nothing from the next reload."""
+    return (await rotate_reporting(connection, now, revoke_old=revoke_old)).ring
+
+
+async def rotate_reporting(
+    connection: asyncpg.Connection, now: datetime, *, revoke_old: bool = False
+) -> Rotation:
+    """``rotate``, saying which keys it revoked."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", KEY_LOCK)
-        await connection.execute(
-            "UPDATE auth_signing_key SET retired_at = $1 WHERE retired_at IS NULL", now
-        )
+        revoked: list[str] = []
+        if revoke_old:
+            rows = await connection.fetch("DELETE FROM auth_signing_key RETURNING kid")
+            revoked = sorted(row["kid"] for row in rows)
+        else:
+            await connection.execute(
+                "UPDATE auth_signing_key SET retired_at = $1 WHERE retired_at IS NULL", now
+            )
         await _insert(connection, new_key(now))
-        return await load(connection)
+        return Rotation(await load(connection), tuple(revoked))

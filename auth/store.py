@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -21,6 +22,20 @@ from auth.models import (
 from domain.principal import PrincipalKind
 
 Executor = asyncpg.Pool | asyncpg.Connection
+
+
+@dataclass(frozen=True)
+class ClientListing:
+    """A client as ``provision client list`` shows it (no secret, no hash)."""
+
+    client_id: str
+    kind: PrincipalKind
+    name: str
+    partner_id: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
 
 _CLIENT_COLUMNS = (
     "id, client_id, secret_hash, kind, name, partner_id, scopes, redirect_uris, grant_types,"
@@ -103,6 +118,51 @@ class OAuthStore:
             auth_method,
             now,
         )
+
+    async def revoke_client(self, client_id: str, now: datetime) -> datetime | None:
+        """Revoke a client, its sign-ins (token families) and their refresh tokens at once;
+        idempotent. When it was revoked (earlier, or now), or ``None`` for an unknown id."""
+        # One statement: data-modifying CTEs all run, in one snapshot.
+        row = await self._db.fetchrow(
+            "WITH client AS (UPDATE auth_client SET revoked_at = coalesce(revoked_at, $2)"
+            " WHERE client_id = $1 RETURNING id, revoked_at),"
+            " families AS (UPDATE auth_token_family f SET revoked_at = $2 FROM client"
+            " WHERE f.client = client.id AND f.revoked_at IS NULL),"
+            " refresh AS (UPDATE auth_refresh_token t SET revoked_at = $2 FROM client"
+            " WHERE t.client = client.id AND t.revoked_at IS NULL)"
+            " SELECT revoked_at FROM client",
+            client_id,
+            now,
+        )
+        if row is None:
+            return None
+        revoked_at: datetime = row["revoked_at"]
+        return revoked_at
+
+    async def list_clients(self, *, limit: int, after: str | None = None) -> list[ClientListing]:
+        """Clients, revoked ones included, oldest first; ``after`` a client id (the last of
+        the previous page)."""
+        rows = await self._db.fetch(
+            "SELECT client_id, kind, name, partner_id, scopes, created_at, revoked_at"
+            " FROM auth_client"
+            " WHERE $1::text IS NULL OR (created_at, client_id) >"
+            " (SELECT created_at, client_id FROM auth_client WHERE client_id = $1)"
+            " ORDER BY created_at, client_id LIMIT $2",
+            after,
+            limit,
+        )
+        return [
+            ClientListing(
+                client_id=row["client_id"],
+                kind=PrincipalKind(row["kind"]),
+                name=row["name"],
+                partner_id=row["partner_id"],
+                scopes=tuple(sorted(row["scopes"])),
+                created_at=row["created_at"],
+                revoked_at=row["revoked_at"],
+            )
+            for row in rows
+        ]
 
     async def get_user(self, user_pk: uuid.UUID) -> UserRecord | None:
         row = await self._db.fetchrow(

@@ -1,7 +1,8 @@
 """Access tokens: JWTs per RFC 9068, signed with the key ring's current key.
 
 Validation is async-free and needs no database: the signature (RS256 only, the key chosen by
-``kid``), then ``iss``, ``aud``, ``exp`` and ``iat``.
+``kid``), then ``iss``, ``aud``, ``exp`` and ``iat``, then ``client_id`` against the ring's
+revoked clients (loaded with the keys).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class InvalidToken(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RevokedClient(InvalidToken):
+    """The token is sound but its client is revoked: reloading the keys cannot save it."""
 
 
 @dataclass(frozen=True)
@@ -88,4 +93,6 @@ def validate_access_token(
         registry.validate(decoded.claims)
     except JoseError as error:
         raise InvalidToken(f"claims refused: {type(error).__name__}") from None
+    if decoded.claims.get("client_id") in ring.revoked_clients:
+        raise RevokedClient("its client is revoked")
     return dict(decoded.claims)

@@ -305,6 +305,16 @@ class Ledger(Protocol):
         """
         ...
 
+    async def claim_one(
+        self, owner: str, event_id: uuid.UUID, lease: timedelta
+    ) -> ProvisionEvent | None:
+        """The event ``event_id``, now RUNNING under ``owner``'s lease with one more attempt
+        counted, if ``ProvisionEvent.is_claimable_at_once(now)``: waiting (due or not: the
+        caller runs it at once), or RUNNING on an expired lease with attempts left. None when
+        another holds its lease, it is done, DEAD, or unknown. Never returns an event another
+        claim holds."""
+        ...
+
     async def extend_leases(
         self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
     ) -> set[uuid.UUID]:

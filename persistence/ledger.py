@@ -65,6 +65,19 @@ UPDATE provision_event e
 RETURNING {EVENT_COLUMNS}
 """
 
+# One named row, claimed ahead of its due time (``ProvisionEvent.is_claimable_at_once``). The
+# row lock makes a concurrent worker's claim skip it (SKIP LOCKED) or, once committed, find it
+# RUNNING; a concurrent claim_one of the same row waits, then finds it RUNNING and takes nothing.
+_CLAIM_ONE = f"""
+UPDATE provision_event
+   SET status = 'RUNNING', lease_owner = $1, lease_until = $2,
+       attempts = attempts + 1, updated_at = $4
+ WHERE id = $3
+   AND (status IN ('PENDING', 'FAILED')
+        OR (status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts))
+RETURNING {EVENT_COLUMNS}
+"""
+
 _FINISH = (
     "UPDATE provision_event SET status = $3, attempts = $4, next_attempt_at = $5,"
     " last_error = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7"
@@ -177,6 +190,13 @@ class PostgresLedger:
         events = [event_from_row(row) for row in rows]
         events.sort(key=lambda e: e.next_attempt_at)
         return events
+
+    async def claim_one(
+        self, owner: str, event_id: uuid.UUID, lease: timedelta
+    ) -> ProvisionEvent | None:
+        now = self._clock.now()
+        row = await self._db.fetchrow(_CLAIM_ONE, owner, now + lease, event_id, now)
+        return event_from_row(row) if row else None
 
     async def extend_leases(
         self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
@@ -298,6 +318,22 @@ class PostgresScheduledJobRuns:
             error,
             self._clock.now(),
         )
+
+
+async def unfinished_steps(
+    db: Database, kind: str, namespace_id: uuid.UUID, since: datetime
+) -> list[uuid.UUID]:
+    """The rows of ``kind`` for a namespace recorded at or after ``since`` and not done yet
+    (PENDING, RUNNING or FAILED), oldest first."""
+    rows = await db.fetch(
+        "SELECT id FROM provision_event WHERE kind = $1 AND namespace_id = $2"
+        " AND created_at >= $3 AND status IN ('PENDING', 'RUNNING', 'FAILED')"
+        " ORDER BY created_at, id",
+        kind,
+        namespace_id,
+        since,
+    )
+    return [row["id"] for row in rows]
 
 
 async def count_failures_since(db: Database, since: datetime) -> int:

@@ -1,4 +1,5 @@
-"""``provision token issue``, ``keys rotate``, ``client create`` and ``user create``."""
+"""``provision token issue``, ``keys rotate``, ``client create``, ``client list``,
+``client revoke`` and ``user create``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ import json
 import os
 import sys
 import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from api.cli.support import with_connection
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from auth.store import ClientListing
+
+MAX_LISTED = 1000
 
 
 def issue_token(
@@ -87,19 +95,119 @@ def issue_token(
     return 0
 
 
-def rotate_keys(settings: Settings) -> int:
+def rotate_keys(settings: Settings, revoke_old: bool = False) -> int:
+    """A new signing key. The old keys keep verifying for one token lifetime, or, with
+    ``revoke_old``, are deleted: their tokens are refused from each server's next reload."""
     import asyncpg
 
-    from auth.keys import rotate
+    from auth.keys import Rotation, rotate_reporting
     from integrations.clock import SystemClock
 
-    async def run(connection: asyncpg.Connection, dsn: str) -> str:
-        ring = await rotate(connection, SystemClock().now())
-        return ring.current.kid
+    async def run(connection: asyncpg.Connection, dsn: str) -> Rotation:
+        return await rotate_reporting(connection, SystemClock().now(), revoke_old=revoke_old)
 
-    kid = with_connection(settings, run)
-    print(f"new signing key {kid}; running servers pick it up within a minute", file=sys.stderr)
+    rotation = with_connection(settings, run)
+    kid = rotation.ring.current.kid
+    refresh = f"within PROVISION_KEY_REFRESH ({settings.key_refresh_seconds:g} s)"
+    if revoke_old:
+        print(
+            f"new signing key {kid}; {len(rotation.revoked)} old key(s) revoked: running"
+            f" servers refuse every token they signed {refresh}",
+            file=sys.stderr,
+        )
+    else:
+        lifetime = settings.token_lifetime_seconds
+        print(
+            f"new signing key {kid}; running servers sign with it {refresh}; tokens signed"
+            f" before keep working until they expire (at most {lifetime} s)",
+            file=sys.stderr,
+        )
     print(kid)
+    return 0
+
+
+def _listing_row(client: ClientListing) -> dict[str, object]:
+    return {
+        "client_id": client.client_id,
+        "kind": client.kind.value,
+        "name": client.name,
+        "partner": client.partner_id,
+        "scopes": list(client.scopes),
+        "created_at": client.created_at.isoformat(),
+        "revoked_at": client.revoked_at.isoformat() if client.revoked_at else None,
+    }
+
+
+def list_clients(settings: Settings, args: argparse.Namespace) -> int:
+    """The registered clients, oldest first, ``--limit`` of them after ``--after``."""
+    import asyncpg
+
+    from auth.store import OAuthStore
+
+    if not 1 <= args.limit <= MAX_LISTED:
+        print(f"--limit is 1 to {MAX_LISTED}", file=sys.stderr)
+        return 2
+
+    async def run(connection: asyncpg.Connection, dsn: str) -> list[ClientListing]:
+        # One more than asked: whether there is a next page.
+        return await OAuthStore(lambda: connection).list_clients(
+            limit=args.limit + 1, after=args.after
+        )
+
+    clients = with_connection(settings, run)
+    more = len(clients) > args.limit
+    clients = clients[: args.limit]
+    if args.json:
+        print(json.dumps([_listing_row(c) for c in clients]))
+    else:
+        columns = ("CLIENT ID", "KIND", "NAME", "PARTNER", "SCOPES", "CREATED", "REVOKED")
+        rows = [columns] + [
+            (
+                c.client_id,
+                c.kind.value,
+                c.name,
+                c.partner_id or "-",
+                ",".join(c.scopes) or "-",
+                f"{c.created_at:%Y-%m-%dT%H:%M:%SZ}",
+                f"{c.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if c.revoked_at else "-",
+            )
+            for c in clients
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if more:
+        print(
+            f"more clients: --after {clients[-1].client_id} shows the next page",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def revoke_client(settings: Settings, client_id: str) -> int:
+    """Revoke a client: no new tokens, its refresh tokens and sign-ins end at once, and its
+    access tokens are refused by every server within PROVISION_KEY_REFRESH. Exit 0 when it
+    is revoked (now or before), 1 for an unknown id."""
+    import asyncpg
+
+    from auth.store import OAuthStore
+    from integrations.clock import SystemClock
+
+    async def run(connection: asyncpg.Connection, dsn: str) -> tuple[datetime | None, datetime]:
+        now = SystemClock().now()
+        return await OAuthStore(lambda: connection).revoke_client(client_id, now), now
+
+    revoked_at, now = with_connection(settings, run)
+    if revoked_at is None:
+        print(f"no such client: {client_id!r}", file=sys.stderr)
+        return 1
+    if revoked_at < now:
+        print(f"client {client_id} was already revoked at {revoked_at:%Y-%m-%dT%H:%M:%SZ}")
+    else:
+        print(
+            f"client {client_id} revoked; running servers refuse its access tokens within"
+            f" PROVISION_KEY_REFRESH ({settings.key_refresh_seconds:g} s)"
+        )
     return 0
 
 

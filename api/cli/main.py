@@ -8,7 +8,14 @@ import logging
 import uuid
 from typing import TypeVar
 
-from api.cli.access import create_client, create_user, issue_token, rotate_keys
+from api.cli.access import (
+    create_client,
+    create_user,
+    issue_token,
+    list_clients,
+    revoke_client,
+    rotate_keys,
+)
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
 from api.cli.schema import print_schema
@@ -65,8 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     keys = commands.add_parser("keys", help="the keys that sign access tokens").add_subparsers(
         dest="keys_command", required=True
     )
-    keys.add_parser(
+    rotate = keys.add_parser(
         "rotate", help="make a new signing key; the old one verifies until its tokens expire"
+    )
+    rotate.add_argument(
+        "--revoke-old",
+        action="store_true",
+        help="delete the old keys: every token they signed (access tokens, Cloud Connector"
+        " service tokens) is refused within PROVISION_KEY_REFRESH",
     )
     client = commands.add_parser("client", help="OAuth clients").add_subparsers(
         dest="client_command", required=True
@@ -91,6 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     client_create.add_argument(
         "--confidential", action="store_true", help="give a portal client a secret"
     )
+    client_list = client.add_parser(
+        "list", help="the registered clients, revoked ones included, oldest first"
+    )
+    client_list.add_argument(
+        "--limit", type=int, default=100, help="at most this many (default 100, at most 1000)"
+    )
+    client_list.add_argument("--after", metavar="CLIENT_ID", help="the page after this client")
+    client_list.add_argument("--json", action="store_true", help="a JSON array")
+    client_revoke = client.add_parser(
+        "revoke",
+        help="revoke a client: no new tokens, its refresh tokens end at once, its access"
+        " tokens within PROVISION_KEY_REFRESH",
+    )
+    client_revoke.add_argument("client_id", metavar="CLIENT_ID")
     user = commands.add_parser("user", help="people who sign in").add_subparsers(
         dest="user_command", required=True
     )
@@ -148,10 +175,14 @@ def main(argv: list[str] | None = None) -> int:
             args.subscription,
         )
     if args.command == "keys":
-        return rotate_keys(settings)
+        return rotate_keys(settings, args.revoke_old)
     if args.command == "trials":
         return expire_trials(settings)
     if args.command == "client":
+        if args.client_command == "list":
+            return list_clients(settings, args)
+        if args.client_command == "revoke":
+            return revoke_client(settings, args.client_id)
         return create_client(settings, args)
     if args.command == "user":
         return create_user(settings, args)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from api.commands import Commands
 from api.rest.gitlab import MAX_BODY_BYTES
+from api.worker.in_request import TrialProvisioning
 from auth.admin_pair import EMAIL_HEADER, TOKEN_HEADER, AdminPair
 from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError, TrialAlreadyUsed, ValidationFailed
@@ -65,10 +66,17 @@ def _unprocessable(message: str) -> JSONResponse:
     return JSONResponse({"errors": [message]}, status_code=422)
 
 
-def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -> Handler:
+def start_trial(
+    commands: Commands,
+    provisioning: TrialProvisioning,
+    only: tuple[TrialType, ...] | None = None,
+) -> Handler:
     async def trial(request: Request) -> Response:
         """C1/C2: start the trial the body names on its namespace (created here when GitLab.com
-        has not sent it yet), and provision it through the ledger."""
+        has not sent it yet), and provision it on GitLab.com before answering: GitLab assigns
+        the user's Duo seat right after the 2xx. Not provisioned (GitLab.com failed, was too
+        slow, or is not configured) is a 422 GitLab shows; the trial and its ledger rows stay,
+        the workers retry them, and GitLab asking again finishes the same trial."""
         try:
             body = await read_json_object(request, MAX_BODY_BYTES)
         except BadBody:
@@ -90,16 +98,26 @@ def start_trial(commands: Commands, only: tuple[TrialType, ...] | None = None) -
             wanted = (TrialType.DUO_ENTERPRISE,)
         if not wanted:
             return _unprocessable(f"unknown trial_type {form.get('trial_type')!r}")
+        combined = len(wanted) > 1
+        started = []
         try:
             namespace = await _namespace(commands, namespace_id, form.get("namespace"))
             for trial_type in wanted:
+                add_on_part = combined and trial_type is TrialType.DUO_ENTERPRISE
+                command = ApplyTrial(
+                    namespace, trial_type, with_plan_trial=add_on_part, repeat_is_same=True
+                )
                 try:
-                    await commands.trials.apply(GITLAB_COM, ApplyTrial(namespace, trial_type))
+                    started.append(await commands.trials.apply(GITLAB_COM, command))
                 except TrialAlreadyUsed:
-                    if trial_type is not TrialType.DUO_ENTERPRISE:
+                    if not add_on_part:
                         raise  # the add-on part of a combined trial may have been had before
         except DomainError as refused:
             return _unprocessable(refused.message)
+        since = min(changed.trial.created_at for changed in started)
+        not_done = await provisioning.finish(started[0].namespace.id, since)
+        if not_done is not None:
+            return _unprocessable(not_done)
         return JSONResponse({"success": True})
 
     return trial
@@ -180,16 +198,22 @@ async def trial_types(request: Request) -> Response:
     )
 
 
-def gitlab_com_routes(commands: Commands, read: ReadModels, pair: AdminPair | None) -> list[Route]:
+def gitlab_com_routes(
+    commands: Commands,
+    read: ReadModels,
+    pair: AdminPair | None,
+    provisioning: TrialProvisioning,
+) -> list[Route]:
     def guard(handler: Handler) -> Handler:
         return admin_only(pair, handler)
 
+    trial = start_trial(commands, provisioning)
     return [
-        Route("/trials", guard(start_trial(commands)), methods=["POST"]),
-        Route("/trials/gitlab_com/ultimates", guard(start_trial(commands)), methods=["POST"]),
+        Route("/trials", guard(trial), methods=["POST"]),
+        Route("/trials/gitlab_com/ultimates", guard(trial), methods=["POST"]),
         Route(
             "/trials/gitlab_com/addons",
-            guard(start_trial(commands, (TrialType.DUO_ENTERPRISE,))),
+            guard(start_trial(commands, provisioning, (TrialType.DUO_ENTERPRISE,))),
             methods=["POST"],
         ),
         Route(

@@ -15,7 +15,8 @@ from domain.policy import ALL_SCOPES
 
 
 class KeyRingHolder:
-    """The key ring this process signs and verifies with: loaded at start-up, reloaded
+    """The key ring this process signs and verifies with (and the revoked clients' ids it
+    refuses tokens of): loaded at start-up, reloaded
     periodically and when a token names a key this process has not seen (a rotation made by
     another process), at most once per ``min_reload_interval`` seconds on that path."""
 

@@ -36,6 +36,10 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@]*@)?([^/\s?#'\"]+)[^\s'\"]*")
 
 
+class StepTimedOut(Exception):
+    """An attempt run with a time bound (``Worker.run_now``) did not finish within it."""
+
+
 def describe_error(exc: BaseException) -> str:
     """What a failure stores: the exception's type and message, URLs cut to their host (paths,
     query strings and user info can hold secrets, such as a webhook's token), truncated."""
@@ -174,6 +178,19 @@ class Worker:
             task.add_done_callback(functools.partial(self._forget, event.id))
         return free, len(events)
 
+    async def run_now(self, event_id: uuid.UUID, within: float) -> ProvisionEvent | None:
+        """Claim the row ``event_id`` ahead of its due time and run one attempt of it here,
+        exactly as ``tick`` would (the same handler, lease, outcome and backoff); an attempt
+        that takes longer than ``within`` seconds is cancelled and recorded as failed, so the
+        workers retry it. The row as it was left, or None when it could not be claimed
+        (another holds it, or it is done)."""
+        lease = max(self.config.lease, timedelta(seconds=2 * within))
+        event = await self.ledger.claim_one(self.owner, event_id, lease)
+        if event is None:
+            return None
+        await self._execute(event, within=within)
+        return event
+
     async def drain(self) -> None:
         """Wait until every started step and job has finished (tests)."""
         while self._in_flight or self._jobs_in_flight:
@@ -234,13 +251,20 @@ class Worker:
             # another attempt runs; handlers are idempotent.
             logger.error("storing the outcome of %s failed", event_id, exc_info=task.exception())
 
-    async def _execute(self, event: ProvisionEvent) -> None:
+    async def _execute(self, event: ProvisionEvent, *, within: float | None = None) -> None:
         handler = self.registry.handlers.get(event.kind)
         self.steps_run += 1
         try:
             if handler is None:
                 raise LookupError(f"no handler for events of kind {event.kind}")
-            await handler(event)
+            bound = asyncio.timeout(within)
+            try:
+                async with bound:
+                    await handler(event)
+            except TimeoutError as late:
+                if not bound.expired():
+                    raise
+                raise StepTimedOut(f"no outcome within {within:.3g} s") from late
         except Exception as failure:
             await self._record_failure(event, describe_error(failure))
             return

@@ -164,14 +164,21 @@ class ProvisionEvent:
         with an attempt left (another run of a lost last attempt would exceed the limit)."""
         return self.is_waiting(now) or (self.lease_expired(now) and self.attempts_left > 0)
 
+    def is_claimable_at_once(self, now: datetime) -> bool:
+        """Whether one named row may be taken for an attempt now, ahead of its due time (a
+        request that needs the step done runs it at once, ignoring the backoff): waiting, due
+        or not, or running on an expired lease with an attempt left."""
+        return self.status in CLAIMABLE or self.is_claimable(now)
+
     def is_lost(self, now: datetime) -> bool:
         """Running on an expired lease after its last attempt: nobody reclaims it, it is
         given up (DEAD)."""
         return self.lease_expired(now) and self.attempts_left == 0
 
-    def claim(self, owner: str, *, now: datetime, lease: timedelta) -> None:
-        """A worker takes the row for one attempt, until ``now + lease`` unless renewed."""
-        if not self.is_claimable(now):
+    def claim(self, owner: str, *, now: datetime, lease: timedelta, at_once: bool = False) -> None:
+        """A worker takes the row for one attempt, until ``now + lease`` unless renewed
+        (``at_once``: ahead of its due time, ``is_claimable_at_once``)."""
+        if not (self.is_claimable_at_once(now) if at_once else self.is_claimable(now)):
             raise IllegalTransition(f"a {self.status} event that is not due cannot be claimed")
         self.status = ProvisionStatus.RUNNING
         self.attempts += 1

@@ -70,6 +70,31 @@ def why_not(
     return None
 
 
+def trial_dates(
+    trial_type: TrialType, today: date, length: timedelta, plan_trial: Trial | None = None
+) -> tuple[date, date]:
+    """When a new trial starts and ends: ``length`` from today. The add-on of a combined trial
+    (Ultimate with Duo Enterprise, asked for in one request) runs with the plan trial it came
+    with, ``plan_trial``: both start and end on the same days, as GitLab shows them as one."""
+    if trial_type is TrialType.DUO_ENTERPRISE and plan_trial is not None:
+        return plan_trial.starts_on, plan_trial.ends_on
+    return today, today + length
+
+
+def active_plan_trial(trials: Sequence[Trial], today: date) -> Trial | None:
+    """The group's latest active Ultimate (or Ultimate on Premium) trial, if any."""
+    active = [t for t in trials if t.type is not TrialType.DUO_ENTERPRISE and t.is_active(today)]
+    return max(active, key=lambda t: t.created_at, default=None)
+
+
+def same_application(trials: Sequence[Trial], trial_type: TrialType, today: date) -> Trial | None:
+    """The group's active trial of ``trial_type``, if it has one: GitLab.com asking for it
+    again is the same application repeated (its first answer failed or was lost), not a
+    second trial; the repeat is answered by finishing the first one's provisioning."""
+    active = [t for t in trials if t.type is trial_type and t.is_active(today)]
+    return max(active, key=lambda t: t.created_at, default=None)
+
+
 def eligible_when_never_seen(trial_type: TrialType, today: date) -> bool:
     """Whether a namespace Provision has never seen may have ``trial_type``. GitLab.com asks
     about groups before it has sent them: such a group is a free top-level group with no trial

@@ -20,10 +20,13 @@ from domain.model.provisioning import namespace_provision, provision_body, trial
 from domain.model.trial import Trial
 from domain.model.trial_rules import (
     DEFAULT_LENGTHS,
+    active_plan_trial,
     eligible_when_never_seen,
     extend,
     reactivate,
     reverts_to,
+    same_application,
+    trial_dates,
     why_not,
 )
 from domain.policy import Access, Resource, require_scope
@@ -41,6 +44,11 @@ class ApplyTrial:
     namespace_id: uuid.UUID
     type: TrialType
     idempotency_key: str | None = None
+    with_plan_trial: bool = False
+    """The Duo Enterprise part of a combined trial: it takes the plan trial's dates."""
+    repeat_is_same: bool = False
+    """An active trial of this type is this application repeated (GitLab.com retrying): it
+    is answered with that trial (``repeated``) instead of "had a trial already"."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class TrialChanged:
     trial: Trial
     namespace: Namespace
     replayed: bool = False
+    repeated: bool = False
 
 
 @dataclass
@@ -98,8 +107,10 @@ class Trials:
         key = check_idempotency_key(command.idempotency_key)
         request = {"namespace": str(command.namespace_id), "type": command.type.value}
         async with self._unit_of_work() as uow:
+            repeated = False
 
             async def start() -> dict[str, str]:
+                nonlocal repeated
                 now = self._clock.now()
                 today = now.date()
                 # Locked: applications for one group queue, so only one of a type can pass.
@@ -108,13 +119,23 @@ class Trials:
                     raise NotFound("no such namespace", path=("namespaceId",))
                 trials = list(await uow.trials.for_namespace(namespace.id))
                 owner = self._may_ask(principal, namespace)
+                earlier = same_application(trials, command.type, today)
+                if command.repeat_is_same and owner and earlier is not None:
+                    repeated = True
+                    return {"trial": str(earlier.id)}
                 reason = why_not(namespace, trials, command.type, today, owner=owner)
                 if reason is not None:
                     raise reason
+                starts_on, ends_on = trial_dates(
+                    command.type,
+                    today,
+                    self._settings.lengths[command.type],
+                    active_plan_trial(trials, today) if command.with_plan_trial else None,
+                )
                 trial = Trial(
                     type=command.type,
-                    starts_on=today,
-                    ends_on=today + self._settings.lengths[command.type],
+                    starts_on=starts_on,
+                    ends_on=ends_on,
                     created_at=now,
                     namespace_id=namespace.id,
                     reverts_to=reverts_to(command.type, namespace.base_plan),
@@ -151,7 +172,7 @@ class Trials:
             namespace = await uow.namespaces.get(trial.namespace_id)
             await uow.commit()
         assert namespace is not None
-        return TrialChanged(trial, namespace, replayed)
+        return TrialChanged(trial, namespace, replayed, repeated)
 
     async def eligibility(
         self,

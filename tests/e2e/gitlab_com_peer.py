@@ -151,12 +151,20 @@ def _serving(app: Any, port: int, lifespan: str) -> Iterator[uvicorn.Server]:
 
 
 @contextmanager
-def serving_api(database_url: str) -> Iterator[str]:
-    """Our API on a real socket (its issuer is its own URL); yields that URL."""
-    port = free_port()
+def serving_api(database_url: str, port: int | None = None, **settings: Any) -> Iterator[str]:
+    """Our API on a real socket (its issuer is its own URL), with any other ``settings``;
+    yields that URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app(
-        Settings(database_url=database_url, issuer=url, port=port, pool_max=2, gc_interval=0)
+        Settings(
+            database_url=database_url,
+            issuer=url,
+            port=port,
+            pool_max=2,
+            gc_interval=0,
+            **settings,
+        )
     )
     with _serving(app, port, "on"):
         yield url

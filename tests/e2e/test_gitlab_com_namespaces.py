@@ -1,6 +1,7 @@
 """What GitLab.com tells about namespaces on its trial calls (issue 11 item 14): a group never
 sent here is a free top-level group with no trial history, and the facts sent with a trial
-request (name, path, kind, plan) are recorded."""
+request (name, path, kind, plan) are recorded. This app has no GITLAB_COM_URL: a trial it
+starts is answered "not provisioned yet" (test_gitlab_com_trials.py covers GitLab.com)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from api.worker.in_request import TRIAL_NOT_PROVISIONED
 from domain.model.enums import Deployment, NamespacePlan
 from persistence.database import Database
 
@@ -16,6 +18,17 @@ import factories as f
 
 FREE_GROUP_TRIALS = ["ultimate_with_gitlab_duo_enterprise", "ultimate_with_dap",
                      "gitlab_duo_enterprise"]  # fmt: skip
+
+
+STARTED_NOT_PROVISIONED = {"errors": [TRIAL_NOT_PROVISIONED]}
+
+
+async def _trial_types(db: Database, gitlab_id: int) -> set[str]:
+    rows = await db.fetch(
+        "SELECT t.type FROM trial t JOIN namespace n ON n.id = t.namespace WHERE n.gitlab_id = $1",
+        gitlab_id,
+    )
+    return {r["type"] for r in rows}
 
 
 def _trial(gitlab_id: int, trial_type: str, **namespace: Any) -> dict[str, Any]:
@@ -46,7 +59,8 @@ async def test_a_trial_request_records_what_gitlab_com_says_of_the_group(
     premium = _trial(9001, "ultimate_on_premium_with_gitlab_duo_enterprise",
                      name="Acme", path="acme", plan="premium")  # fmt: skip
     answer = await gitlab_com.post("/trials/gitlab_com/ultimates", json=premium)
-    assert answer.status_code == 200, answer.text
+    assert answer.json() == STARTED_NOT_PROVISIONED, answer.text
+    assert await _trial_types(clean_db, 9001) == {"ULTIMATE_ON_PREMIUM", "DUO_ENTERPRISE"}
     row = await clean_db.fetchrow(
         "SELECT name, path, kind, base_plan FROM namespace WHERE gitlab_id = 9001"
     )
@@ -57,7 +71,8 @@ async def test_a_trial_request_records_what_gitlab_com_says_of_the_group(
     await f.store(clean_db, stale)
     renamed = _trial(9002, "ultimate_with_gitlab_duo_enterprise",
                      name="Beta Renamed", path="beta-renamed", plan="free")  # fmt: skip
-    assert (await gitlab_com.post("/trials", json=renamed)).status_code == 200
+    assert (await gitlab_com.post("/trials", json=renamed)).json() == STARTED_NOT_PROVISIONED
+    assert await _trial_types(clean_db, 9002) == {"ULTIMATE", "DUO_ENTERPRISE"}
     row = await clean_db.fetchrow("SELECT name, path FROM namespace WHERE gitlab_id = 9002")
     assert dict(row) == {"name": "Beta Renamed", "path": "beta-renamed"}
 
@@ -72,5 +87,6 @@ async def test_a_group_linked_here_keeps_the_plan_given_here(
     stale_view = _trial(9003, "ultimate_on_premium_with_gitlab_duo_enterprise",
                         name="Gamma", path="gamma", plan="free")  # fmt: skip
     answer = await gitlab_com.post("/trials", json=stale_view)
-    assert answer.status_code == 200, answer.text
+    assert answer.json() == STARTED_NOT_PROVISIONED, answer.text
+    assert await _trial_types(clean_db, 9003) == {"ULTIMATE_ON_PREMIUM", "DUO_ENTERPRISE"}
     assert await clean_db.fetchval("SELECT base_plan FROM namespace") == "PREMIUM"

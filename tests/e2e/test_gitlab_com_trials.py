@@ -1,11 +1,16 @@
 """GitLab.com's REST trial endpoints (protocol §2.2 C1, C2, C4, C5): the admin header pair
 (no defaults: refused when not configured), GitLab's 422 contract, and the trial provisioned
-through the ledger."""
+on GitLab.com before the answer: through its ledger rows, run in the request against a fake
+GitLab.com on a real socket (no worker running), a 422 GitLab shows when that could not be
+done, the rows left for the workers, and GitLab asking again finishing the same trial."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,10 +18,15 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from api.worker.in_request import TRIAL_NOT_PROVISIONED
+from domain.model.provision_event import ProvisionStatus
 from persistence.database import Database
 
 import factories as f
 from clocks import TickingClock
+from gitlab_com_peer import FakeGitLab, serving_api, serving_gitlab
+from ledger_peer import free_port, workers
+from ledger_wait import settled
 
 ADMIN = {"X-Admin-Email": "gl_com_api@gitlab.test", "X-Admin-Token": "s3cret-portal-token"}
 TRIAL = {
@@ -55,23 +65,161 @@ async def gitlab(configured_app: Starlette, clean_db: Database) -> AsyncIterator
         yield http
 
 
-async def test_a_trial_request_starts_the_trial_and_its_add_on(
+STEPS = (
+    "SELECT id, status, attempts, last_error, payload::text, next_attempt_at, created_at"
+    " FROM provision_event WHERE kind = 'NAMESPACE_PROVISION' ORDER BY created_at, id"
+)
+
+
+async def test_without_gitlab_com_configured_a_trial_is_a_422_and_waits_on_the_ledger(
     gitlab: httpx.AsyncClient, clean_db: Database
 ) -> None:
+    """GITLAB_COM_URL unset: nothing can provision the trial, so GitLab must not be told it
+    started (it would look for the Duo add-on at once); the rows wait for a worker that can."""
     response = await gitlab.post("/trials/gitlab_com/ultimates", json=TRIAL)
-    assert response.status_code == 200, response.text
-    assert response.json() == {"success": True}
+    assert response.status_code == 422, response.text
+    assert response.json() == {"errors": [TRIAL_NOT_PROVISIONED]}
     types = {r["type"] for r in await clean_db.fetch("SELECT type FROM trial")}
     assert types == {"ULTIMATE", "DUO_ENTERPRISE"}
-    bodies = [
-        json.loads(r["payload"])["provision"]
-        for r in await clean_db.fetch("SELECT payload FROM provision_event ORDER BY id")
-    ]
+    steps = await clean_db.fetch(STEPS)
+    assert [(r["status"], r["attempts"]) for r in steps] == [("PENDING", 0)] * 2
+    bodies = [json.loads(r["payload"])["provision"] for r in steps]
     assert bodies[0]["base_product"]["plan_code"] == "ultimate_trial"
     assert bodies[1]["add_on_purchases"]["duo_enterprise"][0]["trial"] is True
+    # Asked again: the same trial (not "had a trial already"), still not provisioned.
     again = await gitlab.post("/trials", json=TRIAL)
-    assert again.status_code == 422
-    assert again.json()["errors"]
+    assert again.json() == {"errors": [TRIAL_NOT_PROVISIONED]}
+    assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2
+    assert len(await clean_db.fetch(STEPS)) == 2
+
+
+# --- against a fake GitLab.com on a real socket ---------------------------------------------
+
+TIMEOUT = 4.0  # PROVISION_TRIAL_PROVISION_TIMEOUT of the API the fake GitLab.com talks to
+
+
+@pytest.fixture(scope="module")
+def synced(database_url: str) -> Iterator[tuple[str, FakeGitLab]]:
+    """Our API on a socket with GITLAB_COM_URL set to a fake GitLab.com, which verifies each
+    internal token through that API's discovery document and JWKS."""
+    port = free_port()
+    with (
+        serving_gitlab(f"http://127.0.0.1:{port}") as fake,
+        serving_api(
+            database_url,
+            port,
+            gitlab_com_url=fake.url,
+            gitlab_com_admin_email=ADMIN["X-Admin-Email"],
+            gitlab_com_admin_token=ADMIN["X-Admin-Token"],
+            trial_provision_timeout_seconds=TIMEOUT,
+            ledger_backoff_base_seconds=0.1,
+            ledger_backoff_max_seconds=0.5,
+        ) as url,
+    ):
+        yield url, fake
+
+
+@pytest.fixture
+async def com(
+    synced: tuple[str, FakeGitLab], clean_db: Database
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeGitLab]]:
+    url, fake = synced
+    fake.reset()
+    async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=60) as http:
+        yield http, fake
+
+
+def _sent(fake: FakeGitLab) -> tuple[dict[str, object], dict[str, object]]:
+    """The plan and the add-on GitLab.com was sent for the trial (the last call of each)."""
+    bodies = [c.body["provision"] for c in fake.calls]
+    [*_, plan] = [b["base_product"] for b in bodies if "base_product" in b]
+    [*_, add_on] = [
+        b["add_on_purchases"]["duo_enterprise"][0] for b in bodies if "add_on_purchases" in b
+    ]
+    return plan, add_on
+
+
+async def test_the_trial_is_on_gitlab_com_before_the_answer(
+    com: tuple[httpx.AsyncClient, FakeGitLab], clean_db: Database
+) -> None:
+    http, fake = com
+    response = await http.post("/trials", json=TRIAL)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True}
+    # No worker runs: the answer came after GitLab.com acknowledged the plan and the add-on.
+    assert [c.namespace for c in fake.calls] == ["9001", "9001"]
+    plan, add_on = _sent(fake)
+    assert (plan["plan_code"], plan["trial"], add_on["trial"]) == ("ultimate_trial", True, True)
+    starts, ends = (date.fromisoformat(str(plan[k])) for k in ("trial_starts_on", "trial_ends_on"))
+    assert ends - starts == timedelta(days=30)
+    # The add-on of the combined trial runs with the Ultimate trial (not its own 60 days).
+    assert (add_on["started_on"], add_on["expires_on"]) == (
+        plan["trial_starts_on"],
+        plan["trial_ends_on"],
+    )
+    steps = await clean_db.fetch(STEPS)
+    assert [(r["status"], r["attempts"]) for r in steps] == [("SUCCEEDED", 1)] * 2
+    # GitLab asking again (its answer was lost, say): the same trial, nothing sent twice.
+    again = await http.post("/trials", json=TRIAL)
+    assert again.json() == {"success": True}
+    assert len(fake.calls) == 2
+    assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2
+
+
+async def test_gitlab_com_failing_is_a_422_the_workers_retry_and_asking_again_finishes(
+    com: tuple[httpx.AsyncClient, FakeGitLab], clean_db: Database
+) -> None:
+    http, fake = com
+    fake.fail_times = 1  # the plan's first call answers 500
+    response = await http.post("/trials", json=TRIAL)
+    assert response.status_code == 422, response.text
+    assert response.json() == {"errors": [TRIAL_NOT_PROVISIONED]}
+    plan, add_on = await clean_db.fetch(STEPS)
+    # Tracked: the plan failed once and backs off, the add-on waits; both for the workers.
+    assert (plan["status"], plan["attempts"], add_on["status"], add_on["attempts"]) == (
+        "FAILED",
+        1,
+        "PENDING",
+        0,
+    )
+    assert plan["last_error"] == (
+        "GitLabComRefused: GitLab.com answered 500: 500 Internal Server Error"
+    )
+    assert plan["next_attempt_at"] > plan["created_at"]
+    assert len(fake.calls) == 1
+    # GitLab asks again: the same trial, provisioned now (ahead of the backoff), then a 2xx.
+    again = await http.post("/trials", json=TRIAL)
+    assert again.status_code == 200, again.text
+    steps = await clean_db.fetch(STEPS)
+    assert [(r["status"], r["attempts"]) for r in steps] == [("SUCCEEDED", 2), ("SUCCEEDED", 1)]
+    assert len(fake.calls) == 3
+    assert fake.calls[1].body == fake.calls[0].body
+    assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2
+
+
+async def test_a_hanging_gitlab_com_is_answered_within_the_bound_and_a_worker_finishes(
+    com: tuple[httpx.AsyncClient, FakeGitLab], clean_db: Database, tmp_path: Path
+) -> None:
+    http, fake = com
+    fake.hang_first = True  # the plan's first call is never answered
+    started = time.monotonic()
+    response = await http.post("/trials", json=TRIAL)
+    waited = time.monotonic() - started
+    assert response.status_code == 422, response.text
+    assert response.json() == {"errors": [TRIAL_NOT_PROVISIONED]}
+    assert waited < TIMEOUT + 3, waited  # bounded by the setting, not by GitLab.com
+    plan, add_on = await clean_db.fetch(STEPS)
+    assert (plan["status"], plan["attempts"]) == ("FAILED", 1)
+    assert plan["last_error"].startswith("StepTimedOut: no outcome within")
+    assert add_on["status"] == "PENDING"
+    # The worker path (a `provision worker` process) finishes both.
+    env = {"GITLAB_COM_URL": fake.url, "PROVISION_ISSUER": str(http.base_url).rstrip("/")}
+    with workers(clean_db.dsn, tmp_path, 1, **env):
+        done = [await settled(clean_db, r["id"], ProvisionStatus.SUCCEEDED) for r in (plan, add_on)]
+    assert [e.attempts for e in done] == [2, 1]
+    first, again = [c.body for c in fake.calls if "base_product" in c.body["provision"]]
+    assert again == first  # the plan sent again as recorded; the add-on once
+    assert len(fake.calls) == 3
 
 
 async def test_eligibility_and_trial_types(gitlab: httpx.AsyncClient, clean_db: Database) -> None:

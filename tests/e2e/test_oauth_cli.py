@@ -1,5 +1,6 @@
-"""`provision client create`, `user create` and `token issue --client/--user` against
-DATABASE_URL; what they make works over HTTP."""
+"""`provision client create`, `client list`, `client revoke`, `user create`, `keys rotate`
+and `token issue --client/--user` against DATABASE_URL; what they make works over HTTP, and
+what they end stops working (at once, or from the servers' next key reload)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ from api.settings import Settings
 from persistence.database import Database
 
 import factories as f
-from oauth_flow import claims, viewer
+from oauth_flow import (
+    claims,
+    code_for,
+    exchange,
+    pkce,
+    portal_client,
+    refresh,
+    user,
+    viewer,
+)
 
 PROVISION = [sys.executable, "-m", "api.cli.main"]
 
@@ -172,3 +182,153 @@ async def test_trials_expire_runs_the_job_once_on_demand(
     assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == 1
     again = _run(database_url, "trials", "expire")
     assert again.stdout.decode().strip() == "0 ended trial(s) reverted"
+
+
+def _machine(database_url: str, name: str = "Robot") -> dict[str, str]:
+    created = _run(database_url, "client", "create", "--kind", "staff", "--name", name)
+    assert created.returncode == 0, created.stderr.decode()
+    credentials: dict[str, str] = json.loads(created.stdout)
+    return credentials
+
+
+async def _client_credentials(
+    http: httpx.AsyncClient, credentials: dict[str, str]
+) -> httpx.Response:
+    return await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials["client_id"], credentials["client_secret"]),
+    )
+
+
+async def test_client_revoke_ends_its_tokens_from_the_next_key_reload(
+    on_system_clock: httpx.AsyncClient, system_app: Starlette, database_url: str
+) -> None:
+    robot = _machine(database_url)
+    bystander = _machine(database_url, "Other robot")
+    issued = await _client_credentials(on_system_clock, robot)
+    assert issued.status_code == 200, issued.text
+    endpoint_token = issued.json()["access_token"]
+    minted = _run(database_url, "token", "issue", "--client", robot["client_id"])
+    assert minted.returncode == 0, minted.stderr.decode()
+    cli_token = minted.stdout.decode().strip()
+    other_token = (await _client_credentials(on_system_clock, bystander)).json()["access_token"]
+    for token in (endpoint_token, cli_token, other_token):
+        assert (await viewer(on_system_clock, token)).status_code == 200  # verified, remembered
+
+    revoked = _run(database_url, "client", "revoke", robot["client_id"])
+    assert revoked.returncode == 0, revoked.stderr.decode()
+    assert b"revoked" in revoked.stdout
+    # No new tokens, from the token endpoint or the CLI.
+    again = await _client_credentials(on_system_clock, robot)
+    assert again.status_code == 401
+    assert again.json()["error"] == "invalid_client"
+    refused = _run(database_url, "token", "issue", "--client", robot["client_id"])
+    assert refused.returncode == 1
+    # The servers' next reload of the key ring (every PROVISION_KEY_REFRESH seconds).
+    await system_app.state.keys.reload()
+    for token in (endpoint_token, cli_token):
+        answer = await viewer(on_system_clock, token)
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert (await viewer(on_system_clock, other_token)).status_code == 200
+
+    twice = _run(database_url, "client", "revoke", robot["client_id"])
+    assert twice.returncode == 0, twice.stderr.decode()
+    assert b"already revoked" in twice.stdout
+    unknown = _run(database_url, "client", "revoke", "cl_nobody")
+    assert unknown.returncode == 1
+    assert b"no such client: 'cl_nobody'" in unknown.stderr
+
+
+async def test_client_revoke_ends_a_portal_sign_in_at_once(
+    client: httpx.AsyncClient, clean_db: Database, database_url: str
+) -> None:
+    portal = await portal_client(clean_db)
+    await user(clean_db)
+    verifier, challenge = pkce()
+    code = await code_for(client, portal.client_id, challenge)
+    body = (await exchange(client, portal.client_id, code, verifier)).json()
+    assert (await viewer(client, body["access_token"])).status_code == 200
+
+    revoked = _run(database_url, "client", "revoke", portal.client_id)
+    assert revoked.returncode == 0, revoked.stderr.decode()
+    # Its sign-ins end at once, no reload needed: the family (sid) is asked on each request.
+    assert (await viewer(client, body["access_token"])).status_code == 401
+    renewed = await refresh(client, portal.client_id, body["refresh_token"])
+    assert renewed.status_code == 400, renewed.text  # a public client: no Basic challenge
+    assert renewed.json()["error"] == "invalid_client"
+    left = await clean_db.fetch(
+        "SELECT revoked_at FROM auth_refresh_token UNION ALL"
+        " SELECT revoked_at FROM auth_token_family"
+    )
+    assert left
+    assert all(row["revoked_at"] is not None for row in left)
+
+
+async def test_client_list_shows_every_client_revoked_ones_too_in_pages(
+    clean_db: Database, database_url: str
+) -> None:
+    first = _machine(database_url, "First")
+    partner = _run(
+        database_url, "client", "create", "--kind", "partner", "--name", "Reseller",
+        "--partner", "p-7", "--scope", "customers:read",
+    )  # fmt: skip
+    second = json.loads(partner.stdout)
+    assert _run(database_url, "client", "revoke", first["client_id"]).returncode == 0
+
+    listed = _run(database_url, "client", "list", "--json")
+    assert listed.returncode == 0, listed.stderr.decode()
+    rows = {row["client_id"]: row for row in json.loads(listed.stdout)}
+    assert set(rows) == {first["client_id"], second["client_id"]}
+    assert rows[first["client_id"]]["revoked_at"] is not None
+    assert rows[first["client_id"]]["kind"] == "STAFF"
+    assert rows[second["client_id"]] | {"created_at": None} == {
+        "client_id": second["client_id"],
+        "kind": "PARTNER",
+        "name": "Reseller",
+        "partner": "p-7",
+        "scopes": ["customers:read"],
+        "created_at": None,
+        "revoked_at": None,
+    }
+    assert "secret" not in listed.stdout.decode()
+
+    page = _run(database_url, "client", "list", "--limit", "1")
+    assert page.returncode == 0, page.stderr.decode()
+    lines = page.stdout.decode().splitlines()
+    assert lines[0].split()[:2] == ["CLIENT", "ID"]
+    assert len(lines) == 2
+    assert lines[1].startswith(first["client_id"])
+    assert f"--after {first['client_id']}".encode() in page.stderr
+    rest = _run(database_url, "client", "list", "--after", first["client_id"])
+    assert [line.split()[0] for line in rest.stdout.decode().splitlines()[1:]] == [
+        second["client_id"]
+    ]
+    assert b"more clients" not in rest.stderr
+    bad = _run(database_url, "client", "list", "--limit", "0")
+    assert bad.returncode == 2
+    assert b"--limit is 1 to 1000" in bad.stderr
+
+
+async def test_keys_rotate_revoke_old_ends_every_older_token_from_the_next_reload(
+    on_system_clock: httpx.AsyncClient, system_app: Starlette, database_url: str, app: Starlette
+) -> None:
+    robot = _machine(database_url)
+    old = (await _client_credentials(on_system_clock, robot)).json()["access_token"]
+    assert (await viewer(on_system_clock, old)).status_code == 200
+    old_kid = system_app.state.keys().current.kid
+
+    rotated = _run(database_url, "keys", "rotate", "--revoke-old")
+    assert rotated.returncode == 0, rotated.stderr.decode()
+    kid = rotated.stdout.decode().strip()
+    assert b"old key(s) revoked" in rotated.stderr
+    await system_app.state.keys.reload()  # what every server does within PROVISION_KEY_REFRESH
+    refused = await viewer(on_system_clock, old)
+    assert refused.status_code == 401, refused.text
+    published = {key["kid"] for key in (await on_system_clock.get("/oauth/jwks")).json()["keys"]}
+    assert published == {kid}
+    assert old_kid not in published
+    new = (await _client_credentials(on_system_clock, robot)).json()["access_token"]
+    assert (await viewer(on_system_clock, new)).status_code == 200
+    await app.state.keys.reload()  # the session's app must sign with a key that exists

@@ -279,3 +279,36 @@ async def test_a_scheduled_job_run_is_claimed_once_per_due_time(
     assert row is not None
     assert (row["started_at"], row["finished_at"]) == (started, clock.now())
     assert row["error"] is None
+
+
+async def test_claim_one_takes_the_named_row_ahead_of_its_backoff_once(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
+    later = new_event()
+    later.next_attempt_at = clock.now() + timedelta(hours=1)  # backing off
+    other = new_event()
+    await record(clean_db, later, other)
+    claimed = await ledger.claim_one("request", later.id, LEASE)
+    assert claimed is not None
+    assert (claimed.id, claimed.status, claimed.attempts) == (later.id, ProvisionStatus.RUNNING, 1)
+    assert (claimed.lease_owner, claimed.lease_until) == ("request", clock.now() + LEASE)
+    # Held: neither a second claim_one nor a worker's claim takes it; the other row is untouched.
+    assert await ledger.claim_one("w1", later.id, LEASE) is None
+    assert [e.id for e in await ledger.claim_due("w1", 10, LEASE)] == [other.id]
+    claimed.succeed("request", now=clock.now())
+    assert await ledger.finish(claimed, "request")
+    assert await ledger.claim_one("request", later.id, LEASE) is None  # done
+
+
+async def test_claim_one_reclaims_an_expired_lease_with_attempts_left_only(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
+    event = new_event(max_attempts=2)
+    await record(clean_db, event)
+    [first] = await ledger.claim_due("w1", 1, LEASE)
+    expire_lease(clock, first)
+    second = await ledger.claim_one("request", event.id, LEASE)
+    assert second is not None
+    assert second.attempts == 2
+    expire_lease(clock, second)
+    assert await ledger.claim_one("request", event.id, LEASE) is None  # its last attempt: lost

@@ -137,6 +137,36 @@ async def test_the_ledger_claims_gives_up_and_waits_by_one_rule(
     assert await sql.claim_due("w1", 10, LEASE) == expected, "SQL claim"
 
 
+@pytest.mark.parametrize(
+    ("status", "due", "lease", "attempts", "claimable", "lost"),
+    [pytest.param(*case[1:], id=case[0]) for case in LEDGER_CASES],
+)
+async def test_one_named_row_is_claimed_at_once_by_one_rule(
+    clean_db: Database,
+    status: ProvisionStatus,
+    due: timedelta,
+    lease: timedelta | None,
+    attempts: int,
+    claimable: bool,
+    lost: bool,
+) -> None:
+    """``claim_one`` (a request running its step at once): a claimable row, or a waiting one
+    not due yet (its backoff is skipped); never a held, lost or finished one."""
+    event = ledger_row(status, due, lease, attempts)
+    fake = InMemoryLedger(FixedClock(NOW))
+    fake.add(event)
+    await record(clean_db, event)
+    sql = PostgresLedger(clean_db, FixedClock(NOW))
+    at_once = claimable or status in (P, F)
+    assert event.is_claimable_at_once(NOW) is at_once, "domain"
+    expected = None
+    if at_once:
+        expected = copy.deepcopy(event)
+        expected.claim("w1", now=NOW, lease=LEASE, at_once=True)
+    assert await fake.claim_one("w1", event.id, LEASE) == expected, "fake claim_one"
+    assert await sql.claim_one("w1", event.id, LEASE) == expected, "SQL claim_one"
+
+
 # --- a subscription's status and seats ----------------------------------------------------
 
 START = date(2026, 1, 1)  # a two-term ramp: 10 seats, 20 seats, then a renewal of 30

@@ -66,6 +66,15 @@ class InMemoryLedger:
             event.claim(owner, now=now, lease=lease)
         return [copy.deepcopy(e) for e in due]
 
+    async def claim_one(
+        self, owner: str, event_id: uuid.UUID, lease: timedelta
+    ) -> ProvisionEvent | None:
+        row = self.rows.get(event_id)
+        if row is None or not row.is_claimable_at_once(self.clock.now()):
+            return None
+        row.claim(owner, now=self.clock.now(), lease=lease, at_once=True)
+        return copy.deepcopy(row)
+
     async def extend_leases(
         self, owner: str, event_ids: Sequence[uuid.UUID], lease: timedelta
     ) -> set[uuid.UUID]:

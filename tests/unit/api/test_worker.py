@@ -197,3 +197,56 @@ def test_error_text_keeps_no_url_secrets() -> None:
     text = describe_error(ValueError("POST https://hooks.slack.com/services/T0/B0/XXXX failed"))
     assert text == "ValueError: POST https://hooks.slack.com/… failed"
     assert len(describe_error(ValueError("x" * 10_000))) == 2000
+
+
+async def test_run_now_runs_one_named_row_at_once_with_the_usual_outcome(
+    clock: FixedClock,
+) -> None:
+    ledger, registry, seen = InMemoryLedger(clock), WorkerRegistry(), []
+
+    async def ping(event: ProvisionEvent) -> None:
+        seen.append(event.id)
+
+    registry.register("PING", ping)
+    event, untouched = add(ledger), add(ledger)
+    ledger.rows[event.id].next_attempt_at = clock.now() + timedelta(hours=1)  # backing off
+    runner = worker(ledger, registry)
+    ran = await runner.run_now(event.id, 5)
+    assert ran is not None
+    assert ran.status is ProvisionStatus.SUCCEEDED
+    assert seen == [event.id]
+    assert ledger.rows[event.id].status is ProvisionStatus.SUCCEEDED
+    assert ledger.rows[untouched.id].status is ProvisionStatus.PENDING
+    assert await runner.run_now(event.id, 5) is None  # done: nothing to claim
+    assert seen == [event.id]
+
+
+async def test_run_now_past_its_bound_fails_the_attempt_with_the_backoff(
+    clock: FixedClock,
+) -> None:
+    ledger, registry, release = InMemoryLedger(clock), WorkerRegistry(), asyncio.Event()
+
+    async def hangs(event: ProvisionEvent) -> None:
+        await release.wait()
+
+    registry.register("PING", hangs)
+    event = add(ledger)
+    ran = await worker(ledger, registry).run_now(event.id, 0.05)
+    assert ran is not None
+    row = ledger.rows[event.id]
+    assert (row.status, row.attempts, row.lease_owner) == (ProvisionStatus.FAILED, 1, None)
+    assert row.last_error == "StepTimedOut: no outcome within 0.05 s"
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=5)  # the worker's backoff
+
+
+async def test_run_now_leaves_a_row_another_worker_holds(clock: FixedClock) -> None:
+    ledger, registry = InMemoryLedger(clock), WorkerRegistry()
+
+    async def ping(event: ProvisionEvent) -> None:
+        raise AssertionError("not ours to run")
+
+    registry.register("PING", ping)
+    event = add(ledger)
+    [_held] = await ledger.claim_due("w2", 1, CONFIG.lease)
+    assert await worker(ledger, registry).run_now(event.id, 5) is None
+    assert ledger.rows[event.id].lease_owner == "w2"

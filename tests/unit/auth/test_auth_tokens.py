@@ -126,3 +126,10 @@ def test_tokens_signed_before_a_rotation_work_until_they_expire(key: SigningKey)
     later = rotated_at + SETTINGS.lifetime + timedelta(seconds=1)
     assert {k["kid"] for k in ring.jwks(later, SETTINGS.lifetime)["keys"]} == {fresh.kid}
     assert "d" not in ring.jwks(later, SETTINGS.lifetime)["keys"][0]  # public parts only
+
+
+def test_a_revoked_clients_tokens_are_refused(key: SigningKey) -> None:
+    token = _token(_ring(key))
+    assert validate_access_token(KeyRing((key,), frozenset({"other"})), SETTINGS, token, NOW)
+    with pytest.raises(InvalidToken, match="client is revoked"):
+        validate_access_token(KeyRing((key,), frozenset({"portal"})), SETTINGS, token, NOW)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from domain.errors import TrialAlreadyUsed
 from domain.model.customer import Customer
 from domain.model.email import EMAIL_KIND
 from domain.model.enums import NamespaceKind, TrialType
@@ -198,3 +201,41 @@ async def test_subscription_expiring_only_when_it_will_not_renew() -> None:
     assert email.payload["context"]["days_left"] == 30
     assert email.payload["context"]["auto_renew"] is False
     assert email.payload["context"]["ends_on"] == "2026-01-01"
+
+
+async def test_a_combined_trial_gives_its_add_on_the_plan_trials_dates() -> None:
+    world = World()
+    world.store.subscriptions.clear()
+    trials = Trials(world.uow, world.clock)
+    ultimate = await trials.apply(GITLAB, ApplyTrial(world.namespace.id, TrialType.ULTIMATE))
+    world.clock.advance(timedelta(minutes=1))
+    duo = await trials.apply(
+        GITLAB,
+        ApplyTrial(world.namespace.id, TrialType.DUO_ENTERPRISE, with_plan_trial=True),
+    )
+    assert (duo.trial.starts_on, duo.trial.ends_on) == (
+        ultimate.trial.starts_on,
+        ultimate.trial.ends_on,
+    )
+    assert ultimate.trial.ends_on == date(2025, 7, 1)  # 30 days, not the add-on's 60
+    [body] = [
+        e.payload["provision"]["add_on_purchases"]["duo_enterprise"][0]
+        for e in world.store.events
+        if "add_on_purchases" in e.payload.get("provision", {})
+    ]
+    assert (body["started_on"], body["expires_on"]) == ("2025-06-01", "2025-07-01")
+
+
+async def test_gitlab_com_asking_again_for_an_active_trial_gets_the_same_one() -> None:
+    world = World()
+    world.store.subscriptions.clear()
+    trials = Trials(world.uow, world.clock)
+    first = await trials.apply(GITLAB, ApplyTrial(world.namespace.id, TrialType.ULTIMATE))
+    rows = len(world.store.events)
+    again = await trials.apply(
+        GITLAB, ApplyTrial(world.namespace.id, TrialType.ULTIMATE, repeat_is_same=True)
+    )
+    assert (again.trial.id, again.repeated) == (first.trial.id, True)
+    assert len(world.store.events) == rows  # nothing recorded twice
+    with pytest.raises(TrialAlreadyUsed):  # without the flag, a second trial is refused
+        await trials.apply(GITLAB, ApplyTrial(world.namespace.id, TrialType.ULTIMATE))

@@ -17,7 +17,16 @@ from domain.errors import (
 from domain.model.enums import NamespaceKind, NamespacePlan, TrialType
 from domain.model.namespace import Namespace
 from domain.model.trial import Trial
-from domain.model.trial_rules import extend, reactivate, reverts_to, why_not
+from domain.model.trial_rules import (
+    DEFAULT_LENGTHS,
+    active_plan_trial,
+    extend,
+    reactivate,
+    reverts_to,
+    same_application,
+    trial_dates,
+    why_not,
+)
 
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -152,3 +161,32 @@ def test_a_trial_that_has_not_started_is_not_reactivated() -> None:
     ended = _trial(U, days_ago=30)  # its end date is today: ended
     reactivate(ended, GROUP, timedelta(days=30), TODAY)
     assert ended.reactivated
+
+
+def test_the_add_on_of_a_combined_trial_runs_with_the_plan_trial() -> None:
+    ultimate = _trial(U, days_ago=0, length=30)
+    assert trial_dates(DUO, TODAY, DEFAULT_LENGTHS[DUO], ultimate) == (
+        ultimate.starts_on,
+        ultimate.ends_on,
+    )
+    # Alone, the add-on trial runs its own length (60 days); a plan trial ignores the argument.
+    assert trial_dates(DUO, TODAY, DEFAULT_LENGTHS[DUO]) == (TODAY, TODAY + timedelta(days=60))
+    assert trial_dates(U, TODAY, DEFAULT_LENGTHS[U], ultimate) == (
+        TODAY,
+        TODAY + timedelta(days=30),
+    )
+
+
+def test_the_plan_trial_a_combined_add_on_follows_is_the_active_one() -> None:
+    ended = _trial(U, days_ago=40)
+    duo = _trial(DUO)
+    assert active_plan_trial([ended, duo], TODAY) is None
+    current = _trial(UP, days_ago=1)
+    assert active_plan_trial([ended, duo, current], TODAY) is current
+
+
+def test_asking_again_for_an_active_trial_is_the_same_application() -> None:
+    active, ended = _trial(U, days_ago=2), _trial(DUO, days_ago=70, length=60)
+    assert same_application([active, ended], U, TODAY) is active
+    assert same_application([active, ended], DUO, TODAY) is None  # had, and over: refused
+    assert same_application([active], UP, TODAY) is None
