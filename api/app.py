@@ -15,29 +15,28 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from api.authorization_routes import BearerAuthenticationMiddleware, authorization_server_routes
-from api.clock import SystemClock
 from api.commands import Commands
-from api.database_errors import DatabaseErrorMiddleware
-from api.gitlab_com import TrialProvisioning, namespace_provision_handler
-from api.gitlab_com_routes import GITLAB_COM, gitlab_com_routes
-from api.gitlab_routes import gitlab_routes
-from api.graphql.errors import OutageLog
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
-from api.health import healthz, readyz_for
-from api.metrics import metrics_endpoint
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
-from api.oauth_routes import KeyRingHolder, discovery_endpoint, jwks_endpoint
-from api.seat_links import seat_links_endpoint
+from api.http.database_errors import DatabaseErrorMiddleware
+from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
+from api.http.outages import OutageLog
+from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
+from api.rest.gitlab import gitlab_routes
+from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
+from api.rest.health import healthz, readyz_for
+from api.rest.metrics import metrics_endpoint
+from api.rest.oauth import KeyRingHolder, discovery_endpoint, jwks_endpoint
+from api.rest.seat_links import seat_links_endpoint
 from api.settings import Settings
-from api.worker import Worker, WorkerRegistry, new_owner_id
-from api.worker_process import worker_config
+from api.worker.in_request import TrialProvisioning
+from api.worker.loop import Worker, WorkerRegistry, new_owner_id
+from api.worker.process import worker_config
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
-from auth.license_keys import DatabaseLicenseSigner
+from auth.licenses.keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
 from auth.service_tokens import KeyRingServiceTokenSigner
 from auth.store import OAuthStore
@@ -45,6 +44,8 @@ from domain.model.cloud_connector import SERVICE_TOKEN_LIFETIME
 from domain.model.provision_event import ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.ports import Clock
+from integrations.clock import SystemClock
+from integrations.gitlab_com.client import namespace_provision_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import save_payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from auth.license_keys import DatabaseLicenseSigner
+from auth.licenses.keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
 from domain.ports import Clock, LicenseSigner, ServiceTokenSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler

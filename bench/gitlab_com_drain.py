@@ -41,10 +41,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.app import create_app
-from api.clock import SystemClock
 from api.settings import Settings
 from domain.model.provision_event import ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
+from integrations.clock import SystemClock
 from persistence.database import Database
 from persistence.ledger import PostgresOutbox
 from persistence.migrations import migrate
@@ -164,7 +164,7 @@ def start_workers(
         log = (folder / f"worker-{n}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "worker"],
+                [sys.executable, "-m", "api.cli.main", "worker"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

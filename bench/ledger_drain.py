@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.clock import SystemClock
-from api.ledger_handlers import HTTP_PING_KIND
 from domain.model.provision_event import ProvisionEvent
+from integrations.clock import SystemClock
+from integrations.http_ping import HTTP_PING_KIND
 from persistence.database import Database
 from persistence.ledger import PostgresOutbox
 from persistence.migrations import migrate
@@ -84,7 +84,7 @@ def start_workers(dsn: str, folder: Path, concurrency: int) -> list[subprocess.P
         log = (folder / f"worker-{n}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "worker"],
+                [sys.executable, "-m", "api.cli.main", "worker"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

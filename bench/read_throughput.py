@@ -34,7 +34,6 @@ from load import Endpoint, Load, Result, require_wrk, run_wrk
 from seed import LICENSES_PER_SUBSCRIPTION, bench_database, prepare
 
 from api.app import create_app
-from api.clock import SystemClock
 from api.ids import parse_global_id
 from api.settings import Settings
 from auth.backend import KIND_CLAIM
@@ -42,6 +41,7 @@ from auth.keys import load_or_create
 from auth.tokens import issue_access_token
 from domain.policy import grantable
 from domain.principal import PrincipalKind
+from integrations.clock import SystemClock
 
 TARGET = 0.16
 WORKERS = 2

@@ -32,13 +32,13 @@ from read_throughput import free_port, wait_ready
 from seed import bench_database
 from self_managed_app import DSN_VARIABLE
 
-from api.clock import SystemClock
 from api.commands import Commands
 from domain.model.activation_code import hash_activation_code
 from domain.model.customer import Customer
 from domain.model.enums import Channel, Deployment, Plan
 from domain.model.subscription import Segment, Subscription, Term, subscription_name
 from domain.use_cases.activate_subscription import ActivateSubscription
+from integrations.clock import SystemClock
 from persistence.database import Database
 from persistence.migrations import migrate
 from persistence.unit_of_work import PostgresUnitOfWork

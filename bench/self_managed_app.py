@@ -30,8 +30,8 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.settings import Settings
-from auth.license_envelope import encode
-from auth.license_keys import load_or_create
+from auth.licenses.envelope import encode
+from auth.licenses.keys import load_or_create
 from domain.model.ids import new_id
 from domain.model.license import license_key_digest
 from persistence.mappers import (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -451,3 +451,9 @@ class ServiceTokenSigner(Protocol):
     async def sign(self, claims: Mapping[str, object]) -> str:
         """A signed JWT (RS256, with ``kid``) carrying ``claims``."""
         ...
+
+
+EventHandler = Callable[[ProvisionEvent], Awaitable[None]]
+"""Runs one attempt of a provision event (the worker drives it, an adapter implements it):
+returning means success, raising means failure (retried). Handlers must be idempotent: an
+attempt may run again after a crash or a lost lease."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-PROVISION = [sys.executable, "-m", "api.cli"]
+PROVISION = [sys.executable, "-m", "api.cli.main"]
 READY_WITHIN_SECONDS = 30
 STOP_WITHIN_SECONDS = 30
 

@@ -45,16 +45,9 @@ from strawberry.types.execution import ExecutionContext
 
 from api.graphql.context import Context
 from api.graphql.cost import query_cost
-from api.graphql.errors import (
-    SERVICE_UNAVAILABLE,
-    ApiError,
-    OutageLog,
-    database_unavailable,
-    hide_suggestions,
-    shortened,
-    unstorable_value,
-)
+from api.graphql.errors import SERVICE_UNAVAILABLE, ApiError, hide_suggestions, shortened
 from api.graphql.limits import DocumentLimits, LimitError, check_document
+from api.http.outages import OutageLog, database_unavailable, unstorable_value
 from domain.errors import DomainError
 
 logger = logging.getLogger("provision.graphql")

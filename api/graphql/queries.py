@@ -22,13 +22,24 @@ from api.graphql.prefetch import (
 )
 from api.graphql.staff_queries import audit_entries, provision_event_summary_field, provision_events
 from api.graphql.types.audit import audit_entry_node
-from api.graphql.types.customer import CustomerNode, customer_node
-from api.graphql.types.license import InstanceNode, LicenseNode, instance_node, license_node
-from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.graphql.types.node import Connection, Node, build_connection
+from api.graphql.types.nodes import (
+    CustomerNode,
+    InstanceNode,
+    LicenseNode,
+    NamespaceNode,
+    SubscriptionNode,
+    TrialNode,
+    UsageReportNode,
+    customer_node,
+    instance_node,
+    license_node,
+    namespace_node,
+    subscription_node,
+    trial_node,
+    usage_report_node,
+)
 from api.graphql.types.provision_event import provision_event_node
-from api.graphql.types.subscription import SubscriptionNode, subscription_node
-from api.graphql.types.usage import UsageReportNode, usage_report_node
 from api.graphql.types.viewer import Viewer, viewer_of
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
 from domain.errors import DomainError, ValidationFailed

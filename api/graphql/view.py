@@ -14,8 +14,9 @@ from strawberry.http import GraphQLHTTPResponse
 
 from api.commands import Commands
 from api.graphql.context import Context
-from api.graphql.errors import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
+from api.graphql.errors import SERVICE_UNAVAILABLE
 from api.graphql.loaders import Loaders
+from api.http.outages import RETRY_AFTER_SECONDS
 from auth.backend import PrincipalUser
 from domain.model.input_checks import unstorable
 from domain.ports import Clock

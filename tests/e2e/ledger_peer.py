@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-PROVISION = [sys.executable, "-m", "api.cli"]
+PROVISION = [sys.executable, "-m", "api.cli.main"]
 
 
 @dataclass

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
-from auth.license_envelope import decode
-from auth.license_keys import load_public_key
+from auth.licenses.envelope import decode
+from auth.licenses.keys import load_public_key
 from domain.principal import PrincipalKind
 
 from bearer import bearer, token_for

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from auth.license_envelope import decode
-from auth.license_keys import load_public_key
+from auth.licenses.envelope import decode
+from auth.licenses.keys import load_public_key
 from domain.model.usage import UsageReport
 from persistence.database import Database
 

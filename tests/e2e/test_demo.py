@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from api.demo import seed_demo
+from api.cli.demo import seed_demo
 from persistence.database import Database
 
 from fakes import FixedClock

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.clock import SystemClock
 from api.ids import global_id
 from domain.model.enums import Deployment
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.model.provisioning import NAMESPACE_PROVISION
+from integrations.clock import SystemClock
 from persistence.database import Database
 
 import factories as f

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.gitlab_com import TRIAL_NOT_PROVISIONED
+from api.worker.in_request import TRIAL_NOT_PROVISIONED
 from domain.model.enums import Deployment, NamespacePlan
 from persistence.database import Database
 

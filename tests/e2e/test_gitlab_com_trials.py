@@ -17,8 +17,8 @@ import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.gitlab_com import TRIAL_NOT_PROVISIONED
 from api.settings import Settings
+from api.worker.in_request import TRIAL_NOT_PROVISIONED
 from domain.model.provision_event import ProvisionStatus
 from persistence.database import Database
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from api.clock import SystemClock
-from api.ledger_handlers import HTTP_PING_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
+from integrations.clock import SystemClock
+from integrations.http_ping import HTTP_PING_KIND
 from persistence.database import Database
 from persistence.ledger import PostgresLedger
 from persistence.unit_of_work import PostgresUnitOfWork

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from auth.license_envelope import encode
-from auth.license_keys import LicenseSigningKey, load_or_create, public_pem
+from auth.licenses.envelope import encode
+from auth.licenses.keys import LicenseSigningKey, load_or_create, public_pem
 from domain.model.enums import LicensingMode, Plan
 from domain.model.license import License, Licensee
 from domain.model.license_attributes import license_attributes
@@ -23,7 +23,7 @@ from persistence.database import Database
 
 import factories as f
 
-PROVISION = [sys.executable, "-m", "api.cli"]
+PROVISION = [sys.executable, "-m", "api.cli.main"]
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/nothing"  # refuses connections
 
 

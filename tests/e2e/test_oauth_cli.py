@@ -31,7 +31,7 @@ from oauth_flow import (
     viewer,
 )
 
-PROVISION = [sys.executable, "-m", "api.cli"]
+PROVISION = [sys.executable, "-m", "api.cli.main"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from api.ids import global_id
-from api.worker import Worker, WorkerConfig, WorkerRegistry
+from api.worker.loop import Worker, WorkerConfig, WorkerRegistry
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.ports import Clock
 from domain.principal import PrincipalKind

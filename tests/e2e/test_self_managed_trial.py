@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from auth.license_envelope import decode
-from auth.license_keys import load_public_key
+from auth.licenses.envelope import decode
+from auth.licenses.keys import load_public_key
 from persistence.database import Database
 
 import factories as f

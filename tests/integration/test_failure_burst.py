@@ -6,8 +6,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from api.ledger_handlers import alert_text, failure_burst_job
+from api.worker.handlers import failure_burst_job
 from domain.model.provision_event import ProvisionEvent
+from integrations.alerts import alert_text
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 

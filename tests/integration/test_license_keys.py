@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-import auth.license_keys
-from auth.license_envelope import decode
-from auth.license_keys import DatabaseLicenseSigner, load_or_create, load_public_key
+import auth.licenses.keys
+from auth.licenses.envelope import decode
+from auth.licenses.keys import DatabaseLicenseSigner, load_or_create, load_public_key
 from domain.ports import LicenseSigner
 from persistence.database import Database
 
@@ -77,7 +77,7 @@ async def test_the_table_holds_one_key(db: Database, database_url: str) -> None:
 
 
 def test_the_private_key_stays_out_of_reprs() -> None:
-    key = auth.license_keys.LicenseSigningKey(rsa.generate_private_key(65537, 2048), NOW)
+    key = auth.licenses.keys.LicenseSigningKey(rsa.generate_private_key(65537, 2048), NOW)
     assert "private_key" not in repr(key)
 
 
@@ -87,13 +87,13 @@ async def test_the_signer_loads_once_and_signs_in_a_worker_thread(
     await _fresh(db)
     loop_thread = threading.get_ident()
     signing_threads: list[int] = []
-    real_encode = auth.license_keys.encode
+    real_encode = auth.licenses.keys.encode
 
     def recording_encode(attributes: Mapping[str, object], key: RSAPrivateKey) -> str:
         signing_threads.append(threading.get_ident())
         return real_encode(attributes, key)
 
-    monkeypatch.setattr(auth.license_keys, "encode", recording_encode)
+    monkeypatch.setattr(auth.licenses.keys, "encode", recording_encode)
     signer: LicenseSigner = DatabaseLicenseSigner(lambda: db.pool, lambda: NOW)
     keys = await asyncio.gather(*(signer.sign(ATTRIBUTES) for _ in range(5)))
 

@@ -10,7 +10,8 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.loaders import Loaders
-from api.graphql.types.license import (
+from api.graphql.types.mutation_error import MutationError, UserError
+from api.graphql.types.nodes import (
     FutureSubscription,
     InstanceNode,
     LicenseNode,
@@ -18,7 +19,6 @@ from api.graphql.types.license import (
     instance_node,
     license_node,
 )
-from api.graphql.types.mutation_error import MutationError, UserError
 from auth.rate_limit import Limit
 from domain.errors import ActivationCodeInvalid, DomainError
 from domain.model.activation_code import hash_activation_code

@@ -11,7 +11,7 @@ from api.graphql.context import Info
 from api.graphql.enums import Channel, Deployment, LicensingMode, Plan
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.graphql.types.nodes import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
 from domain.model import enums as model
 from domain.use_cases.create_subscription import (

@@ -8,8 +8,8 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.mutations.outcome import outcome
-from api.graphql.types.license import LicenseNode, license_node
 from api.graphql.types.mutation_error import MutationError
+from api.graphql.types.nodes import LicenseNode, license_node
 from api.ids import global_id, parse_typed_id
 from domain.use_cases.issue_offline_license import IssueOfflineLicense
 

@@ -9,8 +9,12 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.namespace import NamespaceNode, namespace_node
-from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.graphql.types.nodes import (
+    NamespaceNode,
+    SubscriptionNode,
+    namespace_node,
+    subscription_node,
+)
 from api.ids import parse_typed_id
 from domain.use_cases.link_namespace import Linked, LinkNamespace, UnlinkNamespace
 

@@ -10,9 +10,13 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.mutations.outcome import attempt
-from api.graphql.types.license import FutureSubscription, future_subscription_nodes
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.usage import UsageReportNode, usage_report_node
+from api.graphql.types.nodes import (
+    FutureSubscription,
+    UsageReportNode,
+    future_subscription_nodes,
+    usage_report_node,
+)
 from domain.model.future_subscription import future_subscriptions
 from domain.use_cases.report_usage import ReportUsage
 

@@ -13,7 +13,7 @@ from api.graphql.context import Info
 from api.graphql.mutations.create_subscription import TermInput
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.subscription import SubscriptionNode, subscription_node
+from api.graphql.types.nodes import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
 from domain.use_cases.cancel_subscription import CancelSubscription
 from domain.use_cases.change_subscription import ChangeSubscription

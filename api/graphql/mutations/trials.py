@@ -12,7 +12,7 @@ from api.graphql.enums import ErrorCode, TrialType
 from api.graphql.errors import api_error
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.namespace import NamespaceNode, TrialNode, namespace_node, trial_node
+from api.graphql.types.nodes import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.ids import parse_typed_id
 from domain.errors import DomainError, ValidationFailed
 from domain.model import enums as model

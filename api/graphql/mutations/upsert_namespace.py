@@ -9,7 +9,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.mutations.outcome import attempt, outcome
 from api.graphql.types.mutation_error import MutationError, UserError
-from api.graphql.types.namespace import NamespaceNode, namespace_node
+from api.graphql.types.nodes import NamespaceNode, namespace_node
 from domain.errors import ValidationFailed
 from domain.model.enums import NamespaceKind
 from domain.model.input_checks import parse_bigint_id

@@ -20,9 +20,7 @@ from domain.model.provision_event import ProvisionEvent
 from persistence.staff_reads import LedgerSummary
 
 if TYPE_CHECKING:
-    from api.graphql.types.license import InstanceNode
-    from api.graphql.types.namespace import NamespaceNode
-    from api.graphql.types.subscription import SubscriptionNode
+    from api.graphql.types.nodes import InstanceNode, NamespaceNode, SubscriptionNode
 
 
 def _link(
@@ -97,8 +95,8 @@ class ProvisionEventNode(Node):
     @strawberry.field(description="The subscription it is about, if any (null if gone).")
     def subscription(
         self, info: Info
-    ) -> Annotated[SubscriptionNode, strawberry.lazy("api.graphql.types.subscription")] | None:
-        from api.graphql.types.subscription import subscription_node
+    ) -> Annotated[SubscriptionNode, strawberry.lazy("api.graphql.types.nodes")] | None:
+        from api.graphql.types.nodes import subscription_node
 
         return _link(  # type: ignore[return-value]
             info.context.loaders.subscriptions,
@@ -109,8 +107,8 @@ class ProvisionEventNode(Node):
     @strawberry.field(description="The namespace it is about, if any (null if gone).")
     def namespace(
         self, info: Info
-    ) -> Annotated[NamespaceNode, strawberry.lazy("api.graphql.types.namespace")] | None:
-        from api.graphql.types.namespace import namespace_node
+    ) -> Annotated[NamespaceNode, strawberry.lazy("api.graphql.types.nodes")] | None:
+        from api.graphql.types.nodes import namespace_node
 
         today = info.context.today
         return _link(  # type: ignore[return-value]
@@ -122,8 +120,8 @@ class ProvisionEventNode(Node):
     @strawberry.field(description="The self-managed instance it is about, if any (null if gone).")
     def instance(
         self, info: Info
-    ) -> Annotated[InstanceNode, strawberry.lazy("api.graphql.types.license")] | None:
-        from api.graphql.types.license import instance_node
+    ) -> Annotated[InstanceNode, strawberry.lazy("api.graphql.types.nodes")] | None:
+        from api.graphql.types.nodes import instance_node
 
         return _link(  # type: ignore[return-value]
             info.context.loaders.instances, self.entity.instance_id, instance_node

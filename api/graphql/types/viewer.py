@@ -8,8 +8,8 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.errors import api_error, page_size
-from api.graphql.types.customer import CustomerNode, customer_node
 from api.graphql.types.node import Connection, build_connection
+from api.graphql.types.nodes import CustomerNode, customer_node
 from api.ids import parse_cursor
 from domain.errors import DomainError
 from domain.policy import Access, Resource, require_scope

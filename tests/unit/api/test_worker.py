@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.worker import Worker, WorkerConfig, WorkerRegistry, describe_error, due_time
+from api.worker.loop import Worker, WorkerConfig, WorkerRegistry, describe_error, due_time
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
 
 from fakes import FixedClock, InMemoryLedger, InMemoryScheduledJobRuns

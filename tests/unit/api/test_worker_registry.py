@@ -10,10 +10,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from api.ledger_handlers import GIVE_UP_LOST_ROWS_JOB, HTTP_PING_KIND, give_up_lost_rows_job
 from api.settings import Settings
-from api.worker import WorkerConfig, WorkerRegistry
-from api.worker_process import (
+from api.worker.handlers import GIVE_UP_LOST_ROWS_JOB, give_up_lost_rows_job
+from api.worker.loop import WorkerConfig, WorkerRegistry
+from api.worker.process import (
     SUBSCRIPTION_EXPIRING_JOB,
     TRIAL_ENDING_SOON_JOB,
     TRIAL_EXPIRY_JOB,
@@ -22,6 +22,7 @@ from api.worker_process import (
     worker_config,
 )
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
+from integrations.http_ping import HTTP_PING_KIND
 from persistence.database import Database
 
 from fakes import FixedClock, InMemoryLedger

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from auth.license_envelope import LicenseKeyInvalid, decode, encode, encode64
-from auth.rsa_raw import RawRSAError, private_encrypt, public_decrypt
+from auth.licenses.envelope import LicenseKeyInvalid, decode, encode, encode64
+from auth.licenses.rsa_raw import RawRSAError, private_encrypt, public_decrypt
 from domain.model.enums import LicensingMode, Plan
 from domain.model.license import License, Licensee
 from domain.model.license_attributes import license_attributes

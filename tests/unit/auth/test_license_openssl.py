@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from auth.license_envelope import encode
+from auth.licenses.envelope import encode
 from domain.model.enums import AddOnKind, LicensingMode, Plan
 from domain.model.license import License, Licensee
 from domain.model.license_attributes import license_attributes

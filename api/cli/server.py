@@ -1,0 +1,62 @@
+"""``provision serve``, ``migrate`` and ``worker``: the long-running processes (each migrates
+first)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from api.cli.support import database
+from api.settings import Settings
+from persistence.migrations import migrate
+
+
+def serve_api(settings: Settings) -> int:
+    import uvicorn
+
+    with database(settings) as dsn:
+        print(asyncio.run(migrate(dsn)).strip().splitlines()[-1], file=sys.stderr)
+        # uvicorn workers are fresh processes: they read the DSN from the environment.
+        os.environ["DATABASE_URL"] = dsn
+        print(
+            f"GraphiQL on http://{settings.host}:{settings.port}/graphql (Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it
+        # found: with the default one the process would die there, before the embedded
+        # PostgreSQL is stopped. Ours turns it into an exit that runs the cleanup.
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers if settings.workers > 1 else None,
+                log_level=settings.log_level,
+                access_log=False,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run_ledger_worker(settings: Settings) -> int:
+    from api.worker.process import run_worker
+
+    with database(settings) as dsn:
+        asyncio.run(migrate(dsn))
+        asyncio.run(run_worker(settings, dsn))
+    return 0
+
+
+def migrate_database(settings: Settings) -> int:
+    with database(settings) as dsn:
+        print(asyncio.run(migrate(dsn)))
+    return 0

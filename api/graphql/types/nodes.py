@@ -1,0 +1,652 @@
+"""The node types that reference each other, in one module so they import no one in a circle:
+Subscription (terms, segments, add-ons, derived status and seats, children), Customer,
+License and Instance (and the future terms an instance is told of), Namespace and Trial, and
+Usage with its seat-link usage reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Iterable
+from datetime import date, datetime
+from typing import Annotated, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.graphql.context import Context, Info
+from api.graphql.enums import (
+    AddOnKind,
+    Channel,
+    Deployment,
+    LicensingMode,
+    NamespacePlan,
+    Plan,
+    SubscriptionStatus,
+    TrialStatus,
+    TrialType,
+    api_enum,
+)
+from api.graphql.errors import page_size
+from api.graphql.resolve import load_then, present
+from api.graphql.types.node import Connection, Node, build_connection
+from api.ids import parse_cursor
+from domain.model import customer as customer_model
+from domain.model import future_subscription
+from domain.model import instance as instance_model
+from domain.model import namespace as namespace_model
+from domain.model import subscription as subscription_model
+from domain.model import trial as trial_model
+from domain.model import usage as usage_model
+from domain.model.enums import Deployment as DomainDeployment
+from domain.model.usage import usage_of
+from persistence.views import LicenseView
+
+# --- subscription ------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Segment", description="A stretch of a term with its own seat count.")
+class SegmentType:
+    start_date: date = strawberry.field(description="First day covered.")
+    end_date: date = strawberry.field(description="First day no longer covered (exclusive).")
+    seats: int = strawberry.field(description="Seats licensed during the segment.")
+
+
+@strawberry.type(name="Term", description="A contract period: the purchase or one renewal.")
+class TermType:
+    start_date: date = strawberry.field(description="First day of the term.")
+    end_date: date = strawberry.field(description="First day after the term (exclusive).")
+    segments: list[SegmentType] = strawberry.field(
+        description="The term's segments in date order; several make a ramp deal."
+    )
+
+
+@strawberry.type(name="AddOn", description="Something bought on top of the plan.")
+class AddOnType:
+    kind: AddOnKind = strawberry.field(description="What the add-on adds.")
+    name: str = strawberry.field(description="The add-on's name, as GitLab shows it.")
+    quantity: int = strawberry.field(description="How much of it (minutes, GB or seats).")
+    start_date: date = strawberry.field(description="First day covered.")
+    end_date: date = strawberry.field(description="First day no longer covered (exclusive).")
+
+
+@strawberry.type(
+    name="Subscription",
+    description="What a customer bought. Status and seats are derived from the terms and today.",
+)
+class SubscriptionNode(Node):
+    _global_type = "Subscription"
+    # Fields read the entity when asked: a page builds one small object per subscription.
+    entity: strawberry.Private[subscription_model.Subscription]
+    # The request context: today's date and the loaders (resolvers need no info).
+    context: strawberry.Private[Context]
+
+    @strawberry.field(description="Unique name like A-S00012345, never reused.")
+    def name(self) -> str:
+        return self.entity.name
+
+    @strawberry.field(description="Where the product runs.")
+    def deployment(self) -> Deployment:
+        return api_enum(Deployment, self.entity.deployment)
+
+    @strawberry.field(description="The tier sold.")
+    def plan(self) -> Plan:
+        return api_enum(Plan, self.entity.plan)
+
+    @strawberry.field(description="How it was sold.")
+    def channel(self) -> Channel:
+        return api_enum(Channel, self.entity.channel)
+
+    @strawberry.field(description="The partner who sold it (reseller and marketplace channels).")
+    def partner_id(self) -> str | None:
+        return self.entity.partner_id
+
+    @strawberry.field(description="Derived from dates and cancellation.")
+    def status(self) -> SubscriptionStatus:
+        return api_enum(SubscriptionStatus, self.entity.status(self.context.today))
+
+    @strawberry.field(
+        description="Cancelled at the end of the current term: active until then, no renewal."
+    )
+    def cancel_at_period_end(self) -> bool:
+        return self.entity.cancel_at_period_end
+
+    @strawberry.field(description="Renews by itself at the end of the term.")
+    def auto_renew(self) -> bool:
+        return self.entity.auto_renew
+
+    @strawberry.field(description="How instances get their license; null for GitLab.com.")
+    def licensing_mode(self) -> LicensingMode | None:
+        mode = self.entity.licensing_mode
+        return api_enum(LicensingMode, mode) if mode else None
+
+    @strawberry.field(description="How many distinct instances may activate.")
+    def max_instances(self) -> int:
+        return self.entity.max_instances
+
+    @strawberry.field(description="Whether quarterly seat reconciliation applies.")
+    def reconciliation_enabled(self) -> bool:
+        return self.entity.reconciliation_enabled
+
+    @strawberry.field(description="First day of the first term.")
+    def start_date(self) -> date:
+        return self.entity.start_date
+
+    @strawberry.field(description="First day after the last term (exclusive).")
+    def end_date(self) -> date:
+        return self.entity.end_date
+
+    @strawberry.field(description="Seats of the current segment.")
+    def seats(self) -> int:
+        return self.entity.seats(self.context.today)
+
+    @strawberry.field(description="When the subscription was recorded.")
+    def created_at(self) -> datetime:
+        return self.entity.created_at
+
+    @strawberry.field(description="The terms, in date order, with their segments.")
+    def terms(self) -> list[TermType]:
+        return [
+            TermType(
+                start_date=term.start_date,
+                end_date=term.end_date,
+                segments=[
+                    SegmentType(start_date=s.start_date, end_date=s.end_date, seats=s.seats)
+                    for s in term.segments
+                ],
+            )
+            for term in self.entity.terms
+        ]
+
+    @strawberry.field(description="Add-ons bought on top of the plan.")
+    def add_ons(self) -> list[AddOnType]:
+        return [
+            AddOnType(
+                kind=api_enum(AddOnKind, a.kind),
+                name=a.kind.value.lower(),
+                quantity=a.quantity,
+                start_date=a.start_date,
+                end_date=a.end_date,
+            )
+            for a in self.entity.add_ons
+        ]
+
+    @strawberry.field(description="The customer who owns the subscription.")
+    def customer(self) -> CustomerNode:
+        return load_then(  # type: ignore[return-value]
+            self.context.loaders.customers,
+            self.entity.customer_id,
+            lambda c: customer_node(present(c, "customer")),
+        )
+
+    @strawberry.field(description="The linked GitLab.com namespace (GitLab.com subscriptions).")
+    def namespace(self) -> NamespaceNode | None:
+        if self.entity.namespace_id is None:
+            return None
+        today = self.context.today
+        return load_then(  # type: ignore[return-value]
+            self.context.loaders.namespaces,
+            self.entity.namespace_id,
+            lambda n: namespace_node(n, today) if n else None,
+        )
+
+    @strawberry.field(description="Licenses issued for the subscription, oldest first.")
+    def licenses(
+        self,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[LicenseNode]:
+        loaders, parent_id = self.context.loaders, self.entity.id
+        key = (parent_id, page_size(first), parse_cursor(after))
+        return load_then(  # type: ignore[return-value]
+            loaders.licenses_by_subscription,
+            key,
+            lambda page: build_connection(
+                page,
+                license_node,
+                after_given=after is not None,
+                count=lambda: loaders.license_counts.load(parent_id),  # type: ignore[arg-type, return-value]
+            ),
+        )
+
+    @strawberry.field(description="Instances activated on the subscription, oldest first.")
+    def instances(
+        self,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[InstanceNode]:
+        loaders, parent_id = self.context.loaders, self.entity.id
+        key = (parent_id, page_size(first), parse_cursor(after))
+        return load_then(  # type: ignore[return-value]
+            loaders.instances_by_subscription,
+            key,
+            lambda page: build_connection(
+                page,
+                instance_node,
+                after_given=after is not None,
+                count=lambda: loaders.instance_counts.load(parent_id),  # type: ignore[arg-type, return-value]
+            ),
+        )
+
+    @strawberry.field(
+        description="The latest usage: seat link for instances, GitLab.com's report for groups."
+    )
+    def usage(self) -> UsageType | None:
+        entity, today = self.entity, self.context.today
+        if entity.deployment is DomainDeployment.GITLAB_COM:
+            if entity.namespace_id is None:
+                return None
+
+            def from_namespace(namespace: object) -> UsageType | None:
+                usage = getattr(namespace, "usage", None)
+                if usage is None:
+                    return None
+                return UsageType.from_domain(
+                    usage_of(
+                        entity,
+                        usage.billable_members,
+                        usage.max_seats_used,
+                        usage.reported_at,
+                        today,
+                    )
+                )
+
+            return load_then(  # type: ignore[return-value]
+                self.context.loaders.namespaces, entity.namespace_id, from_namespace
+            )
+
+        def from_report(report: object) -> UsageType | None:
+            if report is None:
+                return None
+            return UsageType.from_domain(
+                usage_of(
+                    entity,
+                    report.billable_users,  # type: ignore[attr-defined]
+                    report.max_historical_users,  # type: ignore[attr-defined]
+                    report.reported_at,  # type: ignore[attr-defined]
+                    today,
+                )
+            )
+
+        return load_then(  # type: ignore[return-value]
+            self.context.loaders.latest_usage, entity.id, from_report
+        )
+
+
+def subscription_node(
+    entity: subscription_model.Subscription, context: Context
+) -> SubscriptionNode:
+    return SubscriptionNode(entity=entity, context=context)
+
+
+# --- customer ----------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Customer", description="A billing account: a company and its contact.")
+class CustomerNode(Node):
+    _global_type = "Customer"
+    company: str = strawberry.field(description="The company's name.")
+    contact_name: str = strawberry.field(description="Who to talk to.")
+    contact_email: str = strawberry.field(description="Where emails go.")
+    created_at: datetime = strawberry.field(description="When the customer was recorded.")
+    entity: strawberry.Private[customer_model.Customer]
+
+    @strawberry.field(description="The customer's subscriptions, oldest first.")
+    def subscriptions(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[SubscriptionNode]:
+        loaders, parent_id = info.context.loaders, self.entity.id
+        key = (parent_id, page_size(first), parse_cursor(after))
+        return load_then(  # type: ignore[return-value]
+            loaders.subscriptions_by_customer,
+            key,
+            lambda page: build_connection(
+                page,
+                lambda s: subscription_node(s, info.context),
+                after_given=after is not None,
+                count=lambda: loaders.subscription_counts_by_customer.load(parent_id),  # type: ignore[arg-type, return-value]
+            ),
+        )
+
+
+def customer_node(entity: customer_model.Customer) -> CustomerNode:
+    return CustomerNode(
+        company=entity.company,
+        contact_name=entity.contact_name,
+        contact_email=entity.contact_email,
+        created_at=entity.created_at,
+        entity=entity,
+    )
+
+
+# --- license -----------------------------------------------------------------------------------
+
+
+def _subscription(
+    info: Info, subscription_id: uuid.UUID
+) -> SubscriptionNode | Awaitable[SubscriptionNode]:
+    return load_then(
+        info.context.loaders.subscriptions,
+        subscription_id,
+        lambda s: subscription_node(present(s, "subscription"), info.context),
+    )
+
+
+@strawberry.type(name="License", description="A signed statement of what an instance may use.")
+class LicenseNode(Node):
+    _global_type = "License"
+    # Fields read the entity when asked: a page builds one small object per license.
+    entity: strawberry.Private[LicenseView]
+
+    @strawberry.field(description="Online cloud, offline cloud or legacy.")
+    def mode(self) -> LicensingMode:
+        return api_enum(LicensingMode, self.entity.mode)
+
+    @strawberry.field(description="The tier licensed.")
+    def plan(self) -> Plan:
+        return api_enum(Plan, self.entity.plan)
+
+    @strawberry.field(description="Licensed users (`active_user_count`).")
+    def seats(self) -> int:
+        return self.entity.seats
+
+    @strawberry.field(description="First day the license is valid (`issued_at`).")
+    def starts_at(self) -> date:
+        return self.entity.starts_at
+
+    @strawberry.field(description="The day the license expires (exclusive).")
+    def expires_at(self) -> date:
+        return self.entity.expires_at
+
+    @strawberry.field(description="Whether this is a trial license.")
+    def trial(self) -> bool:
+        return self.entity.trial
+
+    @strawberry.field(
+        description="Whether this is a cancellation key (`generated_from_cancellation`)."
+    )
+    def cancelled(self) -> bool:
+        return self.entity.cancelled
+
+    @strawberry.field(
+        description="GitLab's license envelope; identical bytes until something in it changes."
+    )
+    def license_key(self, info: Info) -> str:
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.license_keys,
+            self.entity.id,
+            lambda key: present(key, "license key"),
+        )
+
+    @strawberry.field(description="When the license was issued.")
+    def created_at(self) -> datetime:
+        return self.entity.created_at
+
+    @strawberry.field(description="The subscription the license was issued for.")
+    def subscription(self, info: Info) -> SubscriptionNode:
+        return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A term that starts after the current one (GitLab's shape).")
+class FutureSubscription:
+    cloud_license_enabled: bool = strawberry.field(description="Online or offline cloud.")
+    offline_cloud_license_enabled: bool = strawberry.field(description="Offline cloud.")
+    plan: str = strawberry.field(description="premium or ultimate.")
+    name: str = strawberry.field(description="The licensee's name.")
+    company: str = strawberry.field(description="The licensee's company.")
+    email: str = strawberry.field(description="The licensee's email.")
+    starts_at: str = strawberry.field(description="YYYY-MM-DD.")
+    expires_at: str = strawberry.field(description="YYYY-MM-DD (exclusive).")
+    users_in_license_count: int = strawberry.field(description="Seats at the term's start.")
+
+
+def future_subscription_nodes(
+    futures: Iterable[future_subscription.FutureSubscription],
+) -> list[FutureSubscription]:
+    return [
+        FutureSubscription(
+            cloud_license_enabled=f.cloud_license_enabled,
+            offline_cloud_license_enabled=f.offline_cloud_license_enabled,
+            plan=f.plan,
+            name=f.name,
+            company=f.company,
+            email=f.email,
+            starts_at=f.starts_at.isoformat(),
+            expires_at=f.expires_at.isoformat(),
+            users_in_license_count=f.users_in_license_count,
+        )
+        for f in futures
+    ]
+
+
+def license_node(entity: LicenseView) -> LicenseNode:
+    return LicenseNode(entity=entity)
+
+
+@strawberry.type(
+    name="Instance", description="A self-managed installation bound to a subscription."
+)
+class InstanceNode(Node):
+    _global_type = "Instance"
+    instance_identifier: str = strawberry.field(description="The UUID the instance sends.")
+    hostname: str | None = strawberry.field(description="The hostname it last reported.")
+    gitlab_version: str | None = strawberry.field(description="The version it last reported.")
+    activated_at: datetime = strawberry.field(description="When it first activated.")
+    last_synced_at: datetime | None = strawberry.field(description="Its last seat-link sync.")
+    entity: strawberry.Private[instance_model.Instance]
+
+    @strawberry.field(description="The subscription the instance is activated on.")
+    def subscription(self, info: Info) -> SubscriptionNode:
+        return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+def instance_node(entity: instance_model.Instance) -> InstanceNode:
+    return InstanceNode(
+        instance_identifier=entity.instance_identifier,
+        hostname=entity.hostname,
+        gitlab_version=entity.gitlab_version,
+        activated_at=entity.activated_at,
+        last_synced_at=entity.last_synced_at,
+        entity=entity,
+    )
+
+
+# --- namespace ---------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Namespace", description="A GitLab.com group or user namespace.")
+class NamespaceNode(Node):
+    _global_type = "Namespace"
+    gitlab_id: int = strawberry.field(description="The namespace's id on GitLab.com.")
+    path: str = strawberry.field(description="Its full path, like `acme/platform`.")
+    name: str = strawberry.field(description="Its display name.")
+    kind: str = strawberry.field(description="GROUP or USER.")
+    parent_gitlab_id: int | None = strawberry.field(
+        description="The parent group's GitLab id; null for a top-level namespace."
+    )
+    top_level: bool = strawberry.field(description="Whether it has no parent.")
+    base_plan: NamespacePlan = strawberry.field(description="The plan it pays for, trials aside.")
+    owner_gitlab_user_ids: list[int] = strawberry.field(
+        description="GitLab user ids of its owners."
+    )
+    billable_members: int | None = strawberry.field(description="Latest billable member count.")
+    max_seats_used: int | None = strawberry.field(description="Highest seat count used.")
+    compute_minutes_used: int | None = strawberry.field(description="Compute minutes used.")
+    storage_used_bytes: float | None = strawberry.field(description="Storage used, in bytes.")
+    usage_reported_at: datetime | None = strawberry.field(
+        description="When GitLab.com last reported usage."
+    )
+    entity: strawberry.Private[namespace_model.Namespace]
+    today: strawberry.Private[date]
+
+    @strawberry.field(description="The effective plan: the base plan, or an active trial's.")
+    def plan(self, info: Info) -> NamespacePlan:
+        entity, today = self.entity, self.today
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.trials_by_namespace,
+            entity.id,
+            lambda trials: api_enum(
+                NamespacePlan, entity.effective_plan(list(trials or []), today)
+            ),
+        )
+
+    @strawberry.field(description="Every trial the namespace had, oldest first.")
+    def trials(self, info: Info) -> list[TrialNode]:
+        today = self.today
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.trials_by_namespace,
+            self.entity.id,
+            lambda trials: [trial_node(t, today) for t in trials or []],
+        )
+
+    @strawberry.field(description="The paid subscription linked to the namespace.")
+    def subscription(self, info: Info) -> SubscriptionNode | None:
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.subscription_by_namespace,
+            self.entity.id,
+            lambda s: subscription_node(s, info.context) if s else None,
+        )
+
+
+def namespace_node(entity: namespace_model.Namespace, today: date) -> NamespaceNode:
+    usage = entity.usage
+    return NamespaceNode(
+        gitlab_id=entity.gitlab_id,
+        path=entity.path,
+        name=entity.name,
+        kind=entity.kind.value,
+        parent_gitlab_id=entity.parent_gitlab_id,
+        top_level=entity.top_level,
+        base_plan=api_enum(NamespacePlan, entity.base_plan),
+        owner_gitlab_user_ids=list(entity.owner_user_ids),
+        billable_members=usage.billable_members if usage else None,
+        max_seats_used=usage.max_seats_used if usage else None,
+        compute_minutes_used=usage.compute_minutes_used if usage else None,
+        storage_used_bytes=float(usage.storage_used_bytes) if usage else None,
+        usage_reported_at=usage.reported_at if usage else None,
+        entity=entity,
+        today=today,
+    )
+
+
+@strawberry.type(
+    name="Trial", description="A time-boxed plan on a namespace, or a trial subscription."
+)
+class TrialNode(Node):
+    _global_type = "Trial"
+    type: TrialType = strawberry.field(description="What is being tried.")
+    status: TrialStatus = strawberry.field(description="Whether the trial covers today.")
+    starts_on: date = strawberry.field(description="First day of the trial.")
+    ends_on: date = strawberry.field(description="First day after the trial (exclusive).")
+    reverts_to: NamespacePlan | None = strawberry.field(
+        description="The plan the namespace returns to when the trial ends."
+    )
+    extended: bool = strawberry.field(description="Whether staff extended it (once at most).")
+    created_at: datetime = strawberry.field(description="When the trial was started.")
+    entity: strawberry.Private[trial_model.Trial]
+
+    @strawberry.field(description="The namespace on trial (GitLab.com trials).")
+    def namespace(self, info: Info) -> NamespaceNode | None:
+        if self.entity.namespace_id is None:
+            return None
+        today = info.context.today
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.namespaces,
+            self.entity.namespace_id,
+            lambda n: namespace_node(n, today) if n else None,
+        )
+
+    @strawberry.field(description="The trial subscription (self-managed trials).")
+    def subscription(self, info: Info) -> SubscriptionNode | None:
+        if self.entity.subscription_id is None:
+            return None
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.subscriptions,
+            self.entity.subscription_id,
+            lambda s: subscription_node(s, info.context) if s else None,
+        )
+
+
+def trial_node(entity: trial_model.Trial, today: date) -> TrialNode:
+    return TrialNode(
+        type=api_enum(TrialType, entity.type),
+        status=api_enum(TrialStatus, entity.status(today)),
+        starts_on=entity.starts_on,
+        ends_on=entity.ends_on,
+        reverts_to=api_enum(NamespacePlan, entity.reverts_to) if entity.reverts_to else None,
+        extended=entity.extended,
+        created_at=entity.created_at,
+        entity=entity,
+    )
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Usage", description="A subscription's latest usage against its seats.")
+class UsageType:
+    seats_in_use: int = strawberry.field(description="Billable users (or members) now.")
+    max_seats_used: int = strawberry.field(description="The highest count seen in the term.")
+    overage: int = strawberry.field(description="max(0, maxSeatsUsed - seats).")
+    reported_at: datetime | None = strawberry.field(description="When it was reported.")
+    next_reconciliation_date: date | None = strawberry.field(
+        description="The next quarterly reconciliation, when reconciliation is enabled."
+    )
+
+    @classmethod
+    def from_domain(cls, usage: usage_model.Usage) -> UsageType:
+        return cls(
+            seats_in_use=usage.seats_in_use,
+            max_seats_used=usage.max_seats_used,
+            overage=usage.overage,
+            reported_at=usage.reported_at,
+            next_reconciliation_date=usage.next_reconciliation_date,
+        )
+
+
+@strawberry.type(name="UsageReport", description="One seat-link report from an instance.")
+class UsageReportNode(Node):
+    _global_type = "UsageReport"
+    billable_users: int = strawberry.field(description="Billable users at the time.")
+    max_historical_users: int = strawberry.field(description="Highest user count in the term.")
+    add_on_seats: JSON = strawberry.field(
+        description="Assigned add-on seats by add-on name, as reported."
+    )
+    gitlab_version: str | None = strawberry.field(description="The instance's version.")
+    hostname: str | None = strawberry.field(description="The instance's hostname.")
+    reported_at: datetime = strawberry.field(description="When the report arrived.")
+    entity: strawberry.Private[usage_model.UsageReport]
+
+    @strawberry.field(description="The subscription reported on.")
+    def subscription(self, info: Info) -> SubscriptionNode | None:
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.subscriptions,
+            self.entity.subscription_id,
+            lambda s: subscription_node(s, info.context) if s else None,
+        )
+
+
+def usage_report_node(entity: usage_model.UsageReport) -> UsageReportNode:
+    return UsageReportNode(
+        billable_users=entity.billable_users,
+        max_historical_users=entity.max_historical_users,
+        add_on_seats=cast(JSON, entity.add_on_seats),
+        gitlab_version=entity.gitlab_version,
+        hostname=entity.hostname,
+        reported_at=entity.reported_at,
+        entity=entity,
+    )

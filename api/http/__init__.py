@@ -1,0 +1,1 @@
+"""HTTP plumbing every web entry point shares: request ids, limits, DB errors."""

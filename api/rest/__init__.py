@@ -1,0 +1,1 @@
+"""The REST entry points: GitLab instance, GitLab.com, OAuth, health, metrics."""

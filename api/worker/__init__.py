@@ -1,0 +1,1 @@
+"""The ledger worker entry point: the process, the claim loop, the handlers."""

@@ -1,0 +1,267 @@
+"""``provision worker``: one worker process on the database, its built-in handlers and jobs,
+plugins named in PROVISION_WORKER_PLUGINS, and a graceful stop on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from api.settings import Settings
+from api.worker.handlers import (
+    FAILURE_BURST_JOB,
+    GIVE_UP_LOST_ROWS_JOB,
+    failure_burst_job,
+    give_up_lost_rows_job,
+)
+from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
+from auth.keys import KeyRing, load, load_or_create
+from domain.model.email import EMAIL_KIND
+from domain.model.provision_event import ALERT_KIND, ProvisionEvent
+from domain.model.provisioning import NAMESPACE_PROVISION
+from domain.ports import Clock
+from domain.use_cases.emails import Reminders, ReminderSettings
+from domain.use_cases.trials import Trials
+from integrations.alerts import alert_handler
+from integrations.clock import SystemClock
+from integrations.email.handler import email_handler
+from integrations.email.messages import template_environment
+from integrations.email.transports import (
+    DirectoryTransport,
+    SmtpTransport,
+    Transport,
+    parse_smtp_url,
+)
+from integrations.gitlab_com.client import namespace_provision_handler
+from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
+from persistence.database import Database
+from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.outbound import license_key, save_payload
+from persistence.unit_of_work import PostgresUnitOfWork
+
+logger = logging.getLogger("provision.worker")
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What handlers and jobs may use: the database, an HTTP client (timeouts set), the
+    settings and the clock. Plugins receive it with the registry."""
+
+    db: Database
+    http: httpx.AsyncClient
+    settings: Settings
+    clock: Clock
+    config: WorkerConfig
+
+
+Plugin = Callable[[WorkerRegistry, WorkerContext], None]
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        concurrency=settings.worker_concurrency,
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        poll_seconds=settings.worker_poll_seconds,
+        grace_seconds=settings.worker_grace_seconds,
+        max_attempts=settings.ledger_max_attempts,
+        backoff_base=timedelta(seconds=settings.ledger_backoff_base_seconds),
+        backoff_max=timedelta(seconds=settings.ledger_backoff_max_seconds),
+    )
+
+
+def load_plugin(spec: str) -> Plugin:
+    """``module:function`` → the function (it registers handlers and jobs)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"a worker plugin is module:function, not {spec!r}")
+    plugin: Plugin = getattr(importlib.import_module(module_name), attribute)
+    return plugin
+
+
+def build_registry(context: WorkerContext) -> WorkerRegistry:
+    """The built-in handlers and jobs, then every configured plugin's."""
+    registry = WorkerRegistry()
+    registry.register(ALERT_KIND, alert_handler(context.http, context.settings.alert_webhook_url))
+    registry.register(HTTP_PING_KIND, http_ping_handler(context.http))
+    registry.register_job(
+        GIVE_UP_LOST_ROWS_JOB,
+        max(context.config.lease, timedelta(seconds=1)),
+        give_up_lost_rows_job(
+            PostgresLedger(context.db, context.clock), context.clock, context.config
+        ),
+    )
+    registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    register_reminders(registry, context)
+    register_outbound(registry, context)
+    if context.settings.alert_failures_threshold > 0:
+        window = timedelta(seconds=context.settings.alert_failures_window_seconds)
+        registry.register_job(
+            FAILURE_BURST_JOB,
+            timedelta(minutes=1),
+            failure_burst_job(
+                context.db,
+                context.clock,
+                threshold=context.settings.alert_failures_threshold,
+                window=window,
+                max_attempts=context.config.max_attempts,
+            ),
+        )
+    for spec in context.settings.worker_plugins:
+        load_plugin(spec)(registry, context)
+    return registry
+
+
+TRIAL_EXPIRY_JOB = "trials.expire"
+
+
+def trial_expiry_job(context: WorkerContext) -> JobBody:
+    """Ends trials whose time has passed: each due minute, at most once across workers (the
+    job claim), and each trial once even if two runs overlap (the trial claim)."""
+    trials = Trials(lambda: PostgresUnitOfWork(context.db), context.clock)
+
+    async def run(due: datetime) -> None:
+        await trials.expire(context.clock.today())
+
+    return run
+
+
+TRIAL_ENDING_SOON_JOB = "emails.trial_ending_soon"
+SUBSCRIPTION_EXPIRING_JOB = "emails.subscription_expiring"
+
+
+def reminders(context: WorkerContext) -> Reminders:
+    settings = context.settings
+    return Reminders(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        ReminderSettings(
+            trial_ending_days=settings.mail_trial_ending_days,
+            subscription_expiring_days=settings.mail_subscription_expiring_days,
+            max_attempts=settings.ledger_max_attempts,
+        ),
+    )
+
+
+def register_reminders(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """The reminder emails: sweeps of everything inside their window not told yet, so a
+    missed run is caught up by the next; each email once per subject (its ``once`` key)."""
+    jobs = reminders(context)
+    every = timedelta(seconds=context.settings.mail_reminders_every_seconds)
+
+    async def trials_ending(due: datetime) -> None:
+        await jobs.trials_ending_soon()
+
+    async def subscriptions_expiring(due: datetime) -> None:
+        await jobs.subscriptions_expiring()
+
+    registry.register_job(TRIAL_ENDING_SOON_JOB, every, trials_ending)
+    registry.register_job(SUBSCRIPTION_EXPIRING_JOB, every, subscriptions_expiring)
+
+
+def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """EMAIL (SMTP when SMTP_URL is set, else .eml files), and NAMESPACE_PROVISION when
+    GITLAB_COM_URL is set (without it those rows wait, PENDING, for a worker that has it)."""
+    settings = context.settings
+
+    parsed: list[KeyRing] = []
+
+    def stamp(pairs: Iterable[tuple[str, object]]) -> frozenset[tuple[str, object]]:
+        return frozenset(pairs)
+
+    async def keys() -> KeyRing:
+        # Checked each call: a rotation by any process is used at once (one small query).
+        # Parsing a private key costs tens of ms, so the ring is parsed again only when the
+        # stored kids or their retirement changed.
+        async with context.db.pool.acquire() as connection:
+            rows = await connection.fetch("SELECT kid, retired_at FROM auth_signing_key")
+            now = stamp((r["kid"], r["retired_at"]) for r in rows)
+            cached = parsed[0] if parsed else None
+            if (
+                cached is not None
+                and stamp((k.kid, k.retired_at) for k in cached.keys) == now
+                and any(k.retired_at is None for k in cached.keys)
+            ):
+                return cached
+            ring = await load(connection)  # type: ignore[arg-type]
+            if not any(k.retired_at is None for k in ring.keys):
+                ring = await load_or_create(connection, context.clock.now())  # type: ignore[arg-type]
+            parsed[:] = [ring]
+            return ring
+
+    async def save(event: ProvisionEvent) -> bool:
+        return await save_payload(context.db, event)
+
+    async def key_of(license_id: uuid.UUID) -> str | None:
+        return await license_key(context.db, license_id)
+
+    transport: Transport = (
+        SmtpTransport(parse_smtp_url(settings.smtp_url), settings.worker_http_timeout_seconds)
+        if settings.smtp_url
+        else DirectoryTransport(settings.mail_dir)
+    )
+    registry.register(
+        EMAIL_KIND,
+        email_handler(
+            template_environment(), transport, settings.mail_from, key_of, save, context.clock
+        ),
+    )
+    if settings.gitlab_com_url:
+        registry.register(
+            NAMESPACE_PROVISION,
+            namespace_provision_handler(
+                context.http, settings.gitlab_com_url, settings.issuer, keys, save, context.clock
+            ),
+        )
+
+
+async def run_worker(
+    settings: Settings, dsn: str, stop: asyncio.Event | None = None, *, clock: Clock | None = None
+) -> None:
+    """Run one worker until SIGTERM/SIGINT (or ``stop``), then stop gracefully. Every time it
+    reads or writes comes from ``clock`` (the system clock unless given)."""
+    stop = stop or asyncio.Event()
+    # httpx logs every request's URL at INFO; a webhook URL is a secret, and 1 line per step
+    # is noise. Outcomes are logged by the worker itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    config = worker_config(settings)
+    db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
+    await db.start()
+    timeout = httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
+    limits = httpx.Limits(max_connections=config.concurrency * 2)
+    try:
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+            context = WorkerContext(db, http, settings, clock or SystemClock(), config)
+            worker = Worker(
+                PostgresLedger(db, context.clock),
+                PostgresScheduledJobRuns(db, context.clock),
+                build_registry(context),
+                config,
+                context.clock,
+            )
+            print(
+                f"worker {worker.owner} started: kinds {sorted(worker.registry.handlers)},"
+                f" concurrency {config.concurrency}",
+                file=sys.stderr,
+                flush=True,
+            )
+            await worker.run(stop)
+            print(
+                f"worker {worker.owner} stopped: ran {worker.steps_run} steps",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await db.stop()

@@ -1,0 +1,1 @@
+"""License signing: the LicenseSigner adapter, its key and the envelope."""

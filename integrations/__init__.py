@@ -1,0 +1,1 @@
+"""Driven adapters that reach the world outside: GitLab.com, email, alerts."""

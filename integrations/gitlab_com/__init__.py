@@ -1,0 +1,1 @@
+"""The GitLab.com provisioning client and its internal JWT."""
