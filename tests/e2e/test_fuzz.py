@@ -561,7 +561,8 @@ async def test_garbage_documents(http: dict[str, httpx.AsyncClient], data: Any) 
     """Random text, token soup, deep nesting, huge numbers, NUL and mutated documents."""
     document = data.draw(GARBAGE_DOCUMENTS, label="document")
     caller = data.draw(CALLERS, label="caller")
-    if data.draw(st.booleans(), label="GET"):
+    # httpx refuses query strings beyond 64 KiB: longer documents go by POST.
+    if data.draw(st.booleans(), label="GET") and len(document) < 8000:
         params = {"query": url_safe(document)}
         response = await send(http[caller], "GET", "/graphql", params=params)
     else:
