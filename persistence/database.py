@@ -7,20 +7,65 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 MIGRATION_LOCK = 7_204_114  # pg_advisory_lock key: one migrator at a time
 
 
+class CancelSafeTransaction(PostgresTransaction):
+    """piccolo's transaction, which gives its pooled connection back however it ends.
+
+    piccolo takes a connection, then sends BEGIN; cancelled in between (graphql-core cancels
+    a query's other root fields when one fails, a server cancels the request of a client that
+    went away) its ``__aenter__`` raises with the connection taken and no ``__aexit__`` to
+    come. Likewise a ROLLBACK or COMMIT that raises in ``__aexit__`` skips the release. Each
+    time the pool lost a connection for good, until none was left and every request waited.
+    """
+
+    async def __aenter__(self) -> PostgresTransaction:
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            await self._give_back()
+            raise
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        try:
+            return await super().__aexit__(exception_type, exception, traceback)
+        except BaseException:
+            await self._give_back()
+            raise
+
+    async def _give_back(self) -> None:
+        """Release the connection (asyncpg undoes an open transaction, waits out a cancelled
+        statement, and ignores a second release) and forget this transaction."""
+        if self._parent is not None:
+            return
+        connection = getattr(self, "connection", None)
+        if connection is None:
+            return
+        context = getattr(self, "context", None)
+        if context is not None and self.engine.current_transaction.get() is self:
+            self.engine.current_transaction.reset(context)
+        if self.engine.pool is not None:
+            await self.engine.pool.release(connection)
+        else:
+            connection.terminate()
+
+
 class QuietPostgresEngine(PostgresEngine):
     """piccolo's engine without its constructor's blocking version check and extension setup
-    (we target PostgreSQL >= 15 and need no extensions); it connects only when used."""
+    (we target PostgreSQL >= 15 and need no extensions); it connects only when used. Its
+    transactions never keep a pooled connection (``CancelSafeTransaction``)."""
 
     async def check_version(self) -> None:
         return None
 
     async def prep_database(self) -> None:
         return None
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return CancelSafeTransaction(engine=self, allow_nested=allow_nested)
 
 
 def configure_piccolo(dsn: str) -> PostgresEngine:

@@ -1,8 +1,9 @@
-"""The internals of strawberry and graphql-core that Provision relies on are still there.
+"""The internals of strawberry, graphql-core and piccolo that Provision relies on are still there.
 
 The compiled execution path (api/graphql/execution.py) and the request pipeline
-(api/graphql/pipeline.py) use names neither library promises to keep. pyproject.toml bounds
-both libraries and constraints.txt pins them; when an update changes one of these names, the
+(api/graphql/pipeline.py) use names neither library promises to keep, and the cancel-safe
+transaction (persistence/database.py) reads piccolo's. pyproject.toml bounds the GraphQL
+libraries and constraints.txt pins all three; when an update changes one of these names, the
 test names the library and the internal instead of leaving a mysterious failure elsewhere.
 """
 
@@ -20,6 +21,7 @@ from api.graphql.schema import build_schema
 
 STRAWBERRY = "strawberry-graphql"
 GRAPHQL_CORE = "graphql-core"
+PICCOLO = "piccolo"
 
 
 def _parameters(function: Callable[..., Any]) -> list[str]:
@@ -28,6 +30,12 @@ def _parameters(function: Callable[..., Any]) -> list[str]:
 
 def _importable(module: str, name: str) -> Callable[[], bool]:
     return lambda: hasattr(import_module(module), name)
+
+
+def _transaction_source(method: str) -> str:
+    from piccolo.engine.postgres import PostgresTransaction
+
+    return inspect.getsource(getattr(PostgresTransaction, method))
 
 
 def _execution_context() -> type:
@@ -115,6 +123,17 @@ INTERNALS: list[tuple[str, str, Callable[[], bool]]] = [
     (GRAPHQL_CORE, "executor.execute_operation / is_awaitable",
      lambda: all(hasattr(_execution_context(), name)
                  for name in ("execute_operation", "is_awaitable"))),
+    # persistence/database.py CancelSafeTransaction gives a connection back on the paths
+    # piccolo's transaction loses it: it reads these attributes of a PostgresTransaction.
+    (PICCOLO, "PostgresTransaction.__init__ sets _parent (a nested transaction's outer one)",
+     lambda: "self._parent = None" in _transaction_source("__init__")),
+    (PICCOLO, "PostgresTransaction.__aenter__ takes self.connection, then BEGIN, then sets "
+     "self.context from engine.current_transaction",
+     lambda: all(line in _transaction_source("__aenter__") for line in
+                 ("self.connection = await self.get_connection()", "await self.begin()",
+                  "self.context = self.engine.current_transaction.set(self)"))),
+    (PICCOLO, "PostgresTransaction.__aexit__ releases self.connection to engine.pool",
+     lambda: "await self.engine.pool.release(self.connection)" in _transaction_source("__aexit__")),
 ]  # fmt: skip
 
 
@@ -131,7 +150,8 @@ def test_an_internal_we_rely_on_is_still_there(
         reason = "its shape changed"
     assert holds, (
         f"{library} {version(library)} changed an internal Provision uses: {internal} ({reason})."
-        " Update api/graphql/execution.py or pipeline.py, or keep the pin in constraints.txt."
+        " Update api/graphql/execution.py, pipeline.py or persistence/database.py, or keep the pin"
+        " in constraints.txt."
     )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from api.ids import global_id
 from domain.model.ids import new_id
@@ -112,3 +115,22 @@ async def test_huge_documents_are_refused(client: httpx.AsyncClient) -> None:
     query = "{ viewer { " + "kind " * 3000 + "} }"
     response = await client.post("/graphql", json={"query": query})
     assert "token" in response.json()["errors"][0]["message"].lower()
+
+
+async def test_a_field_cancelled_by_its_failing_sibling_gives_its_connection_back(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """graphql-core cancels the other root fields when one fails under a non-null root; the
+    cancelled one may be inside BEGIN, its connection taken but its transaction not yet
+    entered. Found by the fuzz test: each such request kept a pooled connection for good,
+    and the pool (5 here) ran dry - every later request waited forever."""
+    pool = app.state.db.pool
+    query = '{ cloudConnectorAccess(licenseKey: "x") { catalog } nodes(ids: [""]) { id } }'
+    for _ in range(6):
+        response = await asyncio.wait_for(client.post("/graphql", json={"query": query}), 10)
+        assert codes(response.json()) == ["VALIDATION_FAILED"]
+        assert pool.get_size() - pool.get_idle_size() == 0
+    response = await asyncio.wait_for(
+        client.post("/graphql", json={"query": "{ subscriptions { totalCount } }"}), 10
+    )
+    assert response.json()["data"] == {"subscriptions": {"totalCount": 0}}
