@@ -13,9 +13,10 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api.commands import Commands
+from api.graphql.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
@@ -194,9 +195,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             await db.stop()
             pool_logger.removeFilter(outages)
 
+    # GraphiQL's page is the view's; its scripts and styles are files of the package.
+    ide: list[BaseRoute] = [Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *ide,
             Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),

@@ -1,4 +1,10 @@
-"""The GraphQL HTTP endpoint: POST queries, GraphiQL on GET when enabled."""
+"""The GraphQL HTTP endpoint: POST queries, GraphiQL on GET when enabled.
+
+Answers follow the GraphQL-over-HTTP spec's two media types (docs/graphql.md): a client that
+prefers ``application/graphql-response+json`` gets that content type, HTTP 400 without a
+``data`` entry when the request fails before execution (parse, validation, variable
+coercion, limits) and 200 once it executed; ``application/json`` (also for ``*/*`` or no
+``Accept``) answers as it always has, 200 with ``"data": null``."""
 
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from api.commands import Commands
 from api.graphql.context import Context
 from api.graphql.errors import SERVICE_UNAVAILABLE
+from api.graphql.graphiql import graphiql_page
 from api.graphql.loaders import Loaders
 from api.http.outages import RETRY_AFTER_SECONDS
 from auth.backend import PrincipalUser
@@ -45,8 +53,12 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        graphql_response = prefers_graphql_response(request.headers.get("accept", ""))
+        request.state.graphql_response = graphql_response
+        request.state.request_error = False
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as refused:
             extensions = {"code": "VALIDATION_FAILED"}
             if isinstance(refused, _BadValue):
@@ -58,7 +70,34 @@ class GraphQLView(GraphQL[Context, None]):
                 status_code=refused.status_code,
                 media_type="application/json",
             )
+        if graphql_response and response.media_type == "application/json":
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if request.state.request_error and response.status_code == 200:
+                response.status_code = 400
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A browser's share link (``GET /graphql?query=…`` with ``Accept: text/html``) opens
+        the editor with that query; other GETs with a query execute it, as before."""
+        if request.method != "GET":
+            return False
+        accept = request.headers.get("accept", "")
+        return "text/html" in accept or (
+            request.query_params.get("query") is None and "*/*" in accept
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if getattr(request.state, "graphql_response", False) and _before_execution(result):
+            # The spec's request error: no `data` entry (application/json keeps `"data": null`).
+            processed.pop("data", None)
+            request.state.request_error = True
+        return processed
 
     def create_response(
         self,
@@ -87,6 +126,45 @@ class GraphQLView(GraphQL[Context, None]):
             request_id=getattr(request.state, "request_id", ""),
             commands=self._commands,
         )
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_JSON_RANGES = {GRAPHQL_RESPONSE: 2, "application/json": 1, "application/*": 1, "*/*": 1}
+
+
+def prefers_graphql_response(accept: str) -> bool:
+    """Whether ``accept`` ranks ``application/graphql-response+json`` above
+    ``application/json`` (by q value, then by specificity: a client naming both at one q
+    asks for the newer one, as the spec advises clients to)."""
+    best: tuple[float, int] = (0.0, 0)
+    chosen = "application/json"
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        rank = _JSON_RANGES.get(media.lower())
+        if rank is None:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and (quality, rank) > best:
+            best = (quality, rank)
+            chosen = media.lower()
+    return chosen == GRAPHQL_RESPONSE
+
+
+def _before_execution(result: ExecutionResult) -> bool:
+    """A request error: nothing executed, so no error has a path into the data (parse,
+    validation, variable coercion and the pipeline's limits have none)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
 
 
 class _BadValue(HTTPException):
