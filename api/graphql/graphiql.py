@@ -1,7 +1,7 @@
 """GraphiQL, served from the package: the page and its files, no CDN (docs/decisions.md).
 
 The page is strawberry's GraphiQL page with its scripts and styles moved to files under
-``/graphiql/`` (``graphiql_assets/``: the npm builds that ``tools/fetch-graphiql-assets``
+``/graphiql/`` (``graphiql_assets/``: the npm builds that ``.ci/fetch-graphiql-assets``
 fetches and checks, and ``provision-graphiql.js``/``.css``), so it needs no network and runs
 under a CSP that allows script and style from 'self' only. The default query is the README's
 example (``tests/e2e/test_graphiql.py`` keeps them equal); it travels in a JSON data block,

@@ -99,7 +99,7 @@ def test_the_page_files_are_package_data() -> None:
     pyproject = (README.parent / "pyproject.toml").read_text()
     assert '"api.graphql" = ["graphiql_assets/*"]' in pyproject
     pinned = subprocess.run(
-        [str(README.parent / "tools" / "fetch-graphiql-assets"), "--check"],
+        [str(README.parent / ".ci" / "fetch-graphiql-assets"), "--check"],
         capture_output=True,
         text=True,
         timeout=60,
