@@ -135,8 +135,9 @@ class AccessLogMiddleware:
     """One line per request, written when it ends: method, path (never the query string, which
     may carry tokens), status and duration in milliseconds, with the request's context.
 
-    A client that goes away before its body is read (starlette's ``ClientDisconnect``) is an
-    INFO line with status 499, not an error with a traceback: nobody is left to answer.
+    A client that goes away before its body is read (starlette's ``ClientDisconnect``) gets
+    this line with status 499 (nginx's "client closed request"), not an error with a
+    traceback: nobody is left to answer.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -150,6 +151,7 @@ class AccessLogMiddleware:
         token = _request.set(context)
         started = time.perf_counter()
         status = 500
+        note = ""
 
         async def recording_send(message: Message) -> None:
             nonlocal status
@@ -161,17 +163,18 @@ class AccessLogMiddleware:
             await self.app(scope, receive, recording_send)
         except ClientDisconnect:
             status = 499
-            access_logger.info("client disconnected before its request was read")
+            note = " (the client went away before its body was read)"
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             method = scope["method"]
             path = scope["path"]
             access_logger.info(
-                "%s %s %d %.2f ms",
+                "%s %s %d %.2f ms%s",
                 method,
                 path,
                 status,
                 duration_ms,
+                note,
                 extra={
                     "method": method,
                     "path": path,
