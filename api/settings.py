@@ -438,3 +438,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
 )
 """Every variable Settings reads (``provision config`` prints them in this order)."""
+
+OTHER_VARIABLES = frozenset({"PROVISION_USER_PASSWORD"})
+"""``PROVISION_*`` variables read elsewhere (``provision user create``'s password)."""
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The ``PROVISION_*`` variables set that Provision does not read: typos, most likely."""
+    env = os.environ if environ is None else environ
+    known = {variable.name for variable in VARIABLES} | OTHER_VARIABLES
+    return sorted(name for name in env if name.startswith("PROVISION_") and name not in known)

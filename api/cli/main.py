@@ -24,7 +24,7 @@ from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
 from api.http.logs import configure_logging
-from api.settings import Settings, SettingsError
+from api.settings import Settings, SettingsError, unknown_variables
 
 logger = logging.getLogger("provision")
 _T = TypeVar("_T")
@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings)
+    for name in unknown_variables():
+        logger.warning("%s is not a Provision setting: ignored (see provision config)", name)
     if args.command == "config":
         return print_config(settings, as_json=args.json)
     if args.command == "serve":

@@ -131,3 +131,11 @@ def test_config_prints_every_variable_and_masks_secrets(tmp_path: Path) -> None:
     ):
         for secret in (*SECRET_TEXT, "hook-secret-i9j0"):
             assert secret not in output
+
+
+def test_an_unknown_provision_variable_is_named_in_a_warning(tmp_path: Path) -> None:
+    env = {**environment(tmp_path / "data"), "PROVISION_PROT": "9001"}
+    done = subprocess.run([*PROVISION, "config"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    [warning] = [line for line in done.stderr.decode().splitlines() if "PROVISION_PROT" in line]
+    assert " WARNING provision PROVISION_PROT is not a Provision setting: ignored" in warning
