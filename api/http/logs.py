@@ -17,6 +17,7 @@ import logging
 import logging.config
 import time
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -76,13 +77,18 @@ class HumanFormatter(logging.Formatter):
         return f"{head} {extra}{newline}{rest}"
 
 
+class _JsonFormatter(JsonFormatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 def json_formatter() -> logging.Formatter:
-    """One JSON object per line: time, level, logger, message, then the record's extras (the
-    request context, the access line's fields); a traceback in ``exc_info``."""
-    return JsonFormatter(
-        ["levelname", "name", "message"],
-        rename_fields={"levelname": "level", "name": "logger"},
-        timestamp="time",
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, then the
+    record's extras (the request context, the access line's fields); a traceback in
+    ``exc_info``."""
+    return _JsonFormatter(
+        ["asctime", "levelname", "name", "message"],
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         # uvicorn adds a colored copy of its messages; the plain one is enough.
         reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         json_ensure_ascii=False,
