@@ -20,6 +20,7 @@ from api.graphql.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
+from api.http.logs import AccessLogMiddleware
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
@@ -218,7 +219,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
         ],
         middleware=[
-            # Outermost: a browser's preflight is answered before any limit or token check.
+            # Outermost: every request gets its access line and its id, preflights included.
+            Middleware(AccessLogMiddleware),
+            Middleware(RequestIdMiddleware),
+            # A browser's preflight is answered before any limit or token check.
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
@@ -228,7 +232,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 max_age=600,
             ),
             Middleware(SecurityHeadersMiddleware),
-            Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(DatabaseErrorMiddleware, outages=outages),
             Middleware(

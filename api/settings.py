@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from auth.admin_pair import AdminPair
 from auth.external import ExternalIssuerSettings
@@ -15,10 +18,166 @@ from auth.tokens import TokenSettings
 from domain.principal import PrincipalKind
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+class SettingsError(ValueError):
+    """A setting's value is not one it accepts; the message names the variable."""
+
+
+class _Invalid(Exception):
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+_KINDS = tuple(sorted(k.value for k in PrincipalKind if k.value != "ANONYMOUS"))
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    expected = f"an integer {low}-{high}" if high is not None else f"an integer >= {low}"
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _Invalid(expected) from None
+        if value < low or (high is not None and value > high):
+            raise _Invalid(expected)
+        return value
+
+    return parse
+
+
+def _number(low: float, *, above: bool = False) -> Callable[[str], float]:
+    expected = f"a number {'>' if above else '>='} {low:g} (seconds)"
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise _Invalid(expected) from None
+        if not math.isfinite(value) or value < low or (above and value == low):
+            raise _Invalid(expected)
+        return value
+
+    return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise _Invalid("true or false (also 1/0, yes/no, on/off)")
+
+
+def _choice(*choices: str, lower: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower() if lower else raw.strip()
+        if value not in choices:
+            raise _Invalid(f"one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _url(*schemes: str, host: bool = True) -> Callable[[str], str]:
+    expected = f"a {' or '.join(s + '://' for s in schemes)} URL" + (" with a host" if host else "")
+
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise _Invalid(expected) from None
+        if parts.scheme not in schemes or (host and not parts.hostname):
+            raise _Invalid(expected)
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _path(raw: str) -> Path:
+    return Path(raw.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise _Invalid("comma-separated origins like https://portal.example")
+    return origins
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+_MASK = "********"
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _masked(value: object) -> str:
+    return _MASK if value else ""
+
+
+def _masked_url(value: object) -> str:
+    """The URL with its password and query string (which may carry tokens) masked."""
+    if not value:
+        return ""
+    parts = urlsplit(str(value))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        user = parts.username + (f":{_MASK}" if parts.password is not None else "")
+        netloc = f"{user}@{netloc}"
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, _MASK if parts.query else "", parts.fragment)
+    )
+
+
+def _masked_path(value: object) -> str:
+    """Webhook URLs carry their secret in the path: only the scheme and host are shown."""
+    if not value:
+        return ""
+    parts = urlsplit(str(value))
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/{_MASK}"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the Settings field it sets, how its text is read, and how
+    ``provision config`` shows its value (secrets masked)."""
+
+    name: str
+    field: str
+    parse: Callable[[str], object]
+    show: Callable[[object], str] = _plain
+
+    def __post_init__(self) -> None:
+        if self.show is _plain and self.name.endswith(_SECRET_SUFFIXES):
+            object.__setattr__(self, "show", _masked)
+
+
+_SECRET_SUFFIXES = ("_SECRET", "_TOKEN", "_PASSWORD", "_KEY")
 
 
 @dataclass(frozen=True)
@@ -48,6 +207,8 @@ class Settings:
     """Browser origins (``https://portal.example``) allowed to call the API; none by default."""
     pool_max: int = 10
     log_level: str = "info"
+    log_format: str = "human"
+    """``human`` (one readable line per record) or ``json`` (one JSON object per line)."""
     gc_interval: float = 1.0
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "provision-api"
@@ -104,99 +265,45 @@ class Settings:
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
-            raise ValueError(
+            raise SettingsError(
                 "set both PROVISION_EXTERNAL_ISSUER and PROVISION_EXTERNAL_JWKS_URL, or neither"
             )
         if self.introspection not in ("authenticated", "open"):
-            raise ValueError("PROVISION_INTROSPECTION must be `authenticated` or `open`")
+            raise SettingsError("PROVISION_INTROSPECTION must be `authenticated` or `open`")
         allowed = {k.value for k in PrincipalKind} - {"ANONYMOUS"}
         if self.external_kind not in allowed:
-            raise ValueError(f"PROVISION_EXTERNAL_KIND must be one of {sorted(allowed)}")
+            raise SettingsError(f"PROVISION_EXTERNAL_KIND must be one of {sorted(allowed)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable in ``VARIABLES`` (set but empty counts as unset); a bad value
+        raises ``SettingsError`` naming the variable, what it accepts and what it got."""
         env = os.environ if environ is None else environ
-        return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            data_dir=Path(env.get("PROVISION_DATA_DIR", ".provision")),
-            host=env.get("PROVISION_HOST", "127.0.0.1"),
-            port=int(env.get("PROVISION_PORT", "8000")),
-            workers=int(env.get("PROVISION_WORKERS", "1")),
-            graphiql=_flag(env.get("PROVISION_GRAPHIQL"), True),
-            max_query_depth=int(env.get("PROVISION_MAX_QUERY_DEPTH", "10")),
-            max_query_tokens=int(env.get("PROVISION_MAX_QUERY_TOKENS", "2000")),
-            max_aliases=int(env.get("PROVISION_MAX_ALIASES", "30")),
-            max_query_length=int(env.get("PROVISION_MAX_QUERY_LENGTH", "65536")),
-            max_query_fields=int(env.get("PROVISION_MAX_QUERY_FIELDS", "5000")),
-            max_query_cost=int(env.get("PROVISION_MAX_QUERY_COST", "50000")),
-            max_body_bytes=int(env.get("PROVISION_MAX_BODY_BYTES", str(1024 * 1024))),
-            introspection=env.get("PROVISION_INTROSPECTION") or "authenticated",
-            cors_origins=tuple(
-                origin.strip().rstrip("/")
-                for origin in env.get("PROVISION_CORS_ORIGINS", "").split(",")
-                if origin.strip()
-            ),
-            pool_max=int(env.get("PROVISION_DB_POOL_MAX", "10")),
-            log_level=env.get("PROVISION_LOG_LEVEL", "info"),
-            gc_interval=float(env.get("PROVISION_GC_INTERVAL", "1")),
-            issuer=env.get("PROVISION_ISSUER", "http://127.0.0.1:8000"),
-            audience=env.get("PROVISION_AUDIENCE", "provision-api"),
-            token_lifetime_seconds=int(env.get("PROVISION_TOKEN_LIFETIME", "900")),
-            key_refresh_seconds=float(env.get("PROVISION_KEY_REFRESH", "60")),
-            auth_code_lifetime_seconds=int(env.get("PROVISION_AUTH_CODE_LIFETIME", "60")),
-            refresh_token_lifetime_seconds=int(
-                env.get("PROVISION_REFRESH_TOKEN_LIFETIME", str(30 * 24 * 3600))
-            ),
-            auth_limit_window_seconds=int(env.get("PROVISION_AUTH_LIMIT_WINDOW", "900")),
-            signin_failures_per_account=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ACCOUNT", "5")),
-            signin_failures_per_address=int(env.get("PROVISION_SIGNIN_FAILURES_PER_ADDRESS", "20")),
-            token_failures_per_client=int(env.get("PROVISION_TOKEN_FAILURES_PER_CLIENT", "10")),
-            token_failures_per_address=int(env.get("PROVISION_TOKEN_FAILURES_PER_ADDRESS", "30")),
-            gitlab_com_admin_email=env.get("PROVISION_GITLAB_COM_ADMIN_EMAIL") or None,
-            gitlab_com_admin_token=env.get("PROVISION_GITLAB_COM_ADMIN_TOKEN") or None,
-            external_issuer=env.get("PROVISION_EXTERNAL_ISSUER") or None,
-            external_jwks_url=env.get("PROVISION_EXTERNAL_JWKS_URL") or None,
-            external_audience=env.get("PROVISION_EXTERNAL_AUDIENCE") or None,
-            external_kind=env.get("PROVISION_EXTERNAL_KIND", "PORTAL_USER"),
-            external_subject_claim=env.get("PROVISION_EXTERNAL_SUBJECT_CLAIM", "sub"),
-            external_subject_prefix=env.get("PROVISION_EXTERNAL_SUBJECT_PREFIX", "ext:"),
-            external_email_claim=env.get("PROVISION_EXTERNAL_EMAIL_CLAIM", "email"),
-            external_scope_claim=env.get("PROVISION_EXTERNAL_SCOPE_CLAIM", "scope"),
-            external_partner_claim=env.get("PROVISION_EXTERNAL_PARTNER_CLAIM") or None,
-            worker_concurrency=int(env.get("PROVISION_WORKER_CONCURRENCY", "16")),
-            worker_lease_seconds=float(env.get("PROVISION_WORKER_LEASE_SECONDS", "60")),
-            worker_poll_seconds=float(env.get("PROVISION_WORKER_POLL_SECONDS", "1")),
-            worker_grace_seconds=float(env.get("PROVISION_WORKER_GRACE_SECONDS", "20")),
-            worker_http_timeout_seconds=float(env.get("PROVISION_WORKER_HTTP_TIMEOUT", "10")),
-            worker_plugins=tuple(
-                p.strip() for p in env.get("PROVISION_WORKER_PLUGINS", "").split(",") if p.strip()
-            ),
-            ledger_max_attempts=int(env.get("PROVISION_LEDGER_MAX_ATTEMPTS", "8")),
-            ledger_backoff_base_seconds=float(
-                env.get("PROVISION_LEDGER_BACKOFF_BASE_SECONDS", "2")
-            ),
-            ledger_backoff_max_seconds=float(
-                env.get("PROVISION_LEDGER_BACKOFF_MAX_SECONDS", "600")
-            ),
-            alert_webhook_url=env.get("PROVISION_ALERT_WEBHOOK_URL") or None,
-            alert_failures_threshold=int(env.get("PROVISION_ALERT_FAILURES", "0")),
-            alert_failures_window_seconds=int(env.get("PROVISION_ALERT_FAILURES_WINDOW", "600")),
-            metrics_token=env.get("PROVISION_METRICS_TOKEN") or None,
-            gitlab_com_url=env.get("GITLAB_COM_URL") or None,
-            trial_provision_timeout_seconds=float(
-                env.get("PROVISION_TRIAL_PROVISION_TIMEOUT", "5")
-            ),
-            smtp_url=env.get("SMTP_URL") or None,
-            mail_dir=Path(env.get("PROVISION_MAIL_DIR") or ".provision/mail"),
-            mail_from=env.get("PROVISION_MAIL_FROM") or "Provision <noreply@provision.localhost>",
-            mail_trial_ending_days=int(env.get("PROVISION_MAIL_TRIAL_ENDING_DAYS", "7")),
-            mail_subscription_expiring_days=int(
-                env.get("PROVISION_MAIL_SUBSCRIPTION_EXPIRING_DAYS", "30")
-            ),
-            mail_reminders_every_seconds=float(
-                env.get("PROVISION_MAIL_REMINDERS_EVERY_SECONDS", "3600")
-            ),
-        )
+        values: dict[str, Any] = {}
+        for variable in VARIABLES:
+            raw = env.get(variable.name, "")
+            if raw.strip() == "":
+                continue
+            try:
+                values[variable.field] = variable.parse(raw)
+            except _Invalid as invalid:
+                raise SettingsError(
+                    f"{variable.name}: expected {invalid.expected}, got {raw!r}"
+                ) from None
+        return cls(**values)
+
+    def effective(self, environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+        """Every variable as ``(name, value, source)``: the value these settings hold, secrets
+        masked, and whether it came from the ``environment`` or is the ``default``."""
+        env = os.environ if environ is None else environ
+        return [
+            (
+                variable.name,
+                variable.show(getattr(self, variable.field)),
+                "environment" if env.get(variable.name, "").strip() else "default",
+            )
+            for variable in VARIABLES
+        ]
 
     @property
     def gitlab_com_admin_pair(self) -> AdminPair | None:
@@ -246,3 +353,98 @@ class Settings:
     def embedded_data_dir(self) -> Path:
         """Where the embedded PostgreSQL keeps its data when no DATABASE_URL is set."""
         return (self.data_dir / "postgres").resolve()
+
+
+_POSITIVE = _integer(1)
+_SECONDS = _integer(1)
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "DATABASE_URL", "database_url", _url("postgres", "postgresql", host=False), _masked_url
+    ),
+    Variable("PROVISION_DATA_DIR", "data_dir", _path),
+    Variable("PROVISION_HOST", "host", _text),
+    Variable("PROVISION_PORT", "port", _integer(1, 65535)),
+    Variable("PROVISION_WORKERS", "workers", _POSITIVE),
+    Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
+    Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
+    Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),
+    Variable("PROVISION_MAX_ALIASES", "max_aliases", _integer(0)),
+    Variable("PROVISION_MAX_QUERY_LENGTH", "max_query_length", _POSITIVE),
+    Variable("PROVISION_MAX_QUERY_FIELDS", "max_query_fields", _POSITIVE),
+    Variable("PROVISION_MAX_QUERY_COST", "max_query_cost", _POSITIVE),
+    Variable("PROVISION_MAX_BODY_BYTES", "max_body_bytes", _POSITIVE),
+    Variable("PROVISION_INTROSPECTION", "introspection", _choice("authenticated", "open")),
+    Variable("PROVISION_CORS_ORIGINS", "cors_origins", _origins),
+    Variable("PROVISION_DB_POOL_MAX", "pool_max", _POSITIVE),
+    Variable("PROVISION_LOG_LEVEL", "log_level", _choice(*_LEVELS, lower=True)),
+    Variable("PROVISION_LOG_FORMAT", "log_format", _choice("human", "json", lower=True)),
+    Variable("PROVISION_GC_INTERVAL", "gc_interval", _number(0)),
+    Variable("PROVISION_ISSUER", "issuer", _url("http", "https")),
+    Variable("PROVISION_AUDIENCE", "audience", _text),
+    Variable("PROVISION_TOKEN_LIFETIME", "token_lifetime_seconds", _SECONDS),
+    Variable("PROVISION_KEY_REFRESH", "key_refresh_seconds", _number(0, above=True)),
+    Variable("PROVISION_AUTH_CODE_LIFETIME", "auth_code_lifetime_seconds", _SECONDS),
+    Variable("PROVISION_REFRESH_TOKEN_LIFETIME", "refresh_token_lifetime_seconds", _SECONDS),
+    Variable("PROVISION_AUTH_LIMIT_WINDOW", "auth_limit_window_seconds", _SECONDS),
+    Variable("PROVISION_SIGNIN_FAILURES_PER_ACCOUNT", "signin_failures_per_account", _POSITIVE),
+    Variable("PROVISION_SIGNIN_FAILURES_PER_ADDRESS", "signin_failures_per_address", _POSITIVE),
+    Variable("PROVISION_TOKEN_FAILURES_PER_CLIENT", "token_failures_per_client", _POSITIVE),
+    Variable("PROVISION_TOKEN_FAILURES_PER_ADDRESS", "token_failures_per_address", _POSITIVE),
+    Variable("PROVISION_GITLAB_COM_ADMIN_EMAIL", "gitlab_com_admin_email", _text),
+    Variable("PROVISION_GITLAB_COM_ADMIN_TOKEN", "gitlab_com_admin_token", _text, _masked),
+    Variable("PROVISION_EXTERNAL_ISSUER", "external_issuer", _url("http", "https")),
+    Variable("PROVISION_EXTERNAL_JWKS_URL", "external_jwks_url", _url("http", "https")),
+    Variable("PROVISION_EXTERNAL_AUDIENCE", "external_audience", _text),
+    Variable("PROVISION_EXTERNAL_KIND", "external_kind", _choice(*_KINDS)),
+    Variable("PROVISION_EXTERNAL_SUBJECT_CLAIM", "external_subject_claim", _text),
+    Variable("PROVISION_EXTERNAL_SUBJECT_PREFIX", "external_subject_prefix", _text),
+    Variable("PROVISION_EXTERNAL_EMAIL_CLAIM", "external_email_claim", _text),
+    Variable("PROVISION_EXTERNAL_SCOPE_CLAIM", "external_scope_claim", _text),
+    Variable("PROVISION_EXTERNAL_PARTNER_CLAIM", "external_partner_claim", _text),
+    Variable("PROVISION_WORKER_CONCURRENCY", "worker_concurrency", _POSITIVE),
+    Variable("PROVISION_WORKER_LEASE_SECONDS", "worker_lease_seconds", _number(0, above=True)),
+    Variable("PROVISION_WORKER_POLL_SECONDS", "worker_poll_seconds", _number(0, above=True)),
+    Variable("PROVISION_WORKER_GRACE_SECONDS", "worker_grace_seconds", _number(0)),
+    Variable(
+        "PROVISION_WORKER_HTTP_TIMEOUT", "worker_http_timeout_seconds", _number(0, above=True)
+    ),
+    Variable("PROVISION_WORKER_PLUGINS", "worker_plugins", _names),
+    Variable("PROVISION_LEDGER_MAX_ATTEMPTS", "ledger_max_attempts", _POSITIVE),
+    Variable("PROVISION_LEDGER_BACKOFF_BASE_SECONDS", "ledger_backoff_base_seconds", _number(0)),
+    Variable("PROVISION_LEDGER_BACKOFF_MAX_SECONDS", "ledger_backoff_max_seconds", _number(0)),
+    Variable(
+        "PROVISION_ALERT_WEBHOOK_URL", "alert_webhook_url", _url("http", "https"), _masked_path
+    ),
+    Variable("PROVISION_ALERT_FAILURES", "alert_failures_threshold", _integer(0)),
+    Variable("PROVISION_ALERT_FAILURES_WINDOW", "alert_failures_window_seconds", _SECONDS),
+    Variable("PROVISION_METRICS_TOKEN", "metrics_token", _text, _masked),
+    Variable("GITLAB_COM_URL", "gitlab_com_url", _url("http", "https")),
+    Variable(
+        "PROVISION_TRIAL_PROVISION_TIMEOUT",
+        "trial_provision_timeout_seconds",
+        _number(0, above=True),
+    ),
+    Variable("SMTP_URL", "smtp_url", _url("smtp", "smtps"), _masked_url),
+    Variable("PROVISION_MAIL_DIR", "mail_dir", _path),
+    Variable("PROVISION_MAIL_FROM", "mail_from", _text),
+    Variable("PROVISION_MAIL_TRIAL_ENDING_DAYS", "mail_trial_ending_days", _integer(0)),
+    Variable(
+        "PROVISION_MAIL_SUBSCRIPTION_EXPIRING_DAYS", "mail_subscription_expiring_days", _integer(0)
+    ),
+    Variable(
+        "PROVISION_MAIL_REMINDERS_EVERY_SECONDS",
+        "mail_reminders_every_seconds",
+        _number(0, above=True),
+    ),
+)
+"""Every variable Settings reads (``provision config`` prints them in this order)."""
+
+OTHER_VARIABLES = frozenset({"PROVISION_USER_PASSWORD"})
+"""``PROVISION_*`` variables read elsewhere (``provision user create``'s password)."""
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The ``PROVISION_*`` variables set that Provision does not read: typos, most likely."""
+    env = os.environ if environ is None else environ
+    known = {variable.name for variable in VARIABLES} | OTHER_VARIABLES
+    return sorted(name for name in env if name.startswith("PROVISION_") and name not in known)

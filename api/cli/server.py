@@ -4,26 +4,26 @@ first)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
-import sys
 
 from api.cli.support import database
+from api.http.logs import logging_config
 from api.settings import Settings
 from persistence.migrations import migrate
+
+logger = logging.getLogger("provision")
 
 
 def serve_api(settings: Settings) -> int:
     import uvicorn
 
     with database(settings) as dsn:
-        print(asyncio.run(migrate(dsn)).strip().splitlines()[-1], file=sys.stderr)
+        logger.info("%s", asyncio.run(migrate(dsn)).strip().splitlines()[-1])
         # uvicorn workers are fresh processes: they read the DSN from the environment.
         os.environ["DATABASE_URL"] = dsn
-        print(
-            f"GraphiQL on http://{settings.host}:{settings.port}/graphql (Ctrl-C stops)",
-            file=sys.stderr,
-        )
+        logger.info("GraphiQL on http://%s:%d/graphql (Ctrl-C stops)", settings.host, settings.port)
         # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it
         # found: with the default one the process would die there, before the embedded
         # PostgreSQL is stopped. Ours turns it into an exit that runs the cleanup.
@@ -35,6 +35,9 @@ def serve_api(settings: Settings) -> int:
                 host=settings.host,
                 port=settings.port,
                 workers=settings.workers if settings.workers > 1 else None,
+                # One handler, our format, in every worker process; the access line is
+                # ours (api/http/logs.py), so uvicorn's own is off.
+                log_config=logging_config(settings),
                 log_level=settings.log_level,
                 access_log=False,
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -24,7 +23,7 @@ def database(settings: Settings) -> Iterator[str]:
         yield settings.database_url
         return
     embedded = EmbeddedPostgres(settings.embedded_data_dir)
-    print(f"Starting embedded PostgreSQL in {settings.embedded_data_dir}", file=sys.stderr)
+    logger.info("Starting embedded PostgreSQL in %s", settings.embedded_data_dir)
     dsn = embedded.start()
     try:
         yield dsn

@@ -47,6 +47,7 @@ from api.graphql.context import Context
 from api.graphql.cost import query_cost
 from api.graphql.errors import SERVICE_UNAVAILABLE, ApiError, hide_suggestions, shortened
 from api.graphql.limits import DocumentLimits, LimitError, check_document
+from api.http.logs import bind
 from api.http.outages import OutageLog, database_unavailable, unstorable_value
 from domain.errors import DomainError
 
@@ -57,6 +58,8 @@ CACHE_LIMIT = 8 * 1024
 THREAD_LIMIT = 2 * 1024
 """Longer documents are parsed and validated in a worker thread."""
 _VARIABLES_CACHE_LIMIT = 1024
+_NAME_LIMIT = 100
+"""Characters of an operation's name the request's log lines carry."""
 _STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
 
 
@@ -118,6 +121,8 @@ class RequestPipeline(SchemaExtension):
         context = self.execution_context
         principal = getattr(context.context, "principal", None)
         self._anonymous = principal is None or not principal.is_authenticated
+        if context.operation_name:
+            bind(operation=context.operation_name[:_NAME_LIMIT])
         rules = context.validation_rules + self._rules
         if self._anonymous and not self._limits.open_introspection:
             rules = (*rules, NoSchemaIntrospectionCustomRule)
@@ -167,6 +172,8 @@ class RequestPipeline(SchemaExtension):
                 raise LimitError(error.message, code, limit=limits.max_tokens) from None
             raise
         context.graphql_document = document
+        if context.operation_name:  # the one asked for, or the document's first
+            bind(operation=context.operation_name[:_NAME_LIMIT])
         if errors:
             # Validation is skipped: its rules follow spreads.
             context.pre_execution_errors = list(errors)

@@ -7,6 +7,8 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.logs import bind
+
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -26,6 +28,7 @@ class RequestIdMiddleware:
                 break
         request_id = request_id or secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        bind(request_id=request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

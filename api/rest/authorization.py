@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.http.logs import bind
 from auth.endpoints import OAuthEndpoints
 from auth.keys import KeyRing
 from auth.rate_limit import FailureLimiter
@@ -22,13 +24,29 @@ CLIENT_AUTHENTICATED_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/metri
 
 
 class BearerAuthenticationMiddleware(AuthenticationMiddleware):
-    """Starlette's authentication middleware, except on the client-authenticated paths."""
+    """Starlette's authentication middleware, except on the client-authenticated paths; the
+    principal's kind goes into the request's log context."""
+
+    def __init__(self, app: ASGIApp, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_LogPrincipalKind(app), *args, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in CLIENT_AUTHENTICATED_PATHS:
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+class _LogPrincipalKind:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if user is not None:  # None on the client-authenticated paths
+            principal = getattr(user, "principal", None)
+            bind(principal_kind=principal.kind.value if principal is not None else "ANONYMOUS")
+        await self.app(scope, receive, send)
 
 
 def authorization_server_routes(
