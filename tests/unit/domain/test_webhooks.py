@@ -49,7 +49,9 @@ OTHER_PARTNER = Principal(
 ALICE = Principal(
     PrincipalKind.PORTAL_USER, subject="alice", scopes=grantable(PrincipalKind.PORTAL_USER)
 )
-BOB = Principal(PrincipalKind.PORTAL_USER, subject="bob", scopes=grantable(PrincipalKind.PORTAL_USER))
+BOB = Principal(
+    PrincipalKind.PORTAL_USER, subject="bob", scopes=grantable(PrincipalKind.PORTAL_USER)
+)
 CLOCK = FixedClock.on(date(2026, 11, 30))
 CREATED = WebhookEventType.SUBSCRIPTION_CREATED.value
 
