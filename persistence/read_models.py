@@ -93,6 +93,9 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
     ) -> Page[WebhookEndpoint]:
         return await PostgresWebhookEndpoints(self._db).visible_to(principal, first, after)
 
+    async def count_webhook_endpoints(self, principal: Principal) -> int:
+        return await PostgresWebhookEndpoints(self._db).count_visible(principal)
+
     # --- subscriptions ---------------------------------------------------------------------
 
     def _subscription_where(self, flt: SubscriptionFilter, today: date) -> Where:

@@ -426,7 +426,12 @@ class Query:
         ctx = info.context
         size, cursor = page_size(first), _cursor(after)
         page = await ctx.read.webhook_endpoints(ctx.principal, size, cursor)
-        return build_connection(page, webhook_endpoint_node, after_given=after is not None)
+        return build_connection(
+            page,
+            webhook_endpoint_node,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_webhook_endpoints(ctx.principal),
+        )
 
     provision_events = strawberry.field(
         resolver=provision_events,

@@ -92,22 +92,27 @@ class PostgresWebhookEndpoints:
         )
         return [endpoint_from_row(row) for row in rows]
 
+    def _reach(self, principal: Principal, arg: int) -> tuple[str, list[object]] | None:
+        """The principal's endpoints as a condition on ``w`` (its argument is ``$<arg>``),
+        or None when it sees none."""
+        level = reach(principal, Resource.WEBHOOKS)
+        if level is Reach.EVERYTHING:
+            return "TRUE", []
+        if level is Reach.OWN_CHANNEL:
+            return f"w.partner_id = ${arg}", [principal.partner_id]
+        if level is Reach.OWN_CUSTOMERS:
+            members = f"SELECT vm.customer FROM membership vm WHERE vm.user_subject = ${arg}"
+            return f"w.customer IN ({members})", [principal.subject]
+        return None
+
     async def visible_to(
         self, principal: Principal, first: int, after: uuid.UUID | None
     ) -> Page[WebhookEndpoint]:
         """The endpoints ``principal`` sees, oldest first (UUIDv7 ids), a keyset page."""
-        level = reach(principal, Resource.WEBHOOKS)
-        if level is Reach.EVERYTHING:
-            condition, args = "TRUE", []
-        elif level is Reach.OWN_CHANNEL:
-            condition, args = "w.partner_id = $3", [principal.partner_id]
-        elif level is Reach.OWN_CUSTOMERS:
-            condition = (
-                "w.customer IN (SELECT vm.customer FROM membership vm WHERE vm.user_subject = $3)"
-            )
-            args = [principal.subject]
-        else:
+        where = self._reach(principal, 3)
+        if where is None:
             return Page([], False)
+        condition, args = where
         rows = await self._db.fetch(
             f"SELECT {COLUMNS} FROM webhook_endpoint w"
             f" WHERE {condition} AND ($1::uuid IS NULL OR w.id > $1) ORDER BY w.id LIMIT $2",
@@ -117,3 +122,13 @@ class PostgresWebhookEndpoints:
         )
         items = [endpoint_from_row(row) for row in rows[:first]]
         return Page(items, len(rows) > first)
+
+    async def count_visible(self, principal: Principal) -> int:
+        where = self._reach(principal, 1)
+        if where is None:
+            return 0
+        condition, args = where
+        count: int = await self._db.fetchval(
+            f"SELECT count(*) FROM webhook_endpoint w WHERE {condition}", *args
+        )
+        return count

@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
+from webhook_peer import WebhookPeer, serving_webhook_peer
 
 from domain.model.provision_event import ProvisionStatus
 from domain.principal import PrincipalKind
@@ -22,7 +24,6 @@ from bearer import bearer, token_for
 from graphql_client import GraphQL
 from ledger_peer import workers
 from ledger_wait import eventually, settled
-from webhook_peer import WebhookPeer, serving_webhook_peer
 
 CREATE_ENDPOINT = """mutation($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) {
@@ -113,8 +114,6 @@ async def test_a_sale_is_delivered_signed_and_the_receiver_verifies_it(
     assert attempt.headers["webhook-signature"].startswith("v1,")
     assert attempt.headers["content-type"] == "application/json"
     # Signed with another secret, the same delivery does not verify.
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 32).verify(attempt.body, attempt.headers)
 

@@ -36,6 +36,7 @@ from domain.use_cases.create_subscription import (
     SegmentSpec,
 )
 from domain.use_cases.webhooks import CreateWebhookEndpoint, UpdateWebhookEndpoint, WebhookEndpoints
+
 from fakes import FixedClock
 from memory import MemoryUnitOfWork, Store
 
@@ -95,7 +96,7 @@ def test_event_types_are_known_once_each_and_at_least_one() -> None:
         WebhookEventType.SUBSCRIPTION_CREATED,
         WebhookEventType.SUBSCRIPTION_CANCELLED,
     )
-    with pytest.raises(ValidationFailed, match="unknown event type 'subscription.eaten'"):
+    with pytest.raises(ValidationFailed, match=r"unknown event type 'subscription\.eaten'"):
         check_event_types(["subscription.eaten"])
     with pytest.raises(ValidationFailed, match="at least one"):
         check_event_types([])
