@@ -275,6 +275,8 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     description = Text(default="")
     enabled = Boolean(default=True)
     secret = Varchar(length=100)
+    previous_secret = Varchar(length=100, null=True, default=None)
+    previous_secret_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
     webhook_endpoint_one_owner = Check("customer IS NULL OR partner_id IS NULL")

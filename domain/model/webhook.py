@@ -27,6 +27,8 @@ SECRET_BYTES = 24
 """192 bits, the spec's minimum (it allows 24 to 64 bytes)."""
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 500
+DEFAULT_OVERLAP = timedelta(hours=24)
+MAX_OVERLAP = timedelta(days=7)
 
 
 class WebhookEventType(StrEnum):
@@ -127,6 +129,9 @@ class WebhookEndpoint:
     customer_id: uuid.UUID | None = None
     partner_id: str | None = None
     updated_at: datetime | None = None
+    previous_secret: str | None = None
+    """After a rotation: the old secret, still signing until ``previous_secret_until``."""
+    previous_secret_until: datetime | None = None
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -134,6 +139,26 @@ class WebhookEndpoint:
             raise ValueError("an endpoint has one owner: a customer or a partner")
         if self.updated_at is None:
             self.updated_at = self.created_at
+
+    def rotate(self, new: str, now: datetime, overlap: timedelta) -> None:
+        """Take ``new`` as the secret; the current one keeps signing for ``overlap`` too, so
+        receivers can switch without dropping a delivery (they accept any matching ``v1``)."""
+        if not timedelta(0) <= overlap <= MAX_OVERLAP:
+            raise ValidationFailed(
+                f"the overlap is 0 to {MAX_OVERLAP.days} days", path=("overlapSeconds",)
+            )
+        self.previous_secret = self.secret if overlap else None
+        self.previous_secret_until = now + overlap if overlap else None
+        self.secret = new
+        self.updated_at = now
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a delivery at ``now`` is signed with: the current one, and the previous
+        one while its overlap lasts (up to and including ``previous_secret_until``)."""
+        until = self.previous_secret_until
+        if self.previous_secret and until is not None and now <= until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
     @property
     def is_global(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import Forbidden, NotFound, ValidationFailed
@@ -14,6 +14,7 @@ from domain.model.audit import AuditEntry
 from domain.model.subscription import Subscription
 from domain.model.webhook import (
     DEFAULT_ATTEMPTS,
+    DEFAULT_OVERLAP,
     WebhookEndpoint,
     WebhookEventType,
     check_description,
@@ -152,6 +153,29 @@ class WebhookEndpoints:
             )
             await uow.commit()
         return endpoint
+
+    async def rotate_secret(
+        self, principal: Principal, endpoint_id: uuid.UUID, overlap: timedelta = DEFAULT_OVERLAP
+    ) -> WebhookEndpointCreated:
+        """A new secret, shown once; the old one signs too for ``overlap``."""
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            endpoint = await self._visible(uow, principal, endpoint_id)
+            now = self._clock.now()
+            endpoint.rotate(self._new_secret(), now, overlap)
+            await uow.webhook_endpoints.save(endpoint)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "rotateWebhookSecret",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    after={"overlapSeconds": int(overlap.total_seconds())},
+                )
+            )
+            await uow.commit()
+        return WebhookEndpointCreated(endpoint, endpoint.secret)
 
     async def get(self, principal: Principal, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         require_scope(principal, Resource.WEBHOOKS, Access.READ)

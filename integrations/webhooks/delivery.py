@@ -31,14 +31,17 @@ FindEndpoint = Callable[[uuid.UUID], Awaitable[WebhookEndpoint | None]]
 USER_AGENT = "Provision-Webhooks/1"
 
 
-def signed_headers(endpoint_secret: str, msg_id: str, clock: Clock, body: str) -> dict[str, str]:
-    """The three Standard Webhooks headers for one attempt."""
+def signed_headers(
+    endpoint: WebhookEndpoint, msg_id: str, clock: Clock, body: str
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one attempt: one ``v1`` signature per secret
+    in use (two during a rotation's overlap), space-separated."""
     at = clock.now().astimezone(UTC)
-    signature = Webhook(endpoint_secret).sign(msg_id, at, body)
+    signatures = [Webhook(s).sign(msg_id, at, body) for s in endpoint.signing_secrets(at)]
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
     }
 
 
@@ -56,7 +59,7 @@ def webhook_delivery_handler(
             )
             return
         body = body_of(event.payload)
-        headers = signed_headers(endpoint.secret, message_id(event), clock, body)
+        headers = signed_headers(endpoint, message_id(event), clock, body)
         response = await http.post(
             endpoint.url,
             content=body.encode(),

@@ -16,7 +16,7 @@ from persistence.keyset import Page
 
 COLUMNS = (
     "id, customer, partner_id, url, event_types, description, enabled, secret, created_at,"
-    " updated_at"
+    " updated_at, previous_secret, previous_secret_until"
 )
 
 
@@ -32,6 +32,8 @@ def endpoint_from_row(row: asyncpg.Record) -> WebhookEndpoint:
         secret=row["secret"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        previous_secret=row["previous_secret"],
+        previous_secret_until=row["previous_secret_until"],
     )
 
 
@@ -42,7 +44,7 @@ class PostgresWebhookEndpoints:
     async def add(self, endpoint: WebhookEndpoint) -> None:
         await self._db.fetch(
             f"INSERT INTO webhook_endpoint ({COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             endpoint.id,
             endpoint.customer_id,
             endpoint.partner_id,
@@ -53,6 +55,8 @@ class PostgresWebhookEndpoints:
             endpoint.secret,
             endpoint.created_at,
             endpoint.updated_at,
+            endpoint.previous_secret,
+            endpoint.previous_secret_until,
         )
 
     async def get(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
@@ -64,7 +68,8 @@ class PostgresWebhookEndpoints:
     async def save(self, endpoint: WebhookEndpoint) -> None:
         await self._db.fetch(
             "UPDATE webhook_endpoint SET url = $2, event_types = $3, description = $4,"
-            " enabled = $5, secret = $6, updated_at = $7 WHERE id = $1",
+            " enabled = $5, secret = $6, updated_at = $7, previous_secret = $8,"
+            " previous_secret_until = $9 WHERE id = $1",
             endpoint.id,
             endpoint.url,
             [t.value for t in endpoint.event_types],
@@ -72,6 +77,8 @@ class PostgresWebhookEndpoints:
             endpoint.enabled,
             endpoint.secret,
             endpoint.updated_at,
+            endpoint.previous_secret,
+            endpoint.previous_secret_until,
         )
 
     async def delete(self, endpoint_id: uuid.UUID) -> None:

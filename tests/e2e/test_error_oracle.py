@@ -68,6 +68,7 @@ TARGETS: dict[str, list[Build]] = {
     ],
     "updateWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint"), "enabled": False}],
     "deleteWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint")}],
+    "rotateWebhookSecret": [lambda w, t: {"id": t("WebhookEndpoint")}],
 }
 BETA = {
     "Customer": "beta",

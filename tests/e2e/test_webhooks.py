@@ -37,6 +37,8 @@ ENDPOINTS = """{ webhookEndpoints(first: 10) { edges { node { id url } } } }"""
 NODE = """query($id: ID!) { node(id: $id) { id ... on WebhookEndpoint { url } } }"""
 UPDATE = """mutation($input: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(input: $input) {
   webhookEndpoint { id enabled } errors { code path } } }"""
+ROTATE = """mutation($input: RotateWebhookSecretInput!) { rotateWebhookSecret(input: $input) {
+  webhookEndpoint { id } secret errors { code path } } }"""
 DELETE = """mutation($input: DeleteWebhookEndpointInput!) { deleteWebhookEndpoint(input: $input) {
   webhookEndpoint { id } errors { code path } } }"""
 
@@ -222,3 +224,28 @@ async def test_bad_endpoints_are_refused_with_a_clear_error(
             [("NOT_FOUND", path)],
         ), fields
     assert await clean_db.fetchval("SELECT count(*) FROM webhook_endpoint") == 0
+
+
+async def test_after_a_rotation_deliveries_verify_with_the_new_secret(
+    gql: GraphQL, clean_db: Database, peer: WebhookPeer, tmp_path: Path
+) -> None:
+    created = await _register(gql, peer.hook_url, eventTypes=["SUBSCRIPTION_CREATED"])
+    endpoint_id = created["webhookEndpoint"]["id"]
+    refused = (await gql(ROTATE, input={"id": endpoint_id, "overlapSeconds": -1}))["data"]
+    assert refused["rotateWebhookSecret"]["errors"] == [
+        {"code": "VALIDATION_FAILED", "path": ["overlapSeconds"]}
+    ]
+    rotated = (await gql(ROTATE, input={"id": endpoint_id, "overlapSeconds": 0}))["data"]
+    new_secret = rotated["rotateWebhookSecret"]["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != created["secret"]
+    peer.secret = new_secret
+    assert await _deliveries(clean_db) == []  # nothing sold yet
+    await _sell(gql)
+    [row] = await _deliveries(clean_db)
+    with workers(clean_db.dsn, tmp_path, 1):
+        await settled(clean_db, row["id"], ProvisionStatus.SUCCEEDED)
+    [attempt] = peer.attempts
+    assert attempt.refusal is None
+    with pytest.raises(WebhookVerificationError):
+        Webhook(created["secret"]).verify(attempt.body, attempt.headers)

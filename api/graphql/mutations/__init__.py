@@ -32,6 +32,7 @@ from api.graphql.mutations.upsert_namespace import (
 from api.graphql.mutations.webhooks import (
     create_webhook_endpoint,
     delete_webhook_endpoint,
+    rotate_webhook_secret,
     update_webhook_endpoint,
 )
 from api.graphql.permissions import needs
@@ -159,5 +160,11 @@ class Mutation:
     delete_webhook_endpoint = strawberry.mutation(
         resolver=delete_webhook_endpoint,
         description="Delete an endpoint; rows already recorded for it are skipped.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    rotate_webhook_secret = strawberry.mutation(
+        resolver=rotate_webhook_secret,
+        description="Give an endpoint a new secret (shown once); the old one also signs"
+        " deliveries for the overlap.",
         extensions=needs(Resource.WEBHOOKS, Access.WRITE),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -14,7 +15,7 @@ from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.webhook import WebhookEndpointNode, webhook_endpoint_node
 from api.ids import parse_typed_id
 from domain.model import webhook
-from domain.model.webhook import WebhookEndpoint
+from domain.model.webhook import DEFAULT_OVERLAP, WebhookEndpoint
 from domain.use_cases.webhooks import CreateWebhookEndpoint, UpdateWebhookEndpoint
 
 ENDPOINT_ID = "The endpoint's global ID."
@@ -53,6 +54,23 @@ class UpdateWebhookEndpointInput:
 @strawberry.input(description="Which endpoint to delete.")
 class DeleteWebhookEndpointInput:
     id: strawberry.ID = strawberry.field(description=ENDPOINT_ID)
+
+
+@strawberry.input(description="Which endpoint gets a new secret, and how long the old one lasts.")
+class RotateWebhookSecretInput:
+    id: strawberry.ID = strawberry.field(description=ENDPOINT_ID)
+    overlap_seconds: int = strawberry.field(
+        default=int(DEFAULT_OVERLAP.total_seconds()),
+        description="How long deliveries are signed with the old secret too (0 to 7 days;"
+        " default a day), so receivers can switch without missing one.",
+    )
+
+
+@strawberry.type(description="The endpoint and its new secret, or why it did not change.")
+class RotateWebhookSecretPayload:
+    webhook_endpoint: WebhookEndpointNode | None = strawberry.field(description="The endpoint.")
+    secret: str | None = strawberry.field(description="The new `whsec_…`, shown only here, once.")
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
 @strawberry.type(description="The new endpoint and its secret, or why there is none.")
@@ -138,4 +156,21 @@ async def delete_webhook_endpoint(
     ctx = info.context
     return _payload(
         *await outcome(lambda: ctx.commands.webhooks.delete(ctx.principal, _endpoint_id(input.id)))
+    )
+
+
+async def rotate_webhook_secret(
+    info: Info,
+    input: Annotated[RotateWebhookSecretInput, strawberry.argument(description="Which one.")],
+) -> RotateWebhookSecretPayload:
+    ctx = info.context
+    rotated, errors = await outcome(
+        lambda: ctx.commands.webhooks.rotate_secret(
+            ctx.principal, _endpoint_id(input.id), timedelta(seconds=input.overlap_seconds)
+        )
+    )
+    return RotateWebhookSecretPayload(
+        webhook_endpoint=webhook_endpoint_node(rotated.endpoint) if rotated else None,
+        secret=rotated.secret if rotated else None,
+        errors=errors,
     )

@@ -18,6 +18,7 @@ from domain.model.webhook import (
     DEFAULT_ATTEMPTS,
     PAYLOAD_VERSION,
     WEBHOOK_DELIVERY_KIND,
+    WebhookEndpoint,
     WebhookEventType,
     attempts_for,
     body_of,
@@ -299,3 +300,34 @@ async def test_a_failed_sale_records_no_delivery(endpoints: WebhookEndpoints, st
             ),
         )
     assert store.events == []
+
+
+def test_a_rotation_signs_with_both_secrets_until_the_overlap_ends() -> None:
+    endpoint = WebhookEndpoint(
+        url="https://a.test/h",
+        event_types=(WebhookEventType.TRIAL_STARTED,),
+        secret="whsec_old",
+        created_at=CLOCK.now(),
+    )
+    endpoint.rotate("whsec_new", CLOCK.now(), timedelta(hours=1))
+    assert endpoint.secret == "whsec_new"
+    assert endpoint.signing_secrets(CLOCK.now()) == ("whsec_new", "whsec_old")
+    assert endpoint.signing_secrets(CLOCK.now() + timedelta(hours=1)) == ("whsec_new", "whsec_old")
+    later = CLOCK.now() + timedelta(hours=1, microseconds=1)
+    assert endpoint.signing_secrets(later) == ("whsec_new",)
+    endpoint.rotate("whsec_newer", CLOCK.now(), timedelta(0))  # no overlap: the old one stops
+    assert endpoint.signing_secrets(CLOCK.now()) == ("whsec_newer",)
+    with pytest.raises(ValidationFailed) as refused:
+        endpoint.rotate("whsec_x", CLOCK.now(), timedelta(days=8))
+    assert refused.value.path == ("overlapSeconds",)
+
+
+async def test_rotating_another_tenants_secret_reads_not_found(
+    endpoints: WebhookEndpoints, store: Store
+) -> None:
+    alice = await endpoints.create(ALICE, _endpoint("https://a.test/h", CUSTOMER_A))
+    with pytest.raises(NotFound):
+        await endpoints.rotate_secret(BOB, alice.endpoint.id)
+    rotated = await endpoints.rotate_secret(ALICE, alice.endpoint.id)
+    assert rotated.secret != alice.secret
+    assert store.webhook_endpoints[alice.endpoint.id].previous_secret == alice.secret
