@@ -148,6 +148,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         clock,
         failures=limiter,
         service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
+        webhook_attempts=settings.webhook_attempts,
+        webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
     )
     graphql = GraphQLView(
         build_schema(settings),

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from auth.licenses.keys import DatabaseLicenseSigner
 from auth.rate_limit import FailureLimiter
+from domain.model.webhook import DEFAULT_ATTEMPTS
 from domain.ports import Clock, LicenseSigner, ServiceTokenSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
 from domain.use_cases.cancel_license import CancelLicenseHandler
@@ -24,6 +25,7 @@ from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
 from domain.use_cases.trials import Trials
 from domain.use_cases.upsert_namespace import NamespaceKeeping
+from domain.use_cases.webhooks import WebhookEndpoints
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
 
@@ -48,6 +50,7 @@ class Commands:
     report_usage: ReportUsageHandler
     """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
     cancel_license: CancelLicenseHandler
+    webhooks: WebhookEndpoints
     signer: LicenseSigner
     """The license signer the handlers share (the app loads its key at start-up)."""
     cloud_connector_access: CloudConnectorAccessHandler | None = None
@@ -61,6 +64,9 @@ class Commands:
         signer: LicenseSigner | None = None,
         failures: FailureLimiter | None = None,
         service_tokens: ServiceTokenSigner | None = None,
+        *,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
+        webhooks_allow_http_loopback: bool = False,
     ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
@@ -68,8 +74,10 @@ class Commands:
         signer = signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
 
         return cls(
-            create_subscription=CreateSubscriptionHandler(unit_of_work, clock),
-            cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock),
+            create_subscription=CreateSubscriptionHandler(
+                unit_of_work, clock, webhook_attempts=webhook_attempts
+            ),
+            cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock, webhook_attempts),
             renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
             change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
             rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
@@ -83,6 +91,9 @@ class Commands:
             resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
             report_usage=ReportUsageHandler(unit_of_work, clock, signer),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
+            webhooks=WebhookEndpoints(
+                unit_of_work, clock, allow_http_loopback=webhooks_allow_http_loopback
+            ),
             signer=signer,
             cloud_connector_access=CloudConnectorAccessHandler(unit_of_work, clock, service_tokens)
             if service_tokens is not None

@@ -21,6 +21,7 @@ PREFIXES = {
     "UsageReport": "usage",
     "ProvisionEvent": "pev",
     "AuditEntry": "aud",
+    "WebhookEndpoint": "whe",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

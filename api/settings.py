@@ -15,6 +15,7 @@ from auth.admin_pair import AdminPair
 from auth.external import ExternalIssuerSettings
 from auth.server import OAuthSettings
 from auth.tokens import TokenSettings
+from domain.model.webhook import attempts_for
 from domain.principal import PrincipalKind
 
 
@@ -262,6 +263,21 @@ class Settings:
     """The expiring email goes this many days (or fewer) before a non-renewing term ends."""
     mail_reminders_every_seconds: float = 3600.0
     """How often the two reminder jobs sweep."""
+    webhooks_allow_http_loopback: bool = False
+    """Development and tests: accept ``http://`` webhook URLs to loopback addresses (else
+    https only)."""
+    webhook_retry_hours: float = 24.0
+    """How long a failing webhook delivery is retried (its attempts follow from the ledger's
+    backoff: ``webhook_attempts``)."""
+
+    @property
+    def webhook_attempts(self) -> int:
+        """Attempts of a delivery row so that the ledger's backoff spans ``webhook_retry_hours``."""
+        return attempts_for(
+            timedelta(hours=self.webhook_retry_hours),
+            base=timedelta(seconds=self.ledger_backoff_base_seconds),
+            cap=timedelta(seconds=self.ledger_backoff_max_seconds),
+        )
 
     def __post_init__(self) -> None:
         if bool(self.external_issuer) != bool(self.external_jwks_url):
@@ -436,6 +452,8 @@ VARIABLES: tuple[Variable, ...] = (
         "mail_reminders_every_seconds",
         _number(0, above=True),
     ),
+    Variable("PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "webhooks_allow_http_loopback", _flag),
+    Variable("PROVISION_WEBHOOK_RETRY_HOURS", "webhook_retry_hours", _number(0, above=True)),
 )
 """Every variable Settings reads (``provision config`` prints them in this order)."""
 

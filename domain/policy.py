@@ -7,6 +7,7 @@ models turn ``reach`` into SQL so that another tenant's rows are never fetched.
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from domain.errors import Forbidden, Unauthenticated
@@ -25,6 +26,7 @@ class Resource(StrEnum):
     USAGE = "usage"
     PROVISION_EVENTS = "provision_events"
     AUDIT = "audit"
+    WEBHOOKS = "webhooks"
 
 
 class Access(StrEnum):
@@ -53,6 +55,8 @@ SCOPE_MEANINGS: dict[str, str] = {
     "provision_events:read": "See the provisioning ledger.",
     "provision_events:write": "Retry and resolve provisioning ledger rows.",
     "audit:read": "See the audit trail.",
+    "webhooks:read": "See webhook endpoints (never their secrets).",
+    "webhooks:write": "Register, change and delete webhook endpoints.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPE_MEANINGS)
 
@@ -79,6 +83,8 @@ GRANTABLE_SCOPES: dict[PrincipalKind, frozenset[str]] = {
         "licenses:write",
         "instances:read",
         "usage:read",
+        "webhooks:read",
+        "webhooks:write",
     ),
     PrincipalKind.PARTNER: _scopes(
         "customers:read",
@@ -90,6 +96,8 @@ GRANTABLE_SCOPES: dict[PrincipalKind, frozenset[str]] = {
         "licenses:read",
         "instances:read",
         "usage:read",
+        "webhooks:read",
+        "webhooks:write",
     ),
     PrincipalKind.GITLAB_COM: _scopes(
         "namespaces:read", "namespaces:write", "trials:read", "trials:write"
@@ -162,3 +170,24 @@ def require_scope(principal: Principal, resource: Resource, access: Access) -> N
     needed = scope(resource, access)
     if not principal.has_scope(needed):
         raise Forbidden(f"the access token lacks the `{needed}` scope")
+
+
+def sees_webhook_endpoint(
+    principal: Principal,
+    customer_id: uuid.UUID | None,
+    partner_id: str | None,
+    *,
+    member: bool,
+) -> bool:
+    """Whether ``principal`` sees (and may manage) an endpoint owned by ``customer_id`` or
+    ``partner_id`` (neither: a global one). Staff see every endpoint; a partner its own; a
+    portal user those of the customers it is a member of (``member``, looked up by the
+    caller). Any other endpoint does not exist for it (NOT_FOUND, like every tenant row)."""
+    level = reach(principal, Resource.WEBHOOKS)
+    if level is Reach.EVERYTHING:
+        return True
+    if level is Reach.OWN_CHANNEL:
+        return partner_id is not None and partner_id == principal.partner_id
+    if level is Reach.OWN_CUSTOMERS:
+        return customer_id is not None and member
+    return False

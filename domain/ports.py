@@ -19,6 +19,7 @@ from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
+from domain.model.webhook import WebhookEndpoint, WebhookEventType
 
 
 class Clock(Protocol):
@@ -272,6 +273,34 @@ class Outbox(Protocol):
         ...
 
 
+class WebhookEndpointRepository(Protocol):
+    """Webhook endpoints. Reads for a principal are cut to its reach by the caller's
+    policy check (``domain.policy.sees_webhook_endpoint``) or, for lists, in SQL."""
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        """Insert a new endpoint."""
+        ...
+
+    async def get(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+        """The endpoint, whoever owns it."""
+        ...
+
+    async def save(self, endpoint: WebhookEndpoint) -> None:
+        """Write an endpoint's changed fields."""
+        ...
+
+    async def delete(self, endpoint_id: uuid.UUID) -> None:
+        """Remove it (its delivery rows stay in the ledger, which outlives what it names)."""
+        ...
+
+    async def hearing(
+        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+    ) -> Sequence[WebhookEndpoint]:
+        """Enabled endpoints that asked for ``event_type`` and own the subscription's
+        customer, its partner, or are global."""
+        ...
+
+
 class ProvisionEventRepository(Protocol):
     """Ledger rows as staff change them (retry, resolve), inside a unit of work."""
 
@@ -408,6 +437,9 @@ class UnitOfWork(Protocol):
 
     @property
     def provision_events(self) -> ProvisionEventRepository: ...
+
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -18,6 +18,7 @@ from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
+from domain.model.webhook import WebhookEndpoint
 from domain.policy import Resource
 from domain.principal import Principal
 from persistence.derived import status_condition
@@ -38,6 +39,7 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.repositories.webhooks import PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView
 
@@ -83,6 +85,16 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self, principal: Principal, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Customer]:
         return await self._by_ids(principal, _CUSTOMERS, ids)
+
+    # --- webhook endpoints -----------------------------------------------------------------
+
+    async def webhook_endpoints(
+        self, principal: Principal, first: int, after: uuid.UUID | None
+    ) -> Page[WebhookEndpoint]:
+        return await PostgresWebhookEndpoints(self._db).visible_to(principal, first, after)
+
+    async def count_webhook_endpoints(self, principal: Principal) -> int:
+        return await PostgresWebhookEndpoints(self._db).count_visible(principal)
 
     # --- subscriptions ---------------------------------------------------------------------
 

@@ -262,6 +262,26 @@ class ScheduledJobRun(Table, tablename="scheduled_job_run"):
     scheduled_job_run_once = Unique(["job_name", "due_at"])
 
 
+class WebhookEndpoint(Table, tablename="webhook_endpoint"):
+    """Where webhook events go (docs/webhooks.md). Owned by a customer, a partner, or neither
+    (staff's global endpoint). The secret signs deliveries, so it is kept as given (a hash
+    could not sign); it is shown to its owner once and never read back through the API."""
+
+    id = UUID(primary_key=True)
+    customer = ForeignKey(Customer, on_delete=OnDelete.cascade, null=True, default=None)
+    partner_id = Varchar(length=100, null=True, default=None)
+    url = Text()
+    event_types = Array(Varchar(length=60))
+    description = Text(default="")
+    enabled = Boolean(default=True)
+    secret = Varchar(length=100)
+    previous_secret = Varchar(length=100, null=True, default=None)
+    previous_secret_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    webhook_endpoint_one_owner = Check("customer IS NULL OR partner_id IS NULL")
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -278,4 +298,5 @@ TABLES: list[type[Table]] = [
     IdempotencyRecord,
     ProvisionEvent,
     ScheduledJobRun,
+    WebhookEndpoint,
 ]

@@ -20,6 +20,7 @@ from persistence.repositories import (
     PostgresSubscriptions,
     PostgresTrials,
     PostgresUsageReports,
+    PostgresWebhookEndpoints,
 )
 
 
@@ -40,6 +41,7 @@ class PostgresUnitOfWork:
         self.idempotency = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
+        self.webhook_endpoints = PostgresWebhookEndpoints(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

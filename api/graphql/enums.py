@@ -15,6 +15,7 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.model import enums as model
+from domain.model import webhook
 from domain.model.provision_event import ProvisionStatus
 
 E = TypeVar("E", bound=Enum)
@@ -128,6 +129,38 @@ class ProvisionEventStatus(Enum):
     )
     RESOLVED = strawberry.enum_value(
         "RESOLVED", description="Closed by staff with a reason; no worker runs it again."
+    )
+
+
+@strawberry.enum(
+    description="What a webhook endpoint can hear; the payload's `type` is the value shown"
+    " (docs/webhooks.md)."
+)
+class WebhookEventType(Enum):
+    SUBSCRIPTION_CREATED = strawberry.enum_value(
+        "SUBSCRIPTION_CREATED", description="`subscription.created`: a sale was recorded."
+    )
+    SUBSCRIPTION_CHANGED = strawberry.enum_value(
+        "SUBSCRIPTION_CHANGED", description="`subscription.changed` (not emitted yet)."
+    )
+    SUBSCRIPTION_RENEWED = strawberry.enum_value(
+        "SUBSCRIPTION_RENEWED", description="`subscription.renewed` (not emitted yet)."
+    )
+    SUBSCRIPTION_CANCELLED = strawberry.enum_value(
+        "SUBSCRIPTION_CANCELLED",
+        description="`subscription.cancelled`: cancelled now or at period end.",
+    )
+    LICENSE_ISSUED = strawberry.enum_value(
+        "LICENSE_ISSUED", description="`license.issued` (not emitted yet)."
+    )
+    TRIAL_STARTED = strawberry.enum_value(
+        "TRIAL_STARTED", description="`trial.started` (not emitted yet)."
+    )
+    NAMESPACE_PROVISIONED = strawberry.enum_value(
+        "NAMESPACE_PROVISIONED", description="`namespace.provisioned` (not emitted yet)."
+    )
+    PROVISIONING_FAILED = strawberry.enum_value(
+        "PROVISIONING_FAILED", description="`provisioning.failed` (not emitted yet)."
     )
 
 
@@ -255,6 +288,7 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (model.TrialStatus, TrialStatus),
     (model.AddOnKind, AddOnKind),
     (ProvisionStatus, ProvisionEventStatus),
+    (webhook.WebhookEventType, WebhookEventType),
 )
 """Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
 

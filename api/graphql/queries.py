@@ -41,8 +41,9 @@ from api.graphql.types.nodes import (
 )
 from api.graphql.types.provision_event import provision_event_node
 from api.graphql.types.viewer import Viewer, viewer_of
+from api.graphql.types.webhook import WebhookEndpointNode, webhook_endpoint_node
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.model.enums import Deployment as DomainDeployment
 from domain.model.enums import Plan as DomainPlan
 from domain.model.enums import SubscriptionStatus as DomainStatus
@@ -85,6 +86,7 @@ _NODE_RESOURCES = {
     "UsageReport": Resource.USAGE,
     "ProvisionEvent": Resource.PROVISION_EVENTS,
     "AuditEntry": Resource.AUDIT,
+    "WebhookEndpoint": Resource.WEBHOOKS,
 }
 
 
@@ -129,6 +131,12 @@ async def resolve_node(info: Info, value: str) -> Node | None:
     if type_name == "AuditEntry":
         entry = await loaders.audit_entries.load(local_id)
         return audit_entry_node(entry) if entry else None
+    if type_name == "WebhookEndpoint":
+        try:
+            endpoint = await info.context.commands.webhooks.get(info.context.principal, local_id)
+        except NotFound:
+            return None
+        return webhook_endpoint_node(endpoint)
     return None
 
 
@@ -406,6 +414,23 @@ class Query:
             usage_report_node,
             after_given=after is not None,
             count=lambda: ctx.read.count_usage_reports(ctx.principal, sub_id),
+        )
+
+    @strawberry.field(
+        description="Webhook endpoints the caller sees (its own; staff all), oldest first.",
+        extensions=needs(Resource.WEBHOOKS),
+    )
+    async def webhook_endpoints(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[WebhookEndpointNode]:
+        ctx = info.context
+        size, cursor = page_size(first), _cursor(after)
+        page = await ctx.read.webhook_endpoints(ctx.principal, size, cursor)
+        return build_connection(
+            page,
+            webhook_endpoint_node,
+            after_given=after is not None,
+            count=lambda: ctx.read.count_webhook_endpoints(ctx.principal),
         )
 
     provision_events = strawberry.field(

@@ -27,6 +27,7 @@ from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
+from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
@@ -42,9 +43,11 @@ from integrations.email.transports import (
 )
 from integrations.gitlab_com.client import namespace_provision_handler
 from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
+from integrations.webhooks.delivery import webhook_delivery_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import license_key, save_payload
+from persistence.repositories import PostgresWebhookEndpoints
 from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
@@ -91,6 +94,12 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry = WorkerRegistry()
     registry.register(ALERT_KIND, alert_handler(context.http, context.settings.alert_webhook_url))
     registry.register(HTTP_PING_KIND, http_ping_handler(context.http))
+    registry.register(
+        WEBHOOK_DELIVERY_KIND,
+        webhook_delivery_handler(
+            context.http, PostgresWebhookEndpoints(context.db).get, context.clock
+        ),
+    )
     registry.register_job(
         GIVE_UP_LOST_ROWS_JOB,
         max(context.config.lease, timedelta(seconds=1)),

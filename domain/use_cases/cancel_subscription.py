@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from domain.model.subscription import Subscription
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.emails import subscription_cancelled
 from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
+from domain.use_cases.webhooks import record_webhooks
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,32 @@ class CancelSubscription:
 
 
 class CancelSubscriptionHandler:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(self, principal: Principal, command: CancelSubscription) -> Changed:
         async def cancel(uow: UnitOfWork, sub: Subscription, now: datetime) -> dict[str, Any]:
             sub.cancel(at_period_end=command.at_period_end, now=now, today=now.date())
             await subscription_cancelled(uow, sub, now)
+            immediately = sub.cancelled_at is not None
+            await record_webhooks(
+                uow,
+                WebhookEventType.SUBSCRIPTION_CANCELLED,
+                sub,
+                now,
+                {
+                    "immediately": immediately,
+                    "effective_on": (now.date() if immediately else sub.end_date).isoformat(),
+                },
+                max_attempts=self._webhook_attempts,
+            )
             return {"reason": command.reason}
 
         return await run_subscription_change(

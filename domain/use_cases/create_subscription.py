@@ -18,10 +18,12 @@ from domain.model.enums import Channel, Deployment, LicensingMode, Plan
 from domain.model.idempotency import check_idempotency_key
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Segment, Subscription, Term
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.keyed import replay_or_run
+from domain.use_cases.webhooks import record_webhooks
 
 OPERATION = "createSubscription"
 
@@ -74,11 +76,13 @@ class CreateSubscriptionHandler:
         clock: Clock,
         new_code: Callable[[], str] = new_activation_code,
         max_attempts: int = 8,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._new_code = new_code
         self._max_attempts = max_attempts
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(
         self, principal: Principal, command: CreateSubscription
@@ -119,6 +123,13 @@ class CreateSubscriptionHandler:
                         subscription.id, hash_activation_code(code[0]), now
                     )
                     await uow.outbox.record(await self._code_email(uow, subscription, code[0], now))
+                await record_webhooks(
+                    uow,
+                    WebhookEventType.SUBSCRIPTION_CREATED,
+                    subscription,
+                    now,
+                    max_attempts=self._webhook_attempts,
+                )
                 await uow.audit.record(
                     AuditEntry.of(
                         principal,

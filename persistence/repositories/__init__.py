@@ -13,6 +13,7 @@ from persistence.repositories.self_managed import (
     report_key,
 )
 from persistence.repositories.subscriptions import PostgresActivationCodes, PostgresSubscriptions
+from persistence.repositories.webhooks import PostgresWebhookEndpoints
 
 __all__ = [
     "PostgresActivationCodes",
@@ -25,5 +26,6 @@ __all__ = [
     "PostgresSubscriptions",
     "PostgresTrials",
     "PostgresUsageReports",
+    "PostgresWebhookEndpoints",
     "report_key",
 ]

@@ -22,7 +22,13 @@ async def app(database_url: str) -> AsyncIterator[Starlette]:
     # The collector is left alone: the test process is no server (test_garbage_collection).
     # The clock reads the factories' "now", whatever the calendar says (tests/clocks.py).
     application = create_app(
-        Settings(database_url=database_url, pool_max=5, gc_interval=0), clock=SESSION_CLOCK
+        Settings(
+            database_url=database_url,
+            pool_max=5,
+            gc_interval=0,
+            webhooks_allow_http_loopback=True,
+        ),
+        clock=SESSION_CLOCK,
     )
     async with application.router.lifespan_context(application):
         yield application

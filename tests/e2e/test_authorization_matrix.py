@@ -17,6 +17,7 @@ from api.ids import global_id
 from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
 from domain.model.enums import Channel, Deployment, Role
+from domain.model.webhook import WebhookEndpoint, WebhookEventType, new_secret
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
@@ -53,6 +54,8 @@ ROOT_QUERIES = {
     "provisionEvents": """provisionEvents(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } namespace { id } } } }""",
     "auditEntries": """auditEntries(first: 20) { totalCount edges { node { id objectId } } }""",
+    "webhookEndpoints": """webhookEndpoints(first: 20) { totalCount edges { node { id url
+      partnerId } } }""",
 }
 WORLD_QUERY = "{ " + "\n".join(ROOT_QUERIES.values()) + " }"
 ROOT_LISTS = {
@@ -65,6 +68,7 @@ ROOT_LISTS = {
     "usageReports": "UsageReport",
     "provisionEvents": "ProvisionEvent",
     "auditEntries": "AuditEntry",
+    "webhookEndpoints": "WebhookEndpoint",
 }
 
 
@@ -119,7 +123,24 @@ async def _world(db: Database) -> World:
     staff = Principal(PrincipalKind.STAFF, "staff")
     for name, sub in (("aud_a", alpha_sm), ("aud_b", beta_sm)):
         objects[name] = AuditEntry.of(staff, "cancelSubscription", "Subscription", sub.id, f.NOW)
+    # Webhook endpoints: each customer's, each partner's, and staff's global one.
+    for name, owner in (
+        ("whe_alpha", {"customer_id": alpha.id}),
+        ("whe_beta", {"customer_id": beta.id}),
+        ("whe_partner_a", {"partner_id": "partner-a"}),
+        ("whe_partner_b", {"partner_id": "partner-b"}),
+        ("whe_global", {}),
+    ):
+        objects[name] = WebhookEndpoint(
+            url=f"https://{name}.example/in",
+            event_types=(WebhookEventType.SUBSCRIPTION_CREATED,),
+            secret=new_secret(),
+            created_at=f.NOW,
+            **owner,  # type: ignore[arg-type]
+        )
     async with PostgresUnitOfWork(db) as uow:
+        for name in ("whe_alpha", "whe_beta", "whe_partner_a", "whe_partner_b", "whe_global"):
+            await uow.webhook_endpoints.add(objects[name])
         await uow.customers.add_membership(Membership(alpha.id, "usr_alice", Role.OWNER))
         await uow.customers.add_membership(Membership(beta.id, "usr_bob", Role.OWNER))
         await uow.audit.record(objects["aud_a"])
@@ -135,6 +156,7 @@ async def _world(db: Database) -> World:
         "UsageReport": ("usage_a", "usage_b"),
         "ProvisionEvent": ("pev_a", "pev_b"),
         "AuditEntry": ("aud_a", "aud_b"),
+        "WebhookEndpoint": WEBHOOK_ENDPOINTS,
     }
     ids = {
         name: global_id(type_name, objects[name].id)
@@ -147,6 +169,9 @@ async def _world(db: Database) -> World:
         gitlab_ids={name: objects[name].gitlab_id for name in type_names["Namespace"]},
         alpha_sm=alpha_sm.id,
     )
+
+
+WEBHOOK_ENDPOINTS = ("whe_alpha", "whe_beta", "whe_partner_a", "whe_partner_b", "whe_global")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +196,7 @@ EVERYTHING = {
     "UsageReport": ("usage_a", "usage_b"),
     "ProvisionEvent": ("pev_a", "pev_b"),
     "AuditEntry": ("aud_a", "aud_b"),
+    "WebhookEndpoint": WEBHOOK_ENDPOINTS,
 }
 STAFF_ONLY = {"ProvisionEvent": None, "AuditEntry": None}  # no scope: FORBIDDEN
 LEDGER_SCOPES = frozenset({"provision_events:read", "provision_events:write", "audit:read"})
@@ -182,6 +208,7 @@ ALICE_SEES = {
     "Instance": ("inst_a",),
     "Trial": ("trial_a",),
     "UsageReport": ("usage_a",),
+    "WebhookEndpoint": ("whe_alpha",),
 }
 CASES = [
     Case("staff", {"kind": PrincipalKind.STAFF}, EVERYTHING),
@@ -218,6 +245,7 @@ CASES = [
             "Instance": ("inst_a",),
             "Trial": ("trial_a",),
             "UsageReport": ("usage_a",),
+            "WebhookEndpoint": ("whe_partner_a",),
             **STAFF_ONLY,
         },
     ),
@@ -232,6 +260,7 @@ CASES = [
             "Instance": None,
             "Trial": ("trial_a", "trial_b"),
             "UsageReport": None,
+            "WebhookEndpoint": None,
             **STAFF_ONLY,
         },
     ),
@@ -246,6 +275,7 @@ CASES = [
             "Instance": ("inst_a",),
             "Trial": None,
             "UsageReport": ("usage_a",),
+            "WebhookEndpoint": None,
             **STAFF_ONLY,
         },
         nested_only=("alpha",),  # its subscription's customer, whom its license names

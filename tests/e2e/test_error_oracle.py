@@ -59,6 +59,16 @@ TARGETS: dict[str, list[Build]] = {
     "retryProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent")}],
     "resolveProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent"), "reason": "x"}],
     "cancelLicense": [lambda w, t: {"licenseId": t("License")}],
+    "createWebhookEndpoint": [
+        lambda w, t: {
+            "url": "https://hooks.example/in",
+            "eventTypes": ["SUBSCRIPTION_CREATED"],
+            "customerId": t("Customer"),
+        }
+    ],
+    "updateWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint"), "enabled": False}],
+    "deleteWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint")}],
+    "rotateWebhookSecret": [lambda w, t: {"id": t("WebhookEndpoint")}],
 }
 BETA = {
     "Customer": "beta",
@@ -68,6 +78,7 @@ BETA = {
     "Trial": "trial_b",
     "ProvisionEvent": "pev_b",
     "License": "lic_b",
+    "WebhookEndpoint": "whe_beta",
 }
 
 

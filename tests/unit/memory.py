@@ -22,6 +22,7 @@ from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport, report_identity
+from domain.model.webhook import WebhookEndpoint, WebhookEventType
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Store:
     namespaces: dict[uuid.UUID, Namespace] = field(default_factory=dict)
     reverted_trials: set[uuid.UUID] = field(default_factory=set)
     """Trials the expiry job reverted (the trial table's ``reverted_on``)."""
+    webhook_endpoints: dict[uuid.UUID, WebhookEndpoint] = field(default_factory=dict)
 
 
 class _Customers:
@@ -163,6 +165,32 @@ class _Outbox:
             return False
         self.s.events.append(event)
         return True
+
+
+class _WebhookEndpoints:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        self.s.webhook_endpoints[endpoint.id] = endpoint
+
+    async def get(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+        return self.s.webhook_endpoints.get(endpoint_id)
+
+    async def save(self, endpoint: WebhookEndpoint) -> None:
+        self.s.webhook_endpoints[endpoint.id] = endpoint
+
+    async def delete(self, endpoint_id: uuid.UUID) -> None:
+        self.s.webhook_endpoints.pop(endpoint_id, None)
+
+    async def hearing(
+        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+    ) -> list[WebhookEndpoint]:
+        return [
+            e
+            for e in sorted(self.s.webhook_endpoints.values(), key=lambda e: e.id)
+            if e.hears(event_type, customer_id, partner_id)
+        ]
 
 
 class _Idempotency:
@@ -330,6 +358,7 @@ class MemoryUnitOfWork:
         self.namespaces: Any = _Namespaces(store)
         self.usage_reports: Any = _UsageReports(store)
         self.outbox: Any = _Outbox(store)
+        self.webhook_endpoints: Any = _WebhookEndpoints(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)

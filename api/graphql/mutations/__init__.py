@@ -29,6 +29,12 @@ from api.graphql.mutations.upsert_namespace import (
     report_namespace_usage,
     upsert_namespace,
 )
+from api.graphql.mutations.webhooks import (
+    create_webhook_endpoint,
+    delete_webhook_endpoint,
+    rotate_webhook_secret,
+    update_webhook_endpoint,
+)
 from api.graphql.permissions import needs
 from domain.policy import Access, Resource
 
@@ -139,4 +145,26 @@ class Mutation:
         description="A seat-link report (as `POST /api/v1/seat_links`): an instance's users,"
         " answered with a newer license key when there is one.",
         extensions=needs(Resource.USAGE, Access.WRITE),
+    )
+    create_webhook_endpoint = strawberry.mutation(
+        resolver=create_webhook_endpoint,
+        description="Register a webhook endpoint (a customer's user for its customer, a"
+        " partner for what it sold, staff for anyone or everything); the secret is shown once.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    update_webhook_endpoint = strawberry.mutation(
+        resolver=update_webhook_endpoint,
+        description="Change an endpoint's URL, event types, description or enabled flag.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    delete_webhook_endpoint = strawberry.mutation(
+        resolver=delete_webhook_endpoint,
+        description="Delete an endpoint; rows already recorded for it are skipped.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    rotate_webhook_secret = strawberry.mutation(
+        resolver=rotate_webhook_secret,
+        description="Give an endpoint a new secret (shown once); the old one also signs"
+        " deliveries for the overlap.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
     )

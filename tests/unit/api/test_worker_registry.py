@@ -49,7 +49,13 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
             Database("postgresql://unused"), http, settings, clock, worker_config(settings)
         )
         registry = build_registry(context)
-    assert set(registry.handlers) == {ALERT_KIND, HTTP_PING_KIND, "EMAIL", "TEST_ECHO"}
+    assert set(registry.handlers) == {
+        ALERT_KIND,
+        HTTP_PING_KIND,
+        "EMAIL",
+        "WEBHOOK_DELIVERY",
+        "TEST_ECHO",
+    }
     assert set(registry.jobs) == {
         GIVE_UP_LOST_ROWS_JOB,
         TRIAL_EXPIRY_JOB,

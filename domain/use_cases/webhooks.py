@@ -1,0 +1,285 @@
+"""Webhook endpoints: register, list, change, delete (each principal its own; staff any), and
+the events use cases record for them in their own transaction (the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.errors import Forbidden, NotFound, ValidationFailed
+from domain.model.audit import AuditEntry
+from domain.model.subscription import Subscription
+from domain.model.webhook import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_OVERLAP,
+    WebhookEndpoint,
+    WebhookEventType,
+    check_description,
+    check_event_types,
+    check_url,
+    delivery_events,
+    new_secret,
+)
+from domain.policy import Access, Resource, require_scope, sees_webhook_endpoint
+from domain.ports import Clock, UnitOfWork
+from domain.principal import Principal, PrincipalKind
+
+
+@dataclass(frozen=True)
+class CreateWebhookEndpoint:
+    url: str
+    event_types: tuple[str, ...]
+    description: str = ""
+    enabled: bool = True
+    customer_id: uuid.UUID | None = None
+    """Staff: a customer's endpoint, or none for a global one. Portal users: which of their
+    customers (required). Partners: not given (the endpoint is the partner's)."""
+
+
+@dataclass(frozen=True)
+class UpdateWebhookEndpoint:
+    endpoint_id: uuid.UUID
+    url: str | None = None
+    event_types: tuple[str, ...] | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEndpointCreated:
+    endpoint: WebhookEndpoint
+    secret: str
+    """Shown once, in the mutation's payload."""
+
+
+class WebhookEndpoints:
+    """The endpoint use cases. ``allow_http_loopback`` lets development and tests register
+    ``http://127.0.0.1`` receivers; elsewhere only https is accepted."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        *,
+        allow_http_loopback: bool = False,
+        new_secret: Callable[[], str] = new_secret,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._allow_http_loopback = allow_http_loopback
+        self._new_secret = new_secret
+
+    async def create(
+        self, principal: Principal, command: CreateWebhookEndpoint
+    ) -> WebhookEndpointCreated:
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        url = check_url(command.url, allow_http_loopback=self._allow_http_loopback)
+        event_types = check_event_types(command.event_types)
+        description = check_description(command.description)
+        async with self._unit_of_work() as uow:
+            customer_id, partner_id = await self._owner(uow, principal, command.customer_id)
+            now = self._clock.now()
+            endpoint = WebhookEndpoint(
+                url=url,
+                event_types=event_types,
+                secret=self._new_secret(),
+                created_at=now,
+                description=description,
+                enabled=command.enabled,
+                customer_id=customer_id,
+                partner_id=partner_id,
+            )
+            await uow.webhook_endpoints.add(endpoint)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "createWebhookEndpoint",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    after=_summary(endpoint),
+                )
+            )
+            await uow.commit()
+        return WebhookEndpointCreated(endpoint, endpoint.secret)
+
+    async def update(self, principal: Principal, command: UpdateWebhookEndpoint) -> WebhookEndpoint:
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            endpoint = await self._visible(uow, principal, command.endpoint_id)
+            before = _summary(endpoint)
+            if command.url is not None:
+                endpoint.url = check_url(command.url, allow_http_loopback=self._allow_http_loopback)
+            if command.event_types is not None:
+                endpoint.event_types = check_event_types(command.event_types)
+            if command.description is not None:
+                endpoint.description = check_description(command.description)
+            if command.enabled is not None:
+                endpoint.enabled = command.enabled
+            now = self._clock.now()
+            endpoint.updated_at = now
+            await uow.webhook_endpoints.save(endpoint)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "updateWebhookEndpoint",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    before=before,
+                    after=_summary(endpoint),
+                )
+            )
+            await uow.commit()
+        return endpoint
+
+    async def delete(self, principal: Principal, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            endpoint = await self._visible(uow, principal, endpoint_id)
+            await uow.webhook_endpoints.delete(endpoint.id)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "deleteWebhookEndpoint",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    self._clock.now(),
+                    before=_summary(endpoint),
+                )
+            )
+            await uow.commit()
+        return endpoint
+
+    async def rotate_secret(
+        self, principal: Principal, endpoint_id: uuid.UUID, overlap: timedelta = DEFAULT_OVERLAP
+    ) -> WebhookEndpointCreated:
+        """A new secret, shown once; the old one signs too for ``overlap``."""
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            endpoint = await self._visible(uow, principal, endpoint_id)
+            now = self._clock.now()
+            endpoint.rotate(self._new_secret(), now, overlap)
+            await uow.webhook_endpoints.save(endpoint)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "rotateWebhookSecret",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    after={"overlapSeconds": int(overlap.total_seconds())},
+                )
+            )
+            await uow.commit()
+        return WebhookEndpointCreated(endpoint, endpoint.secret)
+
+    async def get(self, principal: Principal, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+        require_scope(principal, Resource.WEBHOOKS, Access.READ)
+        async with self._unit_of_work() as uow:
+            return await self._visible(uow, principal, endpoint_id)
+
+    async def _visible(
+        self, uow: UnitOfWork, principal: Principal, endpoint_id: uuid.UUID
+    ) -> WebhookEndpoint:
+        endpoint = await uow.webhook_endpoints.get(endpoint_id)
+        member = (
+            endpoint is not None
+            and endpoint.customer_id is not None
+            and principal.kind is PrincipalKind.PORTAL_USER
+            and await uow.customers.role_of(endpoint.customer_id, principal.subject or "")
+            is not None
+        )
+        if endpoint is None or not sees_webhook_endpoint(
+            principal, endpoint.customer_id, endpoint.partner_id, member=member
+        ):
+            raise NotFound("no such webhook endpoint", path=("id",))
+        return endpoint
+
+    async def _owner(
+        self, uow: UnitOfWork, principal: Principal, customer_id: uuid.UUID | None
+    ) -> tuple[uuid.UUID | None, str | None]:
+        if principal.kind is PrincipalKind.STAFF:
+            if customer_id is not None and await uow.customers.get(customer_id) is None:
+                raise NotFound("no such customer", path=("customerId",))
+            return customer_id, None
+        if principal.kind is PrincipalKind.PARTNER and principal.partner_id:
+            if customer_id is not None:
+                raise ValidationFailed(
+                    "a partner's endpoint hears about what it sold; give no `customerId`",
+                    path=("customerId",),
+                )
+            return None, principal.partner_id
+        if principal.kind is PrincipalKind.PORTAL_USER and principal.subject:
+            if customer_id is None:
+                raise ValidationFailed(
+                    "say which of your customers the endpoint is for", path=("customerId",)
+                )
+            if await uow.customers.role_of(customer_id, principal.subject) is None:
+                raise NotFound("no such customer", path=("customerId",))
+            return customer_id, None
+        raise Forbidden("only staff, partners and customers' users register webhook endpoints")
+
+
+def _summary(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit trail keeps (never the secret)."""
+    return {
+        "url": endpoint.url,
+        "eventTypes": [t.value for t in endpoint.event_types],
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+        "customerId": str(endpoint.customer_id) if endpoint.customer_id else None,
+        "partnerId": endpoint.partner_id,
+    }
+
+
+def subscription_data(subscription: Subscription, today: Any) -> dict[str, Any]:
+    """The ``data.subscription`` of subscription events (version 1)."""
+    term = subscription.current_term(today)
+    return {
+        "id": str(subscription.id),
+        "name": subscription.name,
+        "customer_id": str(subscription.customer_id),
+        "deployment": subscription.deployment.value,
+        "plan": subscription.plan.value,
+        "channel": subscription.channel.value,
+        "partner_id": subscription.partner_id,
+        "seats": subscription.seats(today),
+        "starts_on": term.start_date.isoformat(),
+        "ends_on": term.end_date.isoformat(),
+        "auto_renew": subscription.auto_renew,
+        "cancelled": subscription.cancelled_at is not None or subscription.cancel_at_period_end,
+    }
+
+
+async def record_webhooks(
+    uow: UnitOfWork,
+    event_type: WebhookEventType,
+    subscription: Subscription,
+    now: datetime,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> Sequence[uuid.UUID]:
+    """One delivery row per endpoint that hears ``event_type`` about ``subscription``, in the
+    caller's transaction: the mutation commits them with its change and never waits for them."""
+    endpoints = await uow.webhook_endpoints.hearing(
+        event_type, subscription.customer_id, subscription.partner_id
+    )
+    data = {"subscription": subscription_data(subscription, now.date()), **(extra or {})}
+    events = delivery_events(
+        endpoints,
+        event_type,
+        data,
+        customer_id=subscription.customer_id,
+        partner_id=subscription.partner_id,
+        now=now,
+        max_attempts=max_attempts,
+        subscription_id=subscription.id,
+    )
+    for event in events:
+        await uow.outbox.record(event)
+    return [e.id for e in events]

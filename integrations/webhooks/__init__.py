@@ -1,0 +1,1 @@
+"""Outbound webhooks: the WEBHOOK_DELIVERY handler (Standard Webhooks v1, docs/webhooks.md)."""
