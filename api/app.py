@@ -27,6 +27,7 @@ from api.rest.authorization import BearerAuthenticationMiddleware, authorization
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
 from api.rest.health import healthz, readyz_for
+from api.rest.marketplaces import marketplace_routes
 from api.rest.metrics import metrics_endpoint
 from api.rest.oauth import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.rest.seat_links import seat_links_endpoint
@@ -50,6 +51,7 @@ from integrations.clock import SystemClock
 from integrations.gitlab_com.client import namespace_provision_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.marketplace import PostgresMarketplaceInbox
 from persistence.outbound import save_payload
 from persistence.read_models import ReadModels
 
@@ -165,6 +167,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
     provisioning = trial_provisioning(settings, db, clock, keys, gitlab_com_http)
+    marketplace_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
+    )
+    marketplace_inbox = PostgresMarketplaceInbox(db, clock, settings.ledger_max_attempts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -195,6 +201,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             if external is not None:
                 await external.close()
             await gitlab_com_http.aclose()
+            await marketplace_http.aclose()
             await db.stop()
             pool_logger.removeFilter(outages)
 
@@ -219,6 +226,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *gitlab_routes(commands, read),
             *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair, provisioning),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
+            *marketplace_routes(settings, marketplace_inbox, marketplace_http, clock),
         ],
         middleware=[
             # Outermost: every request gets its access line and its id, preflights included.

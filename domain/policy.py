@@ -27,6 +27,7 @@ class Resource(StrEnum):
     PROVISION_EVENTS = "provision_events"
     AUDIT = "audit"
     WEBHOOKS = "webhooks"
+    MARKETPLACES = "marketplaces"
 
 
 class Access(StrEnum):
@@ -57,6 +58,8 @@ SCOPE_MEANINGS: dict[str, str] = {
     "audit:read": "See the audit trail.",
     "webhooks:read": "See webhook endpoints (never their secrets).",
     "webhooks:write": "Register, change and delete webhook endpoints.",
+    "marketplaces:read": "See marketplace offer mappings and the marketplace inbox.",
+    "marketplaces:write": "Map marketplace offers to plans, seats and terms.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPE_MEANINGS)
 
@@ -129,7 +132,11 @@ class Reach(StrEnum):
     NOTHING = "NOTHING"
 
 
-_TENANT_RESOURCES = frozenset(Resource) - {Resource.PROVISION_EVENTS, Resource.AUDIT}
+_TENANT_RESOURCES = frozenset(Resource) - {
+    Resource.PROVISION_EVENTS,
+    Resource.AUDIT,
+    Resource.MARKETPLACES,
+}
 _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {
     PrincipalKind.ANONYMOUS: {},
     PrincipalKind.STAFF: dict.fromkeys(Resource, Reach.EVERYTHING),

@@ -266,7 +266,9 @@ class Worker:
                     raise
                 raise StepTimedOut(f"no outcome within {within:.3g} s") from late
         except Exception as failure:
-            await self._record_failure(event, describe_error(failure))
+            # A handler's exception with ``final = True`` says no other attempt can succeed.
+            final = getattr(failure, "final", False) is True
+            await self._record_failure(event, describe_error(failure), final=final)
             return
         event.succeed(self.owner, now=self.clock.now())
         if await self.ledger.finish(event, self.owner):
@@ -274,7 +276,9 @@ class Worker:
         else:
             logger.warning("%s %s succeeded after its lease was lost", event.kind, event.id)
 
-    async def _record_failure(self, event: ProvisionEvent, error: str) -> None:
+    async def _record_failure(
+        self, event: ProvisionEvent, error: str, *, final: bool = False
+    ) -> None:
         now = self.clock.now()
         delay = backoff_delay(
             event.attempts,
@@ -282,7 +286,7 @@ class Worker:
             cap=self.config.backoff_max,
             random=self._random,
         )
-        event.fail(self.owner, error, now=now, delay=delay)
+        event.fail(self.owner, error, now=now, delay=delay, final=final)
         follow_ups = []
         if event.status is ProvisionStatus.DEAD:
             alert = event.alert(now=now, max_attempts=self.config.max_attempts)
