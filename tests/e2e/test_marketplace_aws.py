@@ -13,18 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from marketplace_peers import (
-    AWS_TOKEN,
-    MARKETPLACE_TABLES,
-    PRODUCT,
-    FakeAws,
-    _key_and_cert,
-    in_process_worker,
-    map_offer,
-    marketplace_settings,
-    run_due,
-    serving_aws,
-)
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -37,6 +25,18 @@ from persistence.database import Database
 from bearer import bearer, token_for
 from clocks import SESSION_CLOCK
 from mail_peer import MailPeer, serving_smtp
+from marketplace_peers import (
+    AWS_TOKEN,
+    MARKETPLACE_TABLES,
+    PRODUCT,
+    FakeAws,
+    _key_and_cert,
+    in_process_worker,
+    map_offer,
+    marketplace_settings,
+    run_due,
+    serving_aws,
+)
 from seat_link_flow import INSTANCE
 
 ACTIVATE = """mutation($input: ActivateSubscriptionInput!) { activateSubscription(input: $input) {
