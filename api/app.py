@@ -51,7 +51,6 @@ from integrations.clock import SystemClock
 from integrations.gitlab_com.client import namespace_provision_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
-from persistence.marketplace import PostgresMarketplaceInbox
 from persistence.outbound import save_payload
 from persistence.read_models import ReadModels
 
@@ -152,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
         webhook_attempts=settings.webhook_attempts,
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
+        max_attempts=settings.ledger_max_attempts,
     )
     graphql = GraphQLView(
         build_schema(settings),
@@ -170,7 +170,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     marketplace_http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
-    marketplace_inbox = PostgresMarketplaceInbox(db, clock, settings.ledger_max_attempts)
+    marketplace_inbox = commands.marketplaces.inbox
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
+from domain.use_cases.marketplace_offers import MarketplaceOffers
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.report_usage import ReportUsageHandler
 from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandler
@@ -27,7 +28,17 @@ from domain.use_cases.trials import Trials
 from domain.use_cases.upsert_namespace import NamespaceKeeping
 from domain.use_cases.webhooks import WebhookEndpoints
 from persistence.database import Database
+from persistence.marketplace import PostgresMarketplaceInbox, PostgresOfferMappings
 from persistence.unit_of_work import PostgresUnitOfWork
+
+
+@dataclass(frozen=True)
+class MarketplaceCommands:
+    """The staff's offer mapping and marketplace inbox (docs/marketplaces.md)."""
+
+    offers: MarketplaceOffers
+    offer_reads: PostgresOfferMappings
+    inbox: PostgresMarketplaceInbox
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Commands:
     webhooks: WebhookEndpoints
     signer: LicenseSigner
     """The license signer the handlers share (the app loads its key at start-up)."""
+    marketplaces: MarketplaceCommands
     cloud_connector_access: CloudConnectorAccessHandler | None = None
     """None when no service token signer was given (the key ring lives in the app)."""
 
@@ -67,6 +79,7 @@ class Commands:
         *,
         webhook_attempts: int = DEFAULT_ATTEMPTS,
         webhooks_allow_http_loopback: bool = False,
+        max_attempts: int = 8,
     ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
@@ -95,6 +108,11 @@ class Commands:
                 unit_of_work, clock, allow_http_loopback=webhooks_allow_http_loopback
             ),
             signer=signer,
+            marketplaces=MarketplaceCommands(
+                offers=MarketplaceOffers(PostgresOfferMappings(db), clock),
+                offer_reads=PostgresOfferMappings(db),
+                inbox=PostgresMarketplaceInbox(db, clock, max_attempts),
+            ),
             cloud_connector_access=CloudConnectorAccessHandler(unit_of_work, clock, service_tokens)
             if service_tokens is not None
             else None,

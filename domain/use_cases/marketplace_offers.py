@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 from domain.model.enums import Deployment, Plan
 from domain.model.marketplace import Marketplace, OfferMapping
-from domain.policy import Access, Resource, require_scope
+from domain.policy import Access, Reach, Resource, reach, require_scope
 from domain.ports import Clock
 from domain.principal import Principal
 
@@ -48,6 +48,14 @@ class UpdateOffer:
     """True: the seats come from the order's quantity again (``seats`` is ignored)."""
 
 
+def require_staff(principal: Principal, access: Access) -> None:
+    """The scope, and staff's reach: a token of another kind that somehow carries the scope
+    (an external issuer's) still may not."""
+    require_scope(principal, Resource.MARKETPLACES, access)
+    if reach(principal, Resource.MARKETPLACES) is not Reach.EVERYTHING:
+        raise Forbidden("only staff manage marketplace offers")
+
+
 class MarketplaceOffers:
     def __init__(self, offers: OfferRepository, clock: Clock) -> None:
         self._offers = offers
@@ -55,7 +63,7 @@ class MarketplaceOffers:
 
     async def set(self, principal: Principal, command: SetOffer) -> OfferMapping:
         """Create the mapping, or replace the one for the same marketplace, offer and plan."""
-        require_scope(principal, Resource.MARKETPLACES, Access.WRITE)
+        require_staff(principal, Access.WRITE)
         mapping = OfferMapping(
             marketplace=command.marketplace,
             offer=command.offer,
@@ -68,7 +76,7 @@ class MarketplaceOffers:
         return await self._offers.put(mapping, self._clock.now())
 
     async def update(self, principal: Principal, command: UpdateOffer) -> OfferMapping:
-        require_scope(principal, Resource.MARKETPLACES, Access.WRITE)
+        require_staff(principal, Access.WRITE)
         current = await self._offers.get(command.id)
         if current is None:
             raise NotFound("no such marketplace offer", path=("id",))
@@ -78,7 +86,9 @@ class MarketplaceOffers:
             plan_key=current.plan_key,
             plan=command.plan or current.plan,
             deployment=command.deployment or current.deployment,
-            term_months=command.term_months or current.term_months,
+            term_months=command.term_months
+            if command.term_months is not None
+            else current.term_months,
             seats=None
             if command.seats_from_quantity
             else command.seats
@@ -92,7 +102,7 @@ class MarketplaceOffers:
         return updated
 
     async def delete(self, principal: Principal, mapping_id: uuid.UUID) -> OfferMapping:
-        require_scope(principal, Resource.MARKETPLACES, Access.WRITE)
+        require_staff(principal, Access.WRITE)
         deleted = await self._offers.delete(mapping_id)
         if deleted is None:
             raise NotFound("no such marketplace offer", path=("id",))

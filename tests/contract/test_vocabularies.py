@@ -31,8 +31,6 @@ NOT_MIRRORED = {
     "domain.policy.Reach",
     "domain.model.marketplace.OrderAction",
     "domain.model.marketplace.Step",
-    "domain.model.marketplace.Marketplace",
-    "domain.model.marketplace.InboxState",
 }
 API_OWN_CODES = {
     "INTERNAL": "a masked unexpected error (api/graphql/pipeline.py)",
