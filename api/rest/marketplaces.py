@@ -8,6 +8,7 @@ settings are unset answers 404 on its routes."""
 
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 from datetime import timedelta
@@ -33,6 +34,7 @@ from integrations.marketplaces.aws import (
     subscription_key,
     verify_notification,
 )
+from integrations.marketplaces.azure import AzureClient, AzureRefused, confirms
 from persistence.marketplace import PostgresMarketplaceInbox
 
 logger = logging.getLogger("provision.marketplace")
@@ -90,6 +92,15 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def azure_client(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> AzureClient | None:
+    """The Azure client when its URL, token URL and client credentials are all set."""
+    url, token_url = settings.azure_marketplace_url, settings.azure_token_url
+    client_id, secret = settings.azure_client_id, settings.azure_client_secret
+    if not (url and token_url and client_id and secret):
+        return None
+    return AzureClient(http, url, token_url, client_id, secret, clock)
 
 
 def marketplace_routes(
@@ -238,7 +249,92 @@ def marketplace_routes(
             logger.info("Stripe event %s received again: ignored", event_id)
         return JSONResponse({"received": True, "duplicate": not stored})
 
+    azure = azure_client(settings, http, clock)
+
+    async def azure_landing(request: Request) -> Response:
+        """The buyer's browser, from Azure: ``?token=`` (URL-decoded by the framework)."""
+        if azure is None:
+            return _not_set_up("Azure Marketplace")
+        token = request.query_params.get("token")
+        if not token or len(token) > 4096:
+            return _page("Bad request", "<p>The marketplace token is missing.</p>", 400)
+        try:
+            resolved = await azure.resolve(token)
+        except AzureRefused as refused:
+            logger.warning("Azure resolve refused: %s", refused.status)
+            return _page(
+                "This link has expired",
+                "<p>Open the offer in Azure Marketplace and configure the account again.</p>",
+                400,
+            )
+        except (httpx.HTTPError, ValueError) as failure:
+            logger.warning("Azure resolve failed: %s", type(failure).__name__)
+            return _page("Try again shortly", "<p>Azure Marketplace could not be reached.</p>", 502)
+        subscription_id = resolved.get("id")
+        if not isinstance(subscription_id, str) or not subscription_id:
+            return _page("Try again shortly", "<p>Azure named no subscription.</p>", 502)
+        stored = await inbox.receive(
+            Marketplace.AZURE,
+            f"resolve:{subscription_id}"[:MAX_FIELD],
+            {"type": "resolved", "subscription": resolved},
+            subscription_id[:MAX_FIELD],
+        )
+        if not stored:
+            logger.info("Azure landing for %s again", subscription_id)
+        return _page(
+            "Thank you",
+            "<p>Your subscription is being set up; you will receive an email shortly.</p>",
+        )
+
+    async def azure_webhook(request: Request) -> Response:
+        """An operation, trusted only once Get Operation on the marketplace confirms it."""
+        if azure is None:
+            return _not_set_up("Azure Marketplace")
+        expected = settings.azure_webhook_bearer
+        if expected and not hmac.compare_digest(
+            request.headers.get("authorization", ""), f"Bearer {expected}"
+        ):
+            logger.warning("Azure webhook refused: wrong or missing bearer")
+            return JSONResponse({"error": "not authorized"}, status_code=401)
+        webhook = _json_object(await request.body())
+        operation_id = webhook.get("id") if webhook else None
+        subscription_id = webhook.get("subscriptionId") if webhook else None
+        if (
+            webhook is None
+            or not isinstance(operation_id, str)
+            or not isinstance(subscription_id, str)
+            or not operation_id
+            or not subscription_id
+            or len(operation_id) > MAX_FIELD
+            or len(subscription_id) > MAX_FIELD
+        ):
+            return JSONResponse({"error": "not an Azure webhook operation"}, status_code=400)
+        try:
+            operation = await azure.operation(subscription_id, operation_id)
+        except AzureRefused as refused:
+            logger.warning(
+                "Azure webhook %s refused: Get Operation answered %s", operation_id, refused.status
+            )
+            return JSONResponse({"error": "the operation is not known"}, status_code=403)
+        except (httpx.HTTPError, ValueError) as failure:
+            logger.warning("Azure Get Operation failed: %s", type(failure).__name__)
+            return JSONResponse({"error": "the operation could not be checked"}, 503)
+        if not confirms(operation, webhook):
+            logger.warning("Azure webhook %s refused: it differs from the operation", operation_id)
+            return JSONResponse({"error": "the operation differs"}, status_code=403)
+        stored = await inbox.receive(
+            Marketplace.AZURE,
+            operation_id,
+            {"type": "operation", "operation": operation},
+            subscription_id,
+        )
+        if not stored:
+            logger.info("Azure operation %s received again: ignored", operation_id)
+        return JSONResponse({"received": True, "duplicate": not stored})
+
     return [
+        Route("/marketplaces/azure/landing", azure_landing, methods=["GET"]),
+        Route("/marketplaces/azure/webhook", azure_webhook, methods=["POST"]),
         Route("/marketplaces/aws/fulfillment", aws_fulfillment, methods=["POST"]),
         Route("/marketplaces/aws/notifications", aws_notifications, methods=["POST"]),
         Route("/marketplaces/stripe/events", stripe_events, methods=["POST"]),

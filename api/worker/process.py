@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from api.rest.marketplaces import azure_client
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -50,7 +51,8 @@ from integrations.email.transports import (
 from integrations.gitlab_com.client import namespace_provision_handler
 from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
 from integrations.marketplaces.aws import AwsMarketplaceClient, AwsPeer
-from integrations.marketplaces.handler import marketplace_event_handler
+from integrations.marketplaces.azure import AzurePeer
+from integrations.marketplaces.handler import AfterApplied, marketplace_event_handler
 from integrations.marketplaces.stripe import StripePeer
 from integrations.webhooks.delivery import webhook_delivery_handler
 from persistence.database import Database
@@ -271,8 +273,16 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
                 context.http, settings.aws_marketplace_url, settings.aws_marketplace_token
             )
         )
+    after: dict[Marketplace, AfterApplied] = {}
+    azure = azure_client(settings, context.http, clock)
+    if azure is not None:
+        azure_peer = AzurePeer(azure)
+        peers[Marketplace.AZURE] = azure_peer
+        after[Marketplace.AZURE] = azure_peer.after_applied
     inbox = PostgresMarketplaceInbox(context.db, clock, settings.ledger_max_attempts)
-    registry.register(MARKETPLACE_EVENT_KIND, marketplace_event_handler(inbox.get, peers, apply))
+    registry.register(
+        MARKETPLACE_EVENT_KIND, marketplace_event_handler(inbox.get, peers, apply, after)
+    )
 
 
 async def run_worker(

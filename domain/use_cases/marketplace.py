@@ -220,11 +220,17 @@ class ApplyMarketplaceOrder:
         self, principal: Principal, order: MarketplaceOrder, subscription_id: uuid.UUID, key: str
     ) -> None:
         mapping = await self._mapping(order)
-        seats = mapping.seats_for(order.quantity)
         subscription = await self._subscription(subscription_id)
+        today = self._clock.today()
+        # A plan change that says no quantity (Azure's ChangePlan may not) keeps the seats.
+        seats = (
+            subscription.seats(today)
+            if mapping.seats is None and order.quantity is None
+            else mapping.seats_for(order.quantity)
+        )
         if subscription.plan is not mapping.plan:
             await self._change_plan(principal, subscription_id, mapping, f"{key}:plan")
-        if subscription.seats(self._clock.today()) != seats:
+        if subscription.seats(today) != seats:
             await self._change(
                 principal,
                 ChangeSubscription(subscription_id, seats=seats, idempotency_key=f"{key}:seats"),

@@ -255,3 +255,149 @@ async def map_offer(
 
 
 MARKETPLACE_TABLES = "marketplace_inbox, marketplace_link, marketplace_offer"
+
+
+AZURE_CLIENT = ("provision-app", "provision-secret")
+AZURE_WEBHOOK_BEARER = "azure-webhook-shared"
+_AZURE_TOKEN = "azure-access-token"
+
+
+@dataclass
+class FakeAzure:
+    """Azure's SaaS Fulfillment API v2 and its token endpoint, as far as Provision uses them."""
+
+    url: str
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Landing token → the resolve answer."""
+    operations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    activations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    acknowledged: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    token_requests: int = 0
+    refused: int = 0
+
+    def reset(self) -> None:
+        self.tokens.clear()
+        self.operations.clear()
+        self.status.clear()
+        self.activations.clear()
+        self.acknowledged.clear()
+        self.token_requests = self.refused = 0
+
+    def buyer_subscribes(self, token: str, subscription_id: str, plan: str, quantity: int) -> None:
+        self.status[subscription_id] = "PendingFulfillmentStart"
+        self.tokens[token] = {
+            "id": subscription_id,
+            "subscriptionName": "Contoso GitLab",
+            "offerId": "provision-saas",
+            "planId": plan,
+            "quantity": quantity,
+            "subscription": {
+                "id": subscription_id,
+                "publisherId": "provision",
+                "offerId": "provision-saas",
+                "name": "Contoso GitLab",
+                "saasSubscriptionStatus": "PendingFulfillmentStart",
+                "beneficiary": {"emailId": "megan@contoso.test", "tenantId": "tenant-contoso"},
+                "purchaser": {"emailId": "megan@contoso.test", "tenantId": "tenant-contoso"},
+                "planId": plan,
+                "term": {"termUnit": "P1Y"},
+                "autoRenew": True,
+                "isTest": True,
+                "quantity": quantity,
+            },
+        }
+
+    def operation(
+        self,
+        action: str,
+        subscription_id: str,
+        operation_id: str,
+        at: datetime,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The marketplace records an operation; the webhook body announcing it."""
+        body = {
+            "id": operation_id,
+            "activityId": f"activity-{operation_id}",
+            "subscriptionId": subscription_id,
+            "publisherId": "provision",
+            "offerId": "provision-saas",
+            "timeStamp": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "action": action,
+            "status": "InProgress" if action in ("ChangePlan", "ChangeQuantity") else "Succeeded",
+            "operationRequestSource": "Azure",
+            **fields,
+        }
+        self.operations[(subscription_id, operation_id)] = body
+        return dict(body)
+
+
+def _azure_app(peer: FakeAzure) -> Starlette:
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        peer.token_requests += 1
+        if (form.get("client_id"), form.get("client_secret")) != AZURE_CLIENT or form.get(
+            "resource"
+        ) != "20e940b3-4c77-4b0b-9a53-9e16a1b010a7":
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        return JSONResponse({"access_token": _AZURE_TOKEN, "expires_in": 3600})
+
+    def authorized(request: Request) -> bool:
+        ok = request.headers.get("authorization") == f"Bearer {_AZURE_TOKEN}"
+        ok = ok and request.query_params.get("api-version") == "2018-08-31"
+        if not ok:
+            peer.refused += 1
+        return ok
+
+    async def resolve(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        found = peer.tokens.get(request.headers.get("x-ms-marketplace-token", ""))
+        if found is None:
+            return JSONResponse({"error": "invalid token"}, status_code=400)
+        return JSONResponse(found)
+
+    async def activate(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        subscription_id = request.path_params["sid"]
+        if peer.status.get(subscription_id) != "PendingFulfillmentStart":
+            return JSONResponse({"error": "not pending"}, status_code=400)
+        peer.status[subscription_id] = "Subscribed"
+        peer.activations.append((subscription_id, await request.json()))
+        return Response()
+
+    async def operation(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        key = (request.path_params["sid"], request.path_params["oid"])
+        found = peer.operations.get(key)
+        if found is None:
+            return JSONResponse({"error": "no such operation"}, status_code=404)
+        if request.method == "PATCH":
+            peer.acknowledged.append((*key, await request.json()))
+            return Response()
+        return JSONResponse(found)
+
+    base = "/api/saas/subscriptions"
+    return Starlette(
+        routes=[
+            Route("/token", token, methods=["POST"]),
+            Route(f"{base}/resolve", resolve, methods=["POST"]),
+            Route(f"{base}/{{sid}}/activate", activate, methods=["POST"]),
+            Route(f"{base}/{{sid}}/operations/{{oid}}", operation, methods=["GET", "PATCH"]),
+        ]
+    )
+
+
+@contextlib.contextmanager
+def serving_azure() -> Iterator[FakeAzure]:
+    holder: dict[str, FakeAzure] = {}
+
+    async def late(scope: Any, receive: Any, send: Any) -> None:
+        await _azure_app(holder["peer"])(scope, receive, send)
+
+    for url in _serve(late):  # type: ignore[arg-type]
+        holder["peer"] = FakeAzure(url)
+        yield holder["peer"]
