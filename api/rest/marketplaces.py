@@ -34,7 +34,7 @@ from integrations.marketplaces.aws import (
     subscription_key,
     verify_notification,
 )
-from integrations.marketplaces.azure import AzureClient, AzureRefused, confirms
+from integrations.marketplaces.azure import AzureRefused, configured_client, confirms
 from persistence.marketplace import PostgresMarketplaceInbox
 
 logger = logging.getLogger("provision.marketplace")
@@ -92,15 +92,6 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def azure_client(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> AzureClient | None:
-    """The Azure client when its URL, token URL and client credentials are all set."""
-    url, token_url = settings.azure_marketplace_url, settings.azure_token_url
-    client_id, secret = settings.azure_client_id, settings.azure_client_secret
-    if not (url and token_url and client_id and secret):
-        return None
-    return AzureClient(http, url, token_url, client_id, secret, clock)
 
 
 def marketplace_routes(
@@ -249,7 +240,14 @@ def marketplace_routes(
             logger.info("Stripe event %s received again: ignored", event_id)
         return JSONResponse({"received": True, "duplicate": not stored})
 
-    azure = azure_client(settings, http, clock)
+    azure = configured_client(
+        http,
+        clock,
+        settings.azure_marketplace_url,
+        settings.azure_token_url,
+        settings.azure_client_id,
+        settings.azure_client_secret,
+    )
 
     async def azure_landing(request: Request) -> Response:
         """The buyer's browser, from Azure: ``?token=`` (URL-decoded by the framework)."""

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from api.rest.marketplaces import azure_client
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -51,7 +50,7 @@ from integrations.email.transports import (
 from integrations.gitlab_com.client import namespace_provision_handler
 from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
 from integrations.marketplaces.aws import AwsMarketplaceClient, AwsPeer
-from integrations.marketplaces.azure import AzurePeer
+from integrations.marketplaces.azure import AzurePeer, configured_client
 from integrations.marketplaces.handler import AfterApplied, marketplace_event_handler
 from integrations.marketplaces.stripe import StripePeer
 from integrations.webhooks.delivery import webhook_delivery_handler
@@ -274,7 +273,14 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
             )
         )
     after: dict[Marketplace, AfterApplied] = {}
-    azure = azure_client(settings, context.http, clock)
+    azure = configured_client(
+        context.http,
+        clock,
+        settings.azure_marketplace_url,
+        settings.azure_token_url,
+        settings.azure_client_id,
+        settings.azure_client_secret,
+    )
     if azure is not None:
         azure_peer = AzurePeer(azure)
         peers[Marketplace.AZURE] = azure_peer

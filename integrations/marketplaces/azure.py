@@ -132,6 +132,20 @@ class AzureClient:
         )
 
 
+def configured_client(
+    http: httpx.AsyncClient,
+    clock: Clock,
+    url: str | None,
+    token_url: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+) -> AzureClient | None:
+    """The client when the API URL, the token URL and the client credentials are all set."""
+    if not (url and token_url and client_id and client_secret):
+        return None
+    return AzureClient(http, url, token_url, client_id, client_secret, clock)
+
+
 def confirms(operation: dict[str, Any], webhook: dict[str, Any]) -> bool:
     """Whether the operation read from the marketplace is the one the webhook announced."""
     for name in ("id", "subscriptionId", "action"):
