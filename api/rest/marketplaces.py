@@ -102,11 +102,15 @@ def marketplace_routes(
 ) -> list[Route]:
     aws_url = settings.aws_marketplace_url
     aws = AwsMarketplaceClient(http, aws_url, settings.aws_marketplace_token) if aws_url else None
-    sns_key = (
-        load_certificate(settings.aws_marketplace_sns_cert.read_bytes())
-        if settings.aws_marketplace_sns_cert
-        else None
-    )
+    sns_key = None
+    if settings.aws_marketplace_sns_cert:
+        try:
+            sns_key = load_certificate(settings.aws_marketplace_sns_cert.read_bytes())
+        except (OSError, ValueError) as unreadable:
+            raise ValueError(
+                "PROVISION_AWS_MARKETPLACE_SNS_CERT: not a readable PEM certificate with an RSA"
+                f" key ({type(unreadable).__name__}: {unreadable})"
+            ) from None
 
     async def aws_fulfillment(request: Request) -> Response:
         """The buyer's browser, from AWS: the token, then (our form) who they are."""

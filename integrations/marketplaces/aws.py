@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,15 +96,27 @@ def load_certificate(pem: bytes) -> rsa.RSAPublicKey:
     return key
 
 
+_SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com")
+
+
+def signing_host_allowed(cert_url: str, peer_url: str) -> bool:
+    """``SigningCertURL`` on the configured marketplace's host, or https on SNS's own
+    (``sns.<region>.amazonaws.com``). The certificate is never fetched: the configured one is
+    the trust anchor, so this is a second check on what the message claims."""
+    parts = urlsplit(cert_url)
+    if parts.netloc == urlsplit(peer_url).netloc:
+        return True
+    return parts.scheme == "https" and _SNS_HOST.fullmatch(parts.hostname or "") is not None
+
+
 def verify_notification(message: dict[str, Any], key: rsa.RSAPublicKey, peer_url: str) -> None:
     """Raise ``NotificationForged`` unless ``message`` is signed by ``key`` (SignatureVersion
     2, SHA-256) and names a certificate on the peer's host."""
     if message.get("SignatureVersion") != "2":
         raise NotificationForged("only SignatureVersion 2 (SHA256withRSA) is accepted")
     cert_url = message.get("SigningCertURL")
-    peer = urlsplit(peer_url)
-    if not isinstance(cert_url, str) or urlsplit(cert_url).netloc != peer.netloc:
-        raise NotificationForged("SigningCertURL is not on the marketplace's host")
+    if not isinstance(cert_url, str) or not signing_host_allowed(cert_url, peer_url):
+        raise NotificationForged("SigningCertURL is not on the marketplace's or SNS's host")
     try:
         signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
     except (binascii.Error, ValueError):
