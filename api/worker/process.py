@@ -34,6 +34,7 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.emails import Reminders, ReminderSettings
+from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.marketplace import ApplyMarketplaceOrder
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.trials import Trials
@@ -264,6 +265,7 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
         change=ChangeSubscriptionHandler(unit_of_work, clock),
         cancel=CancelSubscriptionHandler(unit_of_work, clock, settings.webhook_attempts),
         renew=RenewSubscriptionHandler(unit_of_work, clock),
+        link_namespace=LinkNamespaceHandler(unit_of_work, clock, settings.ledger_max_attempts),
     )
     peers: dict[Marketplace, MarketplacePeer] = {Marketplace.STRIPE: StripePeer()}
     if settings.aws_marketplace_url:

@@ -109,6 +109,9 @@ class MarketplaceOrder:
     """The buyer's account at the marketplace (AWS account, Azure tenant, Stripe customer):
     its other subscriptions' customer is reused."""
     buyer: Buyer | None = None
+    namespace_gitlab_id: int | None = None
+    """The GitLab.com group the buyer chose (web-direct purchases name it): linked, and so
+    provisioned, as soon as the GitLab.com subscription is created."""
 
     def __post_init__(self) -> None:
         if not self.subscription_key or len(self.subscription_key) > MAX_KEY_LENGTH:

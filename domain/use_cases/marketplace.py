@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import DomainError, SubscriptionAlreadyCancelled, SubscriptionNotActive
+from domain.model.enums import Deployment
 from domain.model.marketplace import (
     InboxState,
     MarketplaceEventRejected,
@@ -35,10 +36,15 @@ from domain.use_cases.create_subscription import (
     NewCustomer,
     SegmentSpec,
 )
+from domain.use_cases.link_namespace import LinkNamespace, LinkNamespaceHandler
 from domain.use_cases.renew_subscription import RenewSubscription, RenewSubscriptionHandler
 from domain.use_cases.subscription_changes_shared import run_subscription_change
 
 logger = logging.getLogger("provision.marketplace")
+
+
+class NamespaceNotKnownYet(Exception):
+    """The buyer's GitLab.com group has not been upserted by GitLab.com yet: retried."""
 
 
 def intake_principal(order: MarketplaceOrder) -> Principal:
@@ -46,7 +52,7 @@ def intake_principal(order: MarketplaceOrder) -> Principal:
     return Principal(
         PrincipalKind.STAFF,
         subject=f"marketplace:{order.marketplace.value.lower()}",
-        scopes=frozenset({"subscriptions:write"}),
+        scopes=frozenset({"subscriptions:write", "namespaces:write"}),
     )
 
 
@@ -68,6 +74,7 @@ class ApplyMarketplaceOrder:
         change: ChangeSubscriptionHandler,
         cancel: CancelSubscriptionHandler,
         renew: RenewSubscriptionHandler,
+        link_namespace: LinkNamespaceHandler | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
@@ -76,6 +83,7 @@ class ApplyMarketplaceOrder:
         self._change = change
         self._cancel = cancel
         self._renew = renew
+        self._link_namespace = link_namespace
 
     async def __call__(self, inbox_id: uuid.UUID, order: MarketplaceOrder) -> Applied:
         async with self._links.session(order.marketplace, order.subscription_key) as session:
@@ -208,6 +216,8 @@ class ApplyMarketplaceOrder:
                 idempotency_key=key,
             ),
         )
+        if order.namespace_gitlab_id is not None and mapping.deployment is Deployment.GITLAB_COM:
+            await self._link(principal, created.subscription.id, order.namespace_gitlab_id)
         logger.info(
             "marketplace %s subscription %s created %s",
             order.marketplace.value,
@@ -215,6 +225,20 @@ class ApplyMarketplaceOrder:
             created.subscription.name,
         )
         return created.subscription.id
+
+    async def _link(self, principal: Principal, subscription_id: uuid.UUID, gitlab_id: int) -> None:
+        """Link the group the buyer chose: its plan is provisioned on GitLab.com through the
+        ledger, as a portal link would. A group GitLab.com has not told us of yet is retried
+        (the create replays under its key)."""
+        if self._link_namespace is None:
+            raise MarketplaceEventRejected("this worker cannot link GitLab.com groups")
+        async with self._unit_of_work() as uow:
+            namespace = await uow.namespaces.get_by_gitlab_id(gitlab_id)
+        if namespace is None:
+            raise NamespaceNotKnownYet(f"GitLab.com group {gitlab_id} is not known here yet")
+        if namespace.id == (await self._subscription(subscription_id)).namespace_id:
+            return  # linked by an earlier attempt
+        await self._link_namespace.link(principal, LinkNamespace(subscription_id, namespace.id))
 
     async def _bring_to_terms(
         self, principal: Principal, order: MarketplaceOrder, subscription_id: uuid.UUID, key: str

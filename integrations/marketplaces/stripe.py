@@ -6,7 +6,8 @@ orders events of one subscription. Web-direct sales: channel WEB_DIRECT, no part
 
 The subscription object names the price (the mapping's plan key) and its product (the
 offer) on its first item, the quantity there, and the buyer in its ``metadata`` (``company``,
-``contact_name``, ``contact_email``; the customer's id is the account)."""
+``contact_name``, ``contact_email``; the customer's id is the account), with the GitLab.com
+group the buyer chose in ``gitlab_namespace_id`` for a GitLab.com plan."""
 
 from __future__ import annotations
 
@@ -117,6 +118,9 @@ class StripePeer:
                 str(metadata.get("contact_name", "")),
                 str(metadata.get("contact_email", "")),
             )
+        namespace = metadata.get("gitlab_namespace_id") if isinstance(metadata, dict) else None
+        if namespace is not None and not (isinstance(namespace, str) and namespace.isdigit()):
+            raise MarketplaceEventRejected("metadata.gitlab_namespace_id is not a GitLab group id")
         status = subscription.get("status")
         if kind == "customer.subscription.deleted" or status == "canceled":
             action = OrderAction.CANCEL
@@ -139,4 +143,5 @@ class StripePeer:
             quantity=quantity,
             account_key=customer if isinstance(customer, str) else "",
             buyer=buyer,
+            namespace_gitlab_id=int(namespace) if namespace else None,
         )

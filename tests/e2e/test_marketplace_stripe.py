@@ -22,6 +22,7 @@ from domain.model.marketplace import Marketplace
 from integrations.marketplaces.stripe import sign
 from persistence.database import Database
 
+import factories as f
 from clocks import SESSION_CLOCK
 from marketplace_peers import (
     MARKETPLACE_TABLES,
@@ -227,3 +228,44 @@ async def test_an_unknown_price_or_a_malformed_event_goes_dead_with_its_reason(
     assert "unknown offer" in errors[1]
     assert "'price_nobody_mapped'" in errors[1]
     assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 0
+
+
+async def test_a_gitlab_com_purchase_links_the_chosen_group_and_provisions_it(
+    world: tuple[httpx.AsyncClient, Worker], clean_db: Database
+) -> None:
+    http, worker = world
+    await map_offer(
+        clean_db, Marketplace.STRIPE, "prod_gitlab", "price_premium_yearly",
+        deployment=Deployment.GITLAB_COM,
+    )  # fmt: skip
+    t = int(SESSION_CLOCK.now().timestamp())
+    body = event("evt_ns", "customer.subscription.created", t)
+    body["data"]["object"]["metadata"]["gitlab_namespace_id"] = "4242"
+    assert (await post(http, body)).status_code == 200
+    row_id = await clean_db.fetchval(
+        "SELECT id FROM provision_event WHERE kind = 'MARKETPLACE_EVENT'"
+    )
+    first = await worker.run_now(row_id, 30)
+    # GitLab.com has not told us of the group yet: the row retries (it is not DEAD).
+    assert first is not None
+    assert first.status.value == "FAILED"
+    assert "4242 is not known here yet" in (first.last_error or "")
+    await f.store(clean_db, f.namespace(4242))
+    again = await worker.run_now(row_id, 30)
+    assert again is not None
+    assert again.status.value == "SUCCEEDED"
+    assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 1
+    provision = await clean_db.fetchrow(
+        "SELECT payload FROM provision_event WHERE kind = 'NAMESPACE_PROVISION'"
+    )
+    assert provision is not None
+    sent = orjson.loads(provision["payload"])
+    assert sent["namespace"] == 4242
+    assert (
+        sent["provision"]["base_product"]["plan_code"],
+        sent["provision"]["base_product"]["seats"],
+    ) == ("ultimate", 5)
+    linked = await clean_db.fetchval(
+        "SELECT n.gitlab_id FROM subscription s JOIN namespace n ON n.id = s.namespace"
+    )
+    assert linked == 4242
