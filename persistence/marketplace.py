@@ -29,7 +29,7 @@ from domain.model.provision_event import ProvisionEvent
 from domain.ports import Clock
 from persistence.database import Database
 from persistence.keyset import Page
-from persistence.ledger import PostgresOutbox
+from persistence.ledger import _insert_args
 
 INBOX_COLUMNS = (
     "id, marketplace, message_id, payload::text, received_at, state, subscription_key, reason,"
@@ -84,10 +84,19 @@ def _link_from_row(row: asyncpg.Record) -> MarketplaceLink:
     )
 
 
-_INSERT_INBOX = (
-    "INSERT INTO marketplace_inbox (id, marketplace, message_id, payload, received_at, state,"
-    " subscription_key, ledger_event_id) VALUES ($1, $2, $3, $4::jsonb, $5, 'RECEIVED', $6, $7)"
-    " ON CONFLICT (marketplace, message_id) DO NOTHING RETURNING id"
+# One statement (one round trip, atomic without an explicit transaction): the inbox row, and
+# its ledger row only when the inbox row was new. $8.. are the ledger row's (``_insert_args``).
+_RECEIVE = (
+    "WITH inbox AS (INSERT INTO marketplace_inbox (id, marketplace, message_id, payload,"
+    " received_at, state, subscription_key, ledger_event_id)"
+    " VALUES ($1, $2, $3, $4::jsonb, $5, 'RECEIVED', $6, $7)"
+    " ON CONFLICT (marketplace, message_id) DO NOTHING RETURNING id)"
+    " INSERT INTO provision_event (id, kind, correlation_id, subscription_id, namespace_id,"
+    " instance_id, payload, status, attempts, max_attempts, next_attempt_at, last_error,"
+    " lease_owner, lease_until, created_at, updated_at)"
+    " SELECT $8::uuid, $9::varchar, $10::varchar, $11::uuid, $12::uuid, $13::uuid, $14::jsonb,"
+    " $15::varchar, $16::int, $17::int, $18::timestamptz, $19::text, $20::varchar,"
+    " $21::timestamptz, $22::timestamptz, $23::timestamptz FROM inbox RETURNING id"
 )
 
 
@@ -117,21 +126,18 @@ class PostgresMarketplaceInbox:
             max_attempts=self._max_attempts,
             correlation_id=f"marketplace:{marketplace.value.lower()}:{message_id}"[:100],
         )
-        async with self._db.engine.transaction():
-            inserted = await self._db.fetchval(
-                _INSERT_INBOX,
-                inbox_id,
-                marketplace.value,
-                message_id,
-                orjson.dumps(payload).decode(),
-                now,
-                subscription_key,
-                event.id,
-            )
-            if inserted is None:
-                return False
-            await PostgresOutbox(self._db).record(event)
-        return True
+        inserted = await self._db.fetchval(
+            _RECEIVE,
+            inbox_id,
+            marketplace.value,
+            message_id,
+            orjson.dumps(payload).decode(),
+            now,
+            subscription_key,
+            event.id,
+            *_insert_args(event),
+        )
+        return inserted is not None
 
     async def get(self, inbox_id: uuid.UUID) -> InboxEntry | None:
         row = await self._db.fetchrow(
@@ -172,37 +178,59 @@ class PostgresMarketplaceInbox:
         return int(value)
 
 
+_UPSERT_LINK = (
+    f"INSERT INTO marketplace_link ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT (marketplace, subscription_key) DO UPDATE SET"
+    " subscription_id = EXCLUDED.subscription_id, account_key = EXCLUDED.account_key,"
+    " last_event_at = EXCLUDED.last_event_at, suspended = EXCLUDED.suspended"
+)
+_SETTLE = "UPDATE marketplace_inbox SET state = $2, reason = $3, applied_at = $4 WHERE id = $1"
+# Both in one round trip (a data-modifying CTE runs whether or not it is read).
+_SAVE_AND_SETTLE = (
+    f"WITH link AS ({_UPSERT_LINK}) UPDATE marketplace_inbox SET state = $8, reason = $9,"
+    " applied_at = $10 WHERE id = $7"
+)
+
+
 class _Session:
+    """A held marketplace subscription. The link saved is written with the inbox outcome
+    (``settle``), or when the session ends, in the session's transaction either way."""
+
     def __init__(
         self, connection: PoolConnectionProxy, link: MarketplaceLink | None, clock: Clock
     ) -> None:
         self._connection = connection
         self.link = link
         self._clock = clock
+        self._pending: MarketplaceLink | None = None
 
     async def save(self, link: MarketplaceLink) -> None:
-        await self._connection.execute(
-            f"INSERT INTO marketplace_link ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT (marketplace, subscription_key) DO UPDATE SET"
-            " subscription_id = EXCLUDED.subscription_id, account_key = EXCLUDED.account_key,"
-            " last_event_at = EXCLUDED.last_event_at, suspended = EXCLUDED.suspended",
-            link.marketplace.value,
-            link.subscription_key,
-            link.subscription_id,
-            link.account_key,
-            link.last_event_at,
-            link.suspended,
-        )
+        self._pending = link
         self.link = link
 
     async def settle(self, inbox_id: uuid.UUID, state: InboxState, reason: str | None) -> None:
-        await self._connection.execute(
-            "UPDATE marketplace_inbox SET state = $2, reason = $3, applied_at = $4 WHERE id = $1",
-            inbox_id,
-            state.value,
-            reason,
-            self._clock.now(),
-        )
+        outcome = (inbox_id, state.value, reason, self._clock.now())
+        link, self._pending = self._pending, None
+        if link is None:
+            await self._connection.execute(_SETTLE, *outcome)
+            return
+        await self._connection.execute(_SAVE_AND_SETTLE, *_link_args(link), *outcome)
+
+    async def flush(self) -> None:
+        link, self._pending = self._pending, None
+        if link is not None:
+            await self._connection.execute(_UPSERT_LINK, *_link_args(link))
+
+
+def _link_args(link: MarketplaceLink) -> tuple[object, ...]:
+    return (
+        link.marketplace.value,
+        link.subscription_key,
+        link.subscription_id,
+        link.account_key,
+        link.last_event_at,
+        link.suspended,
+    )
 
 
 class PostgresMarketplaceLinks:
@@ -230,7 +258,9 @@ class PostgresMarketplaceLinks:
                 marketplace.value,
                 subscription_key,
             )
-            yield _Session(connection, _link_from_row(row) if row else None, self._clock)
+            session = _Session(connection, _link_from_row(row) if row else None, self._clock)
+            yield session
+            await session.flush()
 
     async def customer_of(self, marketplace: Marketplace, account_key: str) -> uuid.UUID | None:
         value: uuid.UUID | None = await self._db.fetchval(
