@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from api.cli.partners import partner_exists
 from api.cli.support import with_connection
 from api.settings import Settings
 
@@ -219,6 +220,10 @@ def create_client(settings: Settings, args: argparse.Namespace) -> int:
     from integrations.clock import SystemClock
 
     async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, str | None]:
+        if args.partner and not await partner_exists(connection, args.partner):
+            raise RegistrationError(
+                f"no partner {args.partner!r}: register it first (provision partner create)"
+            )
         new = await register_client(
             OAuthStore(lambda: connection),
             kind=CLIENT_KINDS[args.kind],
