@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from domain.errors import NotFound
+from domain.errors import NotFound, ValidationFailed
 from domain.model.audit import AuditEntry
 from domain.model.channel_policy import SubscriptionAction
 from domain.model.channel_transfer import ChannelTransfer, check_destination
@@ -90,6 +90,9 @@ class TransferSubscriptionHandler:
         if command.to_partner_id is not None:
             check_partner_id(command.to_partner_id, path=("toPartnerId",))
         check_destination(command.to_channel, command.to_partner_id)
+        moment = command.effective_at
+        if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
+            raise ValidationFailed("effectiveAt needs a UTC offset", path=("effectiveAt",))
         async with self._unit_of_work() as uow:
 
             async def run() -> dict[str, Any]:

@@ -392,6 +392,11 @@ async def test_only_staff_transfer(
         ({"toChannel": "RESELLER", "toPartnerId": "nobody"}, "NOT_FOUND", ["toPartnerId"]),
         ({"toChannel": "RESELLER", "toPartnerId": "northwind"}, "VALIDATION_FAILED", ["toChannel"]),
         ({"toChannel": "SALES", "reason": "  "}, "VALIDATION_FAILED", ["reason"]),
+        (
+            {"toChannel": "SALES", "effectiveAt": "2030-01-01T00:00:00"},
+            "VALIDATION_FAILED",
+            ["effectiveAt"],
+        ),
     ],
 )
 async def test_a_transfer_that_makes_no_sense_is_refused(
