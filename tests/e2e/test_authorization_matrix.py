@@ -634,6 +634,9 @@ async def test_partners_a_subscriptions_partner_and_transfers_stay_in_the_tenant
         assert page["totalCount"] == len(expected)
         found = {key for key, value in one["data"].items() if value is not None}
         assert found == {pid[-1] for pid in expected}
+    viewer = await ask("{ viewer { partner { id } } }")
+    mine = {"id": "partner-a"} if case.name == "partner A" else None
+    assert viewer["data"] == {"viewer": {"partner": mine}}, case.name
     # The partner of a subscription is seen by whoever sees the subscription, and so is what
     # the caller may do with it; another tenant's subscription shows neither.
     subs = case.sees["Subscription"]

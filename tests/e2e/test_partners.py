@@ -225,10 +225,14 @@ async def test_a_partner_sees_itself_and_nothing_of_another_partner(
     listed = (await ask(http, LIST))["data"]["partners"]
     assert listed["totalCount"] == 1
     assert [e["node"]["name"] for e in listed["edges"]] == ["Northwind Resellers"]
-    one = '{ mine: partner(id: "northwind") { name } theirs: partner(id: "zenith") { name } }'
+    one = """{ mine: partner(id: "northwind") { name } theirs: partner(id: "zenith") { name }
+      viewer { partner { id name kind } } }"""
     assert (await ask(http, one))["data"] == {
         "mine": {"name": "Northwind Resellers"},
         "theirs": None,
+        "viewer": {
+            "partner": {"id": "northwind", "name": "Northwind Resellers", "kind": "RESELLER"}
+        },
     }
     others = await ask(
         http,
@@ -247,6 +251,8 @@ async def test_a_partner_sees_itself_and_nothing_of_another_partner(
     # subscription it reads through the subscription (above).
     portal = await ask(as_(app, anonymous, OWNER), LIST)
     assert portal["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    viewer = await ask(as_(app, anonymous, OWNER), "{ viewer { kind partner { id } } }")
+    assert viewer["data"] == {"viewer": {"kind": "PORTAL_USER", "partner": None}}
     create = """mutation { createPartner(input: {id: "x", name: "X", kind: RESELLER}) {
       errors { code } } }"""
     refused = await ask(as_(app, anonymous, NORTHWIND), create)
