@@ -4,6 +4,7 @@ says so beforehand), and staff move subscriptions between channels now or at a l
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from typing import Any
@@ -420,3 +421,58 @@ async def test_a_transfer_that_makes_no_sense_is_refused(
     )
     errors = body["data"]["transferSubscription"]["errors"]
     assert [(e["code"], e["path"]) for e in errors] == [(code, path)]
+
+
+async def test_two_workers_apply_each_due_transfer_once(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    moment = f.NOW + timedelta(days=1)
+    moves = [
+        (world["resold"], {"toChannel": "SALES"}),
+        (world["zen_sub"], {"toChannel": "WEB_DIRECT"}),
+        (world["direct"], {"toChannel": "RESELLER", "toPartnerId": "northwind"}),
+    ]
+    for sub, target in moves:
+        body = await ask(
+            client,
+            TRANSFER,
+            input={
+                "subscriptionId": gid(sub),
+                "reason": "reorganised",
+                "effectiveAt": moment.isoformat(),
+                **target,
+            },
+        )
+        assert body["data"]["transferSubscription"]["transfer"]["status"] == "PENDING"
+
+    # Both claim before either applies: each waits for the other right after its claim,
+    # inside its transaction (the first holds its rows; the second must skip them).
+    both_claimed = asyncio.Barrier(2)
+
+    class Claims:
+        def __init__(self, uow: PostgresUnitOfWork) -> None:
+            self._transfers = uow.channel_transfers
+
+        async def claim_due(self, now: Any, limit: int) -> Any:
+            claimed = await self._transfers.claim_due(now, limit)
+            await both_claimed.wait()
+            return claimed
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._transfers, name)
+
+    def unit_of_work() -> PostgresUnitOfWork:
+        uow = PostgresUnitOfWork(clean_db)
+        uow.channel_transfers = Claims(uow)  # type: ignore[assignment]
+        return uow
+
+    def worker() -> ApplyDueTransfers:
+        return ApplyDueTransfers(unit_of_work, FixedClock(moment))
+
+    applied = await asyncio.gather(worker()(), worker()())
+    assert sorted(applied) == [0, 3]
+    audited = await clean_db.fetchval(
+        "SELECT count(*) FROM audit_entry WHERE action = 'applyChannelTransfer'"
+    )
+    assert audited == 3
