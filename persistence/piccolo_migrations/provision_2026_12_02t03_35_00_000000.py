@@ -1,7 +1,7 @@
 """Partners and channel transfers (docs/partners.md): the ``partner`` and ``channel_transfer``
 tables as ``persistence/tables.py`` declares them, the index the transfer job reads (STATEMENTS),
 and a partner row for every partner id subscriptions already carry, named after its id
-(BACKFILL; staff rename them)."""
+(BACKFILL; staff rename them), and for those of webhook endpoints and partner OAuth clients."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
@@ -68,6 +68,22 @@ BACKFILL = [
     "        min(created_at)"
     "   FROM subscription WHERE partner_id IS NOT NULL GROUP BY partner_id"
     " ON CONFLICT (id) DO NOTHING",
+    # Partners known only by their webhook endpoints or their OAuth clients (the auth app's
+    # table, which a fresh database may not have yet when this runs): RESELLER, named after
+    # the id, as old as the first of them.
+    "INSERT INTO partner (id, name, kind, created_at)"
+    " SELECT partner_id, partner_id, 'RESELLER', min(created_at)"
+    "   FROM webhook_endpoint WHERE partner_id IS NOT NULL GROUP BY partner_id"
+    " ON CONFLICT (id) DO NOTHING",
+    "DO $$ BEGIN"
+    " IF to_regclass('auth_client') IS NOT NULL THEN"
+    "   INSERT INTO partner (id, name, kind, created_at)"
+    "   SELECT partner_id, partner_id, 'RESELLER', min(created_at)"
+    "     FROM auth_client WHERE partner_id IS NOT NULL AND length(partner_id) <= 100"
+    "    GROUP BY partner_id"
+    "   ON CONFLICT (id) DO NOTHING;"
+    " END IF;"
+    " END $$",
 ]
 
 

@@ -46,12 +46,29 @@ async def test_every_partner_id_of_a_subscription_gets_its_row(clean_db: Databas
         " VALUES ('kept', 'Kept Ltd', 'DISTRIBUTOR', now())"
     )
     await _sold(clean_db, customer, 7, "RESELLER", "kept")
+    await clean_db.fetch(
+        "INSERT INTO webhook_endpoint (id, partner_id, url, event_types, description, enabled,"
+        " secret, created_at, updated_at) VALUES ($1, 'hooked', 'https://h.example', '{}', '',"
+        " true, 's', $2, $2)",
+        uuid.uuid4(),
+        datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    await clean_db.fetch(
+        "INSERT INTO auth_client (id, client_id, secret_hash, kind, name, partner_id, scopes,"
+        " redirect_uris, grant_types, auth_method, created_at) VALUES ($1, 'cl_x', 'h',"
+        " 'PARTNER', 'X', 'clientele', '{}', '{}', '{client_credentials}',"
+        " 'client_secret_basic', $2)",
+        uuid.uuid4(),
+        datetime(2026, 3, 1, tzinfo=UTC),
+    )
     for _ in range(2):
         for statement in MIGRATION.BACKFILL:
             await clean_db.fetch(statement)
     rows = await clean_db.fetch("SELECT id, name, kind, created_at FROM partner ORDER BY id")
     assert [tuple(r.values()) for r in rows] == [
         ("aws", "aws", "MARKETPLACE", datetime(2026, 1, 5, tzinfo=UTC)),
-        ("kept", "Kept Ltd", "DISTRIBUTOR", rows[1]["created_at"]),  # registered: untouched
+        ("clientele", "clientele", "RESELLER", datetime(2026, 3, 1, tzinfo=UTC)),
+        ("hooked", "hooked", "RESELLER", datetime(2026, 2, 1, tzinfo=UTC)),
+        ("kept", "Kept Ltd", "DISTRIBUTOR", rows[3]["created_at"]),  # registered: untouched
         ("northwind", "northwind", "RESELLER", datetime(2026, 1, 2, tzinfo=UTC)),
     ]

@@ -53,8 +53,8 @@ class Viewer:
         )
 
     @strawberry.field(
-        description="The partner the caller acts for (partner tokens with `partners:read`;"
-        " null for everyone else)."
+        description="The partner the caller acts for (partner tokens; needs `partners:read`);"
+        " null for every other kind of caller."
     )
     async def partner(self, info: Info) -> PartnerType | None:
         principal = self.principal
