@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     user_create.add_argument("--customer", type=uuid.UUID, help="make them a member of it")
     user_create.add_argument("--role", choices=["OWNER", "ADMIN", "VIEWER"])
     user_create.add_argument("--staff", action="store_true", help="a staff member")
+    user_create.add_argument(
+        "--partner", help="acts for this registered partner (PARTNER tokens naming it)"
+    )
     license_ = commands.add_parser("license", help="GitLab license keys").add_subparsers(
         dest="license_command", required=True
     )

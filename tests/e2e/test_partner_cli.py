@@ -1,5 +1,5 @@
 """``provision partner create`` and ``partner list`` as processes of their own, and partner
-clients that must act for a registered partner."""
+clients and people (``user create --partner``) that must act for a registered partner."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import sys
 
 from persistence.database import Database
 
+from oauth_flow import claims
 
-def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+
+def _run(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     environment = {k: v for k, v in os.environ.items() if k != "PICCOLO_CONF"}
-    environment["DATABASE_URL"] = database_url
+    environment.update(DATABASE_URL=database_url, **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "api.cli.main", *args],
         env=environment,
@@ -46,6 +50,16 @@ async def test_partner_create_then_list_and_clients_for_registered_partners_only
         "--partner", "northwind",
     )  # fmt: skip
     assert client.returncode == 0, client.stderr.decode()
+    person = _run(
+        database_url, "user", "create", "--email", "pat@northwind.test", "--partner", "northwind",
+        env={"PROVISION_USER_PASSWORD": "a long enough password"},
+    )  # fmt: skip
+    assert person.returncode == 0, person.stderr.decode()
+    assert json.loads(person.stdout)["partner"] == "northwind"
+    minted = _run(database_url, "token", "issue", "--user", "pat@northwind.test")
+    assert minted.returncode == 0, minted.stderr.decode()
+    token = claims(minted.stdout.decode().strip())
+    assert (token["provision_kind"], token["provision_partner"]) == ("PARTNER", "northwind")
     listed = _run(database_url, "partner", "list", "--json")
     assert listed.returncode == 0, listed.stderr.decode()
     [row] = json.loads(listed.stdout)

@@ -14,6 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from api.ids import global_id
+from auth.registry import register_user
 from domain.model.customer import Membership
 from domain.model.enums import Channel, Role
 from domain.model.partner import Partner, PartnerKind
@@ -25,6 +26,8 @@ from persistence.unit_of_work import PostgresUnitOfWork
 import factories as f
 from bearer import bearer, token_for
 from fakes import FixedClock
+from oauth_flow import PASSWORD, code_for, exchange, pkce, portal_client
+from oauth_flow import store as oauth_store
 
 OWNER = {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_owner"}
 NORTHWIND = {"kind": PrincipalKind.PARTNER, "subject": "cl_nw", "partner": "northwind"}
@@ -476,3 +479,36 @@ async def test_two_workers_apply_each_due_transfer_once(
         "SELECT count(*) FROM audit_entry WHERE action = 'applyChannelTransfer'"
     )
     assert audited == 3
+
+
+async def test_a_person_acting_for_a_partner_signs_in_and_sees_its_channel(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    await register_user(
+        oauth_store(clean_db),
+        email="pat@northwind.test",
+        password=PASSWORD,
+        now=f.NOW,
+        partner_id="northwind",
+    )
+    # The portal client may hand out what a partner holds (a client's scopes are a ceiling).
+    wanted = "customers:read subscriptions:read subscriptions:write partners:read"
+    portal = await portal_client(clean_db, scopes=wanted.split())
+    verifier, challenge = pkce()
+    code = await code_for(
+        client, portal.client_id, challenge, email="pat@northwind.test", scope=wanted
+    )
+    tokens = (await exchange(client, portal.client_id, code, verifier)).json()
+    anonymous.headers.update(bearer(tokens["access_token"]))
+    body = await ask(
+        anonymous,
+        "{ viewer { kind partner { name } } subscriptions { edges { node { id } } } }",
+    )
+    assert body["data"] == {
+        "viewer": {"kind": "PARTNER", "partner": {"name": "Northwind Resellers"}},
+        "subscriptions": {"edges": [{"node": {"id": gid(world["resold"])}}]},
+    }
+    # It manages what Northwind sold, as Northwind's clients do.
+    added = await ask(anonymous, CHANGE, input={"subscriptionId": gid(world["resold"]), "seats": 9})
+    assert added["data"]["changeSubscription"]["errors"] == []
