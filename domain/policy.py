@@ -27,6 +27,7 @@ class Resource(StrEnum):
     PROVISION_EVENTS = "provision_events"
     AUDIT = "audit"
     WEBHOOKS = "webhooks"
+    PARTNERS = "partners"
 
 
 class Access(StrEnum):
@@ -57,6 +58,8 @@ SCOPE_MEANINGS: dict[str, str] = {
     "audit:read": "See the audit trail.",
     "webhooks:read": "See webhook endpoints (never their secrets).",
     "webhooks:write": "Register, change and delete webhook endpoints.",
+    "partners:read": "See partner organisations (a partner: itself).",
+    "partners:write": "Register partners, rename them; move subscriptions between channels.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPE_MEANINGS)
 
@@ -98,6 +101,7 @@ GRANTABLE_SCOPES: dict[PrincipalKind, frozenset[str]] = {
         "usage:read",
         "webhooks:read",
         "webhooks:write",
+        "partners:read",
     ),
     PrincipalKind.GITLAB_COM: _scopes(
         "namespaces:read", "namespaces:write", "trials:read", "trials:write"
@@ -129,12 +133,20 @@ class Reach(StrEnum):
     NOTHING = "NOTHING"
 
 
-_TENANT_RESOURCES = frozenset(Resource) - {Resource.PROVISION_EVENTS, Resource.AUDIT}
+_TENANT_RESOURCES = frozenset(Resource) - {
+    Resource.PROVISION_EVENTS,
+    Resource.AUDIT,
+    Resource.PARTNERS,
+}
 _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {
     PrincipalKind.ANONYMOUS: {},
     PrincipalKind.STAFF: dict.fromkeys(Resource, Reach.EVERYTHING),
     PrincipalKind.PORTAL_USER: dict.fromkeys(_TENANT_RESOURCES, Reach.OWN_CUSTOMERS),
-    PrincipalKind.PARTNER: dict.fromkeys(_TENANT_RESOURCES, Reach.OWN_CHANNEL),
+    # A partner sees its own partner row; a portal user sees the partner of a subscription it
+    # sees (through the subscription), never the list.
+    PrincipalKind.PARTNER: dict.fromkeys(
+        _TENANT_RESOURCES | {Resource.PARTNERS}, Reach.OWN_CHANNEL
+    ),
     PrincipalKind.GITLAB_COM: {
         Resource.NAMESPACES: Reach.EVERYTHING,
         Resource.TRIALS: Reach.EVERYTHING,

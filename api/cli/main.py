@@ -1,5 +1,5 @@
-"""The ``provision`` command: serve, migrate, worker, demo, schema, clients, users, tokens,
-licenses."""
+"""The ``provision`` command: serve, migrate, worker, demo, schema, clients, partners, users,
+tokens, licenses."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from api.cli.access import (
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
+from api.cli.partners import create_partner, list_partners
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
@@ -121,6 +122,25 @@ def main(argv: list[str] | None = None) -> int:
         " tokens within PROVISION_KEY_REFRESH",
     )
     client_revoke.add_argument("client_id", metavar="CLIENT_ID")
+    partner = commands.add_parser(
+        "partner", help="partner organisations (resellers, distributors, marketplaces)"
+    ).add_subparsers(dest="partner_command", required=True)
+    partner_create = partner.add_parser("create", help="register a partner")
+    partner_create.add_argument(
+        "--id", required=True, help="its id, as subscriptions and partner clients name it"
+    )
+    partner_create.add_argument("--name", required=True, help="its name, as customers see it")
+    partner_create.add_argument(
+        "--kind", required=True, choices=["RESELLER", "DISTRIBUTOR", "MARKETPLACE"]
+    )
+    partner_list = partner.add_parser(
+        "list", help="the partners by id, with how many active clients act for each"
+    )
+    partner_list.add_argument(
+        "--limit", type=int, default=100, help="at most this many (default 100, at most 1000)"
+    )
+    partner_list.add_argument("--after", metavar="PARTNER_ID", help="the page after this one")
+    partner_list.add_argument("--json", action="store_true", help="a JSON array")
     user = commands.add_parser("user", help="people who sign in").add_subparsers(
         dest="user_command", required=True
     )
@@ -131,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     user_create.add_argument("--customer", type=uuid.UUID, help="make them a member of it")
     user_create.add_argument("--role", choices=["OWNER", "ADMIN", "VIEWER"])
     user_create.add_argument("--staff", action="store_true", help="a staff member")
+    user_create.add_argument(
+        "--partner", help="acts for this registered partner (PARTNER tokens naming it)"
+    )
     license_ = commands.add_parser("license", help="GitLab license keys").add_subparsers(
         dest="license_command", required=True
     )
@@ -198,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.client_command == "revoke":
             return revoke_client(settings, args.client_id)
         return create_client(settings, args)
+    if args.command == "partner":
+        if args.partner_command == "list":
+            return list_partners(settings, args)
+        return create_partner(settings, args)
     if args.command == "user":
         return create_user(settings, args)
     if args.command == "license":

@@ -30,6 +30,7 @@ from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
+from domain.use_cases.transfer_subscription import ApplyDueTransfers
 from domain.use_cases.trials import Trials
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
@@ -108,6 +109,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         ),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    registry.register_job(TRANSFERS_JOB, timedelta(minutes=1), transfers_job(context))
     register_reminders(registry, context)
     register_outbound(registry, context)
     if context.settings.alert_failures_threshold > 0:
@@ -138,6 +140,20 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
 
     async def run(due: datetime) -> None:
         await trials.expire(context.clock.today())
+
+    return run
+
+
+TRANSFERS_JOB = "transfers.apply_due"
+
+
+def transfers_job(context: WorkerContext) -> JobBody:
+    """Applies channel transfers whose moment has come (docs/partners.md): each due minute,
+    at most once across workers, each transfer once (claimed with SKIP LOCKED)."""
+    apply_due = ApplyDueTransfers(lambda: PostgresUnitOfWork(context.db), context.clock)
+
+    async def run(due: datetime) -> None:
+        await apply_due()
 
     return run
 

@@ -29,6 +29,8 @@ NOT_MIRRORED = {
     "domain.policy.Resource",
     "domain.policy.Access",
     "domain.policy.Reach",
+    # The policy's view of who acts: clients see its decisions (SubscriptionPermission).
+    "domain.model.channel_policy.Actor",
 }
 API_OWN_CODES = {
     "INTERNAL": "a masked unexpected error (api/graphql/pipeline.py)",
