@@ -21,6 +21,7 @@ from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.logs import AccessLogMiddleware
+from api.http.metrics import MetricsMiddleware, process_exited, sample_pool_periodically
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
@@ -181,6 +182,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         key_refresher = asyncio.create_task(
             refresh_keys_periodically(keys, settings.key_refresh_seconds)
         )
+        pool_sampler = asyncio.create_task(sample_pool_periodically("api", lambda: db.engine.pool))
         collector = None
         if settings.gc_interval > 0:
             collect_garbage_off_the_request_path()
@@ -189,6 +191,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             yield
         finally:
             key_refresher.cancel()
+            pool_sampler.cancel()
             if collector is not None:
                 collector.cancel()
                 gc.enable()
@@ -197,6 +200,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             await gitlab_com_http.aclose()
             await db.stop()
             pool_logger.removeFilter(outages)
+            process_exited()
 
     # GraphiQL's page is the view's; its scripts and styles are files of the package.
     ide: list[BaseRoute] = [Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []
@@ -208,7 +212,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route(
-                "/metrics", metrics_endpoint(read, clock, settings.metrics_token), methods=["GET"]
+                "/metrics",
+                metrics_endpoint(read, clock, settings.metrics_token, db),
+                methods=["GET"],
             ),
             Route(
                 "/oauth/jwks",
@@ -223,6 +229,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             # Outermost: every request gets its access line and its id, preflights included.
             Middleware(AccessLogMiddleware),
+            Middleware(MetricsMiddleware),
             Middleware(RequestIdMiddleware),
             # A browser's preflight is answered before any limit or token check.
             Middleware(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from api.http.metrics import process_exited, sample_pool_periodically
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -246,6 +247,7 @@ async def run_worker(
     config = worker_config(settings)
     db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
     await db.start()
+    pool_sampler = asyncio.create_task(sample_pool_periodically("worker", lambda: db.engine.pool))
     timeout = httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
@@ -273,4 +275,6 @@ async def run_worker(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        pool_sampler.cancel()
         await db.stop()
+        process_exited()
