@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.http.metrics import observe_step
+from api.http.tracing import step_span
 from domain.model.provision_event import (
     ALERT_KIND,
     MAX_ERROR_LENGTH,
@@ -262,8 +263,9 @@ class Worker:
                 raise LookupError(f"no handler for events of kind {event.kind}")
             bound = asyncio.timeout(within)
             try:
-                async with bound:
-                    await handler(event)
+                with step_span(event.kind):
+                    async with bound:
+                        await handler(event)
             except TimeoutError as late:
                 if not bound.expired():
                     raise

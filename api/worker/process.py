@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from api.http.metrics import process_exited, sample_pool_periodically
+from api.http.tracing import start_tracing
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -245,6 +246,7 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     config = worker_config(settings)
+    tracing = start_tracing("provision-worker")
     db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
     await db.start()
     pool_sampler = asyncio.create_task(sample_pool_periodically("worker", lambda: db.engine.pool))
@@ -278,3 +280,5 @@ async def run_worker(
         pool_sampler.cancel()
         await db.stop()
         process_exited()
+        if tracing is not None:
+            tracing.stop()
