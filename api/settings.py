@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -118,6 +119,24 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+FORWARDED_IPS = "comma-separated IP addresses or networks (10.0.0.0/8), or *"
+
+
+def forwarded_ips(raw: str) -> str:
+    """uvicorn's --forwarded-allow-ips: comma-separated addresses or networks, or ``*``."""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise _Invalid(FORWARDED_IPS) from None
+    if not items:
+        raise _Invalid(FORWARDED_IPS)
+    return ",".join(items)
+
+
 def _names(raw: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in raw.split(",") if p.strip())
 
@@ -190,6 +209,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    proxy_headers: bool = True
+    """Trust X-Forwarded-For/-Proto from ``forwarded_allow_ips`` (uvicorn's --proxy-headers)."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """The proxies whose forwarded headers are trusted: addresses, networks or ``*``."""
     graphiql: bool = True
     max_query_depth: int = 10
     max_query_tokens: int = 2000
@@ -381,6 +404,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_HOST", "host", _text),
     Variable("PROVISION_PORT", "port", _integer(1, 65535)),
     Variable("PROVISION_WORKERS", "workers", _POSITIVE),
+    Variable("PROVISION_PROXY_HEADERS", "proxy_headers", _flag),
+    Variable("PROVISION_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", forwarded_ips),
     Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
     Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
     Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),

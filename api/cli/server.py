@@ -38,6 +38,10 @@ def serve_api(settings: Settings) -> int:
                 host=settings.host,
                 port=settings.port,
                 workers=settings.workers if settings.workers > 1 else None,
+                # Behind a reverse proxy (docs/deploy.md): the client's address and scheme
+                # come from X-Forwarded-For/-Proto, trusted from these addresses only.
+                proxy_headers=settings.proxy_headers,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
                 # One handler, our format, in every worker process; the access line is
                 # ours (api/http/logs.py), so uvicorn's own is off.
                 log_config=logging_config(settings),

@@ -205,7 +205,7 @@ def trace_app(app: Starlette, tracing: Tracing) -> None:
     from api.http.logs import AccessLogMiddleware
 
     # Inside the access log's middleware: its request context holds the operation's name.
-    classes = [entry.cls for entry in app.user_middleware]
+    classes: list[object] = [entry.cls for entry in app.user_middleware]
     inner = classes.index(AccessLogMiddleware) + 1 if AccessLogMiddleware in classes else 0
     app.user_middleware.insert(inner, Middleware(OperationSpanMiddleware))
     app.user_middleware.insert(
