@@ -269,6 +269,8 @@ class Settings:
     alert_failures_threshold: int = 0
     alert_failures_window_seconds: int = 600
     metrics_token: str | None = None
+    worker_metrics_port: int = 0
+    """``provision worker`` serves its own metrics on this port (of ``host``); 0: it does not."""
     """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
     gitlab_com_url: str | None = None
     """GitLab.com's base URL; when set, workers provision namespaces there (NAMESPACE_PROVISION)."""
@@ -459,6 +461,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_ALERT_FAILURES", "alert_failures_threshold", _integer(0)),
     Variable("PROVISION_ALERT_FAILURES_WINDOW", "alert_failures_window_seconds", _SECONDS),
     Variable("PROVISION_METRICS_TOKEN", "metrics_token", _text, _masked),
+    Variable("PROVISION_WORKER_METRICS_PORT", "worker_metrics_port", _integer(0, 65535)),
     Variable("GITLAB_COM_URL", "gitlab_com_url", _url("http", "https")),
     Variable(
         "PROVISION_TRIAL_PROVISION_TIMEOUT",

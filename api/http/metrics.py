@@ -18,12 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import os
+import threading
 import time
 from collections.abc import Callable
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    make_wsgi_app,
+    multiprocess,
+)
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -173,3 +185,51 @@ async def sample_pool_periodically(
 
 def observe_step(kind: str, outcome: str, seconds: float) -> None:
     STEP_SECONDS.labels(kind, outcome).observe(seconds)
+
+
+def bearer_matches(authorization: str, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries the metrics token (any, without one)."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
+def serve_process_metrics(
+    host: str, port: int, token: str | None
+) -> tuple[int, Callable[[], None]]:
+    """This process's metrics over HTTP on a port of its own, from a thread (``provision
+    worker`` has no web server): the port listened on, and how to stop. The same bearer
+    token as the API's ``/metrics`` when one is set."""
+    app = make_wsgi_app(registry())
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if not bearer_matches(environ.get("HTTP_AUTHORIZATION", ""), token):
+            start_response(
+                "401 Unauthorized",
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("WWW-Authenticate", 'Bearer realm="metrics"'),
+                ],
+            )
+            return [b"a bearer token is needed for /metrics\n"]
+        answer: list[bytes] = app(environ, start_response)
+        return answer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    class Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    server = make_server(host, port, guarded, Threaded, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return server.server_port, stop

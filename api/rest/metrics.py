@@ -11,7 +11,6 @@ Prometheus scrapes); with ``PROVISION_METRICS_TOKEN`` set, callers must send it 
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
@@ -20,7 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from api.http.metrics import registry, sample_pool
+from api.http.metrics import bearer_matches, registry, sample_pool
 from domain.model.provision_event import ProvisionStatus
 from domain.ports import Clock
 from persistence.database import Database
@@ -73,18 +72,11 @@ def exposition(summary: LedgerSummary) -> bytes:
     return generate_latest(registry()) + generate_latest(ledger)
 
 
-def _authorized(request: Request, token: str | None) -> bool:
-    if not token:
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
-
-
 def metrics_endpoint(
     read: StaffReads, clock: Clock, token: str | None, db: Database
 ) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(request: Request) -> Response:
-        if not _authorized(request, token):
+        if not bearer_matches(request.headers.get("authorization", ""), token):
             return PlainTextResponse(
                 "a bearer token is needed for /metrics\n",
                 status_code=401,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -221,3 +222,24 @@ def test_several_processes_are_added_up(tmp_path: Path, monkeypatch: pytest.Monk
     assert value(text, "provision_db_pool_connections", pool="api", state="open") == 3
     assert value(text, "provision_db_pool_max_connections", pool="api") == 5
     assert "provision_ledger_dead_events 0.0" in text
+
+
+def test_a_worker_metrics_port_in_use_stops_the_worker_with_one_line(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "PICCOLO_CONF"}
+        env.update(DATABASE_URL=database_url, PROVISION_WORKER_METRICS_PORT=str(port))
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli.main", "worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"PROVISION_WORKER_METRICS_PORT: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in done.stderr
