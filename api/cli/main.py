@@ -25,6 +25,8 @@ from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
 from api.http.logs import configure_logging
+from api.http.tracing import TracingUnavailable
+from api.http.tracing import check_available as check_tracing
 from api.settings import Settings, SettingsError, unknown_variables
 
 logger = logging.getLogger("provision")
@@ -203,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("%s is not a Provision setting: ignored (see provision config)", name)
     if args.command == "config":
         return print_config(settings, as_json=args.json)
+    if args.command in ("serve", "worker"):
+        try:
+            check_tracing()
+        except TracingUnavailable as error:
+            print(error, file=sys.stderr)
+            return 2
     if args.command == "serve":
         overrides = {
             k: v

@@ -71,6 +71,24 @@ class Tracing:
 _active: Tracing | None = None
 
 
+def check_available() -> None:
+    """Raise ``TracingUnavailable`` (one line for the operator) when tracing is asked for by
+    the environment and its packages are missing; the commands call it before starting."""
+    if not wanted():
+        return
+    try:
+        import opentelemetry.exporter.otlp.proto.http.trace_exporter
+        import opentelemetry.instrumentation.asgi
+        import opentelemetry.instrumentation.asyncpg
+        import opentelemetry.instrumentation.httpx
+        import opentelemetry.sdk.trace  # noqa: F401
+    except ImportError as missing:
+        raise TracingUnavailable(
+            f"{ENDPOINT_VARIABLES[0]} is set but OpenTelemetry is not installed"
+            f" ({missing.name}): install provision[tracing]"
+        ) from None
+
+
 def start_tracing(service: str, provider: Any = None) -> Tracing | None:
     """Instrument this process's SQL and outbound HTTP, with ``provider`` (tests pass one with
     an in-memory exporter) or, when an OTLP endpoint is set, one exporting there; else None."""

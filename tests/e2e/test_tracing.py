@@ -177,3 +177,21 @@ def test_off_nothing_of_opentelemetry_is_loaded() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_asked_for_without_its_packages_a_command_stops_with_one_line() -> None:
+    program = (
+        "import sys\n"
+        "sys.modules['opentelemetry.instrumentation.asyncpg'] = None  # as if not installed\n"
+        "from api.cli.main import main\n"
+        "sys.exit(main(['worker']))\n"
+    )
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed"
+        " (opentelemetry.instrumentation.asyncpg): install provision[tracing]"
+    )
