@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from api.http.metrics import process_exited, sample_pool_periodically, serve_process_metrics
+from api.http.tracing import start_tracing
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -260,8 +262,22 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     config = worker_config(settings)
+    tracing = start_tracing("provision-worker")
+    stop_metrics = None
+    if settings.worker_metrics_port:
+        address = f"{settings.host}:{settings.worker_metrics_port}"
+        try:
+            _, stop_metrics = serve_process_metrics(
+                settings.host, settings.worker_metrics_port, settings.metrics_token
+            )
+        except OSError as error:
+            raise SystemExit(
+                f"PROVISION_WORKER_METRICS_PORT: cannot listen on {address}: {error.strerror}"
+            ) from None
+        print(f"worker metrics on http://{address}/metrics", file=sys.stderr, flush=True)
     db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
     await db.start()
+    pool_sampler = asyncio.create_task(sample_pool_periodically("worker", lambda: db.engine.pool))
     timeout = httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
@@ -289,4 +305,10 @@ async def run_worker(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        pool_sampler.cancel()
+        if stop_metrics is not None:
+            stop_metrics()
         await db.stop()
+        process_exited()
+        if tracing is not None:
+            tracing.stop()
