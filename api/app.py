@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,8 +22,10 @@ from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.logs import AccessLogMiddleware
+from api.http.metrics import MetricsMiddleware, process_exited, sample_pool_periodically
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
+from api.http.tracing import start_tracing, trace_app
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
@@ -132,10 +135,14 @@ def trial_provisioning(
     return TrialProvisioning(db, worker, timeout)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
-    """The HTTP app. ``settings.database_url`` must be set (the CLI resolves the embedded one)."""
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, tracer_provider: Any = None
+) -> Starlette:
+    """The HTTP app. ``settings.database_url`` must be set (the CLI resolves the embedded one).
+    Traced (api/http/tracing.py) when an OTLP endpoint is set, or with ``tracer_provider``."""
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url; `provision serve` sets it")
+    tracing = start_tracing("provision-api", tracer_provider)
     db = Database(settings.database_url, pool_max=settings.pool_max)
     read = ReadModels(db)
     clock = clock or SystemClock()
@@ -187,6 +194,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         key_refresher = asyncio.create_task(
             refresh_keys_periodically(keys, settings.key_refresh_seconds)
         )
+        pool_sampler = asyncio.create_task(sample_pool_periodically("api", lambda: db.engine.pool))
         collector = None
         if settings.gc_interval > 0:
             collect_garbage_off_the_request_path()
@@ -195,6 +203,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             yield
         finally:
             key_refresher.cancel()
+            pool_sampler.cancel()
             if collector is not None:
                 collector.cancel()
                 gc.enable()
@@ -204,6 +213,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             await marketplace_http.aclose()
             await db.stop()
             pool_logger.removeFilter(outages)
+            process_exited()
+            if tracing is not None:
+                tracing.stop()
 
     # GraphiQL's page is the view's; its scripts and styles are files of the package.
     ide: list[BaseRoute] = [Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []
@@ -215,7 +227,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route(
-                "/metrics", metrics_endpoint(read, clock, settings.metrics_token), methods=["GET"]
+                "/metrics",
+                metrics_endpoint(read, clock, settings.metrics_token, db),
+                methods=["GET"],
             ),
             Route(
                 "/oauth/jwks",
@@ -231,6 +245,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             # Outermost: every request gets its access line and its id, preflights included.
             Middleware(AccessLogMiddleware),
+            Middleware(MetricsMiddleware),
             Middleware(RequestIdMiddleware),
             # A browser's preflight is answered before any limit or token check.
             Middleware(
@@ -261,6 +276,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if tracing is not None:
+        trace_app(app, tracing)
     app.state.db = db
     app.state.outages = outages
     app.state.keys = keys

@@ -18,12 +18,14 @@ from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.marketplace_offers import MarketplaceOffers
+from domain.use_cases.partners import Partners
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.report_usage import ReportUsageHandler
 from domain.use_cases.resolve_provision_event import ResolveProvisionEventHandler
 from domain.use_cases.retry_provision_event import RetryProvisionEventHandler
 from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
+from domain.use_cases.transfer_subscription import TransferSubscriptionHandler
 from domain.use_cases.trials import Trials
 from domain.use_cases.upsert_namespace import NamespaceKeeping
 from domain.use_cases.webhooks import WebhookEndpoints
@@ -62,6 +64,8 @@ class Commands:
     """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
     cancel_license: CancelLicenseHandler
     webhooks: WebhookEndpoints
+    partners: Partners
+    transfer_subscription: TransferSubscriptionHandler
     signer: LicenseSigner
     """The license signer the handlers share (the app loads its key at start-up)."""
     marketplaces: MarketplaceCommands
@@ -107,6 +111,8 @@ class Commands:
             webhooks=WebhookEndpoints(
                 unit_of_work, clock, allow_http_loopback=webhooks_allow_http_loopback
             ),
+            partners=Partners(unit_of_work, clock),
+            transfer_subscription=TransferSubscriptionHandler(unit_of_work, clock),
             signer=signer,
             marketplaces=MarketplaceCommands(
                 offers=MarketplaceOffers(PostgresOfferMappings(db), clock),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -118,6 +119,24 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+FORWARDED_IPS = "comma-separated IP addresses or networks (10.0.0.0/8), or *"
+
+
+def forwarded_ips(raw: str) -> str:
+    """uvicorn's --forwarded-allow-ips: comma-separated addresses or networks, or ``*``."""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise _Invalid(FORWARDED_IPS) from None
+    if not items:
+        raise _Invalid(FORWARDED_IPS)
+    return ",".join(items)
+
+
 def _names(raw: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in raw.split(",") if p.strip())
 
@@ -190,6 +209,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    proxy_headers: bool = True
+    """Trust X-Forwarded-For/-Proto from ``forwarded_allow_ips`` (uvicorn's --proxy-headers)."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """The proxies whose forwarded headers are trusted: addresses, networks or ``*``."""
     graphiql: bool = True
     max_query_depth: int = 10
     max_query_tokens: int = 2000
@@ -246,6 +269,8 @@ class Settings:
     alert_failures_threshold: int = 0
     alert_failures_window_seconds: int = 600
     metrics_token: str | None = None
+    worker_metrics_port: int = 0
+    """``provision worker`` serves its own metrics on this port (of ``host``); 0: it does not."""
     """When set, ``/metrics`` needs it as a bearer token; unset, it is open (internal network)."""
     gitlab_com_url: str | None = None
     """GitLab.com's base URL; when set, workers provision namespaces there (NAMESPACE_PROVISION)."""
@@ -397,6 +422,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_HOST", "host", _text),
     Variable("PROVISION_PORT", "port", _integer(1, 65535)),
     Variable("PROVISION_WORKERS", "workers", _POSITIVE),
+    Variable("PROVISION_PROXY_HEADERS", "proxy_headers", _flag),
+    Variable("PROVISION_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", forwarded_ips),
     Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
     Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
     Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),
@@ -450,6 +477,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_ALERT_FAILURES", "alert_failures_threshold", _integer(0)),
     Variable("PROVISION_ALERT_FAILURES_WINDOW", "alert_failures_window_seconds", _SECONDS),
     Variable("PROVISION_METRICS_TOKEN", "metrics_token", _text, _masked),
+    Variable("PROVISION_WORKER_METRICS_PORT", "worker_metrics_port", _integer(0, 65535)),
     Variable("GITLAB_COM_URL", "gitlab_com_url", _url("http", "https")),
     Variable(
         "PROVISION_TRIAL_PROVISION_TIMEOUT",

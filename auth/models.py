@@ -75,9 +75,13 @@ class UserRecord:
     email: str
     staff: bool
     password_hash: str = field(default="", repr=False)
+    partner_id: str | None = None
+    """The partner this person acts for (their tokens are PARTNER tokens), if any."""
 
     @property
     def kind(self) -> PrincipalKind:
+        if self.partner_id:
+            return PrincipalKind.PARTNER
         return PrincipalKind.STAFF if self.staff else PrincipalKind.PORTAL_USER
 
 

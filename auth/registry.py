@@ -52,6 +52,7 @@ class NewUser:
     subject: str
     email: str
     staff: bool
+    partner_id: str | None = None
 
 
 def _check_redirect_uri(uri: str) -> str:
@@ -124,8 +125,18 @@ async def register_client(
 
 
 async def register_user(
-    store: OAuthStore, *, email: str, password: str, now: datetime, staff: bool = False
+    store: OAuthStore,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    staff: bool = False,
+    partner_id: str | None = None,
 ) -> NewUser:
+    """A person who signs in: a customer's user, staff, or someone acting for ``partner_id``
+    (whose tokens are PARTNER tokens naming it; not staff as well)."""
+    if staff and partner_id:
+        raise RegistrationError("a user acts for a partner or is staff, not both")
     try:
         email = validate_email(email)
     except ValidationFailed as invalid:
@@ -138,8 +149,13 @@ async def register_user(
     subject = f"usr_{uuid.uuid4().hex}"
     try:
         await store.add_user(
-            subject=subject, email=email, password_hash=password_hash, staff=staff, now=now
+            subject=subject,
+            email=email,
+            password_hash=password_hash,
+            staff=staff,
+            now=now,
+            partner_id=partner_id,
         )
     except asyncpg.UniqueViolationError:
         raise RegistrationError("a user with this email exists") from None
-    return NewUser(subject, email, staff)
+    return NewUser(subject, email, staff, partner_id)

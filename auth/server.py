@@ -248,6 +248,8 @@ class ProvisionAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 EMAIL_CLAIM: user.user.email,
                 SESSION_CLAIM: str(user.family_id),
             }
+            if user.user.partner_id:
+                extra[PARTNER_CLAIM] = user.user.partner_id
         scopes = token_scopes(client.scopes, kind, scope)
         if scope and not scopes:
             raise InvalidScopeError()

@@ -41,7 +41,7 @@ _CLIENT_COLUMNS = (
     "id, client_id, secret_hash, kind, name, partner_id, scopes, redirect_uris, grant_types,"
     " auth_method"
 )
-_USER_COLUMNS = "id, subject, email, staff, password_hash"
+_USER_COLUMNS = "id, subject, email, staff, password_hash, partner_id"
 
 
 def _client(row: asyncpg.Record) -> ClientRecord:
@@ -66,6 +66,7 @@ def _user(row: asyncpg.Record) -> UserRecord:
         email=row["email"],
         staff=row["staff"],
         password_hash=row["password_hash"],
+        partner_id=row["partner_id"],
     )
 
 
@@ -179,17 +180,25 @@ class OAuthStore:
         return _user(row) if row else None
 
     async def add_user(
-        self, *, subject: str, email: str, password_hash: str, staff: bool, now: datetime
+        self,
+        *,
+        subject: str,
+        email: str,
+        password_hash: str,
+        staff: bool,
+        now: datetime,
+        partner_id: str | None = None,
     ) -> None:
         await self._db.execute(
-            "INSERT INTO auth_user (id, subject, email, password_hash, staff, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO auth_user (id, subject, email, password_hash, staff, created_at,"
+            " partner_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             uuid.uuid4(),
             subject,
             email,
             password_hash,
             staff,
             now,
+            partner_id,
         )
 
     # -- authorization codes ------------------------------------------------------------

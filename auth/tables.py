@@ -76,6 +76,8 @@ class User(Table, tablename="auth_user"):
     password_hash = Varchar(length=200)
     staff = Boolean(default=False)
     created_at = Timestamptz()
+    # Set for a person who acts for a partner: their tokens are PARTNER tokens naming it.
+    partner_id = Varchar(length=100, null=True, default=None)
 
 
 class TokenFamily(Table, tablename="auth_token_family"):

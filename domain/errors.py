@@ -206,3 +206,10 @@ class LicenseExpired(DomainError):
     """The license ended longer ago than the grace period allows."""
 
     code = "LICENSE_EXPIRED"
+
+
+class ManagedByPartner(DomainError):
+    """The subscription was sold by a partner (reseller or marketplace), who manages its terms:
+    its customer sees it but asks the partner to add seats, renew, change or cancel it."""
+
+    code = "MANAGED_BY_PARTNER"

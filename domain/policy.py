@@ -28,6 +28,7 @@ class Resource(StrEnum):
     AUDIT = "audit"
     WEBHOOKS = "webhooks"
     MARKETPLACES = "marketplaces"
+    PARTNERS = "partners"
 
 
 class Access(StrEnum):
@@ -60,6 +61,8 @@ SCOPE_MEANINGS: dict[str, str] = {
     "webhooks:write": "Register, change and delete webhook endpoints.",
     "marketplaces:read": "See marketplace offer mappings and the marketplace inbox.",
     "marketplaces:write": "Map marketplace offers to plans, seats and terms.",
+    "partners:read": "See partner organisations (a partner: itself).",
+    "partners:write": "Register partners, rename them; move subscriptions between channels.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPE_MEANINGS)
 
@@ -101,6 +104,7 @@ GRANTABLE_SCOPES: dict[PrincipalKind, frozenset[str]] = {
         "usage:read",
         "webhooks:read",
         "webhooks:write",
+        "partners:read",
     ),
     PrincipalKind.GITLAB_COM: _scopes(
         "namespaces:read", "namespaces:write", "trials:read", "trials:write"
@@ -136,12 +140,17 @@ _TENANT_RESOURCES = frozenset(Resource) - {
     Resource.PROVISION_EVENTS,
     Resource.AUDIT,
     Resource.MARKETPLACES,
+    Resource.PARTNERS,
 }
 _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {
     PrincipalKind.ANONYMOUS: {},
     PrincipalKind.STAFF: dict.fromkeys(Resource, Reach.EVERYTHING),
     PrincipalKind.PORTAL_USER: dict.fromkeys(_TENANT_RESOURCES, Reach.OWN_CUSTOMERS),
-    PrincipalKind.PARTNER: dict.fromkeys(_TENANT_RESOURCES, Reach.OWN_CHANNEL),
+    # A partner sees its own partner row; a portal user sees the partner of a subscription it
+    # sees (through the subscription), never the list.
+    PrincipalKind.PARTNER: dict.fromkeys(
+        _TENANT_RESOURCES | {Resource.PARTNERS}, Reach.OWN_CHANNEL
+    ),
     PrincipalKind.GITLAB_COM: {
         Resource.NAMESPACES: Reach.EVERYTHING,
         Resource.TRIALS: Reach.EVERYTHING,

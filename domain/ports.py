@@ -9,12 +9,14 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.model.audit import AuditEntry
+from domain.model.channel_transfer import ChannelTransfer
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License
 from domain.model.namespace import Namespace
+from domain.model.partner import Partner
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
@@ -395,6 +397,47 @@ class ScheduledJobRuns(Protocol):
         ...
 
 
+class PartnerRepository(Protocol):
+    """Partner organisations, by the id their subscriptions and tokens carry."""
+
+    async def get(self, partner_id: str) -> Partner | None:
+        """The partner, or None."""
+        ...
+
+    async def add(self, partner: Partner) -> bool:
+        """Store a new partner; False (nothing written) when its id is taken."""
+        ...
+
+    async def save(self, partner: Partner) -> None:
+        """Write back a changed partner."""
+        ...
+
+
+class ChannelTransferRepository(Protocol):
+    """Transfers of subscriptions between channels, pending and done."""
+
+    async def add(self, transfer: ChannelTransfer) -> None:
+        """Store a new transfer."""
+        ...
+
+    async def get(self, transfer_id: uuid.UUID) -> ChannelTransfer | None:
+        """The transfer, or None."""
+        ...
+
+    async def save(self, transfer: ChannelTransfer) -> None:
+        """Write back its status."""
+        ...
+
+    async def pending_for(self, subscription_id: uuid.UUID) -> Sequence[ChannelTransfer]:
+        """The subscription's transfers still waiting for their moment, locked."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[ChannelTransfer]:
+        """Up to ``limit`` PENDING transfers effective at or before ``now``, oldest moment
+        first, locked (rows another transaction holds are skipped)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository inside it sees and writes the same state.
 
@@ -440,6 +483,12 @@ class UnitOfWork(Protocol):
 
     @property
     def webhook_endpoints(self) -> WebhookEndpointRepository: ...
+
+    @property
+    def partners(self) -> PartnerRepository: ...
+
+    @property
+    def channel_transfers(self) -> ChannelTransferRepository: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.model.customer import Customer
-from domain.model.enums import Deployment, Plan, SubscriptionStatus
+from domain.model.enums import Deployment, Plan, Role, SubscriptionStatus
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace
+from domain.model.partner import Partner
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.model.webhook import WebhookEndpoint
 from domain.policy import Resource
-from domain.principal import Principal
+from domain.principal import Principal, PrincipalKind
 from persistence.derived import status_condition
 from persistence.eligibility_reads import EligibilityReads
 from persistence.keyset import KeysetQueries, Page, Source, Where
@@ -39,6 +40,7 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView
@@ -95,6 +97,34 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
 
     async def count_webhook_endpoints(self, principal: Principal) -> int:
         return await PostgresWebhookEndpoints(self._db).count_visible(principal)
+
+    # --- partners --------------------------------------------------------------------------
+
+    async def partners(
+        self, principal: Principal, first: int, after: str | None
+    ) -> tuple[list[Partner], bool]:
+        return await PostgresPartners(self._db).visible_to(principal, first, after)
+
+    async def count_partners(self, principal: Principal) -> int:
+        return await PostgresPartners(self._db).count_visible(principal)
+
+    async def partners_of_subscriptions(self, partner_ids: Sequence[str]) -> dict[str, Partner]:
+        """The partners named by subscriptions the caller already sees (so: no filter)."""
+        return await PostgresPartners(self._db).by_ids(partner_ids)
+
+    async def roles_in(
+        self, principal: Principal, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Role]:
+        """A portal user's role in each of ``customer_ids`` it is a member of."""
+        if principal.kind is not PrincipalKind.PORTAL_USER or not principal.subject:
+            return {}
+        rows = await self._db.fetch(
+            "SELECT customer, role FROM membership WHERE user_subject = $1"
+            " AND customer = ANY($2::uuid[])",
+            principal.subject,
+            list(customer_ids),
+        )
+        return {row["customer"]: Role(row["role"]) for row in rows}
 
     # --- subscriptions ---------------------------------------------------------------------
 

@@ -282,6 +282,38 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     webhook_endpoint_one_owner = Check("customer IS NULL OR partner_id IS NULL")
 
 
+class Partner(Table, tablename="partner"):
+    """A partner organisation (docs/partners.md). ``id`` is the string subscriptions, webhook
+    endpoints and partner tokens carry (no foreign keys point here: a partner id first seen on
+    a new subscription gets its row in the same transaction, named after its id)."""
+
+    id = Varchar(length=100, primary_key=True)
+    name = Varchar(length=200)
+    kind = Varchar(length=20)
+    created_at = Timestamptz()
+    partner_kind_known = Check("kind IN ('RESELLER', 'DISTRIBUTOR', 'MARKETPLACE')")
+
+
+class ChannelTransfer(Table, tablename="channel_transfer"):
+    """A subscription's move between channels: applied at once, or PENDING until the Clock
+    reaches ``effective_at`` (the ``transfers.apply_due`` job)."""
+
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, index=True)
+    from_channel = Varchar(length=20)
+    from_partner_id = Varchar(length=100, null=True, default=None)
+    to_channel = Varchar(length=20)
+    to_partner_id = Varchar(length=100, null=True, default=None)
+    effective_at = Timestamptz()
+    reason = Text()
+    requested_at = Timestamptz()
+    requested_by = Varchar(length=200, null=True, default=None)
+    status = Varchar(length=12)
+    applied_at = Timestamptz(null=True, default=None)
+    channel_transfer_status_known = Check("status IN ('PENDING', 'APPLIED', 'SUPERSEDED')")
+    channel_transfer_applied_when_applied = Check("(status = 'APPLIED') = (applied_at IS NOT NULL)")
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -299,4 +331,6 @@ TABLES: list[type[Table]] = [
     ProvisionEvent,
     ScheduledJobRun,
     WebhookEndpoint,
+    Partner,
+    ChannelTransfer,
 ]

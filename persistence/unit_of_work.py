@@ -12,11 +12,13 @@ from persistence.ledger import PostgresOutbox, PostgresProvisionEvents
 from persistence.repositories import (
     PostgresActivationCodes,
     PostgresAuditLog,
+    PostgresChannelTransfers,
     PostgresCustomers,
     PostgresIdempotency,
     PostgresInstances,
     PostgresLicenses,
     PostgresNamespaces,
+    PostgresPartners,
     PostgresSubscriptions,
     PostgresTrials,
     PostgresUsageReports,
@@ -42,6 +44,8 @@ class PostgresUnitOfWork:
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
         self.webhook_endpoints = PostgresWebhookEndpoints(db)
+        self.partners = PostgresPartners(db)
+        self.channel_transfers = PostgresChannelTransfers(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

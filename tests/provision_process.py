@@ -84,7 +84,44 @@ def serving(
         _stop(process, stop, exit_code, served)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], served: Served) -> None:
+@contextmanager
+def serving_all(envs: list[dict[str, str]], log_dir: Path) -> Iterator[list[Served]]:
+    """Several ``provision serve`` at once (one per environment), started together and each
+    waited for as ``serving`` does; all stopped by SIGINT at the end, each checked."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started: list[tuple[subprocess.Popen[bytes], Served]] = []
+    try:
+        for env in envs:
+            port = free_port()
+            log = log_dir / f"serve-{port}.log"
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    [*PROVISION, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append((process, Served(port, log)))
+        for process, served in started:
+            # Started together, they share the machine: each gets twice the usual time.
+            _wait_until_ready(process, served, within=2 * READY_WITHIN_SECONDS)
+    except BaseException:
+        for process, _ in started:
+            process.kill()
+            process.wait()
+        raise
+    try:
+        yield [served for _, served in started]
+    finally:
+        for process, _ in started:
+            process.send_signal(signal.SIGINT)
+        for process, served in started:
+            _stop(process, signal.SIGINT, 0, served)
+
+
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], served: Served, within: float = READY_WITHIN_SECONDS
+) -> None:
     started = time.monotonic()
     while True:
         code = process.poll()
@@ -97,9 +134,9 @@ def _wait_until_ready(process: subprocess.Popen[bytes], served: Served) -> None:
                 return
         except httpx.TransportError:
             pass
-        if time.monotonic() - started > READY_WITHIN_SECONDS:
+        if time.monotonic() - started > within:
             raise AssertionError(
-                f"provision serve not ready in {READY_WITHIN_SECONDS} s:\n{served.log.read_text()}"
+                f"provision serve not ready in {within:g} s:\n{served.log.read_text()}"
             )
         time.sleep(0.2)
 
@@ -107,7 +144,8 @@ def _wait_until_ready(process: subprocess.Popen[bytes], served: Served) -> None:
 def _stop(
     process: subprocess.Popen[bytes], stop: signal.Signals, exit_code: int, served: Served
 ) -> None:
-    process.send_signal(stop)
+    if process.poll() is None:
+        process.send_signal(stop)
     try:
         code = process.wait(timeout=STOP_WITHIN_SECONDS)
     except subprocess.TimeoutExpired:

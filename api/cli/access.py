@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from api.cli.partners import partner_exists
 from api.cli.support import with_connection
 from api.settings import Settings
 
@@ -66,6 +67,8 @@ def issue_token(
             sub, token_client = user.subject, "provision-cli"
             granted = grantable(user.kind, frozenset(scopes) if scopes else None)
             extra = {KIND_CLAIM: user.kind.value, EMAIL_CLAIM: user.email}
+            if user.partner_id:
+                extra[PARTNER_CLAIM] = user.partner_id
         else:
             assert kind
             assert subject
@@ -219,6 +222,10 @@ def create_client(settings: Settings, args: argparse.Namespace) -> int:
     from integrations.clock import SystemClock
 
     async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, str | None]:
+        if args.partner and not await partner_exists(connection, args.partner):
+            raise RegistrationError(
+                f"no partner {args.partner!r}: register it first (provision partner create)"
+            )
         new = await register_client(
             OAuthStore(lambda: connection),
             kind=CLIENT_KINDS[args.kind],
@@ -254,15 +261,23 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
     if (args.customer is None) != (args.role is None):
         print("--customer and --role go together", file=sys.stderr)
         return 2
+    if args.partner and (args.staff or args.customer is not None):
+        print("--partner goes without --staff and --customer", file=sys.stderr)
+        return 2
     password = os.environ.get("PROVISION_USER_PASSWORD") or getpass.getpass("Password: ")
 
     async def create(connection: asyncpg.Connection, dsn: str) -> dict[str, object]:
+        if args.partner and not await partner_exists(connection, args.partner):
+            raise RegistrationError(
+                f"no partner {args.partner!r}: register it first (provision partner create)"
+            )
         user = await register_user(
             OAuthStore(lambda: connection),
             email=args.email,
             password=password,
             now=SystemClock().now(),
             staff=args.staff,
+            partner_id=args.partner,
         )
         if args.customer is not None:
             db = Database(dsn, pool_min=1, pool_max=1)
@@ -274,7 +289,14 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
                 raise RegistrationError("no such customer (the user was created)") from None
             finally:
                 await db.stop()
-        return {"subject": user.subject, "email": user.email, "staff": user.staff}
+        created: dict[str, object] = {
+            "subject": user.subject,
+            "email": user.email,
+            "staff": user.staff,
+        }
+        if user.partner_id:
+            created["partner"] = user.partner_id
+        return created
 
     try:
         created = with_connection(settings, create)

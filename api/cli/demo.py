@@ -26,6 +26,7 @@ from domain.model.enums import (
 )
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace, NamespaceUsage
+from domain.model.partner import Partner, PartnerKind
 from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
@@ -208,6 +209,15 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
                 initech_saas,
                 hooli_dedicated,
             )
+            for partner in (
+                Partner(
+                    "partner:northwind-resellers", "Northwind Resellers", PartnerKind.RESELLER, now
+                ),
+                Partner(
+                    "partner:cloud-marketplace", "Cloud Marketplace", PartnerKind.MARKETPLACE, now
+                ),
+            ):
+                await uow.partners.add(partner)
             codes: dict[str, str] = {}
             for subscription in subscriptions:
                 await uow.subscriptions.add(subscription)

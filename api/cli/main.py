@@ -1,12 +1,12 @@
-"""The ``provision`` command: serve, migrate, worker, demo, schema, clients, users, tokens,
-licenses."""
+"""The ``provision`` command: serve, migrate, worker, demo, schema, clients, partners, users,
+tokens, licenses."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
-import uuid
 from typing import TypeVar
 
 from api.cli.access import (
@@ -17,24 +17,36 @@ from api.cli.access import (
     revoke_client,
     rotate_keys,
 )
+from api.cli.arguments import object_id, proxies, scope_name
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
 from api.cli.marketplace import add_marketplace_parser, run_marketplace
+from api.cli.partners import create_partner, list_partners
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
 from api.http.logs import configure_logging
+from api.http.tracing import TracingUnavailable
+from api.http.tracing import check_available as check_tracing
 from api.settings import Settings, SettingsError, unknown_variables
 
 logger = logging.getLogger("provision")
 _T = TypeVar("_T")
 
 
-def main(argv: list[str] | None = None) -> int:
+def version() -> str:
+    try:
+        return importlib.metadata.version("provision")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provision", description="Provision: subscriptions turned into access."
     )
+    parser.add_argument("--version", action="version", version=f"provision {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve", help="migrate, then serve the API (embedded PostgreSQL by default)"
@@ -42,6 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8000)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the client's address and scheme from X-Forwarded-For/-Proto sent by a"
+        " trusted proxy (default: on, PROVISION_PROXY_HEADERS)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        type=proxies,
+        help="comma-separated addresses or networks of the proxies to trust, or * (default"
+        " 127.0.0.1, PROVISION_FORWARDED_ALLOW_IPS; see docs/deploy.md)",
+    )
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser(
         "worker", help="run the provisioning ledger and the scheduled jobs (SIGTERM stops)"
@@ -63,11 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         "--scope",
         action="append",
         default=[],
+        type=scope_name,
         help="a scope to grant (repeat for more; default: all the principal may hold)",
     )
     issue.add_argument("--partner", help="the partner id, with --kind PARTNER")
     issue.add_argument(
-        "--subscription", type=uuid.UUID, help="the subscription's UUID, with --kind INSTANCE"
+        "--subscription",
+        type=object_id("Subscription"),
+        metavar="SUBSCRIPTION_ID",
+        help="the subscription (sub_… or its UUID), with --kind INSTANCE",
     )
     trials = commands.add_parser("trials", help="namespace trials").add_subparsers(
         dest="trials_command", required=True
@@ -99,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scope",
         action="append",
         default=[],
+        type=scope_name,
         help="a scope it may get (default: all its kind may)",
     )
     client_create.add_argument("--partner", help="the partner id (partner clients)")
@@ -118,10 +149,30 @@ def main(argv: list[str] | None = None) -> int:
     client_list.add_argument("--json", action="store_true", help="a JSON array")
     client_revoke = client.add_parser(
         "revoke",
-        help="revoke a client: no new tokens, its refresh tokens end at once, its access"
-        " tokens within PROVISION_KEY_REFRESH",
+        help="revoke a client: no new tokens, and its tokens end",
+        description="Revoke a client: no new tokens, its refresh tokens end at once, its"
+        " access tokens within PROVISION_KEY_REFRESH.",
     )
     client_revoke.add_argument("client_id", metavar="CLIENT_ID")
+    partner = commands.add_parser(
+        "partner", help="partner organisations (resellers, distributors, marketplaces)"
+    ).add_subparsers(dest="partner_command", required=True)
+    partner_create = partner.add_parser("create", help="register a partner")
+    partner_create.add_argument(
+        "--id", required=True, help="its id, as subscriptions and partner clients name it"
+    )
+    partner_create.add_argument("--name", required=True, help="its name, as customers see it")
+    partner_create.add_argument(
+        "--kind", required=True, choices=["RESELLER", "DISTRIBUTOR", "MARKETPLACE"]
+    )
+    partner_list = partner.add_parser(
+        "list", help="the partners by id, with how many active clients act for each"
+    )
+    partner_list.add_argument(
+        "--limit", type=int, default=100, help="at most this many (default 100, at most 1000)"
+    )
+    partner_list.add_argument("--after", metavar="PARTNER_ID", help="the page after this one")
+    partner_list.add_argument("--json", action="store_true", help="a JSON array")
     user = commands.add_parser("user", help="people who sign in").add_subparsers(
         dest="user_command", required=True
     )
@@ -129,9 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         "create", help="register a user (password from PROVISION_USER_PASSWORD or a prompt)"
     )
     user_create.add_argument("--email", required=True)
-    user_create.add_argument("--customer", type=uuid.UUID, help="make them a member of it")
+    user_create.add_argument(
+        "--customer",
+        type=object_id("Customer"),
+        metavar="CUSTOMER_ID",
+        help="make them a member of it (cus_… or its UUID)",
+    )
     user_create.add_argument("--role", choices=["OWNER", "ADMIN", "VIEWER"])
     user_create.add_argument("--staff", action="store_true", help="a staff member")
+    user_create.add_argument(
+        "--partner", help="acts for this registered partner (PARTNER tokens naming it)"
+    )
     license_ = commands.add_parser("license", help="GitLab license keys").add_subparsers(
         dest="license_command", required=True
     )
@@ -154,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     add_marketplace_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     try:
@@ -166,8 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("%s is not a Provision setting: ignored (see provision config)", name)
     if args.command == "config":
         return print_config(settings, as_json=args.json)
+    if args.command in ("serve", "worker"):
+        try:
+            check_tracing()
+        except TracingUnavailable as error:
+            print(error, file=sys.stderr)
+            return 2
     if args.command == "serve":
-        overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k))}
+        overrides = {
+            k: v
+            for k in ("host", "port", "workers", "proxy_headers", "forwarded_allow_ips")
+            if (v := getattr(args, k)) is not None
+        }
         settings = Settings(**{**settings.__dict__, **overrides})
         return serve_api(settings)
     if args.command == "migrate":
@@ -200,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.client_command == "revoke":
             return revoke_client(settings, args.client_id)
         return create_client(settings, args)
+    if args.command == "partner":
+        if args.partner_command == "list":
+            return list_partners(settings, args)
+        return create_partner(settings, args)
     if args.command == "user":
         return create_user(settings, args)
     if args.command == "marketplace":

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import tempfile
 
 from api.cli.support import database
 from api.http.logs import logging_config
@@ -23,6 +25,7 @@ def serve_api(settings: Settings) -> int:
         logger.info("%s", asyncio.run(migrate(dsn)).strip().splitlines()[-1])
         # uvicorn workers are fresh processes: they read the DSN from the environment.
         os.environ["DATABASE_URL"] = dsn
+        metrics_dir = _shared_metrics_dir(settings.workers)
         logger.info("GraphiQL on http://%s:%d/graphql (Ctrl-C stops)", settings.host, settings.port)
         # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it
         # found: with the default one the process would die there, before the embedded
@@ -35,6 +38,10 @@ def serve_api(settings: Settings) -> int:
                 host=settings.host,
                 port=settings.port,
                 workers=settings.workers if settings.workers > 1 else None,
+                # Behind a reverse proxy (docs/deploy.md): the client's address and scheme
+                # come from X-Forwarded-For/-Proto, trusted from these addresses only.
+                proxy_headers=settings.proxy_headers,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
                 # One handler, our format, in every worker process; the access line is
                 # ours (api/http/logs.py), so uvicorn's own is off.
                 log_config=logging_config(settings),
@@ -43,7 +50,20 @@ def serve_api(settings: Settings) -> int:
             )
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _shared_metrics_dir(workers: int) -> str | None:
+    """Several uvicorn workers answer /metrics for all of them through prometheus-client's
+    multiprocess mode. Without PROMETHEUS_MULTIPROC_DIR (docs/deploy.md), a fresh directory of
+    this run's is made for them (and removed at the end); given, it is used as it is."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="provision-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -14,8 +14,8 @@ from typing import TypeVar
 import strawberry
 
 from domain.errors import DomainError
+from domain.model import channel_policy, channel_transfer, marketplace, partner, webhook
 from domain.model import enums as model
-from domain.model import marketplace, webhook
 from domain.model.provision_event import ProvisionStatus
 
 E = TypeVar("E", bound=Enum)
@@ -265,6 +265,11 @@ class ErrorCode(Enum):
         "ILLEGAL_TRANSITION",
         description="The provision event cannot move from its status to the one asked for.",
     )
+    MANAGED_BY_PARTNER = strawberry.enum_value(
+        "MANAGED_BY_PARTNER",
+        description="A partner sold the subscription and manages it: the message names the"
+        " partner to contact.",
+    )
     DOMAIN_ERROR = strawberry.enum_value(
         "DOMAIN_ERROR", description="A rule without a code of its own was broken; see `message`."
     )
@@ -300,6 +305,50 @@ class MarketplaceInboxState(Enum):
     IGNORED = strawberry.enum_value("IGNORED", description="Nothing to do.")
 
 
+@strawberry.enum(description="What kind of organisation a partner is.")
+class PartnerKind(Enum):
+    RESELLER = strawberry.enum_value("RESELLER", description="Resells to its own customers.")
+    DISTRIBUTOR = strawberry.enum_value(
+        "DISTRIBUTOR", description="Sells through resellers of its own."
+    )
+    MARKETPLACE = strawberry.enum_value(
+        "MARKETPLACE", description="A cloud marketplace (AWS, Azure, GCP)."
+    )
+
+
+@strawberry.enum(description="Something that can be done to an existing subscription.")
+class SubscriptionAction(Enum):
+    ADD_SEATS = strawberry.enum_value(
+        "ADD_SEATS", description="Change the seats (`changeSubscription(seats:)`)."
+    )
+    RENEW = strawberry.enum_value("RENEW", description="Add a term (`renewSubscription`).")
+    CHANGE_PLAN = strawberry.enum_value("CHANGE_PLAN", description="Move to another tier.")
+    CANCEL = strawberry.enum_value("CANCEL", description="Cancel (`cancelSubscription`).")
+    TOGGLE_AUTO_RENEW = strawberry.enum_value(
+        "TOGGLE_AUTO_RENEW", description="Turn auto-renewal on or off."
+    )
+    LINK_NAMESPACE = strawberry.enum_value(
+        "LINK_NAMESPACE", description="Link a GitLab.com group (`linkNamespace`)."
+    )
+    ROTATE_ACTIVATION_CODE = strawberry.enum_value(
+        "ROTATE_ACTIVATION_CODE", description="Replace the activation code."
+    )
+    TRANSFER = strawberry.enum_value(
+        "TRANSFER", description="Move it between channels (`transferSubscription`, staff)."
+    )
+
+
+@strawberry.enum(description="Where a channel transfer stands.")
+class ChannelTransferStatus(Enum):
+    PENDING = strawberry.enum_value(
+        "PENDING", description="Recorded; applied when its `effectiveAt` comes."
+    )
+    APPLIED = strawberry.enum_value("APPLIED", description="The subscription moved.")
+    SUPERSEDED = strawberry.enum_value(
+        "SUPERSEDED", description="A later transfer replaced it before it took effect."
+    )
+
+
 MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (model.Plan, Plan),
     (model.NamespacePlan, NamespacePlan),
@@ -314,6 +363,9 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (webhook.WebhookEventType, WebhookEventType),
     (marketplace.Marketplace, Marketplace),
     (marketplace.InboxState, MarketplaceInboxState),
+    (partner.PartnerKind, PartnerKind),
+    (channel_policy.SubscriptionAction, SubscriptionAction),
+    (channel_transfer.TransferStatus, ChannelTransferStatus),
 )
 """Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
 

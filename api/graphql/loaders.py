@@ -17,8 +17,10 @@ from strawberry.dataloader import DataLoader
 
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
+from domain.model.enums import Role
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace
+from domain.model.partner import Partner
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
@@ -110,6 +112,14 @@ def _pages(
     return Loader(batch)
 
 
+def _partners(read: ReadModels) -> Loader[str, Partner | None]:
+    async def batch(keys: list[str]) -> list[Partner | None]:
+        found = await read.partners_of_subscriptions(keys)
+        return [found.get(key) for key in keys]
+
+    return Loader(batch)
+
+
 @dataclass
 class Loaders:
     customers: Loader[uuid.UUID, Customer | None]
@@ -131,6 +141,10 @@ class Loaders:
     license_keys: Loader[uuid.UUID, str | None]
     provision_events: Loader[uuid.UUID, ProvisionEvent | None]
     audit_entries: Loader[uuid.UUID, AuditEntry | None]
+    partners: Loader[str, Partner | None]
+    """The partner of a subscription the caller sees."""
+    viewer_roles: Loader[uuid.UUID, Role | None]
+    """The caller's role in a customer (portal users; None for everyone else)."""
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -163,4 +177,6 @@ class Loaders:
             license_keys=_by_id(read.license_keys_by_ids, principal),
             provision_events=_by_id(read.provision_events_by_ids, principal),
             audit_entries=_by_id(read.audit_entries_by_ids, principal),
+            partners=_partners(read),
+            viewer_roles=_by_id(read.roles_in, principal),
         )

@@ -14,6 +14,7 @@ from api.graphql.errors import api_error, page_size
 from api.graphql.marketplaces import marketplace_inbox, marketplace_node, marketplace_offers
 from api.graphql.mutations.trials import trial_eligibility
 from api.graphql.namespace_eligibility import namespace_eligibility
+from api.graphql.partner_queries import partner, partners
 from api.graphql.permissions import needs, signed_in
 from api.graphql.prefetch import (
     node_fields,
@@ -438,6 +439,16 @@ class Query:
             count=lambda: ctx.read.count_webhook_endpoints(ctx.principal),
         )
 
+    partners = strawberry.field(
+        resolver=partners,
+        description="Partner organisations by id: staff every one, a partner itself.",
+        extensions=needs(Resource.PARTNERS),
+    )
+    partner = strawberry.field(
+        resolver=partner,
+        description="A partner by id (null when it does not exist or is not the caller's).",
+        extensions=needs(Resource.PARTNERS),
+    )
     provision_events = strawberry.field(
         resolver=provision_events,
         description="Provisioning ledger rows, newest first, optionally filtered (staff).",

@@ -1,4 +1,8 @@
-"""``GET /metrics``: the ledger's figures and process basics in Prometheus' text format.
+"""``GET /metrics``: Prometheus' text format, with ``prometheus-client``.
+
+What it shows: the processes' own figures (api/http/metrics.py: requests, database pools,
+worker steps; every process of the host in multiprocess mode) and the ledger's, read from the
+database at each scrape by a collector made for that scrape (``LedgerCollector``).
 
 Only aggregates leave: counts by status and kind, the oldest due row's wait, the DEAD count -
 no ids, payloads, errors or tenant names. Open by default (for the internal network, where
@@ -7,122 +11,79 @@ Prometheus scrapes); with ``PROVISION_METRICS_TOKEN`` set, callers must send it 
 
 from __future__ import annotations
 
-import hmac
-import os
-import resource
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterator
 
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from api.http.metrics import bearer_matches, registry, sample_pool
 from domain.model.provision_event import ProvisionStatus
 from domain.ports import Clock
+from persistence.database import Database
 from persistence.staff_reads import LedgerSummary, StaffReads
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_STARTED = time.time()
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class LedgerCollector(Collector):
+    """The ledger's figures of one scrape (the same in every process: they are the
+    database's, so they are not part of the multiprocess files)."""
 
+    def __init__(self, summary: LedgerSummary) -> None:
+        self.summary = summary
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
-
-
-def ledger_lines(summary: LedgerSummary) -> list[str]:
-    per_status = dict.fromkeys((s.value for s in ProvisionStatus), 0)
-    for status, _, count in summary.counts:
-        per_status[status] = per_status.get(status, 0) + count
-    return [
-        *_family(
+    def collect(self) -> Iterator[Metric]:
+        per_status = dict.fromkeys((s.value for s in ProvisionStatus), 0)
+        by_kind = GaugeMetricFamily(
             "provision_ledger_events",
-            "gauge",
             "Provisioning ledger rows by status and kind.",
-            (
-                f'provision_ledger_events{{status="{_label(status)}",kind="{_label(kind)}"}}'
-                f" {count}"
-                for status, kind, count in summary.counts
-            ),
-        ),
-        *_family(
+            labels=["status", "kind"],
+        )
+        for status, kind, count in self.summary.counts:
+            by_kind.add_metric([status, kind], count)
+            per_status[status] = per_status.get(status, 0) + count
+        yield by_kind
+        by_status = GaugeMetricFamily(
             "provision_ledger_events_by_status",
-            "gauge",
             "Provisioning ledger rows by status (every status, 0 included).",
-            (
-                f'provision_ledger_events_by_status{{status="{status}"}} {count}'
-                for status, count in per_status.items()
-            ),
-        ),
-        *_family(
+            labels=["status"],
+        )
+        for status, count in per_status.items():
+            by_status.add_metric([status], count)
+        yield by_status
+        yield GaugeMetricFamily(
             "provision_ledger_dead_events",
-            "gauge",
             "DEAD ledger rows, waiting for staff to retry or resolve them.",
-            [f"provision_ledger_dead_events {per_status[ProvisionStatus.DEAD.value]}"],
-        ),
-        *_family(
+            value=per_status[ProvisionStatus.DEAD.value],
+        )
+        yield GaugeMetricFamily(
             "provision_ledger_oldest_pending_age_seconds",
-            "gauge",
             "How long the longest-waiting due row (PENDING or FAILED) has waited; 0 if none.",
-            [f"provision_ledger_oldest_pending_age_seconds {summary.oldest_due_age_seconds:.3f}"],
-        ),
-    ]
+            value=self.summary.oldest_due_age_seconds,
+        )
 
 
-def process_lines() -> list[str]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    lines = [
-        *_family(
-            "process_cpu_seconds_total",
-            "counter",
-            "User and system CPU time spent, in seconds.",
-            [f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime:.3f}"],
-        ),
-        *_family(
-            "process_start_time_seconds",
-            "gauge",
-            "When the process started, in seconds since the Unix epoch.",
-            [f"process_start_time_seconds {_STARTED:.3f}"],
-        ),
-    ]
-    try:
-        with open("/proc/self/statm") as statm:
-            resident_pages = int(statm.read().split()[1])
-    except (OSError, IndexError, ValueError):
-        return lines  # not Linux: skipped rather than guessed
-    rss = resident_pages * os.sysconf("SC_PAGE_SIZE")
-    return [
-        *lines,
-        *_family(
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size, in bytes.",
-            [f"process_resident_memory_bytes {rss}"],
-        ),
-    ]
-
-
-def _authorized(request: Request, token: str | None) -> bool:
-    if not token:
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+def exposition(summary: LedgerSummary) -> bytes:
+    ledger = CollectorRegistry(auto_describe=False)
+    ledger.register(LedgerCollector(summary))
+    return generate_latest(registry()) + generate_latest(ledger)
 
 
 def metrics_endpoint(
-    read: StaffReads, clock: Clock, token: str | None
+    read: StaffReads, clock: Clock, token: str | None, db: Database
 ) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(request: Request) -> Response:
-        if not _authorized(request, token):
+        if not bearer_matches(request.headers.get("authorization", ""), token):
             return PlainTextResponse(
                 "a bearer token is needed for /metrics\n",
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
         summary = await read.ledger_metrics(clock.now())
-        body = "\n".join([*ledger_lines(summary), *process_lines()]) + "\n"
-        return Response(body, media_type=CONTENT_TYPE)
+        sample_pool("api", db.engine.pool)
+        return Response(exposition(summary), media_type=CONTENT_TYPE)
 
     return metrics

@@ -11,12 +11,15 @@ import random
 import re
 import secrets
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.http.metrics import observe_step
+from api.http.tracing import step_span
 from domain.model.provision_event import (
     ALERT_KIND,
     MAX_ERROR_LENGTH,
@@ -254,13 +257,15 @@ class Worker:
     async def _execute(self, event: ProvisionEvent, *, within: float | None = None) -> None:
         handler = self.registry.handlers.get(event.kind)
         self.steps_run += 1
+        started = time.perf_counter()
         try:
             if handler is None:
                 raise LookupError(f"no handler for events of kind {event.kind}")
             bound = asyncio.timeout(within)
             try:
-                async with bound:
-                    await handler(event)
+                with step_span(event.kind):
+                    async with bound:
+                        await handler(event)
             except TimeoutError as late:
                 if not bound.expired():
                     raise
@@ -268,8 +273,12 @@ class Worker:
         except Exception as failure:
             # A handler's exception with ``final = True`` says no other attempt can succeed.
             final = getattr(failure, "final", False) is True
+            seconds = time.perf_counter() - started
             await self._record_failure(event, describe_error(failure), final=final)
+            dead = event.status is ProvisionStatus.DEAD
+            observe_step(event.kind, "dead" if dead else "failed", seconds)
             return
+        observe_step(event.kind, "succeeded", time.perf_counter() - started)
         event.succeed(self.owner, now=self.clock.now())
         if await self.ledger.finish(event, self.owner):
             logger.debug("%s %s succeeded (attempt %d)", event.kind, event.id, event.attempts)

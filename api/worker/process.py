@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from api.http.metrics import process_exited, sample_pool_periodically, serve_process_metrics
+from api.http.tracing import start_tracing
 from api.settings import Settings
 from api.worker.handlers import (
     FAILURE_BURST_JOB,
@@ -37,6 +39,7 @@ from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.marketplace import ApplyMarketplaceOrder
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
+from domain.use_cases.transfer_subscription import ApplyDueTransfers
 from domain.use_cases.trials import Trials
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
@@ -120,6 +123,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
         ),
     )
     registry.register_job(TRIAL_EXPIRY_JOB, timedelta(minutes=1), trial_expiry_job(context))
+    registry.register_job(TRANSFERS_JOB, timedelta(minutes=1), transfers_job(context))
     register_reminders(registry, context)
     register_outbound(registry, context)
     register_marketplaces(registry, context)
@@ -151,6 +155,20 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
 
     async def run(due: datetime) -> None:
         await trials.expire(context.clock.today())
+
+    return run
+
+
+TRANSFERS_JOB = "transfers.apply_due"
+
+
+def transfers_job(context: WorkerContext) -> JobBody:
+    """Applies channel transfers whose moment has come (docs/partners.md): each due minute,
+    at most once across workers, each transfer once (claimed with SKIP LOCKED)."""
+    apply_due = ApplyDueTransfers(lambda: PostgresUnitOfWork(context.db), context.clock)
+
+    async def run(due: datetime) -> None:
+        await apply_due()
 
     return run
 
@@ -306,8 +324,22 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     config = worker_config(settings)
+    tracing = start_tracing("provision-worker")
+    stop_metrics = None
+    if settings.worker_metrics_port:
+        address = f"{settings.host}:{settings.worker_metrics_port}"
+        try:
+            _, stop_metrics = serve_process_metrics(
+                settings.host, settings.worker_metrics_port, settings.metrics_token
+            )
+        except OSError as error:
+            raise SystemExit(
+                f"PROVISION_WORKER_METRICS_PORT: cannot listen on {address}: {error.strerror}"
+            ) from None
+        print(f"worker metrics on http://{address}/metrics", file=sys.stderr, flush=True)
     db = Database(dsn, pool_min=1, pool_max=config.concurrency + 4)
     await db.start()
+    pool_sampler = asyncio.create_task(sample_pool_periodically("worker", lambda: db.engine.pool))
     timeout = httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     limits = httpx.Limits(max_connections=config.concurrency * 2)
     try:
@@ -335,4 +367,10 @@ async def run_worker(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        pool_sampler.cancel()
+        if stop_metrics is not None:
+            stop_metrics()
         await db.stop()
+        process_exited()
+        if tracing is not None:
+            tracing.stop()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.subscription import Subscription
 from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import Clock, UnitOfWork
@@ -64,4 +65,5 @@ class CancelSubscriptionHandler:
             idempotency_key=command.idempotency_key,
             request={"id": str(command.subscription_id), "atPeriodEnd": command.at_period_end},
             apply=cancel,
+            actions=(SubscriptionAction.CANCEL,),
         )

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.errors import ValidationFailed
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
@@ -22,6 +23,16 @@ class ChangeSubscription:
     segment_start_date: date | None = None
     auto_renew: bool | None = None
     idempotency_key: str | None = None
+
+
+def _actions(command: ChangeSubscription) -> tuple[SubscriptionAction, ...]:
+    """What the channel policy is asked about: each part of the change given."""
+    asked = []
+    if command.seats is not None:
+        asked.append(SubscriptionAction.ADD_SEATS)
+    if command.auto_renew is not None:
+        asked.append(SubscriptionAction.TOGGLE_AUTO_RENEW)
+    return tuple(asked)
 
 
 class ChangeSubscriptionHandler:
@@ -63,4 +74,5 @@ class ChangeSubscriptionHandler:
                 "autoRenew": command.auto_renew,
             },
             apply=change,
+            actions=_actions(command),
         )

@@ -20,6 +20,7 @@ from domain.errors import (
     SubscriptionNotSaas,
 )
 from domain.model.audit import AuditEntry
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.enums import Deployment, NamespaceKind, NamespacePlan, SubscriptionStatus
 from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent
@@ -28,7 +29,7 @@ from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
-from domain.use_cases.subscription_changes_shared import may_act_on
+from domain.use_cases.subscription_changes_shared import check_channel_policy
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ class LinkNamespaceHandler:
             subscription = await uow.subscriptions.lock(command.subscription_id)
             if subscription is None:
                 raise NotFound("no such subscription", path=("subscriptionId",))
-            await may_act_on(uow, principal, subscription)
+            await check_channel_policy(
+                uow, principal, subscription, (SubscriptionAction.LINK_NAMESPACE,)
+            )
             namespace = await uow.namespaces.get(command.namespace_id)
             if namespace is None or not await may_see_namespace(uow, principal, namespace):
                 raise NotFound("no such namespace", path=("namespaceId",))

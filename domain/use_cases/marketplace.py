@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import DomainError, SubscriptionAlreadyCancelled, SubscriptionNotActive
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.enums import Deployment
 from domain.model.marketplace import (
     InboxState,
@@ -280,6 +281,7 @@ class ApplyMarketplaceOrder:
             idempotency_key=key,
             request={"id": str(subscription_id), "plan": mapping.plan.value},
             apply=apply,
+            actions=(SubscriptionAction.CHANGE_PLAN,),
         )
 
     async def _renew_subscription(

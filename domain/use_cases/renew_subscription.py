@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.subscription import Segment, Subscription, Term
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
@@ -46,4 +47,5 @@ class RenewSubscriptionHandler:
                 "segments": [asdict(s) for s in command.segments],
             },
             apply=renew,
+            actions=(SubscriptionAction.RENEW,),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.errors import ValidationFailed
 from domain.model.activation_code import hash_activation_code, new_activation_code
+from domain.model.channel_policy import SubscriptionAction
 from domain.model.enums import Deployment
 from domain.model.subscription import Subscription
 from domain.ports import Clock, UnitOfWork
@@ -57,5 +58,6 @@ class RotateActivationCodeHandler:
             idempotency_key=None,  # a retry should not hand out a second new code silently
             request={},
             apply=rotate,
+            actions=(SubscriptionAction.ROTATE_ACTIVATION_CODE,),
         )
         return changed, code

@@ -5,22 +5,20 @@ save, audit and keep the idempotent result - in one transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from domain.errors import Forbidden, NotFound
 from domain.model.audit import AuditEntry
-from domain.model.enums import Role
+from domain.model.channel_policy import Actor, SubscriptionAction, actor_of, decide
 from domain.model.idempotency import check_idempotency_key
 from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.keyed import replay_or_run
-
-ACTING_ROLES = (Role.OWNER, Role.ADMIN)
 
 Apply = Callable[[UnitOfWork, Subscription, datetime], Awaitable[dict[str, Any]]]
 
@@ -33,23 +31,43 @@ class Changed:
     replayed: bool = False
 
 
+async def actor_on(uow: UnitOfWork, principal: Principal, subscription: Subscription) -> Actor:
+    """The channel policy's actor for ``principal`` on ``subscription``; ``NotFound`` when the
+    subscription is outside its reach (another partner's, another customer's)."""
+    role = None
+    if principal.kind is PrincipalKind.PORTAL_USER and principal.subject:
+        role = await uow.customers.role_of(subscription.customer_id, principal.subject)
+    actor = actor_of(principal, partner_id=subscription.partner_id, role=role)
+    if actor is None:
+        raise NotFound("no such subscription", path=("subscriptionId",))
+    return actor
+
+
 async def may_act_on(uow: UnitOfWork, principal: Principal, subscription: Subscription) -> None:
     """``NotFound`` outside the caller's reach, ``Forbidden`` for a viewer inside it."""
-    kind = principal.kind
-    if kind is PrincipalKind.STAFF:
-        return
-    if kind is PrincipalKind.PARTNER:
-        if principal.partner_id and subscription.partner_id == principal.partner_id:
-            return
-        raise NotFound("no such subscription", path=("subscriptionId",))
-    if kind is PrincipalKind.PORTAL_USER and principal.subject:
-        role = await uow.customers.role_of(subscription.customer_id, principal.subject)
-        if role is None:
-            raise NotFound("no such subscription", path=("subscriptionId",))
-        if role not in ACTING_ROLES:
-            raise Forbidden("viewers read; owners and admins change subscriptions")
-        return
-    raise NotFound("no such subscription", path=("subscriptionId",))
+    if await actor_on(uow, principal, subscription) is Actor.CUSTOMER_VIEWER:
+        raise Forbidden("viewers read; owners and admins change subscriptions")
+
+
+async def partner_name(uow: UnitOfWork, subscription: Subscription) -> str | None:
+    if subscription.partner_id is None:
+        return None
+    partner = await uow.partners.get(subscription.partner_id)
+    return partner.name if partner else subscription.partner_id
+
+
+async def check_channel_policy(
+    uow: UnitOfWork,
+    principal: Principal,
+    subscription: Subscription,
+    actions: Sequence[SubscriptionAction],
+) -> None:
+    """``NotFound`` outside the caller's reach, then the channel policy's refusal of the first
+    action it refuses (``Forbidden``, ``ManagedByPartner`` naming the partner)."""
+    actor = await actor_on(uow, principal, subscription)
+    name = await partner_name(uow, subscription) if actor is not Actor.STAFF else None
+    for action in actions:
+        decide(action, actor, subscription.channel, name).enforce()
 
 
 def summary(subscription: Subscription) -> dict[str, Any]:
@@ -77,9 +95,11 @@ async def run_subscription_change(
     idempotency_key: str | None,
     request: dict[str, Any],
     apply: Apply,
+    actions: Sequence[SubscriptionAction],
 ) -> Changed:
     """Run ``apply`` on the subscription in the frame every change shares (cancel, renew,
-    change, rotate): scope, reach and role checks, row lock, save, audit and idempotent replay."""
+    change, rotate): scope, reach and the channel policy for ``actions``, row lock, save, audit
+    and idempotent replay."""
     require_scope(principal, Resource.SUBSCRIPTIONS, Access.WRITE)
     key = check_idempotency_key(idempotency_key)
     async with unit_of_work() as uow:
@@ -88,7 +108,7 @@ async def run_subscription_change(
             subscription = await uow.subscriptions.lock(subscription_id)
             if subscription is None:
                 raise NotFound("no such subscription", path=("subscriptionId",))
-            await may_act_on(uow, principal, subscription)
+            await check_channel_policy(uow, principal, subscription, actions)
             before, now = summary(subscription), clock.now()
             result = await apply(uow, subscription, now)
             await uow.subscriptions.save(subscription)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from persistence.repositories.customers import PostgresCustomers
 from persistence.repositories.namespaces import PostgresNamespaces, PostgresTrials
+from persistence.repositories.partners import PostgresChannelTransfers, PostgresPartners
 from persistence.repositories.records import PostgresAuditLog, PostgresIdempotency
 from persistence.repositories.self_managed import (
     PostgresInstances,
@@ -18,11 +19,13 @@ from persistence.repositories.webhooks import PostgresWebhookEndpoints
 __all__ = [
     "PostgresActivationCodes",
     "PostgresAuditLog",
+    "PostgresChannelTransfers",
     "PostgresCustomers",
     "PostgresIdempotency",
     "PostgresInstances",
     "PostgresLicenses",
     "PostgresNamespaces",
+    "PostgresPartners",
     "PostgresSubscriptions",
     "PostgresTrials",
     "PostgresUsageReports",

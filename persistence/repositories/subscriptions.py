@@ -16,6 +16,7 @@ from persistence.mappers import (
     SUBSCRIPTION_COLUMNS,
     subscription_from_row,
 )
+from persistence.repositories.partners import ensure_partner
 
 
 class PostgresSubscriptions:
@@ -65,6 +66,10 @@ class PostgresSubscriptions:
         return subscription_name(int(number))
 
     async def add(self, subscription: Subscription) -> None:
+        if subscription.partner_id is not None:
+            await ensure_partner(
+                self._db, subscription.partner_id, subscription.channel, subscription.created_at
+            )
         await self._db.fetch(
             "INSERT INTO subscription (id, name, customer, deployment, plan, channel, partner_id,"
             " auto_renew, licensing_mode, max_instances, reconciliation_enabled,"
@@ -103,7 +108,8 @@ class PostgresSubscriptions:
         await self._db.fetch(
             "UPDATE subscription SET plan = $2, auto_renew = $3, licensing_mode = $4,"
             " max_instances = $5, reconciliation_enabled = $6, cancel_at_period_end = $7,"
-            " cancelled_at = $8, namespace = $9, start_date = $10, end_date = $11 WHERE id = $1",
+            " cancelled_at = $8, namespace = $9, start_date = $10, end_date = $11,"
+            " channel = $12, partner_id = $13 WHERE id = $1",
             subscription.id,
             subscription.plan.value,
             subscription.auto_renew,
@@ -115,6 +121,8 @@ class PostgresSubscriptions:
             subscription.namespace_id,
             subscription.start_date,
             subscription.end_date,
+            subscription.channel.value,
+            subscription.partner_id,
         )
         await self._db.fetch(
             "DELETE FROM subscription_segment WHERE subscription = $1", subscription.id

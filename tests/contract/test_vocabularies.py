@@ -31,6 +31,8 @@ NOT_MIRRORED = {
     "domain.policy.Reach",
     "domain.model.marketplace.OrderAction",
     "domain.model.marketplace.Step",
+    # The policy's view of who acts: clients see its decisions (SubscriptionPermission).
+    "domain.model.channel_policy.Actor",
 }
 API_OWN_CODES = {
     "INTERNAL": "a masked unexpected error (api/graphql/pipeline.py)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -62,6 +62,8 @@ ROOT_QUERIES = {
       offer } } }""",
     "marketplaceInbox": """marketplaceInbox(first: 20) { totalCount edges { node { id
       provisionEventId } } }""",
+    # Partners' ids are their plain partner ids, not global ones: checked on their own below.
+    "partners": "partners(first: 20) { totalCount edges { node { id } } }",
 }
 WORLD_QUERY = "{ " + "\n".join(ROOT_QUERIES.values()) + " }"
 ROOT_LISTS = {
@@ -671,3 +673,123 @@ async def test_a_portal_user_cannot_link_trial_or_ask_about_another_customers_gr
     assert (await ask(eligibility, ids=[world.ids["ns_b"]]))["data"]["trialEligibility"] == []
     assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == events_before
     assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2  # the world's own
+
+
+# Partners (their ids are the partner ids themselves): which partner rows each case reads,
+# None where its token lacks partners:read (FORBIDDEN).
+PARTNERS_SEEN: dict[str, tuple[str, ...] | None] = {
+    "staff": ("partner-a", "partner-b"),
+    "partner A": ("partner-a",),
+}
+SUBSCRIPTION_PARTNERS = {
+    "alpha_sm": "partner-a",
+    "alpha_saas": "partner-a",
+    "beta_sm": "partner-b",
+    "beta_saas": None,
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_partners_a_subscriptions_partner_and_transfers_stay_in_the_tenant(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+
+    async def ask(query: str, **variables: Any) -> dict[str, Any]:
+        response = await http.post("/graphql", json={"query": query, "variables": variables})
+        body: dict[str, Any] = response.json()
+        return body
+
+    expected = PARTNERS_SEEN.get(case.name)
+    listed = await ask("{ " + ROOT_QUERIES["partners"] + " }")
+    one = await ask('{ a: partner(id: "partner-a") { id } b: partner(id: "partner-b") { id } }')
+    if expected is None:
+        assert _codes(listed) == {"partners": "FORBIDDEN"}, listed
+        assert _codes(one) == {"a": "FORBIDDEN", "b": "FORBIDDEN"}
+    else:
+        page = listed["data"]["partners"]
+        assert [e["node"]["id"] for e in page["edges"]] == list(expected)
+        assert page["totalCount"] == len(expected)
+        found = {key for key, value in one["data"].items() if value is not None}
+        assert found == {pid[-1] for pid in expected}
+    viewer = await ask("{ viewer { partner { id } } }")
+    mine = {"id": "partner-a"} if case.name == "partner A" else None
+    assert viewer["data"] == {"viewer": {"partner": mine}}, case.name
+    # The partner of a subscription is seen by whoever sees the subscription, and so is what
+    # the caller may do with it; another tenant's subscription shows neither.
+    subs = case.sees["Subscription"]
+    for name, partner_id in SUBSCRIPTION_PARTNERS.items():
+        body = await ask(
+            "query($id: ID) { subscription(id: $id) { partner { id name }"
+            " viewerPermissions { action allowed code } } }",
+            id=world.ids[name],
+        )
+        if subs is None:
+            assert _codes(body) == {"subscription": "FORBIDDEN"}
+            continue
+        sub = body["data"]["subscription"]
+        if name not in subs:
+            assert sub is None, (case.name, name)
+            continue
+        assert sub["partner"] == ({"id": partner_id, "name": partner_id} if partner_id else None), (
+            name
+        )
+        permissions = {p["action"]: p for p in sub["viewerPermissions"]}
+        assert permissions["TRANSFER"]["allowed"] is (case.name == "staff")
+    # One world for both halves: the mutations below change it.
+    await _only_staff_manage_partners_and_transfer_subscriptions(case, world, ask, clean_db)
+
+
+def _transfer_outcome(case: Case, target: str) -> str:
+    """What transferSubscription answers: staff move it; a token without subscriptions:write
+    is FORBIDDEN; a subscription out of reach is NOT_FOUND; in reach, only staff transfer."""
+    if case.name == "staff":
+        return "OK"
+    if case.sees["Subscription"] is None or case.token is None:
+        return "FORBIDDEN"
+    if "subscriptions:write" not in grantable(case.token["kind"], case.token.get("scopes")):
+        return "FORBIDDEN"
+    reachable = case.name.startswith("portal user of Alpha") or case.name == "partner A"
+    return "FORBIDDEN" if reachable and target == "alpha_sm" else "NOT_FOUND"
+
+
+async def _only_staff_manage_partners_and_transfer_subscriptions(
+    case: Case,
+    world: World,
+    ask: Callable[..., Awaitable[dict[str, Any]]],
+    clean_db: Database,
+) -> None:
+    created = await ask(
+        'mutation { createPartner(input: {id: "partner-c", name: "C", kind: RESELLER})'
+        " { partner { id } errors { code } } }"
+    )
+    renamed = await ask(
+        'mutation { updatePartner(input: {id: "partner-b", name: "Bee"})'
+        " { partner { id } errors { code } } }"
+    )
+    if case.name == "staff":
+        assert created["data"]["createPartner"] == {"partner": {"id": "partner-c"}, "errors": []}
+        assert renamed["data"]["updatePartner"]["errors"] == []
+    else:
+        assert _codes(created) == {"createPartner": "FORBIDDEN"}
+        assert _codes(renamed) == {"updatePartner": "FORBIDDEN"}
+        assert await clean_db.fetchval("SELECT name FROM partner WHERE id = 'partner-b'") == (
+            "partner-b"
+        )
+    for target in ("alpha_sm", "beta_sm"):
+        body = await ask(
+            "mutation($id: ID!) { transferSubscription(input: {subscriptionId: $id,"
+            ' toChannel: SALES, reason: "matrix"}) { subscription { id } errors { code } } }',
+            id=world.ids[target],
+        )
+        outcome = _transfer_outcome(case, target)
+        if outcome == "OK":
+            assert body["data"]["transferSubscription"]["errors"] == [], body
+        elif outcome == "NOT_FOUND":
+            errors = body["data"]["transferSubscription"]["errors"]
+            assert [e["code"] for e in errors] == ["NOT_FOUND"], (case.name, target)
+        else:
+            assert _codes(body) == {"transferSubscription": "FORBIDDEN"}, (case.name, target)
+    transfers = await clean_db.fetchval("SELECT count(*) FROM channel_transfer")
+    assert transfers == (2 if case.name == "staff" else 0)

@@ -44,6 +44,9 @@ TARGETS: dict[str, list[Build]] = {
     "renewSubscription": [lambda w, t: {"subscriptionId": t("Subscription"), "term": TERM}],
     "changeSubscription": [lambda w, t: {"subscriptionId": t("Subscription")}],
     "rotateActivationCode": [lambda w, t: {"subscriptionId": t("Subscription")}],
+    "transferSubscription": [
+        lambda w, t: {"subscriptionId": t("Subscription"), "toChannel": "SALES", "reason": "x"}
+    ],
     "issueOfflineLicense": [lambda w, t: {"subscriptionId": t("Subscription")}],
     "unlinkNamespace": [lambda w, t: {"subscriptionId": t("SaasSubscription")}],
     "linkNamespace": [

@@ -60,9 +60,18 @@ def _run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
+async def _partner(db: Database, partner_id: str) -> None:
+    """A registered partner: partner clients act for one (``provision partner create``)."""
+    await db.fetch(
+        "INSERT INTO partner (id, name, kind, created_at) VALUES ($1, $1, 'RESELLER', now())",
+        partner_id,
+    )
+
+
 async def test_client_create_prints_credentials_that_work(
     client: httpx.AsyncClient, clean_db: Database, database_url: str
 ) -> None:
+    await _partner(clean_db, "p-7")
     created = _run(
         database_url,
         "client", "create", "--kind", "partner", "--name", "Reseller", "--partner", "p-7",
@@ -270,6 +279,7 @@ async def test_client_list_shows_every_client_revoked_ones_too_in_pages(
     clean_db: Database, database_url: str
 ) -> None:
     first = _machine(database_url, "First")
+    await _partner(clean_db, "p-7")
     partner = _run(
         database_url, "client", "create", "--kind", "partner", "--name", "Reseller",
         "--partner", "p-7", "--scope", "customers:read",

@@ -12,12 +12,14 @@ from typing import Any, Self
 
 from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
+from domain.model.channel_transfer import ChannelTransfer, TransferStatus
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
 from domain.model.license import License, license_key_digest
 from domain.model.namespace import Namespace
+from domain.model.partner import Partner
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, subscription_name
 from domain.model.trial import Trial
@@ -48,6 +50,53 @@ class Store:
     reverted_trials: set[uuid.UUID] = field(default_factory=set)
     """Trials the expiry job reverted (the trial table's ``reverted_on``)."""
     webhook_endpoints: dict[uuid.UUID, WebhookEndpoint] = field(default_factory=dict)
+    partners: dict[str, Partner] = field(default_factory=dict)
+    transfers: dict[uuid.UUID, ChannelTransfer] = field(default_factory=dict)
+
+
+class _Partners:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def get(self, partner_id: str) -> Partner | None:
+        return self.s.partners.get(partner_id)
+
+    async def add(self, partner: Partner) -> bool:
+        if partner.id in self.s.partners:
+            return False
+        self.s.partners[partner.id] = partner
+        return True
+
+    async def save(self, partner: Partner) -> None:
+        self.s.partners[partner.id] = partner
+
+
+class _Transfers:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, transfer: ChannelTransfer) -> None:
+        self.s.transfers[transfer.id] = transfer
+
+    async def get(self, transfer_id: uuid.UUID) -> ChannelTransfer | None:
+        return self.s.transfers.get(transfer_id)
+
+    async def save(self, transfer: ChannelTransfer) -> None:
+        self.s.transfers[transfer.id] = transfer
+
+    async def pending_for(self, subscription_id: uuid.UUID) -> list[ChannelTransfer]:
+        return [
+            t
+            for t in self.s.transfers.values()
+            if t.subscription_id == subscription_id and t.status is TransferStatus.PENDING
+        ]
+
+    async def claim_due(self, now: datetime, limit: int) -> list[ChannelTransfer]:
+        due = sorted(
+            (t for t in self.s.transfers.values() if t.is_due(now)),
+            key=lambda t: (t.effective_at, t.id),
+        )
+        return due[:limit]
 
 
 class _Customers:
@@ -359,6 +408,8 @@ class MemoryUnitOfWork:
         self.usage_reports: Any = _UsageReports(store)
         self.outbox: Any = _Outbox(store)
         self.webhook_endpoints: Any = _WebhookEndpoints(store)
+        self.partners: Any = _Partners(store)
+        self.channel_transfers: Any = _Transfers(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)

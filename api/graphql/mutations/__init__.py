@@ -17,6 +17,11 @@ from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
+from api.graphql.mutations.partners import (
+    create_partner,
+    transfer_subscription,
+    update_partner,
+)
 from api.graphql.mutations.provision_events import (
     resolve_provision_event,
     retry_provision_event,
@@ -166,6 +171,22 @@ class Mutation:
         resolver=delete_webhook_endpoint,
         description="Delete an endpoint; rows already recorded for it are skipped.",
         extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    create_partner = strawberry.mutation(
+        resolver=create_partner,
+        description="Register a partner organisation (staff).",
+        extensions=needs(Resource.PARTNERS, Access.WRITE),
+    )
+    update_partner = strawberry.mutation(
+        resolver=update_partner,
+        description="Rename a partner or change its kind (staff).",
+        extensions=needs(Resource.PARTNERS, Access.WRITE),
+    )
+    transfer_subscription = strawberry.mutation(
+        resolver=transfer_subscription,
+        description="Move a subscription between channels - direct and a partner, or between"
+        " partners - now or at a later moment, with a reason (staff; audited).",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
     )
     rotate_webhook_secret = strawberry.mutation(
         resolver=rotate_webhook_secret,

@@ -29,6 +29,7 @@ from api.graphql.enums import (
 from api.graphql.errors import page_size
 from api.graphql.resolve import load_then, present
 from api.graphql.types.node import Connection, Node, build_connection
+from api.graphql.types.partner import PartnerType, SubscriptionPermission, partner_type
 from api.ids import parse_cursor
 from domain.model import customer as customer_model
 from domain.model import future_subscription
@@ -37,8 +38,10 @@ from domain.model import namespace as namespace_model
 from domain.model import subscription as subscription_model
 from domain.model import trial as trial_model
 from domain.model import usage as usage_model
+from domain.model.channel_policy import Actor, actor_of, decisions_for
 from domain.model.enums import Deployment as DomainDeployment
 from domain.model.usage import usage_of
+from domain.principal import PrincipalKind
 from persistence.views import LicenseView
 
 # --- subscription ------------------------------------------------------------------------------
@@ -99,6 +102,41 @@ class SubscriptionNode(Node):
     @strawberry.field(description="The partner who sold it (reseller and marketplace channels).")
     def partner_id(self) -> str | None:
         return self.entity.partner_id
+
+    @strawberry.field(
+        description="The partner who sold it (null when sold directly): whoever sees the"
+        " subscription sees its partner's id, name and kind."
+    )
+    def partner(self) -> PartnerType | None:
+        if self.entity.partner_id is None:
+            return None
+        return load_then(  # type: ignore[return-value]
+            self.context.loaders.partners,
+            self.entity.partner_id,
+            lambda p: partner_type(p) if p else None,
+        )
+
+    @strawberry.field(
+        description="Every action on the subscription, whether the caller may take it and why:"
+        " computed from the same channel policy and scope checks the mutations apply (a"
+        " reseller's customer gets MANAGED_BY_PARTNER naming the partner for seats, renewal,"
+        " plan, cancellation and auto-renewal)."
+    )
+    async def viewer_permissions(self) -> list[SubscriptionPermission]:
+        entity, ctx = self.entity, self.context
+        principal = ctx.principal
+        role = None
+        if principal.kind is PrincipalKind.PORTAL_USER:
+            role = await ctx.loaders.viewer_roles.load(entity.customer_id)
+        actor = actor_of(principal, partner_id=entity.partner_id, role=role)
+        name = None
+        if entity.partner_id is not None and actor is not Actor.STAFF:
+            partner = await ctx.loaders.partners.load(entity.partner_id)
+            name = partner.name if partner else entity.partner_id
+        return [
+            SubscriptionPermission(entity=d)
+            for d in decisions_for(principal, actor, entity.channel, name)
+        ]
 
     @strawberry.field(description="Derived from dates and cancellation.")
     def status(self) -> SubscriptionStatus:

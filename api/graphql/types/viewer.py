@@ -10,10 +10,11 @@ from api.graphql.context import Info
 from api.graphql.errors import api_error, page_size
 from api.graphql.types.node import Connection, build_connection
 from api.graphql.types.nodes import CustomerNode, customer_node
+from api.graphql.types.partner import PartnerType, partner_type
 from api.ids import parse_cursor
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFound
 from domain.policy import Access, Resource, require_scope
-from domain.principal import Principal
+from domain.principal import Principal, PrincipalKind
 
 
 @strawberry.type(description="Who is calling: the principal's kind, and what it may see.")
@@ -50,6 +51,22 @@ class Viewer:
             after_given=after is not None,
             count=lambda: read.count_customers(self.principal),
         )
+
+    @strawberry.field(
+        description="The partner the caller acts for (partner tokens; needs `partners:read`);"
+        " null for every other kind of caller."
+    )
+    async def partner(self, info: Info) -> PartnerType | None:
+        principal = self.principal
+        if principal.kind is not PrincipalKind.PARTNER or not principal.partner_id:
+            return None
+        try:
+            found = await info.context.commands.partners.get(principal, principal.partner_id)
+        except NotFound:
+            return None
+        except DomainError as refused:
+            raise api_error(refused) from None
+        return partner_type(found)
 
 
 def viewer_of(principal: Principal) -> Viewer:
