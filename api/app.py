@@ -30,6 +30,7 @@ from api.rest.authorization import BearerAuthenticationMiddleware, authorization
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
 from api.rest.health import healthz, readyz_for
+from api.rest.marketplaces import marketplace_routes
 from api.rest.metrics import metrics_endpoint
 from api.rest.oauth import KeyRingHolder, discovery_endpoint, jwks_endpoint
 from api.rest.seat_links import seat_links_endpoint
@@ -157,6 +158,7 @@ def create_app(
         service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
         webhook_attempts=settings.webhook_attempts,
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
+        max_attempts=settings.ledger_max_attempts,
     )
     graphql = GraphQLView(
         build_schema(settings),
@@ -172,6 +174,10 @@ def create_app(
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
     provisioning = trial_provisioning(settings, db, clock, keys, gitlab_com_http)
+    marketplace_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
+    )
+    marketplace_inbox = commands.marketplaces.inbox
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -204,6 +210,7 @@ def create_app(
             if external is not None:
                 await external.close()
             await gitlab_com_http.aclose()
+            await marketplace_http.aclose()
             await db.stop()
             pool_logger.removeFilter(outages)
             process_exited()
@@ -233,6 +240,7 @@ def create_app(
             *gitlab_routes(commands, read),
             *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair, provisioning),
             *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
+            *marketplace_routes(settings, marketplace_inbox, marketplace_http, clock),
         ],
         middleware=[
             # Outermost: every request gets its access line and its id, preflights included.

@@ -17,6 +17,7 @@ from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
+from domain.use_cases.marketplace_offers import MarketplaceOffers
 from domain.use_cases.partners import Partners
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.report_usage import ReportUsageHandler
@@ -29,7 +30,17 @@ from domain.use_cases.trials import Trials
 from domain.use_cases.upsert_namespace import NamespaceKeeping
 from domain.use_cases.webhooks import WebhookEndpoints
 from persistence.database import Database
+from persistence.marketplace import PostgresMarketplaceInbox, PostgresOfferMappings
 from persistence.unit_of_work import PostgresUnitOfWork
+
+
+@dataclass(frozen=True)
+class MarketplaceCommands:
+    """The staff's offer mapping and marketplace inbox (docs/marketplaces.md)."""
+
+    offers: MarketplaceOffers
+    offer_reads: PostgresOfferMappings
+    inbox: PostgresMarketplaceInbox
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Commands:
     transfer_subscription: TransferSubscriptionHandler
     signer: LicenseSigner
     """The license signer the handlers share (the app loads its key at start-up)."""
+    marketplaces: MarketplaceCommands
     cloud_connector_access: CloudConnectorAccessHandler | None = None
     """None when no service token signer was given (the key ring lives in the app)."""
 
@@ -71,6 +83,7 @@ class Commands:
         *,
         webhook_attempts: int = DEFAULT_ATTEMPTS,
         webhooks_allow_http_loopback: bool = False,
+        max_attempts: int = 8,
     ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
@@ -101,6 +114,11 @@ class Commands:
             partners=Partners(unit_of_work, clock),
             transfer_subscription=TransferSubscriptionHandler(unit_of_work, clock),
             signer=signer,
+            marketplaces=MarketplaceCommands(
+                offers=MarketplaceOffers(PostgresOfferMappings(db), clock),
+                offer_reads=PostgresOfferMappings(db),
+                inbox=PostgresMarketplaceInbox(db, clock, max_attempts),
+            ),
             cloud_connector_access=CloudConnectorAccessHandler(unit_of_work, clock, service_tokens)
             if service_tokens is not None
             else None,

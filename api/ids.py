@@ -22,6 +22,8 @@ PREFIXES = {
     "ProvisionEvent": "pev",
     "AuditEntry": "aud",
     "WebhookEndpoint": "whe",
+    "MarketplaceOffer": "mko",
+    "MarketplaceInboxEntry": "mki",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

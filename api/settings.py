@@ -294,6 +294,22 @@ class Settings:
     webhook_retry_hours: float = 24.0
     """How long a failing webhook delivery is retried (its attempts follow from the ledger's
     backoff: ``webhook_attempts``)."""
+    aws_marketplace_url: str | None = None
+    """The AWS Marketplace API (ResolveCustomer, GetEntitlements); unset, AWS intake is off."""
+    aws_marketplace_token: str | None = None
+    """The credential Provision sends to the AWS Marketplace API (a bearer token)."""
+    aws_marketplace_sns_cert: Path | None = None
+    """The PEM certificate whose key signs the SNS notifications (docs/marketplaces.md)."""
+    azure_marketplace_url: str | None = None
+    """The Azure SaaS Fulfillment API; unset, Azure intake is off."""
+    azure_token_url: str | None = None
+    """Where Provision gets its client-credentials token for the Azure API."""
+    azure_client_id: str | None = None
+    azure_client_secret: str | None = None
+    azure_webhook_bearer: str | None = None
+    """When set, every Azure webhook must carry ``Authorization: Bearer <this>`` as well."""
+    stripe_webhook_secret: str | None = None
+    """The ``whsec_…`` endpoint secret Stripe signs events with; unset, Stripe intake is off."""
 
     @property
     def webhook_attempts(self) -> int:
@@ -482,6 +498,15 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "webhooks_allow_http_loopback", _flag),
     Variable("PROVISION_WEBHOOK_RETRY_HOURS", "webhook_retry_hours", _number(0, above=True)),
+    Variable("PROVISION_AWS_MARKETPLACE_URL", "aws_marketplace_url", _url("http", "https")),
+    Variable("PROVISION_AWS_MARKETPLACE_TOKEN", "aws_marketplace_token", _text, _masked),
+    Variable("PROVISION_AWS_MARKETPLACE_SNS_CERT", "aws_marketplace_sns_cert", _path),
+    Variable("PROVISION_AZURE_MARKETPLACE_URL", "azure_marketplace_url", _url("http", "https")),
+    Variable("PROVISION_AZURE_TOKEN_URL", "azure_token_url", _url("http", "https")),
+    Variable("PROVISION_AZURE_CLIENT_ID", "azure_client_id", _text),
+    Variable("PROVISION_AZURE_CLIENT_SECRET", "azure_client_secret", _text, _masked),
+    Variable("PROVISION_AZURE_WEBHOOK_BEARER", "azure_webhook_bearer", _text, _masked),
+    Variable("PROVISION_STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", _text, _masked),
 )
 """Every variable Settings reads (``provision config`` prints them in this order)."""
 

@@ -27,6 +27,7 @@ class Resource(StrEnum):
     PROVISION_EVENTS = "provision_events"
     AUDIT = "audit"
     WEBHOOKS = "webhooks"
+    MARKETPLACES = "marketplaces"
     PARTNERS = "partners"
 
 
@@ -58,6 +59,8 @@ SCOPE_MEANINGS: dict[str, str] = {
     "audit:read": "See the audit trail.",
     "webhooks:read": "See webhook endpoints (never their secrets).",
     "webhooks:write": "Register, change and delete webhook endpoints.",
+    "marketplaces:read": "See marketplace offer mappings and the marketplace inbox.",
+    "marketplaces:write": "Map marketplace offers to plans, seats and terms.",
     "partners:read": "See partner organisations (a partner: itself).",
     "partners:write": "Register partners, rename them; move subscriptions between channels.",
 }
@@ -136,6 +139,7 @@ class Reach(StrEnum):
 _TENANT_RESOURCES = frozenset(Resource) - {
     Resource.PROVISION_EVENTS,
     Resource.AUDIT,
+    Resource.MARKETPLACES,
     Resource.PARTNERS,
 }
 _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {

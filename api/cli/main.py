@@ -21,6 +21,7 @@ from api.cli.arguments import object_id, proxies, scope_name
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
+from api.cli.marketplace import add_marketplace_parser, run_marketplace
 from api.cli.partners import create_partner, list_partners
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config", help="print the effective settings and where each came from (secrets masked)"
     )
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
+    add_marketplace_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -278,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_partner(settings, args)
     if args.command == "user":
         return create_user(settings, args)
+    if args.command == "marketplace":
+        return run_marketplace(settings, args)
     if args.command == "license":
         if args.license_command == "public-key":
             return license_public_key(settings)

@@ -14,7 +14,7 @@ from typing import TypeVar
 import strawberry
 
 from domain.errors import DomainError
-from domain.model import channel_policy, channel_transfer, partner, webhook
+from domain.model import channel_policy, channel_transfer, marketplace, partner, webhook
 from domain.model import enums as model
 from domain.model.provision_event import ProvisionStatus
 
@@ -282,6 +282,29 @@ class ErrorCode(Enum):
     )
 
 
+@strawberry.enum(description="Where marketplace orders come from (docs/marketplaces.md).")
+class Marketplace(Enum):
+    AWS = strawberry.enum_value("AWS", description="AWS Marketplace (SaaS).")
+    AZURE = strawberry.enum_value("AZURE", description="Azure Marketplace (SaaS fulfillment).")
+    STRIPE = strawberry.enum_value(
+        "STRIPE", description="Our Stripe-style billing system (web-direct sales)."
+    )
+
+
+@strawberry.enum(description="How far an inbound marketplace event got.")
+class MarketplaceInboxState(Enum):
+    RECEIVED = strawberry.enum_value(
+        "RECEIVED",
+        description="Stored; its ledger row applies it (FAILED or DEAD there says why not).",
+    )
+    APPLIED = strawberry.enum_value("APPLIED", description="Applied to the subscription.")
+    IGNORED_STALE = strawberry.enum_value(
+        "IGNORED_STALE",
+        description="Older than the last event applied to the same marketplace subscription.",
+    )
+    IGNORED = strawberry.enum_value("IGNORED", description="Nothing to do.")
+
+
 @strawberry.enum(description="What kind of organisation a partner is.")
 class PartnerKind(Enum):
     RESELLER = strawberry.enum_value("RESELLER", description="Resells to its own customers.")
@@ -338,6 +361,8 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (model.AddOnKind, AddOnKind),
     (ProvisionStatus, ProvisionEventStatus),
     (webhook.WebhookEventType, WebhookEventType),
+    (marketplace.Marketplace, Marketplace),
+    (marketplace.InboxState, MarketplaceInboxState),
     (partner.PartnerKind, PartnerKind),
     (channel_policy.SubscriptionAction, SubscriptionAction),
     (channel_transfer.TransferStatus, ChannelTransferStatus),

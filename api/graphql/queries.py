@@ -11,6 +11,7 @@ from api.graphql.cloud_connector import cloud_connector_access
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Plan, SubscriptionStatus
 from api.graphql.errors import api_error, page_size
+from api.graphql.marketplaces import marketplace_inbox, marketplace_node, marketplace_offers
 from api.graphql.mutations.trials import trial_eligibility
 from api.graphql.namespace_eligibility import namespace_eligibility
 from api.graphql.partner_queries import partner, partners
@@ -88,6 +89,8 @@ _NODE_RESOURCES = {
     "ProvisionEvent": Resource.PROVISION_EVENTS,
     "AuditEntry": Resource.AUDIT,
     "WebhookEndpoint": Resource.WEBHOOKS,
+    "MarketplaceOffer": Resource.MARKETPLACES,
+    "MarketplaceInboxEntry": Resource.MARKETPLACES,
 }
 
 
@@ -138,6 +141,8 @@ async def resolve_node(info: Info, value: str) -> Node | None:
         except NotFound:
             return None
         return webhook_endpoint_node(endpoint)
+    if type_name in ("MarketplaceOffer", "MarketplaceInboxEntry"):
+        return await marketplace_node(info, type_name, local_id)
     return None
 
 
@@ -454,6 +459,16 @@ class Query:
         description="The ledger at a glance: counts by status and kind, the oldest due row's"
         " wait (staff).",
         extensions=needs(Resource.PROVISION_EVENTS),
+    )
+    marketplace_offers = strawberry.field(
+        resolver=marketplace_offers,
+        description="The marketplace offer mapping, oldest first (staff).",
+        extensions=needs(Resource.MARKETPLACES),
+    )
+    marketplace_inbox = strawberry.field(
+        resolver=marketplace_inbox,
+        description="Events the marketplaces sent, newest first, optionally filtered (staff).",
+        extensions=needs(Resource.MARKETPLACES),
     )
     audit_entries = strawberry.field(
         resolver=audit_entries,

@@ -19,8 +19,11 @@ from auth.store import OAuthStore
 from auth.tokens import TokenSettings
 
 # These authenticate *clients* (HTTP Basic or form credentials) themselves; a bearer-token
-# backend would refuse their Basic header. /metrics checks its own static token (not a JWT).
-CLIENT_AUTHENTICATED_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/metrics"})
+# backend would refuse their Basic header. /metrics checks its own static token (not a JWT);
+# the Azure webhook its own bearer (the marketplace's, api/rest/marketplaces.py).
+CLIENT_AUTHENTICATED_PATHS = frozenset(
+    {"/oauth/token", "/oauth/revoke", "/metrics", "/marketplaces/azure/webhook"}
+)
 
 
 class BearerAuthenticationMiddleware(AuthenticationMiddleware):

@@ -271,8 +271,10 @@ class Worker:
                     raise
                 raise StepTimedOut(f"no outcome within {within:.3g} s") from late
         except Exception as failure:
+            # A handler's exception with ``final = True`` says no other attempt can succeed.
+            final = getattr(failure, "final", False) is True
             seconds = time.perf_counter() - started
-            await self._record_failure(event, describe_error(failure))
+            await self._record_failure(event, describe_error(failure), final=final)
             dead = event.status is ProvisionStatus.DEAD
             observe_step(event.kind, "dead" if dead else "failed", seconds)
             return
@@ -283,7 +285,9 @@ class Worker:
         else:
             logger.warning("%s %s succeeded after its lease was lost", event.kind, event.id)
 
-    async def _record_failure(self, event: ProvisionEvent, error: str) -> None:
+    async def _record_failure(
+        self, event: ProvisionEvent, error: str, *, final: bool = False
+    ) -> None:
         now = self.clock.now()
         delay = backoff_delay(
             event.attempts,
@@ -291,7 +295,7 @@ class Worker:
             cap=self.config.backoff_max,
             random=self._random,
         )
-        event.fail(self.owner, error, now=now, delay=delay)
+        event.fail(self.owner, error, now=now, delay=delay, final=final)
         follow_ups = []
         if event.status is ProvisionStatus.DEAD:
             alert = event.alert(now=now, max_attempts=self.config.max_attempts)

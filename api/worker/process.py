@@ -27,11 +27,18 @@ from api.worker.handlers import (
 from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
+from domain.model.marketplace import MARKETPLACE_EVENT_KIND, Marketplace, MarketplacePeer
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
+from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
+from domain.use_cases.change_subscription import ChangeSubscriptionHandler
+from domain.use_cases.create_subscription import CreateSubscriptionHandler
 from domain.use_cases.emails import Reminders, ReminderSettings
+from domain.use_cases.link_namespace import LinkNamespaceHandler
+from domain.use_cases.marketplace import ApplyMarketplaceOrder
+from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.transfer_subscription import ApplyDueTransfers
 from domain.use_cases.trials import Trials
 from integrations.alerts import alert_handler
@@ -46,9 +53,14 @@ from integrations.email.transports import (
 )
 from integrations.gitlab_com.client import namespace_provision_handler
 from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
+from integrations.marketplaces.aws import AwsMarketplaceClient, AwsPeer
+from integrations.marketplaces.azure import AzurePeer, configured_client
+from integrations.marketplaces.handler import AfterApplied, marketplace_event_handler
+from integrations.marketplaces.stripe import StripePeer
 from integrations.webhooks.delivery import webhook_delivery_handler
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
+from persistence.marketplace import PostgresMarketplaceInbox, PostgresMarketplaceLinks
 from persistence.outbound import license_key, save_payload
 from persistence.repositories import PostgresWebhookEndpoints
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -114,6 +126,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry.register_job(TRANSFERS_JOB, timedelta(minutes=1), transfers_job(context))
     register_reminders(registry, context)
     register_outbound(registry, context)
+    register_marketplaces(registry, context)
     if context.settings.alert_failures_threshold > 0:
         window = timedelta(seconds=context.settings.alert_failures_window_seconds)
         registry.register_job(
@@ -247,6 +260,55 @@ def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
                 context.http, settings.gitlab_com_url, settings.issuer, keys, save, context.clock
             ),
         )
+
+
+def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """MARKETPLACE_EVENT: stored marketplace events applied through the subscription use
+    cases (docs/marketplaces.md); AWS and Azure only when their URLs are set."""
+    settings, clock = context.settings, context.clock
+
+    def unit_of_work() -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(context.db)
+
+    apply = ApplyMarketplaceOrder(
+        unit_of_work,
+        clock,
+        PostgresMarketplaceLinks(context.db, clock),
+        create=CreateSubscriptionHandler(
+            unit_of_work,
+            clock,
+            max_attempts=settings.ledger_max_attempts,
+            webhook_attempts=settings.webhook_attempts,
+        ),
+        change=ChangeSubscriptionHandler(unit_of_work, clock),
+        cancel=CancelSubscriptionHandler(unit_of_work, clock, settings.webhook_attempts),
+        renew=RenewSubscriptionHandler(unit_of_work, clock),
+        link_namespace=LinkNamespaceHandler(unit_of_work, clock, settings.ledger_max_attempts),
+    )
+    peers: dict[Marketplace, MarketplacePeer] = {Marketplace.STRIPE: StripePeer()}
+    if settings.aws_marketplace_url:
+        peers[Marketplace.AWS] = AwsPeer(
+            AwsMarketplaceClient(
+                context.http, settings.aws_marketplace_url, settings.aws_marketplace_token
+            )
+        )
+    after: dict[Marketplace, AfterApplied] = {}
+    azure = configured_client(
+        context.http,
+        clock,
+        settings.azure_marketplace_url,
+        settings.azure_token_url,
+        settings.azure_client_id,
+        settings.azure_client_secret,
+    )
+    if azure is not None:
+        azure_peer = AzurePeer(azure)
+        peers[Marketplace.AZURE] = azure_peer
+        after[Marketplace.AZURE] = azure_peer.after_applied
+    inbox = PostgresMarketplaceInbox(context.db, clock, settings.ledger_max_attempts)
+    registry.register(
+        MARKETPLACE_EVENT_KIND, marketplace_event_handler(inbox.get, peers, apply, after)
+    )
 
 
 async def run_worker(

@@ -192,11 +192,15 @@ class ProvisionEvent:
         self.status = ProvisionStatus.SUCCEEDED
         self._end_lease(now)
 
-    def fail(self, owner: str, error: str, *, now: datetime, delay: timedelta) -> None:
-        """The attempt failed: FAILED and due again after ``delay``, or DEAD after the last."""
+    def fail(
+        self, owner: str, error: str, *, now: datetime, delay: timedelta, final: bool = False
+    ) -> None:
+        """The attempt failed: FAILED and due again after ``delay``, or DEAD after the last
+        (or at once when ``final``: another attempt cannot succeed, such as an event for an
+        offer nobody mapped; staff fix the cause and retry the row)."""
         self._require_lease(owner)
         self.last_error = error[:MAX_ERROR_LENGTH]
-        if self.attempts >= self.max_attempts:
+        if final or self.attempts >= self.max_attempts:
             self.status = ProvisionStatus.DEAD
         else:
             self.status = ProvisionStatus.FAILED

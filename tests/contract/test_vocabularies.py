@@ -29,6 +29,8 @@ NOT_MIRRORED = {
     "domain.policy.Resource",
     "domain.policy.Access",
     "domain.policy.Reach",
+    "domain.model.marketplace.OrderAction",
+    "domain.model.marketplace.Step",
     # The policy's view of who acts: clients see its decisions (SubscriptionPermission).
     "domain.model.channel_policy.Actor",
 }

@@ -16,11 +16,13 @@ from starlette.applications import Starlette
 from api.ids import global_id
 from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
-from domain.model.enums import Channel, Deployment, Role
+from domain.model.enums import Channel, Deployment, Plan, Role
+from domain.model.marketplace import InboxEntry, Marketplace, OfferMapping
 from domain.model.webhook import WebhookEndpoint, WebhookEventType, new_secret
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
+from persistence.marketplace import PostgresOfferMappings
 from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
@@ -56,6 +58,10 @@ ROOT_QUERIES = {
     "auditEntries": """auditEntries(first: 20) { totalCount edges { node { id objectId } } }""",
     "webhookEndpoints": """webhookEndpoints(first: 20) { totalCount edges { node { id url
       partnerId } } }""",
+    "marketplaceOffers": """marketplaceOffers(first: 20) { totalCount edges { node { id
+      offer } } }""",
+    "marketplaceInbox": """marketplaceInbox(first: 20) { totalCount edges { node { id
+      provisionEventId } } }""",
     # Partners' ids are their plain partner ids, not global ones: checked on their own below.
     "partners": "partners(first: 20) { totalCount edges { node { id } } }",
 }
@@ -71,6 +77,8 @@ ROOT_LISTS = {
     "provisionEvents": "ProvisionEvent",
     "auditEntries": "AuditEntry",
     "webhookEndpoints": "WebhookEndpoint",
+    "marketplaceOffers": "MarketplaceOffer",
+    "marketplaceInbox": "MarketplaceInboxEntry",
 }
 
 
@@ -140,6 +148,19 @@ async def _world(db: Database) -> World:
             created_at=f.NOW,
             **owner,  # type: ignore[arg-type]
         )
+    # The marketplaces' offer mapping and inbox: staff's alone.
+    objects["mko"] = await PostgresOfferMappings(db).put(
+        OfferMapping(Marketplace.AWS, "prod-x", "users", Plan.ULTIMATE, Deployment.SELF_MANAGED),
+        f.NOW,
+    )
+    # (Stored without its ledger row, which would join the ledger's list.)
+    objects["mki"] = InboxEntry(Marketplace.STRIPE, "evt_matrix", {}, f.NOW)
+    await db.fetch(
+        "INSERT INTO marketplace_inbox (id, marketplace, message_id, payload, received_at)"
+        " VALUES ($1, 'STRIPE', 'evt_matrix', '{}'::jsonb, $2)",
+        objects["mki"].id,
+        f.NOW,
+    )
     async with PostgresUnitOfWork(db) as uow:
         for name in ("whe_alpha", "whe_beta", "whe_partner_a", "whe_partner_b", "whe_global"):
             await uow.webhook_endpoints.add(objects[name])
@@ -159,6 +180,8 @@ async def _world(db: Database) -> World:
         "ProvisionEvent": ("pev_a", "pev_b"),
         "AuditEntry": ("aud_a", "aud_b"),
         "WebhookEndpoint": WEBHOOK_ENDPOINTS,
+        "MarketplaceOffer": ("mko",),
+        "MarketplaceInboxEntry": ("mki",),
     }
     ids = {
         name: global_id(type_name, objects[name].id)
@@ -199,9 +222,24 @@ EVERYTHING = {
     "ProvisionEvent": ("pev_a", "pev_b"),
     "AuditEntry": ("aud_a", "aud_b"),
     "WebhookEndpoint": WEBHOOK_ENDPOINTS,
+    "MarketplaceOffer": ("mko",),
+    "MarketplaceInboxEntry": ("mki",),
 }
-STAFF_ONLY = {"ProvisionEvent": None, "AuditEntry": None}  # no scope: FORBIDDEN
-LEDGER_SCOPES = frozenset({"provision_events:read", "provision_events:write", "audit:read"})
+STAFF_ONLY = {  # no scope: FORBIDDEN
+    "ProvisionEvent": None,
+    "AuditEntry": None,
+    "MarketplaceOffer": None,
+    "MarketplaceInboxEntry": None,
+}
+LEDGER_SCOPES = frozenset(
+    {
+        "provision_events:read",
+        "provision_events:write",
+        "audit:read",
+        "marketplaces:read",
+        "marketplaces:write",
+    }
+)
 ALICE_SEES = {
     "Customer": ("alpha",),
     "Subscription": ("alpha_sm", "alpha_saas"),
@@ -229,7 +267,13 @@ CASES = [
             "email": ALICE_EMAIL,
             "scopes": grantable(PrincipalKind.PORTAL_USER) | LEDGER_SCOPES,
         },
-        {**ALICE_SEES, "ProvisionEvent": (), "AuditEntry": ()},
+        {
+            **ALICE_SEES,
+            "ProvisionEvent": (),
+            "AuditEntry": (),
+            "MarketplaceOffer": (),
+            "MarketplaceInboxEntry": (),
+        },
     ),
     Case(
         "portal user of no customer",
@@ -559,6 +603,41 @@ async def test_only_staff_see_the_ledger_summary_and_change_ledger_rows(
         # A PENDING row: staff are told why not; anyone else reads it as not found.
         expected = "PROVISION_EVENT_NOT_RETRYABLE" if sees else "NOT_FOUND"
         assert [e["code"] for e in errors] == [expected]
+
+
+SET_OFFER = """mutation { setMarketplaceOffer(input: {marketplace: AZURE, offer: "o",
+  planKey: "p", plan: PREMIUM, deployment: GITLAB_COM}) { marketplaceOffer { id }
+  errors { code } } }"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_only_staff_change_the_marketplace_offer_mapping(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    changes = {
+        "set": SET_OFFER,
+        "update": "mutation($id: ID!) { updateMarketplaceOffer(input: {id: $id, seats: 5})"
+        " { marketplaceOffer { id } errors { code } } }",
+        "delete": "mutation($id: ID!) { deleteMarketplaceOffer(input: {id: $id})"
+        " { marketplaceOffer { id } errors { code } } }",
+    }
+    for name, query in changes.items():
+        body = (
+            await http.post(
+                "/graphql", json={"query": query, "variables": {"id": world.ids["mko"]}}
+            )
+        ).json()
+        field = f"{name}MarketplaceOffer"
+        if case.sees["MarketplaceOffer"] == ("mko",):
+            assert body["data"][field]["errors"] == [], (name, body)
+        else:
+            assert _codes(body) == {field: "FORBIDDEN"}, (case.name, name, body)
+    created = await clean_db.fetchval("SELECT count(*) FROM marketplace_offer WHERE offer = 'o'")
+    assert created == (1 if case.sees["MarketplaceOffer"] == ("mko",) else 0)
+    kept = await clean_db.fetchval("SELECT count(*) FROM marketplace_offer WHERE offer = 'prod-x'")
+    assert kept == (0 if case.sees["MarketplaceOffer"] == ("mko",) else 1)
 
 
 async def test_a_portal_user_cannot_link_trial_or_ask_about_another_customers_groups(

@@ -72,6 +72,8 @@ TARGETS: dict[str, list[Build]] = {
     "updateWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint"), "enabled": False}],
     "deleteWebhookEndpoint": [lambda w, t: {"id": t("WebhookEndpoint")}],
     "rotateWebhookSecret": [lambda w, t: {"id": t("WebhookEndpoint")}],
+    "updateMarketplaceOffer": [lambda w, t: {"id": t("MarketplaceOffer"), "seats": 3}],
+    "deleteMarketplaceOffer": [lambda w, t: {"id": t("MarketplaceOffer")}],
 }
 BETA = {
     "Customer": "beta",
@@ -82,6 +84,7 @@ BETA = {
     "ProvisionEvent": "pev_b",
     "License": "lic_b",
     "WebhookEndpoint": "whe_beta",
+    "MarketplaceOffer": "mko",
 }
 
 

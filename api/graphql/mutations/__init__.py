@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from api.graphql.marketplaces import (
+    delete_marketplace_offer,
+    set_marketplace_offer,
+    update_marketplace_offer,
+)
 from api.graphql.mutations.activate_subscription import (
     activate_subscription,
     cloud_activation_activate,
@@ -188,4 +193,20 @@ class Mutation:
         description="Give an endpoint a new secret (shown once); the old one also signs"
         " deliveries for the overlap.",
         extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    set_marketplace_offer = strawberry.mutation(
+        resolver=set_marketplace_offer,
+        description="Map a marketplace offer and plan to what it sells (replaces the mapping"
+        " of the same marketplace, offer and plan); staff.",
+        extensions=needs(Resource.MARKETPLACES, Access.WRITE),
+    )
+    update_marketplace_offer = strawberry.mutation(
+        resolver=update_marketplace_offer,
+        description="Change an offer mapping's plan, deployment, seats or term; staff.",
+        extensions=needs(Resource.MARKETPLACES, Access.WRITE),
+    )
+    delete_marketplace_offer = strawberry.mutation(
+        resolver=delete_marketplace_offer,
+        description="Delete an offer mapping: later orders for it go DEAD as unknown; staff.",
+        extensions=needs(Resource.MARKETPLACES, Access.WRITE),
     )

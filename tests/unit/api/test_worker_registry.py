@@ -55,6 +55,7 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         HTTP_PING_KIND,
         "EMAIL",
         "WEBHOOK_DELIVERY",
+        "MARKETPLACE_EVENT",
         "TEST_ECHO",
     }
     assert set(registry.jobs) == {

@@ -223,3 +223,14 @@ def test_backoff_refuses_nonsense() -> None:
         backoff_delay(0, base=base, cap=cap, random=lambda: 0.5)
     with pytest.raises(ValueError):
         backoff_delay(1, base=base, cap=cap, random=lambda: 1.0)
+
+
+def test_a_final_failure_is_dead_at_once_and_staff_may_retry_it(clock: FixedClock) -> None:
+    created = event(clock)
+    assert created.max_attempts > 1
+    created.claim("w1", now=clock.now(), lease=LEASE)
+    created.fail("w1", "unknown offer", now=clock.now(), delay=LEASE, final=True)
+    assert (created.status, created.attempts) == (ProvisionStatus.DEAD, 1)
+    assert created.alert(now=clock.now(), max_attempts=3) is not None
+    created.retry(now=clock.now())
+    assert created.status is ProvisionStatus.PENDING
