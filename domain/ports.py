@@ -294,7 +294,7 @@ class WebhookEndpointRepository(Protocol):
         ...
 
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> Sequence[WebhookEndpoint]:
         """Enabled endpoints that asked for ``event_type`` and own the subscription's
         customer, its partner, or are global."""

@@ -282,6 +282,19 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     webhook_endpoint_one_owner = Check("customer IS NULL OR partner_id IS NULL")
 
 
+class WebhookDeliveryResult(Table, tablename="webhook_delivery_result"):
+    """The last attempt of a webhook delivery (its WEBHOOK_DELIVERY ledger row has the same
+    id): what the receiver answered and how long it took. The row's status, attempts and next
+    attempt are the ledger's."""
+
+    id = UUID(primary_key=True)
+    endpoint_id = UUID()
+    status_code = Integer(null=True, default=None)
+    """None when no answer came (timeout, network error, refused address)."""
+    latency_ms = Integer(null=True, default=None)
+    attempted_at = Timestamptz()
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -299,4 +312,5 @@ TABLES: list[type[Table]] = [
     ProvisionEvent,
     ScheduledJobRun,
     WebhookEndpoint,
+    WebhookDeliveryResult,
 ]

@@ -22,7 +22,7 @@ from api.worker.handlers import (
     failure_burst_job,
     give_up_lost_rows_job,
 )
-from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
+from api.worker.loop import FollowUps, JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
@@ -31,6 +31,7 @@ from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
+from domain.use_cases.webhooks import ledger_transition_webhooks
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
 from integrations.email.handler import email_handler
@@ -66,6 +67,19 @@ class WorkerContext:
 
 
 Plugin = Callable[[WorkerRegistry, WorkerContext], None]
+
+
+def transition_webhooks(db: Database, clock: Clock, settings: Settings) -> FollowUps:
+    """The worker's follow-ups: the webhook deliveries a ledger row's outcome causes
+    (``namespace.provisioned``, ``provisioning.failed``), recorded with that outcome."""
+
+    async def follow_ups(event: ProvisionEvent) -> list[ProvisionEvent]:
+        async with PostgresUnitOfWork(db) as uow:  # reads only; rolled back
+            return await ledger_transition_webhooks(
+                uow, event, clock.now(), settings.webhook_attempts
+            )
+
+    return follow_ups
 
 
 def worker_config(settings: Settings) -> WorkerConfig:
@@ -134,7 +148,11 @@ TRIAL_EXPIRY_JOB = "trials.expire"
 def trial_expiry_job(context: WorkerContext) -> JobBody:
     """Ends trials whose time has passed: each due minute, at most once across workers (the
     job claim), and each trial once even if two runs overlap (the trial claim)."""
-    trials = Trials(lambda: PostgresUnitOfWork(context.db), context.clock)
+    trials = Trials(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        webhook_attempts=context.settings.webhook_attempts,
+    )
 
     async def run(due: datetime) -> None:
         await trials.expire(context.clock.today())
@@ -257,6 +275,7 @@ async def run_worker(
                 build_registry(context),
                 config,
                 context.clock,
+                follow_ups=transition_webhooks(db, context.clock, settings),
             )
             print(
                 f"worker {worker.owner} started: kinds {sorted(worker.registry.handlers)},"

@@ -11,10 +11,15 @@ from typing import Any
 
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.model.audit import AuditEntry
+from domain.model.license import License
+from domain.model.namespace import Namespace
+from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.model.subscription import Subscription
+from domain.model.trial import Trial
 from domain.model.webhook import (
     DEFAULT_ATTEMPTS,
     DEFAULT_OVERLAP,
+    PROVISIONING_KINDS,
     WebhookEndpoint,
     WebhookEventType,
     check_description,
@@ -266,20 +271,189 @@ async def record_webhooks(
 ) -> Sequence[uuid.UUID]:
     """One delivery row per endpoint that hears ``event_type`` about ``subscription``, in the
     caller's transaction: the mutation commits them with its change and never waits for them."""
-    endpoints = await uow.webhook_endpoints.hearing(
-        event_type, subscription.customer_id, subscription.partner_id
-    )
     data = {"subscription": subscription_data(subscription, now.date()), **(extra or {})}
-    events = delivery_events(
-        endpoints,
+    return await record_event(
+        uow,
         event_type,
         data,
+        now,
         customer_id=subscription.customer_id,
         partner_id=subscription.partner_id,
-        now=now,
-        max_attempts=max_attempts,
         subscription_id=subscription.id,
+        max_attempts=max_attempts,
+    )
+
+
+async def record_event(
+    uow: UnitOfWork,
+    event_type: WebhookEventType,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    customer_id: uuid.UUID | None,
+    partner_id: str | None,
+    subscription_id: uuid.UUID | None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> Sequence[uuid.UUID]:
+    """The delivery rows of one event about a customer's (or, without one, nobody's: only
+    global endpoints hear it) object, in the caller's transaction."""
+    events = await delivery_rows(
+        uow,
+        event_type,
+        data,
+        now,
+        customer_id=customer_id,
+        partner_id=partner_id,
+        subscription_id=subscription_id,
+        max_attempts=max_attempts,
     )
     for event in events:
         await uow.outbox.record(event)
     return [e.id for e in events]
+
+
+async def delivery_rows(
+    uow: UnitOfWork,
+    event_type: WebhookEventType,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    customer_id: uuid.UUID | None,
+    partner_id: str | None,
+    subscription_id: uuid.UUID | None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> list[ProvisionEvent]:
+    """The rows ``record_event`` writes, not written (a ledger transition's follow-ups)."""
+    endpoints = await uow.webhook_endpoints.hearing(event_type, customer_id, partner_id)
+    return delivery_events(
+        endpoints,
+        event_type,
+        data,
+        customer_id=customer_id,
+        partner_id=partner_id,
+        now=now,
+        max_attempts=max_attempts,
+        subscription_id=subscription_id,
+    )
+
+
+def license_data(license_: License) -> dict[str, Any]:
+    """``data.license`` (version 1): what the license says, never its key."""
+    return {
+        "id": str(license_.id),
+        "mode": license_.mode.value,
+        "plan": license_.plan.value,
+        "seats": license_.seats,
+        "starts_at": license_.starts_at.isoformat(),
+        "expires_at": license_.expires_at.isoformat(),
+        "trial": license_.trial,
+        "cancelled": license_.cancelled,
+        "instance_id": str(license_.instance_id) if license_.instance_id else None,
+    }
+
+
+def trial_data(trial: Trial, namespace: Namespace | None) -> dict[str, Any]:
+    """``data.trial`` (version 1), with its namespace when it is a namespace trial."""
+    data: dict[str, Any] = {
+        "trial": {
+            "id": str(trial.id),
+            "type": trial.type.value,
+            "starts_on": trial.starts_on.isoformat(),
+            "ends_on": trial.ends_on.isoformat(),
+            "subscription_id": str(trial.subscription_id) if trial.subscription_id else None,
+        }
+    }
+    if namespace is not None:
+        data["namespace"] = namespace_data(namespace)
+    return data
+
+
+def namespace_data(namespace: Namespace) -> dict[str, Any]:
+    return {
+        "id": str(namespace.id),
+        "gitlab_id": namespace.gitlab_id,
+        "path": namespace.path,
+        "plan": namespace.base_plan.value,
+    }
+
+
+async def record_namespace_event(
+    uow: UnitOfWork,
+    event_type: WebhookEventType,
+    namespace: Namespace,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    linked: Subscription | None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> Sequence[uuid.UUID]:
+    """An event about a namespace: heard by the owners of its linked subscription (if any)
+    and by global endpoints."""
+    full = dict(data)
+    if linked is not None:
+        full["subscription"] = subscription_data(linked, now.date())
+    return await record_event(
+        uow,
+        event_type,
+        full,
+        now,
+        customer_id=linked.customer_id if linked else None,
+        partner_id=linked.partner_id if linked else None,
+        subscription_id=linked.id if linked else None,
+        max_attempts=max_attempts,
+    )
+
+
+def _step(event: ProvisionEvent) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "kind": event.kind,
+        "status": event.status.value,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "subscription_id": str(event.subscription_id) if event.subscription_id else None,
+        "namespace_id": str(event.namespace_id) if event.namespace_id else None,
+    }
+
+
+async def ledger_transition_webhooks(
+    uow: UnitOfWork, event: ProvisionEvent, now: datetime, max_attempts: int = DEFAULT_ATTEMPTS
+) -> list[ProvisionEvent]:
+    """The delivery rows a ledger row's outcome causes, to commit with that outcome: a
+    provisioning row that went DEAD is ``provisioning.failed``; a NAMESPACE_PROVISION that
+    succeeded is ``namespace.provisioned``; RESOLVED is ``provisioning.resolved``."""
+    if event.kind not in PROVISIONING_KINDS:
+        return []
+    if event.status is ProvisionStatus.DEAD:
+        event_type = WebhookEventType.PROVISIONING_FAILED
+    elif event.status is ProvisionStatus.RESOLVED:
+        event_type = WebhookEventType.PROVISIONING_RESOLVED
+    elif event.status is ProvisionStatus.SUCCEEDED and event.kind == "NAMESPACE_PROVISION":
+        event_type = WebhookEventType.NAMESPACE_PROVISIONED
+    else:
+        return []
+    data: dict[str, Any] = {"step": _step(event)}
+    if event.status is ProvisionStatus.RESOLVED:
+        data["step"]["resolved_reason"] = event.resolved_reason
+    subscription = None
+    namespace = None
+    if event.namespace_id is not None:
+        namespace = await uow.namespaces.get(event.namespace_id)
+        if namespace is not None:
+            data["namespace"] = namespace_data(namespace)
+    if event.subscription_id is not None:
+        subscription = await uow.subscriptions.get(event.subscription_id)
+    elif namespace is not None:
+        subscription = await uow.subscriptions.linked_to(namespace.id)
+    if subscription is not None:
+        data["subscription"] = subscription_data(subscription, now.date())
+    return await delivery_rows(
+        uow,
+        event_type,
+        data,
+        now,
+        customer_id=subscription.customer_id if subscription else None,
+        partner_id=subscription.partner_id if subscription else None,
+        subscription_id=subscription.id if subscription else None,
+        max_attempts=max_attempts,
+    )

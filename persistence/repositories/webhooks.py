@@ -85,7 +85,7 @@ class PostgresWebhookEndpoints:
         await self._db.fetch("DELETE FROM webhook_endpoint WHERE id = $1", endpoint_id)
 
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> Sequence[WebhookEndpoint]:
         rows = await self._db.fetch(
             f"SELECT {COLUMNS} FROM webhook_endpoint"

@@ -184,7 +184,7 @@ class _WebhookEndpoints:
         self.s.webhook_endpoints.pop(endpoint_id, None)
 
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> list[WebhookEndpoint]:
         return [
             e
