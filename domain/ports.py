@@ -300,6 +300,13 @@ class WebhookEndpointRepository(Protocol):
         customer, its partner, or are global."""
         ...
 
+    async def recent_outcomes(
+        self, endpoint_id: uuid.UUID, limit: int, excluding: uuid.UUID | None = None
+    ) -> Sequence[str]:
+        """The ledger statuses of the endpoint's ``limit`` newest finished deliveries
+        (SUCCEEDED, DEAD or RESOLVED), newest first, leaving out the row ``excluding``."""
+        ...
+
 
 class ProvisionEventRepository(Protocol):
     """Ledger rows as staff change them (retry, resolve), inside a unit of work."""

@@ -89,6 +89,8 @@ class WorkerRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.jobs: dict[str, ScheduledJob] = {}
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+        """What the process closes when the worker stops (clients handlers own)."""
 
     def register(self, kind: str, handler: Handler) -> None:
         """Run ``handler`` for events of ``kind`` (one handler per kind)."""
@@ -272,7 +274,10 @@ class Worker:
                     raise
                 raise StepTimedOut(f"no outcome within {within:.3g} s") from late
         except Exception as failure:
-            await self._record_failure(event, describe_error(failure))
+            wait = getattr(failure, "retry_after", None)
+            await self._record_failure(
+                event, describe_error(failure), wait if isinstance(wait, timedelta) else None
+            )
             return
         event.succeed(self.owner, now=self.clock.now())
         if await self.ledger.finish(event, self.owner, await self._follow_ups_of(event)):
@@ -280,7 +285,9 @@ class Worker:
         else:
             logger.warning("%s %s succeeded after its lease was lost", event.kind, event.id)
 
-    async def _record_failure(self, event: ProvisionEvent, error: str) -> None:
+    async def _record_failure(
+        self, event: ProvisionEvent, error: str, retry_after: timedelta | None = None
+    ) -> None:
         now = self.clock.now()
         delay = backoff_delay(
             event.attempts,
@@ -288,6 +295,9 @@ class Worker:
             cap=self.config.backoff_max,
             random=self._random,
         )
+        if retry_after is not None:
+            # The peer said when to come back (a webhook receiver's Retry-After): not sooner.
+            delay = max(delay, retry_after)
         event.fail(self.owner, error, now=now, delay=delay)
         follow_ups = []
         if event.status is ProvisionStatus.DEAD:

@@ -31,7 +31,7 @@ from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
-from domain.use_cases.webhooks import ledger_transition_webhooks
+from domain.use_cases.webhooks import EndpointHealth, ledger_transition_webhooks
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
 from integrations.email.handler import email_handler
@@ -45,10 +45,11 @@ from integrations.email.transports import (
 from integrations.gitlab_com.client import namespace_provision_handler
 from integrations.http_ping import HTTP_PING_KIND, http_ping_handler
 from integrations.webhooks.delivery import webhook_delivery_handler
+from integrations.webhooks.egress import guarded_client
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import license_key, save_payload
-from persistence.repositories import PostgresWebhookEndpoints
+from persistence.repositories import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
@@ -108,12 +109,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry = WorkerRegistry()
     registry.register(ALERT_KIND, alert_handler(context.http, context.settings.alert_webhook_url))
     registry.register(HTTP_PING_KIND, http_ping_handler(context.http))
-    registry.register(
-        WEBHOOK_DELIVERY_KIND,
-        webhook_delivery_handler(
-            context.http, PostgresWebhookEndpoints(context.db).get, context.clock
-        ),
-    )
+    register_webhooks(registry, context)
     registry.register_job(
         GIVE_UP_LOST_ROWS_JOB,
         max(context.config.lease, timedelta(seconds=1)),
@@ -140,6 +136,42 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     for spec in context.settings.worker_plugins:
         load_plugin(spec)(registry, context)
     return registry
+
+
+def webhook_health(context: WorkerContext) -> EndpointHealth:
+    settings = context.settings
+    return EndpointHealth(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        threshold=settings.webhook_disable_after,
+        staff_email=settings.webhook_staff_email,
+        max_attempts=settings.ledger_max_attempts,
+    )
+
+
+def register_webhooks(
+    registry: WorkerRegistry, context: WorkerContext, http: httpx.AsyncClient | None = None
+) -> None:
+    """WEBHOOK_DELIVERY on its own client: the SSRF guard, keep-alive, the per-attempt
+    timeout (``http``: the caller's, which must be as guarded)."""
+    settings = context.settings
+    client = http or guarded_client(
+        allow_loopback=settings.webhooks_allow_http_loopback,
+        timeout=settings.webhook_timeout_seconds,
+        max_connections=context.config.concurrency * 2,
+    )
+    registry.register(
+        WEBHOOK_DELIVERY_KIND,
+        webhook_delivery_handler(
+            client,
+            PostgresWebhookEndpoints(context.db).get,
+            context.clock,
+            record_result=PostgresWebhookDeliveries(context.db).record_result,
+            health=webhook_health(context),
+        ),
+    )
+    if http is None:
+        registry.closers.append(client.aclose)
 
 
 TRIAL_EXPIRY_JOB = "trials.expire"
@@ -283,7 +315,11 @@ async def run_worker(
                 file=sys.stderr,
                 flush=True,
             )
-            await worker.run(stop)
+            try:
+                await worker.run(stop)
+            finally:
+                for close in worker.registry.closers:
+                    await close()
             print(
                 f"worker {worker.owner} stopped: ran {worker.steps_run} steps",
                 file=sys.stderr,

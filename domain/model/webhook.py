@@ -95,6 +95,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def address_refusal(address: str, *, allow_loopback: bool = False) -> str | None:
+    """Why a delivery may not connect to ``address`` (an IP), or None when it may: only
+    public unicast addresses, and loopback where development allows it (the SSRF guard)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None if allow_loopback else "loopback"
+    for name, refused in (
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("not global", not ip.is_global),
+    ):
+        if refused:
+            return name
+    return None
+
+
 def check_event_types(values: Iterable[str]) -> tuple[WebhookEventType, ...]:
     """At least one known event type, each once, in catalogue order."""
     wanted: set[WebhookEventType] = set()
@@ -182,6 +203,27 @@ class WebhookEndpoint:
         if self.partner_id is not None:
             return self.partner_id == partner_id
         return True
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """A delivery as its endpoint's owner reads it: the ledger row (status, attempts, next
+    attempt) and its last attempt's answer."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_type: str
+    webhook_id: str
+    status: str
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_error: str | None
+    subscription_id: uuid.UUID | None
+    status_code: int | None
+    latency_ms: int | None
+    attempted_at: datetime | None
 
 
 def message(event_type: WebhookEventType, at: datetime, data: Mapping[str, Any]) -> dict[str, Any]:

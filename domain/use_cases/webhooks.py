@@ -8,9 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.model.audit import AuditEntry
+from domain.model.email import EmailTemplate, email_event
 from domain.model.license import License
 from domain.model.namespace import Namespace
 from domain.model.provision_event import ProvisionEvent, ProvisionStatus
@@ -227,6 +229,101 @@ class WebhookEndpoints:
                 raise NotFound("no such customer", path=("customerId",))
             return customer_id, None
         raise Forbidden("only staff, partners and customers' users register webhook endpoints")
+
+
+WEBHOOKS_PRINCIPAL = Principal(PrincipalKind.STAFF, subject="provision:webhooks")
+"""Who the audit trail names for what the delivery worker does to an endpoint."""
+
+
+class EndpointHealth:
+    """What deliveries do to their endpoint: a ``410 Gone`` disables it at once; ``threshold``
+    events in a row that failed permanently (DEAD) disable it too. Either way its owner is
+    emailed (a customer's contact; for partner and global endpoints ``staff_email``, if set)
+    and the audit trail records it. ``updateWebhookEndpoint(enabled: true)`` turns it on."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        *,
+        threshold: int = 10,
+        staff_email: str | None = None,
+        max_attempts: int = 8,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._threshold = threshold
+        self._staff_email = staff_email
+        self._max_attempts = max_attempts
+
+    async def failed_permanently(self, endpoint_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+        """Delivery ``event_id`` failed its last attempt: disable the endpoint when the
+        ``threshold - 1`` finished deliveries before it went DEAD too. True if disabled."""
+        if self._threshold <= 0:
+            return False
+        async with self._unit_of_work() as uow:
+            earlier = await uow.webhook_endpoints.recent_outcomes(
+                endpoint_id, self._threshold - 1, excluding=event_id
+            )
+        if len(earlier) < self._threshold - 1 or any(s != "DEAD" for s in earlier):
+            return False
+        return await self.disable(
+            endpoint_id, f"its last {self._threshold} events all failed after every retry"
+        )
+
+    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
+        """Turn the endpoint off (once: False when it is gone or off already), audited, with
+        an email to its owner, in one transaction."""
+        async with self._unit_of_work() as uow:
+            endpoint = await uow.webhook_endpoints.get(endpoint_id)
+            if endpoint is None or not endpoint.enabled:
+                return False
+            now = self._clock.now()
+            before = _summary(endpoint)
+            endpoint.enabled = False
+            endpoint.updated_at = now
+            await uow.webhook_endpoints.save(endpoint)
+            await uow.audit.record(
+                AuditEntry.of(
+                    WEBHOOKS_PRINCIPAL,
+                    "disableWebhookEndpoint",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    before=before,
+                    after={**_summary(endpoint), "reason": reason},
+                )
+            )
+            owner = await self._owner(uow, endpoint)
+            if owner is not None:
+                to, name = owner
+                await uow.outbox.record(
+                    email_event(
+                        EmailTemplate.WEBHOOK_ENDPOINT_DISABLED,
+                        to,
+                        {
+                            "contact_name": name,
+                            "endpoint_id": f"whe_{endpoint.id.hex}",
+                            "host": urlsplit(endpoint.url).hostname or "",
+                            "description": endpoint.description,
+                            "reason": reason,
+                        },
+                        now=now,
+                        max_attempts=self._max_attempts,
+                    )
+                )
+            await uow.commit()
+        return True
+
+    async def _owner(self, uow: UnitOfWork, endpoint: WebhookEndpoint) -> tuple[str, str] | None:
+        """(email, name) of who hears that the endpoint was disabled."""
+        if endpoint.customer_id is not None:
+            customer = await uow.customers.get(endpoint.customer_id)
+            if customer is not None:
+                return customer.contact_email, customer.contact_name
+        if self._staff_email:
+            return self._staff_email, "Provision operators"
+        return None
 
 
 def _summary(endpoint: WebhookEndpoint) -> dict[str, Any]:
