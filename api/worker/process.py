@@ -27,7 +27,7 @@ from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
-from domain.model.webhook import WEBHOOK_DELIVERY_KIND
+from domain.model.webhook import PROVISIONING_KINDS, WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.trials import Trials
@@ -75,6 +75,8 @@ def transition_webhooks(db: Database, clock: Clock, settings: Settings) -> Follo
     (``namespace.provisioned``, ``provisioning.failed``), recorded with that outcome."""
 
     async def follow_ups(event: ProvisionEvent) -> list[ProvisionEvent]:
+        if event.kind not in PROVISIONING_KINDS:
+            return []  # most rows (deliveries, emails): no transaction opened for nothing
         async with PostgresUnitOfWork(db) as uow:  # reads only; rolled back
             return await ledger_transition_webhooks(
                 uow, event, clock.now(), settings.webhook_attempts
