@@ -100,7 +100,10 @@ class Commands:
             report_usage=ReportUsageHandler(unit_of_work, clock, signer, webhook_attempts),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
             webhooks=WebhookEndpoints(
-                unit_of_work, clock, allow_http_loopback=webhooks_allow_http_loopback
+                unit_of_work,
+                clock,
+                allow_http_loopback=webhooks_allow_http_loopback,
+                delivery_attempts=webhook_attempts,
             ),
             signer=signer,
             cloud_connector_access=CloudConnectorAccessHandler(unit_of_work, clock, service_tokens)

@@ -41,7 +41,11 @@ from api.graphql.types.nodes import (
 )
 from api.graphql.types.provision_event import provision_event_node
 from api.graphql.types.viewer import Viewer, viewer_of
-from api.graphql.types.webhook import WebhookEndpointNode, webhook_endpoint_node
+from api.graphql.types.webhook import (
+    WebhookEndpointNode,
+    webhook_delivery_node,
+    webhook_endpoint_node,
+)
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.model.enums import Deployment as DomainDeployment
@@ -87,6 +91,7 @@ _NODE_RESOURCES = {
     "ProvisionEvent": Resource.PROVISION_EVENTS,
     "AuditEntry": Resource.AUDIT,
     "WebhookEndpoint": Resource.WEBHOOKS,
+    "WebhookDelivery": Resource.WEBHOOKS,
 }
 
 
@@ -137,6 +142,15 @@ async def resolve_node(info: Info, value: str) -> Node | None:
         except NotFound:
             return None
         return webhook_endpoint_node(endpoint)
+    if type_name == "WebhookDelivery":
+        delivery = await info.context.read.webhook_delivery(local_id)
+        if delivery is None:
+            return None
+        try:  # visible with its endpoint, and only then
+            await info.context.commands.webhooks.get(info.context.principal, delivery.endpoint_id)
+        except NotFound:
+            return None
+        return webhook_delivery_node(delivery)
     return None
 
 

@@ -226,6 +226,29 @@ class WebhookDelivery:
     attempted_at: datetime | None
 
 
+def delivery_of(event: ProvisionEvent) -> WebhookDelivery:
+    """A delivery row as its owner reads it (before any attempt's answer is known)."""
+    return WebhookDelivery(
+        id=event.id,
+        endpoint_id=uuid.UUID(event.payload["endpoint_id"]),
+        event_type=event.payload["event_type"],
+        webhook_id=message_id(event),
+        status=event.status.value,
+        attempts=event.attempts,
+        max_attempts=event.max_attempts,
+        next_attempt_at=event.next_attempt_at if event.status.value in _OPEN else None,
+        created_at=event.created_at,
+        last_error=event.last_error,
+        subscription_id=event.subscription_id,
+        status_code=None,
+        latency_ms=None,
+        attempted_at=None,
+    )
+
+
+_OPEN = frozenset({"PENDING", "RUNNING", "FAILED"})
+
+
 def message(event_type: WebhookEventType, at: datetime, data: Mapping[str, Any]) -> dict[str, Any]:
     """The versioned body every delivery sends: ``{type, version, timestamp, data}``."""
     return {

@@ -22,12 +22,17 @@ from domain.model.webhook import (
     DEFAULT_ATTEMPTS,
     DEFAULT_OVERLAP,
     PROVISIONING_KINDS,
+    WEBHOOK_DELIVERY_KIND,
+    WebhookDelivery,
     WebhookEndpoint,
     WebhookEventType,
     check_description,
     check_event_types,
     check_url,
     delivery_events,
+    delivery_of,
+    delivery_row,
+    message_id,
     new_secret,
 )
 from domain.policy import Access, Resource, require_scope, sees_webhook_endpoint
@@ -73,11 +78,13 @@ class WebhookEndpoints:
         *,
         allow_http_loopback: bool = False,
         new_secret: Callable[[], str] = new_secret,
+        delivery_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._allow_http_loopback = allow_http_loopback
         self._new_secret = new_secret
+        self._delivery_attempts = delivery_attempts
 
     async def create(
         self, principal: Principal, command: CreateWebhookEndpoint
@@ -183,6 +190,51 @@ class WebhookEndpoints:
             )
             await uow.commit()
         return WebhookEndpointCreated(endpoint, endpoint.secret)
+
+    async def resend(self, principal: Principal, delivery_id: uuid.UUID) -> WebhookDelivery:
+        """Send a delivery again, whatever became of it: a new ledger row with the same body
+        and the same ``webhook-id`` (receivers drop it if they had it), in the endpoint's FIFO
+        lane. Another tenant's delivery, or one whose endpoint is gone, is not found."""
+        require_scope(principal, Resource.WEBHOOKS, Access.WRITE)
+        async with self._unit_of_work() as uow:
+            original = await uow.provision_events.lock(delivery_id)
+            if original is None or original.kind != WEBHOOK_DELIVERY_KIND:
+                raise NotFound("no such webhook delivery", path=("id",))
+            try:
+                endpoint = await self._visible(
+                    uow, principal, uuid.UUID(original.payload["endpoint_id"])
+                )
+            except NotFound:
+                raise NotFound("no such webhook delivery", path=("id",)) from None
+            if not endpoint.enabled:
+                raise ValidationFailed(
+                    "the endpoint is disabled: enable it (updateWebhookEndpoint) first",
+                    path=("id",),
+                )
+            now = self._clock.now()
+            again = delivery_row(
+                endpoint.id,
+                original.payload["event_type"],
+                original.payload["message"],
+                now,
+                self._delivery_attempts,
+                original.subscription_id,
+                original.correlation_id,
+                webhook_id=message_id(original),
+            )
+            await uow.outbox.record(again)
+            await uow.audit.record(
+                AuditEntry.of(
+                    principal,
+                    "resendWebhookDelivery",
+                    "WebhookEndpoint",
+                    endpoint.id,
+                    now,
+                    after={"delivery": str(original.id), "resend": str(again.id)},
+                )
+            )
+            await uow.commit()
+        return delivery_of(again)
 
     async def get(self, principal: Principal, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         require_scope(principal, Resource.WEBHOOKS, Access.READ)

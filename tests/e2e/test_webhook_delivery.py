@@ -24,6 +24,7 @@ from persistence.ledger import PostgresOutbox
 
 import factories as f
 from fakes import FixedClock
+from graphql_client import GraphQL
 
 CHANGED = WebhookEventType.SUBSCRIPTION_CHANGED
 
@@ -262,3 +263,82 @@ async def test_an_endpoint_whose_last_events_all_died_is_disabled_with_an_email(
         )
         == 1
     )
+
+
+CREATE_ENDPOINT = """mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } secret errors { code } } }"""
+SELL = """mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) {
+  subscription { id } errors { code } } }"""
+DELIVERIES = """query($id: ID!, $status: ProvisionEventStatus) { node(id: $id) {
+  ... on WebhookEndpoint { deliveries(first: 10, status: $status) { totalCount edges { node {
+    id status responseCode latencyMs attempts maxAttempts nextAttemptAt lastAttemptAt
+    eventType eventId subscriptionId createdAt lastError } } } } } }"""
+RESEND = """mutation($id: ID!) { resendWebhookDelivery(input: {id: $id}) {
+  webhookDelivery { id status eventId attempts } errors { code path } } }"""
+
+
+async def test_deliveries_are_read_and_resent_through_graphql(
+    gql: GraphQL, clean_db: Database, hub: Hub, clock: FixedClock
+) -> None:
+    created = (
+        await gql(
+            CREATE_ENDPOINT,
+            input={"url": f"{hub.url}/in", "eventTypes": ["SUBSCRIPTION_CREATED"]},
+        )
+    )["data"]["createWebhookEndpoint"]
+    endpoint_id = created["webhookEndpoint"]["id"]
+    hub.reset(created["secret"])
+    sold = (
+        await gql(
+            SELL,
+            input={
+                "deployment": "GITLAB_COM",
+                "plan": "ULTIMATE",
+                "term": {
+                    "segments": [{"startDate": "2026-01-01", "endDate": "2029-01-01", "seats": 5}]
+                },
+                "newCustomer": {
+                    "company": "Acme",
+                    "contactName": "Ada",
+                    "contactEmail": "a@a.test",
+                },
+            },
+        )
+    )["data"]["createSubscription"]
+    pending = (await gql(DELIVERIES, id=endpoint_id))["data"]["node"]["deliveries"]
+    [edge] = pending["edges"]
+    assert edge["node"]["status"] == "PENDING"
+    assert edge["node"]["responseCode"] is None
+    assert edge["node"]["nextAttemptAt"] is not None
+
+    async with delivery_worker(clean_db, clock) as worker:
+        await worker.until_settled()
+        done = (await gql(DELIVERIES, id=endpoint_id))["data"]["node"]["deliveries"]
+        [delivery] = [e["node"] for e in done["edges"]]
+        assert delivery["status"] == "SUCCEEDED"
+        assert delivery["responseCode"] == 204
+        assert delivery["latencyMs"] >= 0
+        assert delivery["attempts"] == 1
+        assert delivery["nextAttemptAt"] is None
+        assert delivery["lastAttemptAt"] is not None
+        assert delivery["eventType"] == "SUBSCRIPTION_CREATED"
+        assert delivery["subscriptionId"] == sold["subscription"]["id"]
+        assert delivery["eventId"] == hub.received[0].webhook_id
+        failed = (await gql(DELIVERIES, id=endpoint_id, status="FAILED"))["data"]["node"]
+        assert failed["deliveries"]["totalCount"] == 0
+
+        resent = (await gql(RESEND, id=delivery["id"]))["data"]["resendWebhookDelivery"]
+        assert resent["errors"] == []
+        assert resent["webhookDelivery"]["status"] == "PENDING"
+        assert resent["webhookDelivery"]["eventId"] == delivery["eventId"]
+        assert resent["webhookDelivery"]["id"] != delivery["id"]
+        await worker.until_settled()
+    # The receiver got the same event twice, under one webhook-id, same body, both verified.
+    assert [r.webhook_id for r in hub.received] == [delivery["eventId"]] * 2
+    assert hub.received[0].verified == hub.received[1].verified
+    assert all(r.refusal is None for r in hub.received)
+    listed = (await gql(DELIVERIES, id=endpoint_id))["data"]["node"]["deliveries"]
+    assert listed["totalCount"] == 2
+    # A bad id is a clear error, not a 500.
+    bad = (await gql(RESEND, id="whd_nope"))["data"]["resendWebhookDelivery"]
+    assert [e["code"] for e in bad["errors"]] in (["INVALID_ID"], ["VALIDATION_FAILED"])

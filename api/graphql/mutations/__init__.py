@@ -32,6 +32,7 @@ from api.graphql.mutations.upsert_namespace import (
 from api.graphql.mutations.webhooks import (
     create_webhook_endpoint,
     delete_webhook_endpoint,
+    resend_webhook_delivery,
     rotate_webhook_secret,
     update_webhook_endpoint,
 )
@@ -160,6 +161,12 @@ class Mutation:
     delete_webhook_endpoint = strawberry.mutation(
         resolver=delete_webhook_endpoint,
         description="Delete an endpoint; rows already recorded for it are skipped.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
+    )
+    resend_webhook_delivery = strawberry.mutation(
+        resolver=resend_webhook_delivery,
+        description="Send a delivery again (any status): a new row with the same body and"
+        " `webhook-id`, so receivers that had it drop it.",
         extensions=needs(Resource.WEBHOOKS, Access.WRITE),
     )
     rotate_webhook_secret = strawberry.mutation(
