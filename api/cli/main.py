@@ -23,6 +23,7 @@ from api.cli.licenses import license_public_key, license_read
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
+from api.cli.webhooks import add_webhooks_parser, webhooks_cli
 from api.http.logs import configure_logging
 from api.settings import Settings, SettingsError, unknown_variables
 
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "config", help="print the effective settings and where each came from (secrets masked)"
     )
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
+    add_webhooks_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     args = parser.parse_args(argv)
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_client(settings, args)
     if args.command == "user":
         return create_user(settings, args)
+    if args.command == "webhooks":
+        return webhooks_cli(settings, args)
     if args.command == "license":
         if args.license_command == "public-key":
             return license_public_key(settings)
