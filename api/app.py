@@ -37,7 +37,7 @@ from api.rest.seat_links import seat_links_endpoint
 from api.settings import Settings
 from api.worker.in_request import TrialProvisioning
 from api.worker.loop import Worker, WorkerRegistry, new_owner_id
-from api.worker.process import worker_config
+from api.worker.process import transition_webhooks, worker_config
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
 from auth.keys import KeyRing, load_or_create
@@ -131,6 +131,7 @@ def trial_provisioning(
         worker_config(settings),
         clock,
         owner=f"request:{new_owner_id()}",
+        follow_ups=transition_webhooks(db, clock, settings),
     )
     return TrialProvisioning(db, worker, timeout)
 

@@ -95,21 +95,32 @@ class Commands:
                 unit_of_work, clock, webhook_attempts=webhook_attempts
             ),
             cancel_subscription=CancelSubscriptionHandler(unit_of_work, clock, webhook_attempts),
-            renew_subscription=RenewSubscriptionHandler(unit_of_work, clock),
-            change_subscription=ChangeSubscriptionHandler(unit_of_work, clock),
+            renew_subscription=RenewSubscriptionHandler(unit_of_work, clock, webhook_attempts),
+            change_subscription=ChangeSubscriptionHandler(unit_of_work, clock, webhook_attempts),
             rotate_activation_code=RotateActivationCodeHandler(unit_of_work, clock),
-            activate_subscription=ActivateSubscriptionHandler(unit_of_work, clock, signer),
-            issue_offline_license=IssueOfflineLicenseHandler(unit_of_work, clock, signer),
-            start_self_managed_trial=StartSelfManagedTrialHandler(unit_of_work, clock),
+            activate_subscription=ActivateSubscriptionHandler(
+                unit_of_work, clock, signer, webhook_attempts
+            ),
+            issue_offline_license=IssueOfflineLicenseHandler(
+                unit_of_work, clock, signer, webhook_attempts
+            ),
+            start_self_managed_trial=StartSelfManagedTrialHandler(
+                unit_of_work, clock, webhook_attempts=webhook_attempts
+            ),
             namespaces=LinkNamespaceHandler(unit_of_work, clock),
             namespace_keeping=NamespaceKeeping(unit_of_work, clock),
-            trials=Trials(unit_of_work, clock),
+            trials=Trials(unit_of_work, clock, webhook_attempts=webhook_attempts),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
-            resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
-            report_usage=ReportUsageHandler(unit_of_work, clock, signer),
+            resolve_provision_event=ResolveProvisionEventHandler(
+                unit_of_work, clock, webhook_attempts
+            ),
+            report_usage=ReportUsageHandler(unit_of_work, clock, signer, webhook_attempts),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
             webhooks=WebhookEndpoints(
-                unit_of_work, clock, allow_http_loopback=webhooks_allow_http_loopback
+                unit_of_work,
+                clock,
+                allow_http_loopback=webhooks_allow_http_loopback,
+                delivery_attempts=webhook_attempts,
             ),
             partners=Partners(unit_of_work, clock),
             transfer_subscription=TransferSubscriptionHandler(unit_of_work, clock),

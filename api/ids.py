@@ -24,6 +24,7 @@ PREFIXES = {
     "WebhookEndpoint": "whe",
     "MarketplaceOffer": "mko",
     "MarketplaceInboxEntry": "mki",
+    "WebhookDelivery": "whd",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

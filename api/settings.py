@@ -291,6 +291,13 @@ class Settings:
     webhooks_allow_http_loopback: bool = False
     """Development and tests: accept ``http://`` webhook URLs to loopback addresses (else
     https only)."""
+    webhook_timeout_seconds: float = 15.0
+    """How long one delivery attempt may take (connect, send, answer)."""
+    webhook_disable_after: int = 10
+    """Disable an endpoint whose last this many events all failed permanently (0: never)."""
+    webhook_staff_email: str | None = None
+    """Who is emailed when a partner's or a global endpoint is disabled (a customer's
+    endpoint: the customer's contact)."""
     webhook_retry_hours: float = 24.0
     """How long a failing webhook delivery is retried (its attempts follow from the ledger's
     backoff: ``webhook_attempts``)."""
@@ -507,6 +514,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_AZURE_CLIENT_SECRET", "azure_client_secret", _text, _masked),
     Variable("PROVISION_AZURE_WEBHOOK_BEARER", "azure_webhook_bearer", _text, _masked),
     Variable("PROVISION_STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", _text, _masked),
+    Variable(
+        "PROVISION_WEBHOOK_TIMEOUT_SECONDS", "webhook_timeout_seconds", _number(0, above=True)
+    ),
+    Variable("PROVISION_WEBHOOK_DISABLE_AFTER", "webhook_disable_after", _integer(0)),
+    Variable("PROVISION_WEBHOOK_STAFF_EMAIL", "webhook_staff_email", _text),
 )
 """Every variable Settings reads (``provision config`` prints them in this order)."""
 

@@ -296,10 +296,17 @@ class WebhookEndpointRepository(Protocol):
         ...
 
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> Sequence[WebhookEndpoint]:
         """Enabled endpoints that asked for ``event_type`` and own the subscription's
         customer, its partner, or are global."""
+        ...
+
+    async def recent_outcomes(
+        self, endpoint_id: uuid.UUID, limit: int, excluding: uuid.UUID | None = None
+    ) -> Sequence[str]:
+        """The ledger statuses of the endpoint's ``limit`` newest finished deliveries
+        (SUCCEEDED, DEAD or RESOLVED), newest first, leaving out the row ``excluding``."""
         ...
 
 

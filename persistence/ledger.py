@@ -42,21 +42,45 @@ _INSERT_ONCE = (
     " DO NOTHING RETURNING id"
 )
 
-# The CTE picks and locks the rows; SKIP LOCKED lets concurrent claimers pass over each
-# other's picks instead of waiting, so no two claims return the same row. MATERIALIZED: an
+# The CTEs pick and lock the rows (waiting ones by the partial index provision_event_due, in
+# due order, and expired leases by provision_event_leased: two scans that each stop at the
+# limit, where one OR-ed condition would scan the table); SKIP LOCKED lets concurrent
+# claimers pass over each other's picks instead of waiting, so no two claims return the same
+# row. A row locked but not among the first $3 is left as it was. MATERIALIZED: an
 # `id IN (subquery with LIMIT)` may be evaluated again by the UPDATE under concurrency and
 # take more rows than the limit. A RUNNING row on an expired lease with no attempt left is not
 # reclaimed: the clean-up job gives it up. $4 is the clock's now, $2 now + lease; $5 the
 # kinds the claiming worker can run (NULL: any).
+# FIFO lanes: a row whose payload names a lane (``fifo``, a webhook delivery's endpoint and
+# subscription) is not taken while an older row (smaller UUIDv7 id) of the same lane is
+# PENDING, RUNNING or FAILED; it goes once that one SUCCEEDED, went DEAD or was RESOLVED. A
+# concurrent claimer sees the older row unfinished too (committed or not), so no two rows of
+# a lane run at once (the partial index provision_event_fifo keeps this cheap).
+_FIFO_FREE = """((e0.payload->>'fifo') IS NULL OR NOT EXISTS (
+            SELECT 1 FROM provision_event older
+             WHERE (older.payload->>'fifo') = (e0.payload->>'fifo') AND older.id < e0.id
+               AND older.status IN ('PENDING', 'RUNNING', 'FAILED')))"""
+
 _CLAIM = f"""
-WITH due AS MATERIALIZED (
-       SELECT id AS due_id FROM provision_event
-        WHERE ((status IN ('PENDING', 'FAILED') AND next_attempt_at <= $4)
-               OR (status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts))
+WITH lost AS MATERIALIZED (
+       SELECT id AS due_id, next_attempt_at FROM provision_event
+        WHERE status = 'RUNNING' AND lease_until < $4 AND attempts < max_attempts
           AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
+        ORDER BY lease_until
+        LIMIT $3
+          FOR UPDATE SKIP LOCKED),
+     waiting AS MATERIALIZED (
+       SELECT id AS due_id, next_attempt_at FROM provision_event e0
+        WHERE status IN ('PENDING', 'FAILED') AND next_attempt_at <= $4
+          AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
+          AND {_FIFO_FREE}
         ORDER BY next_attempt_at
         LIMIT $3
-          FOR UPDATE SKIP LOCKED)
+          FOR UPDATE SKIP LOCKED),
+     due AS (
+       SELECT due_id FROM (SELECT * FROM lost UNION ALL SELECT * FROM waiting) picked
+        ORDER BY next_attempt_at
+        LIMIT $3)
 UPDATE provision_event e
    SET status = 'RUNNING', lease_owner = $1, lease_until = $2,
        attempts = e.attempts + 1, updated_at = $4

@@ -19,7 +19,7 @@ from domain.model.partner import Partner
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
-from domain.model.webhook import WebhookEndpoint
+from domain.model.webhook import WebhookDelivery, WebhookEndpoint
 from domain.policy import Resource
 from domain.principal import Principal, PrincipalKind
 from persistence.derived import status_condition
@@ -41,7 +41,7 @@ from persistence.mappers import (
     usage_report_from_row,
 )
 from persistence.repositories.partners import PostgresPartners
-from persistence.repositories.webhooks import PostgresWebhookEndpoints
+from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView
 
@@ -125,6 +125,20 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
             list(customer_ids),
         )
         return {row["customer"]: Role(row["role"]) for row in rows}
+
+    async def webhook_deliveries(
+        self, endpoint_id: uuid.UUID, first: int, after: uuid.UUID | None, status: str | None
+    ) -> Page[WebhookDelivery]:
+        """An endpoint's deliveries (the caller has already been shown the endpoint)."""
+        return await PostgresWebhookDeliveries(self._db).for_endpoint(
+            endpoint_id, first, after, status
+        )
+
+    async def count_webhook_deliveries(self, endpoint_id: uuid.UUID, status: str | None) -> int:
+        return await PostgresWebhookDeliveries(self._db).count_for_endpoint(endpoint_id, status)
+
+    async def webhook_delivery(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        return await PostgresWebhookDeliveries(self._db).get(delivery_id)
 
     # --- subscriptions ---------------------------------------------------------------------
 

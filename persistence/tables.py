@@ -314,6 +314,19 @@ class ChannelTransfer(Table, tablename="channel_transfer"):
     channel_transfer_applied_when_applied = Check("(status = 'APPLIED') = (applied_at IS NOT NULL)")
 
 
+class WebhookDeliveryResult(Table, tablename="webhook_delivery_result"):
+    """The last attempt of a webhook delivery (its WEBHOOK_DELIVERY ledger row has the same
+    id): what the receiver answered and how long it took. The row's status, attempts and next
+    attempt are the ledger's."""
+
+    id = UUID(primary_key=True)
+    endpoint_id = UUID()
+    status_code = Integer(null=True, default=None)
+    """None when no answer came (timeout, network error, refused address)."""
+    latency_ms = Integer(null=True, default=None)
+    attempted_at = Timestamptz()
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -333,4 +346,5 @@ TABLES: list[type[Table]] = [
     WebhookEndpoint,
     Partner,
     ChannelTransfer,
+    WebhookDeliveryResult,
 ]

@@ -26,7 +26,7 @@ BUSINESS_TABLES = (
     " subscription, membership, namespace, customer, partner,"
     " marketplace_inbox, marketplace_link, marketplace_offer"
 )
-LEDGER_TABLES = "provision_event, scheduled_job_run"
+LEDGER_TABLES = "provision_event, scheduled_job_run, webhook_delivery_result"
 # The OAuth tables but the signing keys (the session's app holds its key ring).
 AUTH_TABLES = (
     "auth_failed_attempt, auth_refresh_token, auth_authorization_code, auth_token_family,"

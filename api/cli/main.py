@@ -26,6 +26,7 @@ from api.cli.partners import create_partner, list_partners
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
+from api.cli.webhooks import add_webhooks_parser, webhooks_cli
 from api.http.logs import configure_logging
 from api.http.tracing import TracingUnavailable
 from api.http.tracing import check_available as check_tracing
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
     add_marketplace_parser(commands)
+    add_webhooks_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_user(settings, args)
     if args.command == "marketplace":
         return run_marketplace(settings, args)
+    if args.command == "webhooks":
+        return webhooks_cli(settings, args)
     if args.command == "license":
         if args.license_command == "public-key":
             return license_public_key(settings)

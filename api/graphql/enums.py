@@ -138,29 +138,52 @@ class ProvisionEventStatus(Enum):
 )
 class WebhookEventType(Enum):
     SUBSCRIPTION_CREATED = strawberry.enum_value(
-        "SUBSCRIPTION_CREATED", description="`subscription.created`: a sale was recorded."
+        "SUBSCRIPTION_CREATED",
+        description="`subscription.created`: a sale was recorded.",
     )
     SUBSCRIPTION_CHANGED = strawberry.enum_value(
-        "SUBSCRIPTION_CHANGED", description="`subscription.changed` (not emitted yet)."
+        "SUBSCRIPTION_CHANGED",
+        description="`subscription.changed`: seats or auto-renew changed.",
     )
     SUBSCRIPTION_RENEWED = strawberry.enum_value(
-        "SUBSCRIPTION_RENEWED", description="`subscription.renewed` (not emitted yet)."
+        "SUBSCRIPTION_RENEWED",
+        description="`subscription.renewed`: a new term was added.",
     )
     SUBSCRIPTION_CANCELLED = strawberry.enum_value(
         "SUBSCRIPTION_CANCELLED",
         description="`subscription.cancelled`: cancelled now or at period end.",
     )
     LICENSE_ISSUED = strawberry.enum_value(
-        "LICENSE_ISSUED", description="`license.issued` (not emitted yet)."
+        "LICENSE_ISSUED",
+        description="`license.issued`: a new license was signed (never the key).",
+    )
+    INSTANCE_ACTIVATED = strawberry.enum_value(
+        "INSTANCE_ACTIVATED",
+        description="`instance.activated`: a self-managed instance activated the subscription.",
     )
     TRIAL_STARTED = strawberry.enum_value(
-        "TRIAL_STARTED", description="`trial.started` (not emitted yet)."
+        "TRIAL_STARTED",
+        description="`trial.started`: a namespace or self-managed trial began.",
+    )
+    TRIAL_ENDED = strawberry.enum_value(
+        "TRIAL_ENDED",
+        description="`trial.ended`: a namespace trial ended and its plan reverts.",
     )
     NAMESPACE_PROVISIONED = strawberry.enum_value(
-        "NAMESPACE_PROVISIONED", description="`namespace.provisioned` (not emitted yet)."
+        "NAMESPACE_PROVISIONED",
+        description="`namespace.provisioned`: GitLab.com took a namespace's plan.",
     )
     PROVISIONING_FAILED = strawberry.enum_value(
-        "PROVISIONING_FAILED", description="`provisioning.failed` (not emitted yet)."
+        "PROVISIONING_FAILED",
+        description="`provisioning.failed`: a provisioning step went DEAD.",
+    )
+    PROVISIONING_RESOLVED = strawberry.enum_value(
+        "PROVISIONING_RESOLVED",
+        description="`provisioning.resolved`: staff resolved a failed provisioning step.",
+    )
+    USAGE_OVER_SEATS = strawberry.enum_value(
+        "USAGE_OVER_SEATS",
+        description="`usage.over_seats`: usage first exceeded the seats in a term.",
     )
 
 

@@ -43,7 +43,11 @@ from api.graphql.types.nodes import (
 )
 from api.graphql.types.provision_event import provision_event_node
 from api.graphql.types.viewer import Viewer, viewer_of
-from api.graphql.types.webhook import WebhookEndpointNode, webhook_endpoint_node
+from api.graphql.types.webhook import (
+    WebhookEndpointNode,
+    webhook_delivery_node,
+    webhook_endpoint_node,
+)
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.model.enums import Deployment as DomainDeployment
@@ -91,6 +95,7 @@ _NODE_RESOURCES = {
     "WebhookEndpoint": Resource.WEBHOOKS,
     "MarketplaceOffer": Resource.MARKETPLACES,
     "MarketplaceInboxEntry": Resource.MARKETPLACES,
+    "WebhookDelivery": Resource.WEBHOOKS,
 }
 
 
@@ -143,6 +148,15 @@ async def resolve_node(info: Info, value: str) -> Node | None:
         return webhook_endpoint_node(endpoint)
     if type_name in ("MarketplaceOffer", "MarketplaceInboxEntry"):
         return await marketplace_node(info, type_name, local_id)
+    if type_name == "WebhookDelivery":
+        delivery = await info.context.read.webhook_delivery(local_id)
+        if delivery is None:
+            return None
+        try:  # visible with its endpoint, and only then
+            await info.context.commands.webhooks.get(info.context.principal, delivery.endpoint_id)
+        except NotFound:
+            return None
+        return webhook_delivery_node(delivery)
     return None
 
 

@@ -13,7 +13,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,10 @@ logger = logging.getLogger("provision.worker")
 
 JobBody = Callable[[datetime], Awaitable[None]]
 """A scheduled job's body; it receives the due time it runs for."""
+
+FollowUps = Callable[[ProvisionEvent], Awaitable[Sequence[ProvisionEvent]]]
+"""Rows to record with a row's outcome (SUCCEEDED or DEAD), in the same transaction: the
+webhook events a ledger transition causes (``domain.use_cases.webhooks``)."""
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@]*@)?([^/\s?#'\"]+)[^\s'\"]*")
@@ -88,6 +92,8 @@ class WorkerRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.jobs: dict[str, ScheduledJob] = {}
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+        """What the process closes when the worker stops (clients handlers own)."""
 
     def register(self, kind: str, handler: Handler) -> None:
         """Run ``handler`` for events of ``kind`` (one handler per kind)."""
@@ -117,6 +123,7 @@ class Worker:
         *,
         owner: str | None = None,
         random_source: Callable[[], float] = random.random,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self.ledger = ledger
         self.job_runs = job_runs
@@ -125,6 +132,7 @@ class Worker:
         self.clock = clock
         self.owner = owner or new_owner_id()
         self._random = random_source
+        self._follow_ups = follow_ups
         self._in_flight: dict[uuid.UUID, tuple[ProvisionEvent, asyncio.Task[None]]] = {}
         self._jobs_in_flight: set[asyncio.Task[None]] = set()
         self._last_due: dict[str, datetime] = {}
@@ -273,20 +281,31 @@ class Worker:
         except Exception as failure:
             # A handler's exception with ``final = True`` says no other attempt can succeed.
             final = getattr(failure, "final", False) is True
+            wait = getattr(failure, "retry_after", None)
             seconds = time.perf_counter() - started
-            await self._record_failure(event, describe_error(failure), final=final)
+            await self._record_failure(
+                event,
+                describe_error(failure),
+                wait if isinstance(wait, timedelta) else None,
+                final=final,
+            )
             dead = event.status is ProvisionStatus.DEAD
             observe_step(event.kind, "dead" if dead else "failed", seconds)
             return
         observe_step(event.kind, "succeeded", time.perf_counter() - started)
         event.succeed(self.owner, now=self.clock.now())
-        if await self.ledger.finish(event, self.owner):
+        if await self.ledger.finish(event, self.owner, await self._follow_ups_of(event)):
             logger.debug("%s %s succeeded (attempt %d)", event.kind, event.id, event.attempts)
         else:
             logger.warning("%s %s succeeded after its lease was lost", event.kind, event.id)
 
     async def _record_failure(
-        self, event: ProvisionEvent, error: str, *, final: bool = False
+        self,
+        event: ProvisionEvent,
+        error: str,
+        retry_after: timedelta | None = None,
+        *,
+        final: bool = False,
     ) -> None:
         now = self.clock.now()
         delay = backoff_delay(
@@ -295,12 +314,16 @@ class Worker:
             cap=self.config.backoff_max,
             random=self._random,
         )
+        if retry_after is not None:
+            # The peer said when to come back (a webhook receiver's Retry-After): not sooner.
+            delay = max(delay, retry_after)
         event.fail(self.owner, error, now=now, delay=delay, final=final)
         follow_ups = []
         if event.status is ProvisionStatus.DEAD:
             alert = event.alert(now=now, max_attempts=self.config.max_attempts)
             if alert is not None:
                 follow_ups.append(alert)
+            follow_ups.extend(await self._follow_ups_of(event))
         if not await self.ledger.finish(event, self.owner, follow_ups):
             logger.warning("%s %s failed after its lease was lost", event.kind, event.id)
         elif event.status is ProvisionStatus.DEAD:
@@ -323,6 +346,17 @@ class Worker:
                 event.next_attempt_at.isoformat(),
                 error,
             )
+
+    async def _follow_ups_of(self, event: ProvisionEvent) -> list[ProvisionEvent]:
+        """What the outcome of ``event`` causes; a failure to work it out is logged and
+        never changes the outcome itself."""
+        if self._follow_ups is None:
+            return []
+        try:
+            return list(await self._follow_ups(event))
+        except Exception:
+            logger.exception("the follow-ups of %s %s were not recorded", event.kind, event.id)
+            return []
 
     async def _heartbeat(self) -> None:
         """Renew the leases of running steps every third of a lease (during the shutdown grace

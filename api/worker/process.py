@@ -24,13 +24,13 @@ from api.worker.handlers import (
     failure_burst_job,
     give_up_lost_rows_job,
 )
-from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
+from api.worker.loop import FollowUps, JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
 from domain.model.email import EMAIL_KIND
 from domain.model.marketplace import MARKETPLACE_EVENT_KIND, Marketplace, MarketplacePeer
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
-from domain.model.webhook import WEBHOOK_DELIVERY_KIND
+from domain.model.webhook import PROVISIONING_KINDS, WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
@@ -41,6 +41,7 @@ from domain.use_cases.marketplace import ApplyMarketplaceOrder
 from domain.use_cases.renew_subscription import RenewSubscriptionHandler
 from domain.use_cases.transfer_subscription import ApplyDueTransfers
 from domain.use_cases.trials import Trials
+from domain.use_cases.webhooks import EndpointHealth, ledger_transition_webhooks
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
 from integrations.email.handler import email_handler
@@ -58,11 +59,12 @@ from integrations.marketplaces.azure import AzurePeer, configured_client
 from integrations.marketplaces.handler import AfterApplied, marketplace_event_handler
 from integrations.marketplaces.stripe import StripePeer
 from integrations.webhooks.delivery import webhook_delivery_handler
+from integrations.webhooks.egress import guarded_client
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.marketplace import PostgresMarketplaceInbox, PostgresMarketplaceLinks
 from persistence.outbound import license_key, save_payload
-from persistence.repositories import PostgresWebhookEndpoints
+from persistence.repositories import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
@@ -81,6 +83,21 @@ class WorkerContext:
 
 
 Plugin = Callable[[WorkerRegistry, WorkerContext], None]
+
+
+def transition_webhooks(db: Database, clock: Clock, settings: Settings) -> FollowUps:
+    """The worker's follow-ups: the webhook deliveries a ledger row's outcome causes
+    (``namespace.provisioned``, ``provisioning.failed``), recorded with that outcome."""
+
+    async def follow_ups(event: ProvisionEvent) -> list[ProvisionEvent]:
+        if event.kind not in PROVISIONING_KINDS:
+            return []  # most rows (deliveries, emails): no transaction opened for nothing
+        async with PostgresUnitOfWork(db) as uow:  # reads only; rolled back
+            return await ledger_transition_webhooks(
+                uow, event, clock.now(), settings.webhook_attempts
+            )
+
+    return follow_ups
 
 
 def worker_config(settings: Settings) -> WorkerConfig:
@@ -109,12 +126,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry = WorkerRegistry()
     registry.register(ALERT_KIND, alert_handler(context.http, context.settings.alert_webhook_url))
     registry.register(HTTP_PING_KIND, http_ping_handler(context.http))
-    registry.register(
-        WEBHOOK_DELIVERY_KIND,
-        webhook_delivery_handler(
-            context.http, PostgresWebhookEndpoints(context.db).get, context.clock
-        ),
-    )
+    register_webhooks(registry, context)
     registry.register_job(
         GIVE_UP_LOST_ROWS_JOB,
         max(context.config.lease, timedelta(seconds=1)),
@@ -145,13 +157,53 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     return registry
 
 
+def webhook_health(context: WorkerContext) -> EndpointHealth:
+    settings = context.settings
+    return EndpointHealth(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        threshold=settings.webhook_disable_after,
+        staff_email=settings.webhook_staff_email,
+        max_attempts=settings.ledger_max_attempts,
+    )
+
+
+def register_webhooks(
+    registry: WorkerRegistry, context: WorkerContext, http: httpx.AsyncClient | None = None
+) -> None:
+    """WEBHOOK_DELIVERY on its own client: the SSRF guard, keep-alive, the per-attempt
+    timeout (``http``: the caller's, which must be as guarded)."""
+    settings = context.settings
+    client = http or guarded_client(
+        allow_loopback=settings.webhooks_allow_http_loopback,
+        timeout=settings.webhook_timeout_seconds,
+        max_connections=context.config.concurrency * 2,
+    )
+    registry.register(
+        WEBHOOK_DELIVERY_KIND,
+        webhook_delivery_handler(
+            client,
+            PostgresWebhookEndpoints(context.db).get,
+            context.clock,
+            record_result=PostgresWebhookDeliveries(context.db).record_result,
+            health=webhook_health(context),
+        ),
+    )
+    if http is None:
+        registry.closers.append(client.aclose)
+
+
 TRIAL_EXPIRY_JOB = "trials.expire"
 
 
 def trial_expiry_job(context: WorkerContext) -> JobBody:
     """Ends trials whose time has passed: each due minute, at most once across workers (the
     job claim), and each trial once even if two runs overlap (the trial claim)."""
-    trials = Trials(lambda: PostgresUnitOfWork(context.db), context.clock)
+    trials = Trials(
+        lambda: PostgresUnitOfWork(context.db),
+        context.clock,
+        webhook_attempts=context.settings.webhook_attempts,
+    )
 
     async def run(due: datetime) -> None:
         await trials.expire(context.clock.today())
@@ -351,6 +403,7 @@ async def run_worker(
                 build_registry(context),
                 config,
                 context.clock,
+                follow_ups=transition_webhooks(db, context.clock, settings),
             )
             print(
                 f"worker {worker.owner} started: kinds {sorted(worker.registry.handlers)},"
@@ -358,7 +411,11 @@ async def run_worker(
                 file=sys.stderr,
                 flush=True,
             )
-            await worker.run(stop)
+            try:
+                await worker.run(stop)
+            finally:
+                for close in worker.registry.closers:
+                    await close()
             print(
                 f"worker {worker.owner} stopped: ran {worker.steps_run} steps",
                 file=sys.stderr,

@@ -37,6 +37,7 @@ class EmailTemplate(StrEnum):
     SUBSCRIPTION_EXPIRING = "subscription_expiring"
     SUBSCRIPTION_CANCELLED = "subscription_cancelled"
     SEAT_OVERAGE = "seat_overage"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
 
 
 def email_event(

@@ -39,16 +39,22 @@ class WebhookEventType(StrEnum):
     SUBSCRIPTION_RENEWED = "subscription.renewed"
     SUBSCRIPTION_CANCELLED = "subscription.cancelled"
     LICENSE_ISSUED = "license.issued"
+    INSTANCE_ACTIVATED = "instance.activated"
     TRIAL_STARTED = "trial.started"
+    TRIAL_ENDED = "trial.ended"
     NAMESPACE_PROVISIONED = "namespace.provisioned"
     PROVISIONING_FAILED = "provisioning.failed"
+    PROVISIONING_RESOLVED = "provisioning.resolved"
+    USAGE_OVER_SEATS = "usage.over_seats"
 
 
-EMITTED = frozenset(
-    {WebhookEventType.SUBSCRIPTION_CREATED, WebhookEventType.SUBSCRIPTION_CANCELLED}
-)
-"""The types recorded so far; the others are in the catalogue (an endpoint may ask for them)
-but nothing emits them yet."""
+EMITTED = frozenset(WebhookEventType)
+"""Every type of the catalogue is emitted (docs/webhooks.md names the emitter of each)."""
+
+PROVISIONING_KINDS = frozenset({"NAMESPACE_PROVISION"})
+"""Ledger kinds whose end is an event: a row of these going DEAD is ``provisioning.failed``
+(and its resolution ``provisioning.resolved``); a NAMESPACE_PROVISION that succeeds is
+``namespace.provisioned``. Deliveries, emails and alerts are not provisioning."""
 
 
 def new_secret(random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
@@ -87,6 +93,27 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def address_refusal(address: str, *, allow_loopback: bool = False) -> str | None:
+    """Why a delivery may not connect to ``address`` (an IP), or None when it may: only
+    public unicast addresses, and loopback where development allows it (the SSRF guard)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None if allow_loopback else "loopback"
+    for name, refused in (
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("not global", not ip.is_global),
+    ):
+        if refused:
+            return name
+    return None
 
 
 def check_event_types(values: Iterable[str]) -> tuple[WebhookEventType, ...]:
@@ -165,7 +192,7 @@ class WebhookEndpoint:
         return self.customer_id is None and self.partner_id is None
 
     def hears(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> bool:
         """Whether an event about a subscription of ``customer_id`` (sold by ``partner_id``)
         goes here: enabled, asked for, and the subscription is the owner's."""
@@ -176,6 +203,50 @@ class WebhookEndpoint:
         if self.partner_id is not None:
             return self.partner_id == partner_id
         return True
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """A delivery as its endpoint's owner reads it: the ledger row (status, attempts, next
+    attempt) and its last attempt's answer."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_type: str
+    webhook_id: str
+    status: str
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_error: str | None
+    subscription_id: uuid.UUID | None
+    status_code: int | None
+    latency_ms: int | None
+    attempted_at: datetime | None
+
+
+def delivery_of(event: ProvisionEvent) -> WebhookDelivery:
+    """A delivery row as its owner reads it (before any attempt's answer is known)."""
+    return WebhookDelivery(
+        id=event.id,
+        endpoint_id=uuid.UUID(event.payload["endpoint_id"]),
+        event_type=event.payload["event_type"],
+        webhook_id=message_id(event),
+        status=event.status.value,
+        attempts=event.attempts,
+        max_attempts=event.max_attempts,
+        next_attempt_at=event.next_attempt_at if event.status.value in _OPEN else None,
+        created_at=event.created_at,
+        last_error=event.last_error,
+        subscription_id=event.subscription_id,
+        status_code=None,
+        latency_ms=None,
+        attempted_at=None,
+    )
+
+
+_OPEN = frozenset({"PENDING", "RUNNING", "FAILED"})
 
 
 def message(event_type: WebhookEventType, at: datetime, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,8 +265,16 @@ def body_of(payload: Mapping[str, Any]) -> str:
 
 
 def message_id(event: ProvisionEvent) -> str:
-    """``webhook-id``: the delivery row's id, stable across retries (no ``.`` in it)."""
-    return f"msg_{event.id.hex}"
+    """``webhook-id``: the delivery row's id, stable across retries (no ``.`` in it); a
+    re-send (a new row) carries the id of the delivery it repeats, so receivers dedupe it."""
+    repeated = event.payload.get("webhook_id")
+    return repeated if isinstance(repeated, str) else f"msg_{event.id.hex}"
+
+
+def fifo_key(endpoint_id: uuid.UUID, subscription_id: uuid.UUID | None) -> str | None:
+    """The ledger's FIFO lane of a delivery (``payload.fifo``): one per endpoint and
+    subscription. A row is not claimed while an older row of its lane is unfinished."""
+    return None if subscription_id is None else f"{endpoint_id}:{subscription_id}"
 
 
 def signed_content(msg_id: str, timestamp: int, body: str) -> bytes:
@@ -210,7 +289,7 @@ def delivery_events(
     event_type: WebhookEventType,
     data: Mapping[str, Any],
     *,
-    customer_id: uuid.UUID,
+    customer_id: uuid.UUID | None,
     partner_id: str | None,
     now: datetime,
     max_attempts: int,
@@ -218,20 +297,47 @@ def delivery_events(
     correlation_id: str | None = None,
 ) -> list[ProvisionEvent]:
     """One ledger row per endpoint that hears the event. The row names its endpoint; the
-    secret stays on the endpoint (the worker reads it when it signs), never in a payload."""
+    secret stays on the endpoint (the worker reads it when it signs), never in a payload.
+    An event about a subscription carries its FIFO lane (``fifo_key``)."""
     body = message(event_type, now, data)
     return [
-        ProvisionEvent.new(
-            WEBHOOK_DELIVERY_KIND,
-            {"endpoint_id": str(e.id), "event_type": event_type.value, "message": body},
-            now=now,
-            max_attempts=max_attempts,
-            subscription_id=subscription_id,
-            correlation_id=correlation_id,
-        )
+        delivery_row(e.id, event_type, body, now, max_attempts, subscription_id, correlation_id)
         for e in endpoints
         if e.hears(event_type, customer_id, partner_id)
     ]
+
+
+def delivery_row(
+    endpoint_id: uuid.UUID,
+    event_type: WebhookEventType | str,
+    body: Mapping[str, Any],
+    now: datetime,
+    max_attempts: int,
+    subscription_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
+    *,
+    webhook_id: str | None = None,
+) -> ProvisionEvent:
+    """The WEBHOOK_DELIVERY row sending ``body`` to one endpoint (``webhook_id``: a re-send
+    of an earlier delivery keeps its ``webhook-id``)."""
+    payload: dict[str, Any] = {
+        "endpoint_id": str(endpoint_id),
+        "event_type": str(event_type),
+        "message": dict(body),
+    }
+    lane = fifo_key(endpoint_id, subscription_id)
+    if lane is not None:
+        payload["fifo"] = lane
+    if webhook_id is not None:
+        payload["webhook_id"] = webhook_id
+    return ProvisionEvent.new(
+        WEBHOOK_DELIVERY_KIND,
+        payload,
+        now=now,
+        max_attempts=max_attempts,
+        subscription_id=subscription_id,
+        correlation_id=correlation_id,
+    )
 
 
 def attempts_for(span: timedelta, *, base: timedelta, cap: timedelta) -> int:

@@ -32,10 +32,12 @@ from domain.model.instance import Instance, parse_instance_identifier
 from domain.model.license import License
 from domain.model.provision_event import ProvisionEvent
 from domain.model.subscription import Subscription, Term
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.licensing import issue_current_license
+from domain.use_cases.webhooks import record_webhooks
 
 OPERATION = "activateSubscription"
 LICENSE_EMAIL_ATTEMPTS = 8
@@ -63,11 +65,16 @@ class Activated:
 
 class ActivateSubscriptionHandler:
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], clock: Clock, signer: LicenseSigner
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        signer: LicenseSigner,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._signer = signer
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(self, command: ActivateSubscription) -> Activated:
         # The code is the credential, and its format is checked before anything is looked up.
@@ -167,6 +174,21 @@ class ActivateSubscriptionHandler:
                     idempotency_key=command.idempotency_key,
                 )
             )
+            await record_webhooks(
+                uow,
+                WebhookEventType.INSTANCE_ACTIVATED,
+                subscription,
+                now,
+                {
+                    "instance": {
+                        "id": str(instance.id),
+                        "hostname": instance.hostname,
+                        "gitlab_version": instance.gitlab_version,
+                        "activated_at": now.isoformat().replace("+00:00", "Z"),
+                    }
+                },
+                max_attempts=self._webhook_attempts,
+            )
         issued = await issue_current_license(
             uow,
             self._signer,
@@ -177,6 +199,7 @@ class ActivateSubscriptionHandler:
             operation=OPERATION,
             instance_id=instance.id,
             idempotency_key=command.idempotency_key,
+            webhook_attempts=self._webhook_attempts,
         )
         if issued.created_at == now:  # newly signed: deliver it by email too
             await uow.outbox.record(_license_email(subscription, customer, issued, instance, now))

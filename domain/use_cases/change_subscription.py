@@ -11,9 +11,11 @@ from typing import Any
 from domain.errors import ValidationFailed
 from domain.model.channel_policy import SubscriptionAction
 from domain.model.subscription import Subscription
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.subscription_changes_shared import Changed, run_subscription_change
+from domain.use_cases.webhooks import record_webhooks
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,15 @@ def _actions(command: ChangeSubscription) -> tuple[SubscriptionAction, ...]:
 
 
 class ChangeSubscriptionHandler:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(self, principal: Principal, command: ChangeSubscription) -> Changed:
         if command.seats is None and command.auto_renew is None:
@@ -58,6 +66,13 @@ class ChangeSubscriptionHandler:
                         path=("autoRenew",),
                     )
                 sub.auto_renew = command.auto_renew
+            await record_webhooks(
+                uow,
+                WebhookEventType.SUBSCRIPTION_CHANGED,
+                sub,
+                now,
+                max_attempts=self._webhook_attempts,
+            )
             return {}
 
         return await run_subscription_change(

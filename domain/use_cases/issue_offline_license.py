@@ -11,6 +11,7 @@ from domain.errors import NotFound, SubscriptionNotActive, ValidationFailed
 from domain.model.enums import Deployment, LicensingMode, SubscriptionStatus
 from domain.model.license import License
 from domain.model.subscription import Subscription
+from domain.model.webhook import DEFAULT_ATTEMPTS
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal
@@ -34,11 +35,16 @@ class OfflineLicense:
 
 class IssueOfflineLicenseHandler:
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], clock: Clock, signer: LicenseSigner
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        signer: LicenseSigner,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._signer = signer
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(self, principal: Principal, command: IssueOfflineLicense) -> OfflineLicense:
         require_scope(principal, Resource.LICENSES, Access.WRITE)
@@ -69,6 +75,7 @@ class IssueOfflineLicenseHandler:
                 now,
                 caller=principal,
                 operation="issueOfflineLicense",
+                webhook_attempts=self._webhook_attempts,
             )
             new = issued.created_at == now  # signed just now (else the unchanged one)
             await uow.commit()

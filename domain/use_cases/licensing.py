@@ -19,8 +19,10 @@ from domain.model.ids import new_id
 from domain.model.license import License, Licensee
 from domain.model.license_attributes import license_attributes
 from domain.model.subscription import Subscription
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import LicenseSigner, UnitOfWork
 from domain.principal import Principal
+from domain.use_cases.webhooks import license_data, record_webhooks
 
 
 def license_for(
@@ -140,6 +142,7 @@ async def issue_current_license(
     operation: str,
     instance_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
+    webhook_attempts: int = DEFAULT_ATTEMPTS,
 ) -> License:
     """The subscription's current license: the newest one when its content is still right,
     else a newly signed and stored one (audited). The caller holds the subscription's row
@@ -163,6 +166,14 @@ async def issue_current_license(
             after={"subscription": subscription.name, **_summary(issued)},
             idempotency_key=idempotency_key,
         )
+    )
+    await record_webhooks(
+        uow,
+        WebhookEventType.LICENSE_ISSUED,
+        subscription,
+        now,
+        {"license": license_data(issued)},
+        max_attempts=webhook_attempts,
     )
     return issued
 

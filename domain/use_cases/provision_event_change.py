@@ -5,7 +5,7 @@ in one transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from domain.principal import Principal
 from domain.use_cases.keyed import replay_or_run
 
 Move = Callable[[ProvisionEvent, datetime], None]
+After = Callable[[UnitOfWork, ProvisionEvent, datetime], Awaitable[None]]
 
 
 def summary(event: ProvisionEvent) -> dict[str, Any]:
@@ -43,6 +44,7 @@ async def change_provision_event(
     idempotency_key: str | None,
     request: dict[str, Any],
     move: Move,
+    after: After | None = None,
 ) -> ProvisionEvent:
     """Apply ``move`` to the locked row and return the row as stored."""
     require_scope(principal, Resource.PROVISION_EVENTS, Access.WRITE)
@@ -59,6 +61,8 @@ async def change_provision_event(
             before, now = summary(event), clock.now()
             move(event, now)
             await uow.provision_events.save(event)
+            if after is not None:
+                await after(uow, event, now)
             await uow.audit.record(
                 AuditEntry.of(
                     principal,

@@ -24,11 +24,13 @@ from domain.model.instance import parse_instance_identifier
 from domain.model.license import License
 from domain.model.subscription import Subscription, Term
 from domain.model.usage import UsageReport
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.emails import seat_overage
 from domain.use_cases.licensing import issue_current_license, needs_new_license, newer_key
+from domain.use_cases.webhooks import record_webhooks
 
 OPERATION = "reportUsage"
 # GitLab shows its upcoming-reconciliation banner from this many days before the date.
@@ -115,11 +117,16 @@ class ReportUsageHandler:
     """Record a seat-link report and answer with the newest license and future terms."""
 
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], clock: Clock, signer: LicenseSigner
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        signer: LicenseSigner,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._signer = signer
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(
         self, command: ReportUsage, principal: Principal | None = None
@@ -172,7 +179,25 @@ class ReportUsageHandler:
                 instance_identifier=identifier,
             )
             recorded = await uow.usage_reports.add_once(report)
-            await seat_overage(uow, subscription, max_historical, now)
+            if await seat_overage(uow, subscription, max_historical, now):
+                # Once per term, as the email: later, larger reports send nothing new.
+                seats = subscription.seats(today)
+                await record_webhooks(
+                    uow,
+                    WebhookEventType.USAGE_OVER_SEATS,
+                    subscription,
+                    now,
+                    {
+                        "usage": {
+                            "seats": seats,
+                            "max_seats_used": max_historical,
+                            "billable_users": billable,
+                            "overage": max_historical - seats,
+                            "reported_at": command.reported_at.isoformat(),
+                        }
+                    },
+                    max_attempts=self._webhook_attempts,
+                )
             latest = await uow.licenses.latest_for_subscription(subscription.id)
             if needs_new_license(subscription, customer, latest, today):
                 # Checked again under the lock: concurrent syncs sign one key between them.
@@ -188,6 +213,7 @@ class ReportUsageHandler:
                     caller=principal or Principal(PrincipalKind.INSTANCE, subject=identifier),
                     operation=OPERATION,
                     instance_id=instance_id,
+                    webhook_attempts=self._webhook_attempts,
                 )
             await uow.commit()
         assert latest is not None

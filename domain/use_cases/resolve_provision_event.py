@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.model.provision_event import ProvisionEvent
+from domain.model.webhook import DEFAULT_ATTEMPTS
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal
 from domain.use_cases.provision_event_change import change_provision_event
+from domain.use_cases.webhooks import ledger_transition_webhooks
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,15 @@ class ResolveProvisionEvent:
 
 
 class ResolveProvisionEventHandler:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(
         self, principal: Principal, command: ResolveProvisionEvent
@@ -36,6 +44,11 @@ class ResolveProvisionEventHandler:
         def resolve(event: ProvisionEvent, now: datetime) -> None:
             event.resolve(command.reason, now=now)
 
+        async def announce(uow: UnitOfWork, event: ProvisionEvent, now: datetime) -> None:
+            # A provisioning step closed by hand: `provisioning.resolved`, in this transaction.
+            for row in await ledger_transition_webhooks(uow, event, now, self._webhook_attempts):
+                await uow.outbox.record(row)
+
         return await change_provision_event(
             self._unit_of_work,
             self._clock,
@@ -45,4 +58,5 @@ class ResolveProvisionEventHandler:
             idempotency_key=command.idempotency_key,
             request={"eventId": str(command.event_id), "reason": command.reason},
             move=resolve,
+            after=announce,
         )

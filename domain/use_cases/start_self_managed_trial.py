@@ -15,8 +15,10 @@ from domain.model.customer import Customer, validate_email, validate_text
 from domain.model.enums import Channel, Deployment, LicensingMode, Plan, TrialType
 from domain.model.subscription import Segment, Subscription, Term
 from domain.model.trial import Trial
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.webhooks import record_webhooks, trial_data
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,12 @@ class StartSelfManagedTrialHandler:
         unit_of_work: Callable[[], UnitOfWork],
         clock: Clock,
         new_code: Callable[[], str] = new_activation_code,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._new_code = new_code
+        self._webhook_attempts = webhook_attempts
 
     async def __call__(self, command: StartSelfManagedTrial) -> TrialStarted:
         email = validate_email(command.email, path=("email",))
@@ -82,6 +86,14 @@ class StartSelfManagedTrialHandler:
             )
             await uow.trials.add(trial)  # the unique index settles a race between two
             await uow.activation_codes.set(subscription.id, hash_activation_code(code), now)
+            await record_webhooks(
+                uow,
+                WebhookEventType.TRIAL_STARTED,
+                subscription,
+                now,
+                trial_data(trial, None),
+                max_attempts=self._webhook_attempts,
+            )
             await uow.audit.record(
                 AuditEntry.of(
                     Principal(PrincipalKind.ANONYMOUS, subject=email),

@@ -29,12 +29,14 @@ from domain.model.trial_rules import (
     trial_dates,
     why_not,
 )
+from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.emails import trial_started
 from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.link_namespace import may_see_namespace, owns
+from domain.use_cases.webhooks import record_namespace_event, trial_data
 
 APPLIERS = (PrincipalKind.STAFF, PrincipalKind.GITLAB_COM, PrincipalKind.PORTAL_USER)
 
@@ -82,10 +84,12 @@ class Trials:
         unit_of_work: Callable[[], UnitOfWork],
         clock: Clock,
         settings: TrialSettings | None = None,
+        webhook_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._settings = settings or TrialSettings()
+        self._webhook_attempts = webhook_attempts
 
     def _event(
         self, namespace: Namespace, body: dict[str, object], now: datetime
@@ -145,6 +149,15 @@ class Trials:
                 linked = await uow.subscriptions.linked_to(namespace.id)
                 await uow.outbox.record(
                     self._event(namespace, trial_body(namespace, trial, linked, today), now)
+                )
+                await record_namespace_event(
+                    uow,
+                    WebhookEventType.TRIAL_STARTED,
+                    namespace,
+                    trial_data(trial, namespace),
+                    now,
+                    linked=linked,
+                    max_attempts=self._webhook_attempts,
                 )
                 await uow.audit.record(
                     AuditEntry.of(
@@ -278,6 +291,18 @@ class Trials:
                     linked = await uow.subscriptions.linked_to(namespace.id)
                     await uow.outbox.record(
                         self._event(namespace, provision_body(namespace, linked, today), now)
+                    )
+                    await record_namespace_event(
+                        uow,
+                        WebhookEventType.TRIAL_ENDED,
+                        namespace,
+                        {
+                            **trial_data(trial, namespace),
+                            "reverts_to": trial.reverts_to.value,
+                        },
+                        now,
+                        linked=linked,
+                        max_attempts=self._webhook_attempts,
                     )
                     await uow.audit.record(
                         AuditEntry.of(

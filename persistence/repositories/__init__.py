@@ -14,7 +14,7 @@ from persistence.repositories.self_managed import (
     report_key,
 )
 from persistence.repositories.subscriptions import PostgresActivationCodes, PostgresSubscriptions
-from persistence.repositories.webhooks import PostgresWebhookEndpoints
+from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 
 __all__ = [
     "PostgresActivationCodes",
@@ -29,6 +29,7 @@ __all__ = [
     "PostgresSubscriptions",
     "PostgresTrials",
     "PostgresUsageReports",
+    "PostgresWebhookDeliveries",
     "PostgresWebhookEndpoints",
     "report_key",
 ]

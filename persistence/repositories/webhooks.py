@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
-from domain.model.webhook import WebhookEndpoint, WebhookEventType
+from domain.model.webhook import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from domain.policy import Reach, Resource, reach
 from domain.principal import Principal
 from persistence.database import Database
@@ -85,7 +86,7 @@ class PostgresWebhookEndpoints:
         await self._db.fetch("DELETE FROM webhook_endpoint WHERE id = $1", endpoint_id)
 
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> Sequence[WebhookEndpoint]:
         rows = await self._db.fetch(
             f"SELECT {COLUMNS} FROM webhook_endpoint"
@@ -98,6 +99,19 @@ class PostgresWebhookEndpoints:
             partner_id,
         )
         return [endpoint_from_row(row) for row in rows]
+
+    async def recent_outcomes(
+        self, endpoint_id: uuid.UUID, limit: int, excluding: uuid.UUID | None = None
+    ) -> Sequence[str]:
+        rows = await self._db.fetch(
+            "SELECT status FROM provision_event WHERE kind = 'WEBHOOK_DELIVERY'"
+            " AND (payload->>'endpoint_id') = $1 AND status IN ('SUCCEEDED', 'DEAD', 'RESOLVED')"
+            " AND ($2::uuid IS NULL OR id <> $2) ORDER BY id DESC LIMIT $3",
+            str(endpoint_id),
+            excluding,
+            limit,
+        )
+        return [row["status"] for row in rows]
 
     def _reach(self, principal: Principal, arg: int) -> tuple[str, list[object]] | None:
         """The principal's endpoints as a condition on ``w`` (its argument is ``$<arg>``),
@@ -137,5 +151,99 @@ class PostgresWebhookEndpoints:
         condition, args = where
         count: int = await self._db.fetchval(
             f"SELECT count(*) FROM webhook_endpoint w WHERE {condition}", *args
+        )
+        return count
+
+
+_DELIVERY_COLUMNS = (
+    "e.id, e.payload->>'endpoint_id' AS endpoint_id, e.payload->>'event_type' AS event_type,"
+    " e.payload->>'webhook_id' AS webhook_id, e.status, e.attempts, e.max_attempts,"
+    " e.next_attempt_at, e.created_at, e.last_error, e.subscription_id, r.status_code,"
+    " r.latency_ms, r.attempted_at"
+)
+_DELIVERY_FROM = (
+    "FROM provision_event e LEFT JOIN webhook_delivery_result r ON r.id = e.id"
+    " WHERE e.kind = 'WEBHOOK_DELIVERY'"
+)
+_OPEN = ("PENDING", "RUNNING", "FAILED")
+
+
+def delivery_from_row(row: asyncpg.Record) -> WebhookDelivery:
+    status = row["status"]
+    return WebhookDelivery(
+        id=row["id"],
+        endpoint_id=uuid.UUID(row["endpoint_id"]),
+        event_type=row["event_type"],
+        webhook_id=row["webhook_id"] or f"msg_{row['id'].hex}",
+        status=status,
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        next_attempt_at=row["next_attempt_at"] if status in _OPEN else None,
+        created_at=row["created_at"],
+        last_error=row["last_error"],
+        subscription_id=row["subscription_id"],
+        status_code=row["status_code"],
+        latency_ms=row["latency_ms"],
+        attempted_at=row["attempted_at"],
+    )
+
+
+class PostgresWebhookDeliveries:
+    """Deliveries as their endpoint's owner reads them, and each attempt's answer."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record_result(
+        self,
+        event_id: uuid.UUID,
+        endpoint_id: uuid.UUID,
+        status_code: int | None,
+        latency_ms: int | None,
+        at: datetime,
+    ) -> None:
+        await self._db.fetch(
+            "INSERT INTO webhook_delivery_result (id, endpoint_id, status_code, latency_ms,"
+            " attempted_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
+            " status_code = EXCLUDED.status_code, latency_ms = EXCLUDED.latency_ms,"
+            " attempted_at = EXCLUDED.attempted_at",
+            event_id,
+            endpoint_id,
+            status_code,
+            latency_ms,
+            at,
+        )
+
+    async def get(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_DELIVERY_COLUMNS} {_DELIVERY_FROM} AND e.id = $1", delivery_id
+        )
+        return delivery_from_row(row) if row else None
+
+    async def for_endpoint(
+        self,
+        endpoint_id: uuid.UUID,
+        first: int,
+        after: uuid.UUID | None,
+        status: str | None = None,
+    ) -> Page[WebhookDelivery]:
+        """The endpoint's deliveries, newest first (a keyset page on the row id)."""
+        rows = await self._db.fetch(
+            f"SELECT {_DELIVERY_COLUMNS} {_DELIVERY_FROM}"
+            " AND (e.payload->>'endpoint_id') = $1 AND ($2::uuid IS NULL OR e.id < $2)"
+            " AND ($3::text IS NULL OR e.status = $3) ORDER BY e.id DESC LIMIT $4",
+            str(endpoint_id),
+            after,
+            status,
+            first + 1,
+        )
+        return Page([delivery_from_row(r) for r in rows[:first]], len(rows) > first)
+
+    async def count_for_endpoint(self, endpoint_id: uuid.UUID, status: str | None = None) -> int:
+        count: int = await self._db.fetchval(
+            f"SELECT count(*) {_DELIVERY_FROM} AND (e.payload->>'endpoint_id') = $1"
+            " AND ($2::text IS NULL OR e.status = $2)",
+            str(endpoint_id),
+            status,
         )
         return count

@@ -137,6 +137,8 @@ WORKER_ENV = {
     "PROVISION_LEDGER_MAX_ATTEMPTS": "5",
     "PROVISION_LEDGER_BACKOFF_BASE_SECONDS": "0.1",
     "PROVISION_LEDGER_BACKOFF_MAX_SECONDS": "0.5",
+    # Webhook receivers in the tests listen on 127.0.0.1 (the SSRF guard refuses it otherwise).
+    "PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "true",
 }
 # For a worker the test kills so that another reclaims its row: the lease must run out soon.
 SHORT_LEASE = {"PROVISION_WORKER_LEASE_SECONDS": "2"}

@@ -13,12 +13,18 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.ids import global_id
+from api.ids import global_id, parse_typed_id
 from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
 from domain.model.enums import Channel, Deployment, Plan, Role
 from domain.model.marketplace import InboxEntry, Marketplace, OfferMapping
-from domain.model.webhook import WebhookEndpoint, WebhookEventType, new_secret
+from domain.model.webhook import (
+    WebhookEndpoint,
+    WebhookEventType,
+    delivery_row,
+    message,
+    new_secret,
+)
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
@@ -793,3 +799,70 @@ async def _only_staff_manage_partners_and_transfer_subscriptions(
             assert _codes(body) == {"transferSubscription": "FORBIDDEN"}, (case.name, target)
     transfers = await clean_db.fetchval("SELECT count(*) FROM channel_transfer")
     assert transfers == (2 if case.name == "staff" else 0)
+
+
+DELIVERIES = """{ webhookEndpoints(first: 20) { edges { node { id
+  deliveries(first: 10) { totalCount edges { node { id eventId } } } } } } }"""
+RESEND = """mutation($id: ID!) { resendWebhookDelivery(input: {id: $id}) {
+  webhookDelivery { id eventId } errors { code path } } }"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_webhook_deliveries_are_seen_and_resent_only_with_their_endpoint(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    # One delivery to each endpoint of the world.
+    rows = {}
+    for name in WEBHOOK_ENDPOINTS:
+        endpoint_id = parse_typed_id(world.ids[name], "WebhookEndpoint", path=("id",))
+        body = message(WebhookEventType.SUBSCRIPTION_CREATED, f.NOW, {"n": name})
+        rows[name] = delivery_row(
+            endpoint_id, WebhookEventType.SUBSCRIPTION_CREATED, body, f.NOW, 3
+        )
+    await record(clean_db, *rows.values())
+    http = await _client_for(case, app, world, anonymous)
+    sees = case.sees["WebhookEndpoint"]
+
+    listed = (await http.post("/graphql", json={"query": DELIVERIES})).json()
+    if sees is None:
+        assert _codes(listed) == {"webhookEndpoints": "FORBIDDEN"}
+    else:
+        found = {
+            d["node"]["id"]
+            for e in listed["data"]["webhookEndpoints"]["edges"]
+            for d in e["node"]["deliveries"]["edges"]
+        }
+        assert found == {global_id("WebhookDelivery", rows[n].id) for n in sees}, case.name
+    for name, delivery in rows.items():
+        gid = global_id("WebhookDelivery", delivery.id)
+        node = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": "query($id: ID!) { node(id: $id) { id } }",
+                    "variables": {"id": gid},
+                },
+            )
+        ).json()
+        resent = (
+            await http.post("/graphql", json={"query": RESEND, "variables": {"id": gid}})
+        ).json()
+        if sees is None:
+            assert _codes(node) == {"node": "FORBIDDEN"}
+            assert _codes(resent) == {"resendWebhookDelivery": "FORBIDDEN"}
+        elif name in sees:
+            assert answer(node) == {"data": {"node": {"id": gid}}}, name
+            payload = resent["data"]["resendWebhookDelivery"]
+            assert payload["errors"] == []
+            assert payload["webhookDelivery"]["eventId"] == f"msg_{delivery.id.hex}"
+        else:
+            assert answer(node) == {"data": {"node": None}}, (case.name, name)
+            assert resent["data"]["resendWebhookDelivery"] == {
+                "webhookDelivery": None,
+                "errors": [{"code": "NOT_FOUND", "path": ["id"]}],
+            }, (case.name, name)
+    resends = await clean_db.fetchval(
+        "SELECT count(*) FROM provision_event WHERE payload ? 'webhook_id'"
+    )
+    assert resends == len(sees or ())

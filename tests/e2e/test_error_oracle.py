@@ -16,11 +16,14 @@ from starlette.applications import Starlette
 from test_authorization_matrix import ALICE_EMAIL, World, _world
 
 from api.graphql.schema import build_schema
-from api.ids import global_id
+from api.ids import global_id, parse_typed_id
+from domain.model.webhook import WebhookEventType, delivery_row, message
 from domain.principal import PrincipalKind
 from persistence.database import Database
 
 from bearer import bearer, token_for
+from factories import NOW
+from ledger_rows import record
 
 SCHEMA = build_schema()._schema
 TERM = {"segments": [{"startDate": "2026-11-01", "endDate": "2027-11-01", "seats": 10}]}
@@ -74,6 +77,7 @@ TARGETS: dict[str, list[Build]] = {
     "rotateWebhookSecret": [lambda w, t: {"id": t("WebhookEndpoint")}],
     "updateMarketplaceOffer": [lambda w, t: {"id": t("MarketplaceOffer"), "seats": 3}],
     "deleteMarketplaceOffer": [lambda w, t: {"id": t("MarketplaceOffer")}],
+    "resendWebhookDelivery": [lambda w, t: {"id": t("WebhookDelivery")}],
 }
 BETA = {
     "Customer": "beta",
@@ -134,11 +138,19 @@ async def test_another_tenants_object_is_answered_as_nothing(
     app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database, mutation: str, case: int
 ) -> None:
     world = await _world(clean_db)
+    # A delivery to Beta's endpoint (the shared world has none: they are ledger rows).
+    to_beta = parse_typed_id(world.ids["whe_beta"], "WebhookEndpoint", path=("id",))
+    created = WebhookEventType.SUBSCRIPTION_CREATED
+    delivery = delivery_row(to_beta, created, message(created, NOW, {}), NOW, 3)
+    await record(clean_db, delivery)
+    extra = {"WebhookDelivery": global_id("WebhookDelivery", delivery.id)}
     alice = {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_alice", "email": ALICE_EMAIL}
     anonymous.headers.update(bearer(token_for(app, **alice)))  # type: ignore[arg-type]
     build = TARGETS[mutation][case]
 
     def theirs(kind: str) -> str:
+        if kind in extra:
+            return extra[kind]
         if kind == "GitlabNamespace":
             return str(world.gitlab_ids["ns_b"])
         return world.ids[BETA[kind]]

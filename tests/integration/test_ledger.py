@@ -12,7 +12,13 @@ import pytest
 
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
 from persistence.database import Database
-from persistence.ledger import PostgresLedger, PostgresOutbox, PostgresScheduledJobRuns
+from persistence.ledger import (
+    EVENT_COLUMNS,
+    PostgresLedger,
+    PostgresOutbox,
+    PostgresScheduledJobRuns,
+    event_from_row,
+)
 from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
@@ -312,3 +318,46 @@ async def test_claim_one_reclaims_an_expired_lease_with_attempts_left_only(
     assert second.attempts == 2
     expire_lease(clock, second)
     assert await ledger.claim_one("request", event.id, LEASE) is None  # its last attempt: lost
+
+
+def in_lane(lane: str | None, kind: str = "WEBHOOK_DELIVERY") -> ProvisionEvent:
+    payload: dict[str, object] = {"n": 1} if lane is None else {"fifo": lane}
+    return ProvisionEvent.new(kind, payload, now=f.NOW, max_attempts=3)
+
+
+async def test_a_fifo_lane_runs_one_row_at_a_time_oldest_first(
+    clean_db: Database, ledger: PostgresLedger, clock: FixedClock
+) -> None:
+    first, second, third = in_lane("e1:s1"), in_lane("e1:s1"), in_lane("e1:s1")
+    other_lane, no_lane = in_lane("e1:s2"), in_lane(None)
+    await record(clean_db, first, second, third, other_lane, no_lane)
+
+    claimed = {e.id for e in await ledger.claim_due("w1", 10, LEASE)}
+    # One per lane (the oldest), and every row without a lane.
+    assert claimed == {first.id, other_lane.id, no_lane.id}
+    # While the oldest is RUNNING, then FAILED (waiting for its retry), the next one waits.
+    assert await ledger.claim_due("w2", 10, LEASE) == []
+    [running] = await _rows(clean_db, first.id)
+    running.fail("w1", "refused", now=clock.now(), delay=timedelta(seconds=5))
+    assert await ledger.finish(running, "w1")
+    assert await ledger.claim_due("w2", 10, LEASE) == []
+    clock.advance(timedelta(seconds=5))
+    [retried] = await ledger.claim_due("w2", 10, LEASE)
+    assert retried.id == first.id
+    retried.succeed("w2", now=clock.now())
+    assert await ledger.finish(retried, "w2")
+    # Done: the next of the lane goes; a DEAD one lets the lane move on too.
+    [nxt] = await ledger.claim_due("w3", 10, LEASE)
+    assert nxt.id == second.id
+    nxt.attempts = nxt.max_attempts
+    nxt.fail("w3", "refused", now=clock.now(), delay=timedelta(0))
+    assert nxt.status is ProvisionStatus.DEAD
+    assert await ledger.finish(nxt, "w3")
+    assert [e.id for e in await ledger.claim_due("w4", 10, LEASE)] == [third.id]
+
+
+async def _rows(db: Database, *ids: object) -> list[ProvisionEvent]:
+    rows = await db.fetch(
+        f"SELECT {EVENT_COLUMNS} FROM provision_event WHERE id = ANY($1)", list(ids)
+    )
+    return [event_from_row(r) for r in rows]

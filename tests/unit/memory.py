@@ -232,8 +232,25 @@ class _WebhookEndpoints:
     async def delete(self, endpoint_id: uuid.UUID) -> None:
         self.s.webhook_endpoints.pop(endpoint_id, None)
 
+    async def recent_outcomes(
+        self, endpoint_id: uuid.UUID, limit: int, excluding: uuid.UUID | None = None
+    ) -> list[str]:
+        finished = sorted(
+            (
+                e
+                for e in self.s.events
+                if e.kind == "WEBHOOK_DELIVERY"
+                and e.payload.get("endpoint_id") == str(endpoint_id)
+                and e.status.value in ("SUCCEEDED", "DEAD", "RESOLVED")
+                and e.id != excluding
+            ),
+            key=lambda e: e.id,
+            reverse=True,
+        )
+        return [e.status.value for e in finished[:limit]]
+
     async def hearing(
-        self, event_type: WebhookEventType, customer_id: uuid.UUID, partner_id: str | None
+        self, event_type: WebhookEventType, customer_id: uuid.UUID | None, partner_id: str | None
     ) -> list[WebhookEndpoint]:
         return [
             e

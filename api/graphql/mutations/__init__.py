@@ -42,6 +42,7 @@ from api.graphql.mutations.upsert_namespace import (
 from api.graphql.mutations.webhooks import (
     create_webhook_endpoint,
     delete_webhook_endpoint,
+    resend_webhook_delivery,
     rotate_webhook_secret,
     update_webhook_endpoint,
 )
@@ -187,6 +188,12 @@ class Mutation:
         description="Move a subscription between channels - direct and a partner, or between"
         " partners - now or at a later moment, with a reason (staff; audited).",
         extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
+    )
+    resend_webhook_delivery = strawberry.mutation(
+        resolver=resend_webhook_delivery,
+        description="Send a delivery again (any status): a new row with the same body and"
+        " `webhook-id`, so receivers that had it drop it.",
+        extensions=needs(Resource.WEBHOOKS, Access.WRITE),
     )
     rotate_webhook_secret = strawberry.mutation(
         resolver=rotate_webhook_secret,

@@ -12,7 +12,12 @@ from api.graphql.context import Info
 from api.graphql.enums import WebhookEventType
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
-from api.graphql.types.webhook import WebhookEndpointNode, webhook_endpoint_node
+from api.graphql.types.webhook import (
+    WebhookDeliveryNode,
+    WebhookEndpointNode,
+    webhook_delivery_node,
+    webhook_endpoint_node,
+)
 from api.ids import parse_typed_id
 from domain.model import webhook
 from domain.model.webhook import DEFAULT_OVERLAP, WebhookEndpoint
@@ -173,4 +178,33 @@ async def rotate_webhook_secret(
         webhook_endpoint=webhook_endpoint_node(rotated.endpoint) if rotated else None,
         secret=rotated.secret if rotated else None,
         errors=errors,
+    )
+
+
+@strawberry.input(description="Which delivery to send again.")
+class ResendWebhookDeliveryInput:
+    id: strawberry.ID = strawberry.field(description="The delivery's global ID (`whd_…`).")
+
+
+@strawberry.type(description="The new delivery (same body and `webhook-id`), or why there is none.")
+class ResendWebhookDeliveryPayload:
+    webhook_delivery: WebhookDeliveryNode | None = strawberry.field(
+        description="The new delivery row, PENDING."
+    )
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+async def resend_webhook_delivery(
+    info: Info,
+    input: Annotated[ResendWebhookDeliveryInput, strawberry.argument(description="Which one.")],
+) -> ResendWebhookDeliveryPayload:
+    ctx = info.context
+    sent, errors = await outcome(
+        lambda: ctx.commands.webhooks.resend(
+            ctx.principal,
+            parse_typed_id(input.id, "WebhookDelivery", path=("id",)),
+        )
+    )
+    return ResendWebhookDeliveryPayload(
+        webhook_delivery=webhook_delivery_node(sent) if sent else None, errors=errors
     )

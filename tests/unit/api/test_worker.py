@@ -250,3 +250,48 @@ async def test_run_now_leaves_a_row_another_worker_holds(clock: FixedClock) -> N
     [_held] = await ledger.claim_due("w2", 1, CONFIG.lease)
     assert await worker(ledger, registry).run_now(event.id, 5) is None
     assert ledger.rows[event.id].lease_owner == "w2"
+
+
+async def test_follow_ups_are_recorded_with_success_and_death_only(clock: FixedClock) -> None:
+    ledger, registry = InMemoryLedger(clock), WorkerRegistry()
+    outcomes: list[ProvisionStatus] = []
+
+    async def follow_ups(event: ProvisionEvent) -> list[ProvisionEvent]:
+        outcomes.append(event.status)
+        if event.payload.get("explode"):
+            raise RuntimeError("the endpoints could not be read")
+        return [ProvisionEvent.new("NOTE", {"of": str(event.id)}, now=clock.now(), max_attempts=1)]
+
+    async def step(event: ProvisionEvent) -> None:
+        if event.payload.get("fail"):
+            raise ConnectionError("down")
+
+    registry.register("PING", step)
+    good = ProvisionEvent.new("PING", {}, now=clock.now(), max_attempts=2)
+    bad = ProvisionEvent.new("PING", {"fail": True}, now=clock.now(), max_attempts=2)
+    broken = ProvisionEvent.new("PING", {"explode": True}, now=clock.now(), max_attempts=1)
+    for event in (good, bad, broken):
+        ledger.add(event)
+    runner = Worker(
+        ledger,
+        InMemoryScheduledJobRuns(),
+        registry,
+        CONFIG,
+        clock,
+        owner="w1",
+        random_source=lambda: 0.5,
+        follow_ups=follow_ups,
+    )
+    for _ in range(2):
+        await runner.tick()
+        await runner.drain()
+        clock.advance(timedelta(minutes=5))
+    notes = sorted(e.payload["of"] for e in ledger.rows.values() if e.kind == "NOTE")
+    # The success and the death have their note; the FAILED attempt had none; a follow-up
+    # that raised left the outcome as it was (SUCCEEDED) with no note.
+    assert notes == sorted([str(good.id), str(bad.id)])
+    assert ledger.rows[bad.id].status is ProvisionStatus.DEAD
+    assert ledger.rows[broken.id].status is ProvisionStatus.SUCCEEDED
+    assert sorted(outcomes) == sorted(
+        [ProvisionStatus.SUCCEEDED, ProvisionStatus.SUCCEEDED, ProvisionStatus.DEAD]
+    )

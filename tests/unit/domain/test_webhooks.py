@@ -110,9 +110,13 @@ def test_the_catalogue_starts_with_the_lifecycle() -> None:
         "subscription.renewed",
         "subscription.cancelled",
         "license.issued",
+        "instance.activated",
         "trial.started",
+        "trial.ended",
         "namespace.provisioned",
         "provisioning.failed",
+        "provisioning.resolved",
+        "usage.over_seats",
     }
 
 

@@ -55,6 +55,12 @@ CONTEXTS: dict[EmailTemplate, dict[str, object]] = {
     },
     EmailTemplate.SUBSCRIPTION_CANCELLED: {"effective_on": "2027-01-01", "immediately": False},
     EmailTemplate.SEAT_OVERAGE: {"seats": 50, "max_seats_used": 57, "overage": 7},
+    EmailTemplate.WEBHOOK_ENDPOINT_DISABLED: {
+        "endpoint_id": "whe_0193",
+        "host": "hooks.acme.test",
+        "description": "billing sync",
+        "reason": "its last 10 events all failed after every retry",
+    },
 }
 
 
