@@ -116,7 +116,9 @@ def serving_all(envs: list[dict[str, str]], log_dir: Path) -> Iterator[list[Serv
         for process, _ in started:
             process.send_signal(signal.SIGINT)
         for process, served in started:
-            _stop(process, signal.SIGINT, 0, served)
+            # Signalled once above: a second SIGINT makes uvicorn force its exit and skip the
+            # application's shutdown (seen under load).
+            _stop(process, signal.SIGINT, 0, served, signalled=True)
 
 
 def _wait_until_ready(
@@ -142,9 +144,14 @@ def _wait_until_ready(
 
 
 def _stop(
-    process: subprocess.Popen[bytes], stop: signal.Signals, exit_code: int, served: Served
+    process: subprocess.Popen[bytes],
+    stop: signal.Signals,
+    exit_code: int,
+    served: Served,
+    *,
+    signalled: bool = False,
 ) -> None:
-    if process.poll() is None:
+    if not signalled and process.poll() is None:
         process.send_signal(stop)
     try:
         code = process.wait(timeout=STOP_WITHIN_SECONDS)
