@@ -23,6 +23,8 @@ from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.logs import AccessLogMiddleware
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
+from api.portal.client import ensure_portal_client
+from api.portal.page import portal_routes
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
@@ -173,6 +175,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
+        if settings.portal:
+            await ensure_portal_client(db.pool, settings.issuer, clock.now())
         if isinstance(commands.signer, DatabaseLicenseSigner):
             # Loaded before any request: a request holding a pooled connection in its
             # transaction must never wait for a second one to load the key - with every
@@ -200,10 +204,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     # GraphiQL's page is the view's; its scripts and styles are files of the package.
     ide: list[BaseRoute] = [Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []
+    portal: list[BaseRoute] = portal_routes() if settings.portal else []
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *ide,
+            *portal,
             Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),

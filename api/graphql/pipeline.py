@@ -49,7 +49,10 @@ from api.graphql.errors import SERVICE_UNAVAILABLE, ApiError, hide_suggestions, 
 from api.graphql.limits import DocumentLimits, LimitError, check_document
 from api.http.logs import bind
 from api.http.outages import OutageLog, database_unavailable, unstorable_value
+from api.portal.client import PORTAL_CLIENT_ID
+from api.portal.documents import trusted_documents
 from domain.errors import DomainError
+from domain.principal import PrincipalKind
 
 logger = logging.getLogger("provision.graphql")
 
@@ -70,6 +73,8 @@ class PipelineLimits:
     document: DocumentLimits
     max_cost: int
     open_introspection: bool
+    trusted_documents_only_for_portal: bool = False
+    """Portal users' tokens issued to the portal's client run its registered documents only."""
 
 
 Prepared = tuple[DocumentNode, tuple[GraphQLError, ...]]
@@ -158,6 +163,16 @@ class RequestPipeline(SchemaExtension):
                 length=len(query),
                 limit=limits.max_length,
             )
+        if (
+            limits.trusted_documents_only_for_portal
+            and _from_the_portal(context.context)
+            and not trusted_documents().trusts(query)
+        ):
+            raise LimitError(
+                "Tokens of the customer portal run the portal's registered documents only"
+                " (send its `documentId`).",
+                "UNTRUSTED_DOCUMENT",
+            )
         prepare = self._prepare if len(query) <= CACHE_LIMIT else _prepare
         try:
             if len(query) <= THREAD_LIMIT:
@@ -232,6 +247,17 @@ class RequestPipeline(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {} if self._cost is None else {"cost": self._cost}
+
+
+def _from_the_portal(context: Any) -> bool:
+    """A portal user's token issued to the portal's own client."""
+    if not isinstance(context, Context) or context.request is None:
+        return False
+    user = context.request.scope.get("user")
+    return (
+        getattr(user, "client_id", None) == PORTAL_CLIENT_ID
+        and context.principal.kind is PrincipalKind.PORTAL_USER
+    )
 
 
 class PipelineFactory:

@@ -45,6 +45,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ),
         max_cost=settings.max_query_cost,
         open_introspection=settings.introspection == "open",
+        trusted_documents_only_for_portal=settings.trusted_documents_only_for_portal,
     )
     return ProvisionSchema(
         query=Query,

@@ -25,6 +25,7 @@ from api.graphql.errors import SERVICE_UNAVAILABLE
 from api.graphql.graphiql import graphiql_page
 from api.graphql.loaders import Loaders
 from api.http.outages import RETRY_AFTER_SECONDS
+from api.portal.documents import trusted_documents
 from auth.backend import PrincipalUser
 from domain.model.input_checks import unstorable
 from domain.ports import Clock
@@ -183,10 +184,21 @@ def _checked_request(data: object) -> object:
         ("operationName", (str,)),
         ("variables", (dict,)),
         ("extensions", (dict,)),
+        ("documentId", (str,)),
     ):
         if data.get(name) is not None and not isinstance(data[name], types):
             kind = "a string" if types == (str,) else "an object"
             raise HTTPException(400, f"`{name}` must be {kind} or null")
+    identifier = data.get("documentId")
+    if identifier is not None:
+        # A trusted document by id (the portal's, api/portal/documents.py): its text runs.
+        text = trusted_documents().text(identifier)
+        if text is None:
+            raise _BadValue(f"unknown documentId {identifier[:80]!r}", "documentId")
+        if data.get("query") not in (None, text):
+            raise _BadValue("send `documentId` or `query`, not both", "documentId")
+        data = {**data, "query": text}
+        del data["documentId"]
     query = data.get("query") or ""
     if "\x00" in query or "\\u0000" in query.lower():
         raise HTTPException(400, "the query must not contain NUL characters")
