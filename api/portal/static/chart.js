@@ -33,13 +33,18 @@ export function usageChart(reports, seats, titleText) {
   const titleId = `chart-title-${first.time}`;
   const descId = `chart-desc-${first.time}`;
   const ticks = [0, Math.round(top / 2), Math.round(top)];
+  // One label per month, at its first report, where it does not crowd the one before.
   const months = [];
   const seen = new Set();
+  let lastX = -Infinity;
   for (const p of points) {
     const month = p.day.slice(0, 7);
-    if (!seen.has(month)) {
-      seen.add(month);
+    if (seen.has(month)) continue;
+    seen.add(month);
+    const at = x(p.time);
+    if (at - lastX >= 64 && at <= WIDTH - PAD.right - 24) {
       months.push(p);
+      lastX = at;
     }
   }
   return h(
