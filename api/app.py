@@ -18,12 +18,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from api.commands import Commands
 from api.graphql.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql.schema import build_schema
+from api.graphql.trusted import TrustedDocuments
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.logs import AccessLogMiddleware
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
-from api.portal.client import ensure_portal_client
+from api.portal.client import PORTAL_CLIENT_ID, ensure_portal_client
+from api.portal.documents import trusted_documents
 from api.portal.page import portal_routes
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
 from api.rest.gitlab import gitlab_routes
@@ -153,12 +155,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         webhook_attempts=settings.webhook_attempts,
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
     )
+    # The customer portal's documents run by id for anyone; with the setting, its own tokens
+    # run nothing else (docs/portal.md).
+    documents = trusted_documents()
+    trusted = TrustedDocuments(
+        documents, PORTAL_CLIENT_ID if settings.trusted_documents_only_for_portal else None
+    )
     graphql = GraphQLView(
-        build_schema(settings),
+        build_schema(settings, trusted=trusted),
         read=read,
         commands=commands,
         clock=clock,
         graphiql=settings.graphiql,
+        documents=documents,
     )
     outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings

@@ -47,10 +47,9 @@ from api.graphql.context import Context
 from api.graphql.cost import query_cost
 from api.graphql.errors import SERVICE_UNAVAILABLE, ApiError, hide_suggestions, shortened
 from api.graphql.limits import DocumentLimits, LimitError, check_document
+from api.graphql.trusted import TrustedDocuments
 from api.http.logs import bind
 from api.http.outages import OutageLog, database_unavailable, unstorable_value
-from api.portal.client import PORTAL_CLIENT_ID
-from api.portal.documents import trusted_documents
 from domain.errors import DomainError
 from domain.principal import PrincipalKind
 
@@ -73,8 +72,8 @@ class PipelineLimits:
     document: DocumentLimits
     max_cost: int
     open_introspection: bool
-    trusted_documents_only_for_portal: bool = False
-    """Portal users' tokens issued to the portal's client run its registered documents only."""
+    trusted: TrustedDocuments | None = None
+    """Registered documents, and the client whose portal users' tokens run only those."""
 
 
 Prepared = tuple[DocumentNode, tuple[GraphQLError, ...]]
@@ -163,10 +162,12 @@ class RequestPipeline(SchemaExtension):
                 length=len(query),
                 limit=limits.max_length,
             )
+        trusted = limits.trusted
         if (
-            limits.trusted_documents_only_for_portal
-            and _from_the_portal(context.context)
-            and not trusted_documents().trusts(query)
+            trusted is not None
+            and trusted.only_for_client is not None
+            and _portal_user_of(context.context, trusted.only_for_client)
+            and not trusted.registry.trusts(query)
         ):
             raise LimitError(
                 "Tokens of the customer portal run the portal's registered documents only"
@@ -249,13 +250,13 @@ class RequestPipeline(SchemaExtension):
         return {} if self._cost is None else {"cost": self._cost}
 
 
-def _from_the_portal(context: Any) -> bool:
-    """A portal user's token issued to the portal's own client."""
+def _portal_user_of(context: Any, client_id: str) -> bool:
+    """A portal user's token issued to ``client_id``."""
     if not isinstance(context, Context) or context.request is None:
         return False
     user = context.request.scope.get("user")
     return (
-        getattr(user, "client_id", None) == PORTAL_CLIENT_ID
+        getattr(user, "client_id", None) == client_id
         and context.principal.kind is PrincipalKind.PORTAL_USER
     )
 
