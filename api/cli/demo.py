@@ -393,4 +393,9 @@ def run_demo(settings: Settings) -> int:
         issue_token(here, "STAFF", "demo:staff", [])
         print(f"\nA token for the portal user {DEMO_USERS[0][0]} ({minutes} minutes):")
         issue_token(here, None, None, [], user_email=DEMO_USERS[0][0])
+        if settings.portal:
+            print(
+                f"\nThe customer portal, once `provision serve` runs: {settings.issuer}/portal/"
+                f" (sign in as {DEMO_USERS[0][0]}, password {DEMO_PASSWORD!r})."
+            )
     return 0
