@@ -47,6 +47,8 @@ DEMO_USERS = (
     ("wile@acme.example", "Acme Corp", Role.OWNER),
     ("hank@globex.example", "Globex", Role.ADMIN),
 )
+# Hank also reads Acme's (the portal's customer switch, and what a VIEWER is offered).
+DEMO_MEMBERSHIPS = (*DEMO_USERS, ("hank@globex.example", "Acme Corp", Role.VIEWER))
 
 
 def _year(start: date, years: int = 1) -> date:
@@ -80,7 +82,7 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
             for customer in (acme, globex, initech, hooli):
                 await uow.customers.add(customer)
             by_company = {c.company: c for c in (acme, globex)}
-            for email, company, role in DEMO_USERS:
+            for email, company, role in DEMO_MEMBERSHIPS:
                 member = Membership(by_company[company].id, subjects[email], role)
                 await uow.customers.add_membership(member)
 

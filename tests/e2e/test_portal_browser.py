@@ -367,3 +367,44 @@ async def _after_sign_out(
         headers={"Authorization": f"Bearer {stored['accessToken']}"},
     )
     return refreshed, gone
+
+
+async def test_a_person_of_two_customers_switches_and_a_viewer_is_offered_no_change(
+    browser: Browser, demo: Demo
+) -> None:
+    """hank is ADMIN of Globex and VIEWER of Acme Corp: the header switches between them, and
+    on Acme's subscriptions he may read and download, not change."""
+    context = await browser.new_context(accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = await context.new_page()
+    tab.problems = []  # type: ignore[attr-defined]
+    tab.on("pageerror", lambda error: tab.problems.append(str(error)))  # type: ignore[attr-defined]
+    names = await _subscription_names(demo)
+    ramp = await _ramp(demo)
+    try:
+        async with shot_on_failure(tab, demo, "switch"):
+            await tab.goto(demo.portal)
+            await tab.get_by_role("button", name="Sign in").click()
+            await tab.get_by_label("Email").fill(DEMO_USERS[1][0])
+            await tab.get_by_label("Password").fill(DEMO_PASSWORD)
+            await tab.get_by_role("button", name="Allow").click()
+            switch = tab.get_by_label("Customer")
+            await expect(switch).to_have_value(re.compile(".+"))
+            table = tab.get_by_role("table")
+            await switch.select_option(label="Globex")
+            await expect(table.get_by_role("link", name=names["Globex"][0])).to_be_visible()
+            await expect(table).not_to_contain_text(names["Acme Corp"][0])
+            await switch.select_option(label="Acme Corp")
+            await expect(table.get_by_role("link", name=ramp["name"])).to_be_visible()
+            await expect(table).not_to_contain_text(names["Globex"][0])
+            await table.get_by_role("link", name=ramp["name"]).click()
+            await expect(tab.get_by_role("heading", level=1)).to_contain_text(ramp["name"])
+            await expect(tab.get_by_role("table", name="Activated instances")).to_be_visible()
+            for refused in ("Turn auto-renew off", "Change seats", "Rotate the activation code"):
+                await expect(tab.get_by_role("button", name=refused)).to_have_count(0)
+            await expect(tab.get_by_role("heading", name="Changes")).to_have_count(0)
+            await expect(
+                tab.get_by_role("button", name=re.compile("Download")).first
+            ).to_be_visible()
+    finally:
+        await context.close()
