@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from api.commands import Commands
 from api.graphql.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql.schema import build_schema
+from api.graphql.trusted import TrustedDocuments
 from api.graphql.view import GraphQLView
 from api.http.database_errors import DatabaseErrorMiddleware
 from api.http.logs import AccessLogMiddleware
@@ -26,6 +27,9 @@ from api.http.metrics import MetricsMiddleware, process_exited, sample_pool_peri
 from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from api.http.outages import OutageLog
 from api.http.tracing import start_tracing, trace_app
+from api.portal.client import PORTAL_CLIENT_ID, ensure_portal_client
+from api.portal.documents import trusted_documents
+from api.portal.page import portal_routes
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
@@ -161,12 +165,19 @@ def create_app(
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
         max_attempts=settings.ledger_max_attempts,
     )
+    # The customer portal's documents run by id for anyone; with the setting, its own tokens
+    # run nothing else (docs/portal.md).
+    documents = trusted_documents()
+    trusted = TrustedDocuments(
+        documents, PORTAL_CLIENT_ID if settings.trusted_documents_only_for_portal else None
+    )
     graphql = GraphQLView(
-        build_schema(settings),
+        build_schema(settings, trusted=trusted),
         read=read,
         commands=commands,
         clock=clock,
         graphiql=settings.graphiql,
+        documents=documents,
     )
     outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
@@ -187,6 +198,8 @@ def create_app(
         await db.start()
         async with db.pool.acquire() as connection:
             keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
+        if settings.portal:
+            await ensure_portal_client(db.pool, settings.issuer, clock.now())
         if isinstance(commands.signer, DatabaseLicenseSigner):
             # Loaded before any request: a request holding a pooled connection in its
             # transaction must never wait for a second one to load the key - with every
@@ -220,10 +233,12 @@ def create_app(
 
     # GraphiQL's page is the view's; its scripts and styles are files of the package.
     ide: list[BaseRoute] = [Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []
+    portal: list[BaseRoute] = portal_routes() if settings.portal else []
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *ide,
+            *portal,
             Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),

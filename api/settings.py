@@ -289,6 +289,10 @@ class Settings:
     mail_reminders_every_seconds: float = 3600.0
     """How often the two reminder jobs sweep."""
     webhooks_allow_http_loopback: bool = False
+    portal: bool = True
+    """Serve the customer portal at ``/portal/`` and keep its OAuth client registered."""
+    trusted_documents_only_for_portal: bool = False
+    """Portal users' tokens from the portal's client run the portal's registered documents only."""
     """Development and tests: accept ``http://`` webhook URLs to loopback addresses (else
     https only)."""
     webhook_timeout_seconds: float = 15.0
@@ -504,6 +508,10 @@ VARIABLES: tuple[Variable, ...] = (
         _number(0, above=True),
     ),
     Variable("PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "webhooks_allow_http_loopback", _flag),
+    Variable("PROVISION_PORTAL", "portal", _flag),
+    Variable(
+        "PROVISION_TRUSTED_DOCUMENTS_ONLY_FOR_PORTAL", "trusted_documents_only_for_portal", _flag
+    ),
     Variable("PROVISION_WEBHOOK_RETRY_HOURS", "webhook_retry_hours", _number(0, above=True)),
     Variable("PROVISION_AWS_MARKETPLACE_URL", "aws_marketplace_url", _url("http", "https")),
     Variable("PROVISION_AWS_MARKETPLACE_TOKEN", "aws_marketplace_token", _text, _masked),

@@ -43,8 +43,10 @@ EMAIL_CLAIM = "email"
 class PrincipalUser(BaseUser):
     """Starlette's view of an authenticated caller; the domain sees ``principal``."""
 
-    def __init__(self, principal: Principal) -> None:
+    def __init__(self, principal: Principal, client_id: str | None = None) -> None:
         self.principal = principal
+        self.client_id = client_id
+        """The OAuth client the token was issued to (``client_id`` claim), when it names one."""
 
     @property
     def is_authenticated(self) -> bool:
@@ -153,7 +155,9 @@ class BearerTokenBackend(AuthenticationBackend):
         if sid and self._is_revoked is not None and await self._is_revoked(sid):
             logger.info("bearer token refused: its session is revoked")
             raise AuthenticationError("invalid token")
-        return AuthCredentials(verified.scopes), PrincipalUser(verified.principal)
+        return AuthCredentials(verified.scopes), PrincipalUser(
+            verified.principal, verified.client_id
+        )
 
     def _admin(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """The GitLab.com principal for the configured admin pair; a wrong pair is refused

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import orjson
+
 from domain.model.customer import Customer
 from domain.model.enums import Deployment, Plan, Role, SubscriptionStatus
 from domain.model.instance import Instance
@@ -43,7 +45,7 @@ from persistence.mappers import (
 from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
-from persistence.views import LicenseView
+from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
 
 __all__ = ["Page", "ReadModels", "SubscriptionFilter"]
 
@@ -68,6 +70,10 @@ _TRIALS = Source("trial", "t", TRIAL_COLUMNS, Resource.TRIALS, trial_from_row)
 _USAGE_REPORTS = Source(
     "usage_report", "u", USAGE_REPORT_COLUMNS, Resource.USAGE, usage_report_from_row
 )
+
+
+PROVISIONING_STEPS = 20
+"""Steps per namespace ``Namespace.provisioningSteps`` shows, newest first."""
 
 
 class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
@@ -340,6 +346,37 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         grouped: dict[uuid.UUID, list[Trial]] = {namespace_id: [] for namespace_id in namespace_ids}
         for row in rows:
             grouped[row["namespace"]].append(trial_from_row(row))
+        return grouped
+
+    async def provisioning_steps_by_namespace(
+        self, principal: Principal, namespace_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ProvisioningStepView]]:
+        """The newest GitLab.com provisioning steps of each namespace (at most
+        ``PROVISIONING_STEPS`` each). The caller sees the namespaces already: their steps are
+        theirs to see, in the words of ``ProvisioningStepView``."""
+        rows = await self._db.fetch(
+            "SELECT namespace_id, payload, status, attempts, created_at, updated_at FROM ("
+            " SELECT *, row_number() OVER (PARTITION BY namespace_id"
+            " ORDER BY created_at DESC, id DESC) AS position FROM provision_event"
+            " WHERE namespace_id = ANY($1::uuid[]) AND kind = 'NAMESPACE_PROVISION') steps"
+            " WHERE position <= $2 ORDER BY namespace_id, created_at DESC, id DESC",
+            list(namespace_ids),
+            PROVISIONING_STEPS,
+        )
+        grouped: dict[uuid.UUID, list[ProvisioningStepView]] = {i: [] for i in namespace_ids}
+        for row in rows:
+            payload = row["payload"]
+            if isinstance(payload, str):
+                payload = orjson.loads(payload)
+            grouped[row["namespace_id"]].append(
+                ProvisioningStepView(
+                    describe_provisioning(payload if isinstance(payload, dict) else {}),
+                    row["status"],
+                    row["attempts"],
+                    row["created_at"],
+                    row["updated_at"],
+                )
+            )
         return grouped
 
     async def trials_by_ids(

@@ -4,7 +4,9 @@ than the page (CQRS's read side; the write side still goes through entities)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
@@ -69,3 +71,34 @@ class LicenseView(asyncpg.Record):
     def created_at(self) -> datetime:
         value: datetime = self["created_at"]
         return value
+
+
+@dataclass(frozen=True)
+class ProvisioningStepView:
+    """A GitLab.com provisioning step of a namespace, as its customer may see it: what it does
+    and how far it got; never its payload or errors (``Namespace.provisioningSteps``)."""
+
+    description: str
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def describe_provisioning(payload: dict[str, Any]) -> str:
+    """One line for people from a NAMESPACE_PROVISION body (protocol §6)."""
+    body = payload.get("provision") or {}
+    base = body.get("base_product") or {}
+    parts = []
+    if base:
+        plan = str(base.get("plan_code") or "free").replace("_", " ")
+        parts.append(f"{'trial' if base.get('trial') else 'plan'} {plan}")
+        if base.get("seats"):
+            parts.append(f"{base['seats']} seats")
+    minutes = (body.get("compute_minutes") or {}).get("extra_shared_runners_minutes_limit")
+    if minutes:
+        parts.append(f"{minutes} extra compute minutes")
+    add_ons = body.get("add_on_purchases") or {}
+    if add_ons:
+        parts.append("add-ons " + ", ".join(sorted(str(k).replace("_", " ") for k in add_ons)))
+    return ("Set " + ", ".join(parts)) if parts else "Update the group"

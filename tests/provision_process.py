@@ -56,12 +56,14 @@ def serving(
     *,
     stop: signal.Signals = signal.SIGINT,
     exit_code: int = 0,
+    port: int | None = None,
 ) -> Iterator[Served]:
     """``provision serve`` on 127.0.0.1 and a free port, once /readyz answers 200; stopped by
     ``stop`` at the end, after which it must have shut its app down and exited with
     ``exit_code`` (killed if it is still running 30 s later). Every failure carries the
-    server's output (stdout and stderr, in ``Served.log``)."""
-    port = free_port()
+    server's output (stdout and stderr, in ``Served.log``). ``port``: a free one chosen
+    before (a server that must know its own address, ``PROVISION_ISSUER``)."""
+    port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"serve-{port}.log"
     with log.open("wb") as output:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from api.cli.access import issue_token
 from api.cli.support import database
 from api.settings import Settings
+from auth.licenses.keys import DatabaseLicenseSigner
 from auth.registry import register_user
 from auth.store import OAuthStore
 from domain.model.activation_code import hash_activation_code, new_activation_code
@@ -27,21 +28,27 @@ from domain.model.enums import (
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace, NamespaceUsage
 from domain.model.partner import Partner, PartnerKind
+from domain.model.provisioning import namespace_provision, provision_body
 from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.ports import Clock
+from domain.principal import Principal, PrincipalKind
+from domain.use_cases.licensing import issue_current_license
 from integrations.clock import SystemClock
 from persistence.database import Database
 from persistence.migrations import migrate
 from persistence.unit_of_work import PostgresUnitOfWork
 
 DEMO_MARKER = "ops@acme.example"
+DEMO_MAX_ATTEMPTS = 10
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed for the demo, documented as such
 DEMO_USERS = (
     ("wile@acme.example", "Acme Corp", Role.OWNER),
     ("hank@globex.example", "Globex", Role.ADMIN),
 )
+# Hank also reads Acme's (the portal's customer switch, and what a VIEWER is offered).
+DEMO_MEMBERSHIPS = (*DEMO_USERS, ("hank@globex.example", "Acme Corp", Role.VIEWER))
 
 
 def _year(start: date, years: int = 1) -> date:
@@ -75,7 +82,7 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
             for customer in (acme, globex, initech, hooli):
                 await uow.customers.add(customer)
             by_company = {c.company: c for c in (acme, globex)}
-            for email, company, role in DEMO_USERS:
+            for email, company, role in DEMO_MEMBERSHIPS:
                 member = Membership(by_company[company].id, subjects[email], role)
                 await uow.customers.add_membership(member)
 
@@ -117,7 +124,35 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
                 usage=NamespaceUsage(18, 20, 12_000, 30_000_000_000, now),
                 created_at=now,
             )
-            for namespace in (acme_group, acme_subgroup, hooli_group, initech_group):
+            # The portal's demo: a group to link a subscription to, and one to start a trial on.
+            acme_labs = Namespace(
+                gitlab_id=9980,
+                path="acme-labs",
+                name="Acme Labs",
+                kind=NamespaceKind.GROUP,
+                owner_user_ids=(101,),
+                owner_emails=("wile@acme.example",),
+                usage=NamespaceUsage(8, 9, 120, 300_000_000, now),
+                created_at=now,
+            )
+            acme_sandbox = Namespace(
+                gitlab_id=9990,
+                path="acme-sandbox",
+                name="Acme Sandbox",
+                kind=NamespaceKind.GROUP,
+                owner_user_ids=(101,),
+                owner_emails=("wile@acme.example",),
+                created_at=now,
+            )
+            namespaces = (
+                acme_group,
+                acme_subgroup,
+                acme_labs,
+                acme_sandbox,
+                hooli_group,
+                initech_group,
+            )
+            for namespace in namespaces:
                 await uow.namespaces.add(namespace)
 
             start = today - timedelta(days=120)
@@ -201,9 +236,21 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
                 terms=(Term((Segment(future_start, _year(future_start), 1000),)),),
                 created_at=now,
             )
+            labs_start = today - timedelta(days=20)
+            acme_labs_saas = Subscription(
+                name=await uow.subscriptions.next_name(),
+                customer_id=acme.id,
+                deployment=Deployment.GITLAB_COM,
+                plan=Plan.ULTIMATE,
+                channel=Channel.RESELLER,
+                partner_id="partner:northwind-resellers",
+                terms=(Term((Segment(labs_start, _year(labs_start), 10),)),),
+                created_at=now,
+            )
             subscriptions = (
                 acme_saas,
                 acme_ramp,
+                acme_labs_saas,
                 globex_sm,
                 globex_old,
                 initech_saas,
@@ -244,7 +291,14 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
             )
             for instance in (acme_instance, globex_instance):
                 await uow.instances.add(instance)
-            for days_ago, billable, maximum in ((2, 231, 240), (1, 236, 244)):
+            # Half a year of weekly seat links (the portal's usage chart), then the last two.
+            history = [(7 * week + 3, 150 + 3 * (26 - week), 0) for week in range(26, 0, -1)]
+            highest = 0
+            for index, (days_ago, billable, _) in enumerate(history):
+                billable += (index * 7) % 11
+                highest = max(highest, billable + 4)
+                history[index] = (days_ago, billable, highest)
+            for days_ago, billable, maximum in (*history, (2, 231, 240), (1, 236, 244)):
                 await uow.usage_reports.add(
                     UsageReport(
                         subscription_id=acme_ramp.id,
@@ -298,11 +352,30 @@ async def seed_demo(dsn: str, clock: Clock | None = None) -> str:
                     created_at=now,
                 )
             )
+            # The linked group's provisioning, as the link recorded it (the worker sends it).
+            await uow.outbox.record(
+                namespace_provision(
+                    acme_group,
+                    provision_body(acme_group, acme_saas, today),
+                    now,
+                    DEMO_MAX_ATTEMPTS,
+                    subscription_id=acme_saas.id,
+                )
+            )
             await uow.commit()
+        signer = DatabaseLicenseSigner(lambda: db.pool, clock.now)
+        staff = Principal(PrincipalKind.STAFF, subject="provision-demo")
+        for subscription, customer in ((acme_ramp, acme), (globex_sm, globex)):
+            async with PostgresUnitOfWork(db) as uow:
+                await issue_current_license(
+                    uow, signer, subscription, customer, now, caller=staff, operation="demo"
+                )
+                await uow.commit()
         names = ", ".join(s.name for s in subscriptions)
         users = ", ".join(email for email, _, _ in DEMO_USERS)
         return (
-            f"Demo data written: 4 customers, 6 subscriptions ({names}), 4 namespaces, 3 trials.\n"
+            f"Demo data written: 4 customers, {len(subscriptions)} subscriptions ({names}),"
+            f" {len(namespaces)} namespaces, 3 trials.\n"
             f"Portal users {users} sign in with the password {DEMO_PASSWORD!r} (demo only).\n"
             f"{globex_sm.name} (self-managed, 1 of 2 instances activated) has the activation"
             f" code {codes[globex_sm.name]}: try activateSubscription with it."
@@ -322,4 +395,9 @@ def run_demo(settings: Settings) -> int:
         issue_token(here, "STAFF", "demo:staff", [])
         print(f"\nA token for the portal user {DEMO_USERS[0][0]} ({minutes} minutes):")
         issue_token(here, None, None, [], user_email=DEMO_USERS[0][0])
+        if settings.portal:
+            print(
+                f"\nThe customer portal, once `provision serve` runs: {settings.issuer}/portal/"
+                f" (sign in as {DEMO_USERS[0][0]}, password {DEMO_PASSWORD!r})."
+            )
     return 0

@@ -27,7 +27,7 @@ from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.principal import Principal
 from persistence.read_models import Page, ReadModels
-from persistence.views import LicenseView
+from persistence.views import LicenseView, ProvisioningStepView
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -134,6 +134,7 @@ class Loaders:
     subscriptions_by_customer: Loader[PageKey, Page[Subscription]]
     subscription_by_namespace: Loader[uuid.UUID, Subscription | None]
     trials_by_namespace: Loader[uuid.UUID, list[Trial] | None]
+    provisioning_steps: Loader[uuid.UUID, list[ProvisioningStepView] | None]
     latest_usage: Loader[uuid.UUID, UsageReport | None]
     subscription_counts_by_customer: Loader[uuid.UUID, int | None]
     license_counts: Loader[uuid.UUID, int | None]
@@ -170,6 +171,7 @@ class Loaders:
             subscriptions_by_customer=_pages(read.subscriptions_by_customer, principal),
             subscription_by_namespace=_by_id(read.subscriptions_by_namespace, principal),
             trials_by_namespace=_by_id(read.trials_by_namespace, principal, list),
+            provisioning_steps=_by_id(read.provisioning_steps_by_namespace, principal, list),
             latest_usage=_by_id(read.latest_usage_by_subscription, principal),
             subscription_counts_by_customer=_by_id(read.count_subscriptions_by_customer, principal),
             license_counts=_by_id(read.count_licenses_by_subscription, principal),

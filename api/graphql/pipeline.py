@@ -47,9 +47,11 @@ from api.graphql.context import Context
 from api.graphql.cost import query_cost
 from api.graphql.errors import SERVICE_UNAVAILABLE, ApiError, hide_suggestions, shortened
 from api.graphql.limits import DocumentLimits, LimitError, check_document
+from api.graphql.trusted import TrustedDocuments
 from api.http.logs import bind
 from api.http.outages import OutageLog, database_unavailable, unstorable_value
 from domain.errors import DomainError
+from domain.principal import PrincipalKind
 
 logger = logging.getLogger("provision.graphql")
 
@@ -70,6 +72,8 @@ class PipelineLimits:
     document: DocumentLimits
     max_cost: int
     open_introspection: bool
+    trusted: TrustedDocuments | None = None
+    """Registered documents, and the client whose portal users' tokens run only those."""
 
 
 Prepared = tuple[DocumentNode, tuple[GraphQLError, ...]]
@@ -158,6 +162,18 @@ class RequestPipeline(SchemaExtension):
                 length=len(query),
                 limit=limits.max_length,
             )
+        trusted = limits.trusted
+        if (
+            trusted is not None
+            and trusted.only_for_client is not None
+            and _portal_user_of(context.context, trusted.only_for_client)
+            and not trusted.registry.trusts(query)
+        ):
+            raise LimitError(
+                "Tokens of the customer portal run the portal's registered documents only"
+                " (send its `documentId`).",
+                "UNTRUSTED_DOCUMENT",
+            )
         prepare = self._prepare if len(query) <= CACHE_LIMIT else _prepare
         try:
             if len(query) <= THREAD_LIMIT:
@@ -232,6 +248,17 @@ class RequestPipeline(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {} if self._cost is None else {"cost": self._cost}
+
+
+def _portal_user_of(context: Any, client_id: str) -> bool:
+    """A portal user's token issued to ``client_id``."""
+    if not isinstance(context, Context) or context.request is None:
+        return False
+    user = context.request.scope.get("user")
+    return (
+        getattr(user, "client_id", None) == client_id
+        and context.principal.kind is PrincipalKind.PORTAL_USER
+    )
 
 
 class PipelineFactory:

@@ -12,6 +12,7 @@ from api.graphql.limits import DocumentLimits
 from api.graphql.mutations import Mutation
 from api.graphql.pipeline import PipelineLimits, pipeline_factory
 from api.graphql.queries import Query
+from api.graphql.trusted import TrustedDocuments
 from api.graphql.types.mutation_error import UserError
 from api.settings import Settings
 
@@ -27,7 +28,9 @@ class ProvisionSchema(strawberry.Schema):
         (``present_errors``)."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, *, trusted: TrustedDocuments | None = None
+) -> strawberry.Schema:
     # Every mutation module is imported by now, with the domain errors the API adds.
     gaps = vocabulary_gaps(domain_error_types())
     if gaps:
@@ -45,6 +48,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ),
         max_cost=settings.max_query_cost,
         open_introspection=settings.introspection == "open",
+        trusted=trusted,
     )
     return ProvisionSchema(
         query=Query,

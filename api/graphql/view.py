@@ -24,6 +24,7 @@ from api.graphql.context import Context
 from api.graphql.errors import SERVICE_UNAVAILABLE
 from api.graphql.graphiql import graphiql_page
 from api.graphql.loaders import Loaders
+from api.graphql.trusted import DocumentRegistry
 from api.http.outages import RETRY_AFTER_SECONDS
 from auth.backend import PrincipalUser
 from domain.model.input_checks import unstorable
@@ -34,9 +35,17 @@ from persistence.read_models import ReadModels
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
-        self, schema: Any, *, read: ReadModels, commands: Commands, clock: Clock, graphiql: bool
+        self,
+        schema: Any,
+        *,
+        read: ReadModels,
+        commands: Commands,
+        clock: Clock,
+        graphiql: bool,
+        documents: DocumentRegistry | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self._documents = documents
         self._read = read
         self._commands = commands
         self._clock = clock
@@ -46,7 +55,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError is a json.JSONDecodeError: malformed bodies stay HTTP 400.
-        return _checked_request(orjson.loads(data))
+        return _checked_request(orjson.loads(data), self._documents)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry answers a refused request in plain text; clients read GraphQL errors."""
@@ -173,7 +182,7 @@ class _BadValue(HTTPException):
         self.field = field
 
 
-def _checked_request(data: object) -> object:
+def _checked_request(data: object, documents: DocumentRegistry | None = None) -> object:
     """One operation as a JSON object with well-typed members, whose variables hold nothing a
     column cannot store (NUL characters, integers beyond bigint)."""
     if not isinstance(data, dict):
@@ -183,10 +192,21 @@ def _checked_request(data: object) -> object:
         ("operationName", (str,)),
         ("variables", (dict,)),
         ("extensions", (dict,)),
+        ("documentId", (str,)),
     ):
         if data.get(name) is not None and not isinstance(data[name], types):
             kind = "a string" if types == (str,) else "an object"
             raise HTTPException(400, f"`{name}` must be {kind} or null")
+    identifier = data.get("documentId")
+    if identifier is not None:
+        # A trusted document by id (the portal's, api/portal/documents.py): its text runs.
+        text = documents.text(identifier) if documents is not None else None
+        if text is None:
+            raise _BadValue(f"unknown documentId {identifier[:80]!r}", "documentId")
+        if data.get("query") not in (None, text):
+            raise _BadValue("send `documentId` or `query`, not both", "documentId")
+        data = {**data, "query": text}
+        del data["documentId"]
     query = data.get("query") or ""
     if "\x00" in query or "\\u0000" in query.lower():
         raise HTTPException(400, "the query must not contain NUL characters")

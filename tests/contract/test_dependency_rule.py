@@ -158,4 +158,4 @@ def test_api_holds_entry_point_folders_and_only_the_root_and_shared_helpers() ->
     modules = {path.name for path in (ROOT / "api").glob("*.py")}
     assert modules == {"__init__.py", "app.py", "settings.py", "commands.py", "ids.py"}
     folders = {path.name for path in (ROOT / "api").iterdir() if (path / "__init__.py").exists()}
-    assert folders == {"cli", "graphql", "http", "rest", "worker"}
+    assert folders == {"cli", "graphql", "http", "portal", "rest", "worker"}

@@ -18,6 +18,7 @@ from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
 from domain.model.enums import Channel, Deployment, Plan, Role
 from domain.model.marketplace import InboxEntry, Marketplace, OfferMapping
+from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.model.webhook import (
     WebhookEndpoint,
     WebhookEventType,
@@ -866,3 +867,35 @@ async def test_webhook_deliveries_are_seen_and_resent_only_with_their_endpoint(
         "SELECT count(*) FROM provision_event WHERE payload ? 'webhook_id'"
     )
     assert resends == len(sees or ())
+
+
+STEPS_QUERY = """{ namespaces(first: 20) { edges { node { id provisioningSteps {
+  description state } } } } }"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_provisioning_steps_show_only_on_the_groups_a_caller_sees(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    """``Namespace.provisioningSteps`` (the portal's view of the ledger): each visible group's
+    own GitLab.com steps, none of another's, and never another kind of row."""
+    world = await _world(clean_db)
+    namespaces = await clean_db.fetch("SELECT id, gitlab_id FROM namespace")
+    by_gitlab_id = {r["gitlab_id"]: r["id"] for r in namespaces}
+    steps = [
+        row(NAMESPACE_PROVISION, namespace_id=by_gitlab_id[world.gitlab_ids[name]], plan=name)
+        for name in ("ns_a", "ns_b")
+    ]
+    await record(clean_db, *steps)
+    http = await _client_for(case, app, world, anonymous)
+    body = (await http.post("/graphql", json={"query": STEPS_QUERY})).json()
+    expected = case.sees["Namespace"]
+    if expected is None:
+        assert body["data"] is None
+        return
+    shown = {
+        edge["node"]["id"]: len(edge["node"]["provisioningSteps"])
+        for edge in body["data"]["namespaces"]["edges"]
+    }
+    # One NAMESPACE_PROVISION row each for ns_a and ns_b; ns_a's TEST_STEP row never shows.
+    assert shown == {world.ids[name]: 1 if name in ("ns_a", "ns_b") else 0 for name in expected}

@@ -23,7 +23,9 @@ async def test_the_demo_seeds_on_days_around_a_leap_day(
 ) -> None:
     said = await seed_demo(database_url, FixedClock.on(day))
     assert "Demo data written" in said
-    assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 6
+    assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 7
+    assert await clean_db.fetchval("SELECT count(*) FROM license") == 2
+    assert await clean_db.fetchval("SELECT count(*) FROM usage_report") > 20
     # Every segment is a real, non-empty stretch; one that starts on 29 February ends on the
     # 28th of the year after.
     bad = await clean_db.fetchval(

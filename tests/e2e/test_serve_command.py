@@ -57,7 +57,7 @@ def test_two_commands_serve_then_reuse_the_data(tmp_path: Path) -> None:
             f"{base}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
         ).json()
         assert answer(body) == {
-            "data": {"subscriptions": {"totalCount": 6}, "namespaces": {"totalCount": 4}}
+            "data": {"subscriptions": {"totalCount": 7}, "namespaces": {"totalCount": 6}}
         }
         customers = "{ customers { edges { node { company } } } }"
         as_staff, as_wile = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Iterable
 from datetime import date, datetime
+from enum import Enum
 from typing import Annotated, cast
 
 import strawberry
@@ -42,7 +43,7 @@ from domain.model.channel_policy import Actor, actor_of, decisions_for
 from domain.model.enums import Deployment as DomainDeployment
 from domain.model.usage import usage_of
 from domain.principal import PrincipalKind
-from persistence.views import LicenseView
+from persistence.views import LicenseView, ProvisioningStepView
 
 # --- subscription ------------------------------------------------------------------------------
 
@@ -506,6 +507,49 @@ def instance_node(entity: instance_model.Instance) -> InstanceNode:
 # --- namespace ---------------------------------------------------------------------------------
 
 
+@strawberry.enum(description="How far a provisioning step got, as its customer is told.")
+class ProvisioningState(Enum):
+    WAITING = strawberry.enum_value("WAITING", description="Recorded; not sent yet.")
+    IN_PROGRESS = strawberry.enum_value("IN_PROGRESS", description="Being sent to GitLab.com.")
+    DONE = strawberry.enum_value("DONE", description="GitLab.com applied it.")
+    RETRYING = strawberry.enum_value(
+        "RETRYING", description="An attempt failed; it is tried again by itself."
+    )
+    WITH_SUPPORT = strawberry.enum_value(
+        "WITH_SUPPORT", description="It stopped being retried; support is looking at it."
+    )
+    CLOSED = strawberry.enum_value("CLOSED", description="Closed by support without sending.")
+
+
+_STATES = {
+    "PENDING": ProvisioningState.WAITING,
+    "RUNNING": ProvisioningState.IN_PROGRESS,
+    "SUCCEEDED": ProvisioningState.DONE,
+    "FAILED": ProvisioningState.RETRYING,
+    "DEAD": ProvisioningState.WITH_SUPPORT,
+    "RESOLVED": ProvisioningState.CLOSED,
+}
+
+
+@strawberry.type(description="One step of a group's provisioning on GitLab.com.")
+class ProvisioningStep:
+    description: str = strawberry.field(description="What the step sets, for people.")
+    state: ProvisioningState = strawberry.field(description="How far it got.")
+    attempts: int = strawberry.field(description="Attempts made so far.")
+    created_at: datetime = strawberry.field(description="When it was recorded.")
+    updated_at: datetime = strawberry.field(description="Its last change.")
+
+
+def provisioning_step(view: ProvisioningStepView) -> ProvisioningStep:
+    return ProvisioningStep(
+        description=view.description,
+        state=_STATES.get(view.status, ProvisioningState.WAITING),
+        attempts=view.attempts,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+    )
+
+
 @strawberry.type(name="Namespace", description="A GitLab.com group or user namespace.")
 class NamespaceNode(Node):
     _global_type = "Namespace"
@@ -549,6 +593,17 @@ class NamespaceNode(Node):
             info.context.loaders.trials_by_namespace,
             self.entity.id,
             lambda trials: [trial_node(t, today) for t in trials or []],
+        )
+
+    @strawberry.field(
+        description="What Provision asked GitLab.com to do for the group (plan, seats,"
+        " trials, add-ons), newest first, at most 20: each step's state, not its payload."
+    )
+    def provisioning_steps(self, info: Info) -> list[ProvisioningStep]:
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.provisioning_steps,
+            self.entity.id,
+            lambda steps: [provisioning_step(s) for s in steps or []],
         )
 
     @strawberry.field(description="The paid subscription linked to the namespace.")
