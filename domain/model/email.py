@@ -37,6 +37,7 @@ class EmailTemplate(StrEnum):
     SUBSCRIPTION_EXPIRING = "subscription_expiring"
     SUBSCRIPTION_CANCELLED = "subscription_cancelled"
     SEAT_OVERAGE = "seat_overage"
+    INSTANCE_STOPPED_SYNCING = "instance_stopped_syncing"
 
 
 def email_event(

@@ -55,6 +55,13 @@ CONTEXTS: dict[EmailTemplate, dict[str, object]] = {
     },
     EmailTemplate.SUBSCRIPTION_CANCELLED: {"effective_on": "2027-01-01", "immediately": False},
     EmailTemplate.SEAT_OVERAGE: {"seats": 50, "max_seats_used": 57, "overage": 7},
+    EmailTemplate.INSTANCE_STOPPED_SYNCING: {
+        "instance_identifier": "5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71",
+        "hostname": "gitlab.acme.test",
+        "role": "PRODUCTION",
+        "last_synced_at": "2026-01-01T04:34:00+00:00",
+        "days": 8,
+    },
 }
 
 
