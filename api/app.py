@@ -157,6 +157,7 @@ def create_app(
         service_tokens=KeyRingServiceTokenSigner(keys, tokens.issuer),
         webhook_attempts=settings.webhook_attempts,
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
+        instance_stale_days=settings.instance_stale_days,
     )
     graphql = GraphQLView(
         build_schema(settings),
