@@ -161,7 +161,10 @@ class Fleet:
 
     async def replace(self, principal: Principal, command: ReplaceInstance) -> Retired:
         require_scope(principal, Resource.LICENSES, Access.WRITE)
-        identifier = parse_instance_identifier(command.new_instance_identifier)
+        try:
+            identifier = parse_instance_identifier(command.new_instance_identifier)
+        except ValidationFailed as bad:
+            raise ValidationFailed(bad.message, path=("newInstanceIdentifier",)) from None
         async with self._unit_of_work() as uow:
             instance, subscription = await self._target(uow, principal, command.instance_id)
             if await uow.instances.find(subscription.id, identifier) is not None:

@@ -162,6 +162,11 @@ async def test_retire_defaults_to_the_grace_and_refuses_twice() -> None:
             STAFF, ReplaceInstance(old.id, NEW, world.clock.today() - timedelta(days=1))
         )
     assert len(world.store.instances) == 1  # the refused replacement left nothing
+    with pytest.raises(ValidationFailed, match="UUID") as bad:
+        await world.fleet.replace(STAFF, ReplaceInstance(old.id, "not-a-uuid"))
+    assert bad.value.path == ("newInstanceIdentifier",)
+    with pytest.raises(ValidationFailed, match="already on the subscription"):
+        await world.fleet.replace(STAFF, ReplaceInstance(old.id, INSTANCE))
     done = await world.fleet.retire(STAFF, RetireInstance(old.id))
     assert done.instance.access_ends_on == world.clock.today() + timedelta(days=14)
     with pytest.raises(ValidationFailed, match="already retired"):
