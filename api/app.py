@@ -164,6 +164,7 @@ def create_app(
         webhook_attempts=settings.webhook_attempts,
         webhooks_allow_http_loopback=settings.webhooks_allow_http_loopback,
         max_attempts=settings.ledger_max_attempts,
+        instance_stale_days=settings.instance_stale_days,
     )
     # The customer portal's documents run by id for anyone; with the setting, its own tokens
     # run nothing else (docs/portal.md).

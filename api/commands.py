@@ -15,6 +15,7 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.fleet import Fleet
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.marketplace_offers import MarketplaceOffers
@@ -71,6 +72,10 @@ class Commands:
     marketplaces: MarketplaceCommands
     cloud_connector_access: CloudConnectorAccessHandler | None = None
     """None when no service token signer was given (the key ring lives in the app)."""
+    fleet: Fleet | None = None
+    """Instance roles, retirement and replacement (always built by ``build``)."""
+    instance_stale_days: int = 7
+    """PROVISION_INSTANCE_STALE_DAYS: silence after which an instance stopped syncing."""
 
     @classmethod
     def build(
@@ -84,6 +89,7 @@ class Commands:
         webhook_attempts: int = DEFAULT_ATTEMPTS,
         webhooks_allow_http_loopback: bool = False,
         max_attempts: int = 8,
+        instance_stale_days: int = 7,
     ) -> Commands:
         def unit_of_work() -> PostgresUnitOfWork:
             return PostgresUnitOfWork(db)
@@ -134,4 +140,6 @@ class Commands:
             if service_tokens is not None
             else None,
             failures=failures or FailureLimiter(lambda: db.pool, timedelta(minutes=15), clock.now),
+            fleet=Fleet(unit_of_work, clock, signer),
+            instance_stale_days=instance_stale_days,
         )

@@ -287,7 +287,10 @@ class Settings:
     mail_subscription_expiring_days: int = 30
     """The expiring email goes this many days (or fewer) before a non-renewing term ends."""
     mail_reminders_every_seconds: float = 3600.0
-    """How often the two reminder jobs sweep."""
+    """How often the reminder jobs sweep."""
+    instance_stale_days: int = 7
+    """An instance without a seat link for this many days is listed as stopped syncing and
+    its customer gets one reminder (docs/instances.md)."""
     webhooks_allow_http_loopback: bool = False
     portal: bool = True
     """Serve the customer portal at ``/portal/`` and keep its OAuth client registered."""
@@ -507,6 +510,7 @@ VARIABLES: tuple[Variable, ...] = (
         "mail_reminders_every_seconds",
         _number(0, above=True),
     ),
+    Variable("PROVISION_INSTANCE_STALE_DAYS", "instance_stale_days", _integer(1)),
     Variable("PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "webhooks_allow_http_loopback", _flag),
     Variable("PROVISION_PORTAL", "portal", _flag),
     Variable(

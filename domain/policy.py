@@ -50,7 +50,7 @@ SCOPE_MEANINGS: dict[str, str] = {
     "trials:read": "See trials and ask for trial eligibility.",
     "trials:write": "Start, extend and reactivate trials.",
     "licenses:read": "See licenses and their keys.",
-    "licenses:write": "Issue offline licenses and cancel licenses.",
+    "licenses:write": "Issue and cancel licenses; set roles of, retire and replace instances.",
     "instances:read": "See activated self-managed instances.",
     "usage:read": "See seat-link usage reports and overage.",
     "usage:write": "Report usage (seat link).",

@@ -169,6 +169,23 @@ class InstanceRepository(Protocol):
         """The instances activated on the subscription."""
         ...
 
+    async def get(self, instance_id: uuid.UUID) -> Instance | None:
+        """The instance, row-locked until the transaction ends, or None."""
+        ...
+
+    async def find(self, subscription_id: uuid.UUID, instance_identifier: str) -> Instance | None:
+        """The subscription's instance with this identifier, or None."""
+        ...
+
+    async def save(self, instance: Instance) -> None:
+        """Store a changed role, retirement or replacement."""
+        ...
+
+    async def stale(self, before: datetime, limit: int) -> Sequence[Instance]:
+        """Instances in service whose last seat link (or, never synced, activation) is at or
+        before ``before``, oldest id first."""
+        ...
+
     async def record_sync(
         self,
         subscription_id: uuid.UUID,
@@ -191,7 +208,12 @@ class LicenseRepository(Protocol):
         ...
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
-        """The newest license of the subscription, or None."""
+        """The newest license of the subscription (end keys of retired instances aside), or
+        None."""
+        ...
+
+    async def end_key_of(self, instance_id: uuid.UUID) -> License | None:
+        """The end key issued to a retired instance, or None."""
         ...
 
     async def get(self, license_id: uuid.UUID) -> License | None:
@@ -213,6 +235,10 @@ class UsageReportRepository(Protocol):
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
         """The newest report for the subscription, or None."""
+        ...
+
+    async def latest_by_instance(self, subscription_id: uuid.UUID) -> dict[uuid.UUID, UsageReport]:
+        """The newest report of each of the subscription's instances, by instance id."""
         ...
 
     async def add_once(self, report: UsageReport) -> bool:

@@ -22,6 +22,7 @@ from domain.model.enums import (
     Plan,
     TrialType,
 )
+from domain.model.fleet import InstanceRole
 from domain.model.instance import Instance
 from domain.model.license import License, Licensee
 from domain.model.namespace import Namespace, NamespaceUsage
@@ -74,14 +75,14 @@ TRIAL_COLUMNS = """
 
 INSTANCE_COLUMNS = """
     i.id, i.instance_identifier, i.subscription, i.hostname, i.gitlab_version, i.activated_at,
-    i.last_synced_at
+    i.last_synced_at, i.role, i.retired_at, i.access_ends_on, i.replaced_by
 """
 
 LICENSE_COLUMNS = """
     l.id, l.subscription, l.instance, l.mode, l.plan, l.seats, l.starts_at, l.expires_at, l.trial,
     l.cancelled, l.auto_renew, l.reconciliation_enabled, l.add_ons, l.licensee_name,
     l.licensee_email, l.licensee_company, l.notify_admins_at, l.notify_users_at,
-    l.block_changes_at, l.license_key, l.created_at
+    l.block_changes_at, l.license_key, l.created_at, l.retires_instance
 """
 
 # What lists of licenses show: everything but the key envelope (about 1 KB each), which is
@@ -211,6 +212,10 @@ def instance_from_row(row: Row) -> Instance:
         gitlab_version=row["gitlab_version"],
         activated_at=row["activated_at"],
         last_synced_at=row["last_synced_at"],
+        role=InstanceRole(row["role"]),
+        retired_at=row["retired_at"],
+        access_ends_on=row["access_ends_on"],
+        replaced_by=row["replaced_by"],
     )
 
 
@@ -265,6 +270,7 @@ def license_from_row(row: Row) -> License:
         block_changes_at=row["block_changes_at"],
         license_key=row["license_key"],
         created_at=row["created_at"],
+        retires_instance=row["retires_instance"],
     )
 
 

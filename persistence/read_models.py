@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import orjson
 
@@ -287,20 +287,60 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         rows = await self._rows_in(principal, _LICENSES, "id", ids, select="l.id, l.license_key")
         return {row["id"]: row["license_key"] for row in rows}
 
+    def _instances_where(
+        self, subscription_id: uuid.UUID | None, silent_since: datetime | None
+    ) -> Where:
+        where = self._child_where("i", "subscription", subscription_id)
+        if silent_since is not None:
+            # Stopped syncing (docs/instances.md): in service, no seat link since the moment.
+            where.add(
+                "i.retired_at IS NULL AND coalesce(i.last_synced_at, i.activated_at)"
+                f" <= {where.arg(silent_since)}"
+            )
+        return where
+
     async def instances(
         self,
         principal: Principal,
         subscription_id: uuid.UUID | None,
         first: int,
         after: uuid.UUID | None,
+        silent_since: datetime | None = None,
     ) -> Page[Instance]:
-        where = self._child_where("i", "subscription", subscription_id)
+        where = self._instances_where(subscription_id, silent_since)
         return await self._page(principal, _INSTANCES, where, first, after)
 
-    async def count_instances(self, principal: Principal, subscription_id: uuid.UUID | None) -> int:
+    async def count_instances(
+        self,
+        principal: Principal,
+        subscription_id: uuid.UUID | None,
+        silent_since: datetime | None = None,
+    ) -> int:
         return await self._count(
-            principal, _INSTANCES, self._child_where("i", "subscription", subscription_id)
+            principal, _INSTANCES, self._instances_where(subscription_id, silent_since)
         )
+
+    async def fleet_of(
+        self, principal: Principal, subscription_id: uuid.UUID
+    ) -> tuple[list[Instance], dict[uuid.UUID, UsageReport]]:
+        """The subscription's visible instances (oldest first) and each one's newest report."""
+        rows = await self._rows_in(
+            principal, _INSTANCES, "subscription", [subscription_id], order_by="i.id"
+        )
+        reports = await self._rows_in(
+            principal,
+            _USAGE_REPORTS,
+            "subscription",
+            [subscription_id],
+            distinct_on="u.instance",
+            order_by="u.instance, u.reported_at DESC, u.id DESC",
+        )
+        latest = {
+            row["instance"]: usage_report_from_row(row)
+            for row in reports
+            if row["instance"] is not None
+        }
+        return [instance_from_row(row) for row in rows], latest
 
     async def instances_by_subscription(
         self,

@@ -128,7 +128,16 @@ class Instance(Table, tablename="instance"):
     gitlab_version = Varchar(length=50, null=True, default=None)
     activated_at = Timestamptz()
     last_synced_at = Timestamptz(null=True, default=None)
+    # Fleet (docs/instances.md): what the instance is for, and its retirement or replacement.
+    role = Varchar(length=20, default="PRODUCTION")
+    retired_at = Timestamptz(null=True, default=None)
+    access_ends_on = Date(null=True, default=None)
+    replaced_by = UUID(null=True, default=None)
     unique_instance = Unique(["subscription", "instance_identifier"])
+    instance_role_known = Check(
+        "role IN ('PRODUCTION', 'STAGING', 'DISASTER_RECOVERY', 'GEO_SECONDARY', 'TEST')"
+    )
+    instance_retired_with_end = Check("(retired_at IS NULL) = (access_ends_on IS NULL)")
 
 
 class License(Table, tablename="license"):
@@ -159,6 +168,8 @@ class License(Table, tablename="license"):
     # license_key_digest.
     key_digest = Varchar(length=64, default="")
     created_at = Timestamptz()
+    # The end key of a retired instance (docs/instances.md): not the subscription's license.
+    retires_instance = UUID(null=True, default=None)
     license_seats_positive = Check("seats >= 1")
 
 

@@ -14,7 +14,14 @@ from typing import TypeVar
 import strawberry
 
 from domain.errors import DomainError
-from domain.model import channel_policy, channel_transfer, marketplace, partner, webhook
+from domain.model import (
+    channel_policy,
+    channel_transfer,
+    fleet,
+    marketplace,
+    partner,
+    webhook,
+)
 from domain.model import enums as model
 from domain.model.provision_event import ProvisionStatus
 
@@ -87,6 +94,48 @@ class SubscriptionStatus(Enum):
     ACTIVE = strawberry.enum_value("ACTIVE", description="Today falls within a term.")
     EXPIRED = strawberry.enum_value("EXPIRED", description="The last term has ended.")
     CANCELLED = strawberry.enum_value("CANCELLED", description="Cancelled with immediate effect.")
+
+
+@strawberry.enum(
+    description="What a self-managed instance is for; it decides whether its users count seats"
+    " (docs/instances.md)."
+)
+class InstanceRole(Enum):
+    PRODUCTION = strawberry.enum_value(
+        "PRODUCTION", description="The instance people work on: every billable user counts."
+    )
+    STAGING = strawberry.enum_value(
+        "STAGING",
+        description="A pre-production copy: free up to the subscription's seats, users beyond"
+        " count.",
+    )
+    DISASTER_RECOVERY = strawberry.enum_value(
+        "DISASTER_RECOVERY",
+        description="A standby that takes over when production fails: adds no seats.",
+    )
+    GEO_SECONDARY = strawberry.enum_value(
+        "GEO_SECONDARY", description="A Geo replica of a primary: mirrors its users, adds no seats."
+    )
+    TEST = strawberry.enum_value("TEST", description="A test installation: counted like staging.")
+
+
+@strawberry.enum(description="Why an instance's users count against the seats, or do not.")
+class InstanceContributionReason(Enum):
+    COUNTED = strawberry.enum_value("COUNTED", description="Production: all its users count.")
+    REPLICA = strawberry.enum_value(
+        "REPLICA", description="A Geo secondary or disaster-recovery standby: none counts."
+    )
+    WITHIN_ALLOWANCE = strawberry.enum_value(
+        "WITHIN_ALLOWANCE", description="Staging or test within its allowance: none counts."
+    )
+    BEYOND_ALLOWANCE = strawberry.enum_value(
+        "BEYOND_ALLOWANCE",
+        description="Staging or test beyond its allowance: the users beyond it count.",
+    )
+    RETIRED = strawberry.enum_value(
+        "RETIRED", description="Retired or replaced: its users moved on, none counts."
+    )
+    NO_REPORT = strawberry.enum_value("NO_REPORT", description="No seat link yet.")
 
 
 @strawberry.enum(description="The kinds of trial.")
@@ -389,6 +438,8 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (partner.PartnerKind, PartnerKind),
     (channel_policy.SubscriptionAction, SubscriptionAction),
     (channel_transfer.TransferStatus, ChannelTransferStatus),
+    (fleet.InstanceRole, InstanceRole),
+    (fleet.ContributionReason, InstanceContributionReason),
 )
 """Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
 

@@ -55,6 +55,7 @@ from domain.model.enums import Plan as DomainPlan
 from domain.model.enums import SubscriptionStatus as DomainStatus
 from domain.model.subscription import is_subscription_name
 from domain.policy import Access, Resource, require_scope
+from domain.use_cases.fleet import stale_before
 from persistence.read_models import SubscriptionFilter
 
 First = Annotated[
@@ -375,16 +376,28 @@ class Query:
         subscription_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
         ] = None,
+        stopped_syncing: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True: only instances in service that sent no seat link for"
+                " PROVISION_INSTANCE_STALE_DAYS days (docs/instances.md)."
+            ),
+        ] = None,
     ) -> Connection[InstanceNode]:
         ctx = info.context
         size, cursor = page_size(first), _cursor(after)
         sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
-        page = await ctx.read.instances(ctx.principal, sub_id, size, cursor)
+        silent_since = (
+            stale_before(ctx.clock.now(), ctx.commands.instance_stale_days)
+            if stopped_syncing
+            else None
+        )
+        page = await ctx.read.instances(ctx.principal, sub_id, size, cursor, silent_since)
         return build_connection(
             page,
             instance_node,
             after_given=after is not None,
-            count=lambda: ctx.read.count_instances(ctx.principal, sub_id),
+            count=lambda: ctx.read.count_instances(ctx.principal, sub_id, silent_since),
         )
 
     @strawberry.field(

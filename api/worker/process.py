@@ -227,6 +227,7 @@ def transfers_job(context: WorkerContext) -> JobBody:
 
 TRIAL_ENDING_SOON_JOB = "emails.trial_ending_soon"
 SUBSCRIPTION_EXPIRING_JOB = "emails.subscription_expiring"
+INSTANCES_STOPPED_SYNCING_JOB = "emails.instances_stopped_syncing"
 
 
 def reminders(context: WorkerContext) -> Reminders:
@@ -238,6 +239,7 @@ def reminders(context: WorkerContext) -> Reminders:
             trial_ending_days=settings.mail_trial_ending_days,
             subscription_expiring_days=settings.mail_subscription_expiring_days,
             max_attempts=settings.ledger_max_attempts,
+            instance_stale_days=settings.instance_stale_days,
         ),
     )
 
@@ -254,8 +256,12 @@ def register_reminders(registry: WorkerRegistry, context: WorkerContext) -> None
     async def subscriptions_expiring(due: datetime) -> None:
         await jobs.subscriptions_expiring()
 
+    async def instances_stopped_syncing(due: datetime) -> None:
+        await jobs.instances_stopped_syncing()
+
     registry.register_job(TRIAL_ENDING_SOON_JOB, every, trials_ending)
     registry.register_job(SUBSCRIPTION_EXPIRING_JOB, every, subscriptions_expiring)
+    registry.register_job(INSTANCES_STOPPED_SYNCING_JOB, every, instances_stopped_syncing)
 
 
 def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:

@@ -38,6 +38,7 @@ class EmailTemplate(StrEnum):
     SUBSCRIPTION_CANCELLED = "subscription_cancelled"
     SEAT_OVERAGE = "seat_overage"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
+    INSTANCE_STOPPED_SYNCING = "instance_stopped_syncing"
 
 
 def email_event(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from domain.errors import ValidationFailed
+from domain.model.fleet import InstanceRole
 from domain.model.ids import new_id
 
 _CANONICAL_UUID = re.compile(
@@ -38,6 +39,17 @@ class Instance:
     gitlab_version: str | None = None
     last_synced_at: datetime | None = None
     id: uuid.UUID = field(default_factory=new_id)
+    role: InstanceRole = InstanceRole.PRODUCTION
+    retired_at: datetime | None = None
+    """When it was retired or replaced (docs/instances.md); None while in service."""
+    access_ends_on: date | None = None
+    """The end date its end key carries; set exactly when retired."""
+    replaced_by: uuid.UUID | None = None
+    """The instance that replaced it (a hardware move), if any."""
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
     def __post_init__(self) -> None:
         self.instance_identifier = parse_instance_identifier(self.instance_identifier)

@@ -57,6 +57,9 @@ class License:
     notify_users_at: date | None = None
     block_changes_at: date | None = None
     id: uuid.UUID = field(default_factory=new_id)
+    retires_instance: uuid.UUID | None = None
+    """Set on a retired instance's end key (docs/instances.md): that instance's last license,
+    not the subscription's - never its newest license."""
 
     def __post_init__(self) -> None:
         if self.seats < 1:

@@ -148,8 +148,14 @@ class ActivateSubscriptionHandler:
         assert customer is not None
         instances = list(await uow.instances.for_subscription(subscription.id))
         instance = next((i for i in instances if i.instance_identifier == identifier), None)
+        if instance is not None and instance.retired:
+            raise ValidationFailed(
+                "this instance was retired from the subscription; activate its replacement",
+                path=("instanceIdentifier",),
+            )
         if instance is None:
-            if len(instances) >= subscription.max_instances:
+            # Retired and replaced instances no longer take a place (docs/instances.md).
+            if sum(not i.retired for i in instances) >= subscription.max_instances:
                 raise InstanceLimitReached(
                     f"{subscription.max_instances} instance(s) already activated this"
                     " subscription; deactivate one or raise maxInstances",

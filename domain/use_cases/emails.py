@@ -13,6 +13,7 @@ report, or two overlapping job runs never record a second email about the same f
 | seat_overage | ``seat_overage:<subscription>:<term start>`` (once per term) |
 | trial_ending_soon | ``trial_ending_soon:<trial>:<ends_on>:<owner email>`` |
 | subscription_expiring | ``subscription_expiring:<subscription>:<ends_on>`` |
+| instance_stopped_syncing | ``instance_stopped_syncing:<instance>:<last sync>`` |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from domain.model.namespace import Namespace
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.ports import Clock, UnitOfWork
+from domain.use_cases.fleet import remind_stopped_syncing
 
 TRIAL_NAMES = {
     TrialType.ULTIMATE: "GitLab Ultimate trial",
@@ -184,6 +186,7 @@ class ReminderSettings:
     trial_ending_days: int = 7
     subscription_expiring_days: int = 30
     max_attempts: int = 8
+    instance_stale_days: int = 7
 
 
 class Reminders:
@@ -247,5 +250,17 @@ class Reminders:
                     now=now,
                     max_attempts=self._settings.max_attempts,
                 )
+            await uow.commit()
+        return sent
+
+    async def instances_stopped_syncing(self) -> int:
+        """One email per instance and silence (docs/instances.md)."""
+        async with self._unit_of_work() as uow:
+            sent = await remind_stopped_syncing(
+                uow,
+                self._clock.now(),
+                self._settings.instance_stale_days,
+                self._settings.max_attempts,
+            )
             await uow.commit()
         return sent

@@ -29,6 +29,7 @@ from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, LicenseSigner, UnitOfWork
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.emails import seat_overage
+from domain.use_cases.fleet import fleet_usage
 from domain.use_cases.licensing import issue_current_license, needs_new_license, newer_key
 from domain.use_cases.webhooks import record_webhooks
 
@@ -163,10 +164,13 @@ class ReportUsageHandler:
             now = self._clock.now()
             today = now.date()
             instance_id = None
+            retired = None
             if identifier is not None:
                 instance_id = await uow.instances.record_sync(
                     subscription.id, identifier, now, hostname, version
                 )
+                found = await uow.instances.find(subscription.id, identifier)
+                retired = found if found is not None and found.retired else None
             report = UsageReport(
                 subscription_id=subscription.id,
                 billable_users=billable,
@@ -179,7 +183,17 @@ class ReportUsageHandler:
                 instance_identifier=identifier,
             )
             recorded = await uow.usage_reports.add_once(report)
-            if await seat_overage(uow, subscription, max_historical, now):
+            if retired is not None:
+                # A retired instance gets its end key and nothing new (docs/instances.md).
+                end_key = await uow.licenses.end_key_of(retired.id)
+                assert end_key is not None
+                await uow.commit()
+                return _ended(subscription, customer, report, recorded, sent, end_key)
+            counted = max_historical
+            if instance_id is not None:
+                # With several instances, the overage is the fleet rule's (replicas add none).
+                counted = (await fleet_usage(uow, subscription, today, report)).max_seats_used
+            if await seat_overage(uow, subscription, counted, now):
                 # Once per term, as the email: later, larger reports send nothing new.
                 seats = subscription.seats(today)
                 await record_webhooks(
@@ -190,9 +204,9 @@ class ReportUsageHandler:
                     {
                         "usage": {
                             "seats": seats,
-                            "max_seats_used": max_historical,
+                            "max_seats_used": counted,
                             "billable_users": billable,
-                            "overage": max_historical - seats,
+                            "overage": counted - seats,
                             "reported_at": command.reported_at.isoformat(),
                         }
                     },
@@ -218,6 +232,29 @@ class ReportUsageHandler:
             await uow.commit()
         assert latest is not None
         return _answer(subscription, customer, report, recorded, sent, latest, today)
+
+
+def _ended(
+    subscription: Subscription,
+    customer: Customer,
+    report: UsageReport,
+    recorded: bool,
+    sent: License,
+    end_key: License,
+) -> UsageReported:
+    """A retired instance's answer: its end key (once it runs on it, no key), no future terms
+    and no reconciliation banner."""
+    return UsageReported(
+        subscription=subscription,
+        customer=customer,
+        report=report,
+        recorded=recorded,
+        license=end_key,
+        new_license_key=newer_key(sent, end_key),
+        future_terms=(),
+        next_reconciliation_date=None,
+        display_alert_from=None,
+    )
 
 
 def _answer(

@@ -29,7 +29,8 @@ class PostgresInstances:
     async def add(self, instance: Instance) -> None:
         await self._db.fetch(
             "INSERT INTO instance (id, instance_identifier, subscription, hostname,"
-            " gitlab_version, activated_at, last_synced_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            " gitlab_version, activated_at, last_synced_at, role, retired_at, access_ends_on,"
+            " replaced_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             instance.id,
             instance.instance_identifier,
             instance.subscription_id,
@@ -37,7 +38,46 @@ class PostgresInstances:
             instance.gitlab_version,
             instance.activated_at,
             instance.last_synced_at,
+            instance.role.value,
+            instance.retired_at,
+            instance.access_ends_on,
+            instance.replaced_by,
         )
+
+    async def get(self, instance_id: uuid.UUID) -> Instance | None:
+        row = await self._db.fetchrow(
+            f"SELECT {INSTANCE_COLUMNS} FROM instance i WHERE i.id = $1 FOR UPDATE", instance_id
+        )
+        return instance_from_row(row) if row else None
+
+    async def find(self, subscription_id: uuid.UUID, instance_identifier: str) -> Instance | None:
+        row = await self._db.fetchrow(
+            f"SELECT {INSTANCE_COLUMNS} FROM instance i"
+            " WHERE i.subscription = $1 AND i.instance_identifier = $2",
+            subscription_id,
+            instance_identifier,
+        )
+        return instance_from_row(row) if row else None
+
+    async def save(self, instance: Instance) -> None:
+        await self._db.fetch(
+            "UPDATE instance SET role = $2, retired_at = $3, access_ends_on = $4,"
+            " replaced_by = $5 WHERE id = $1",
+            instance.id,
+            instance.role.value,
+            instance.retired_at,
+            instance.access_ends_on,
+            instance.replaced_by,
+        )
+
+    async def stale(self, before: datetime, limit: int) -> Sequence[Instance]:
+        rows = await self._db.fetch(
+            f"SELECT {INSTANCE_COLUMNS} FROM instance i WHERE i.retired_at IS NULL"
+            " AND coalesce(i.last_synced_at, i.activated_at) <= $1 ORDER BY i.id LIMIT $2",
+            before,
+            limit,
+        )
+        return [instance_from_row(row) for row in rows]
 
     async def for_subscription(self, subscription_id: uuid.UUID) -> Sequence[Instance]:
         rows = await self._db.fetch(
@@ -76,8 +116,9 @@ class PostgresLicenses:
             "INSERT INTO license (id, subscription, instance, mode, plan, seats, starts_at,"
             " expires_at, trial, cancelled, auto_renew, reconciliation_enabled, add_ons,"
             " licensee_name, licensee_email, licensee_company, notify_admins_at, notify_users_at,"
-            " block_changes_at, license_key, created_at, key_digest) VALUES ($1, $2, $3, $4, $5,"
-            " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            " block_changes_at, license_key, created_at, key_digest, retires_instance) VALUES ($1,"
+            " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,"
+            " $20, $21, $22, $23)",
             license_.id,
             license_.subscription_id,
             license_.instance_id,
@@ -100,13 +141,22 @@ class PostgresLicenses:
             license_.license_key,
             license_.created_at,
             license_key_digest(license_.license_key),
+            license_.retires_instance,
         )
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
         row = await self._db.fetchrow(
             f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.subscription = $1"
-            " ORDER BY l.id DESC LIMIT 1",
+            " AND l.retires_instance IS NULL ORDER BY l.id DESC LIMIT 1",
             subscription_id,
+        )
+        return license_from_row(row) if row else None
+
+    async def end_key_of(self, instance_id: uuid.UUID) -> License | None:
+        row = await self._db.fetchrow(
+            f"SELECT {LICENSE_COLUMNS} FROM license l WHERE l.retires_instance = $1"
+            " ORDER BY l.id DESC LIMIT 1",
+            instance_id,
         )
         return license_from_row(row) if row else None
 
@@ -152,6 +202,15 @@ class PostgresUsageReports:
             subscription_id,
         )
         return usage_report_from_row(row) if row else None
+
+    async def latest_by_instance(self, subscription_id: uuid.UUID) -> dict[uuid.UUID, UsageReport]:
+        rows = await self._db.fetch(
+            f"SELECT DISTINCT ON (u.instance) {USAGE_REPORT_COLUMNS} FROM usage_report u"
+            " WHERE u.subscription = $1 AND u.instance IS NOT NULL"
+            " ORDER BY u.instance, u.reported_at DESC, u.id DESC",
+            subscription_id,
+        )
+        return {row["instance"]: usage_report_from_row(row) for row in rows}
 
     async def add_once(self, report: UsageReport) -> bool:
         rows = await self._db.fetch(

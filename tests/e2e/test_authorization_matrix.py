@@ -43,7 +43,8 @@ ALICE_EMAIL = "alice@alpha.test"
 # Pages are as large as the world needs, and small enough for the query cost limit.
 SUBSCRIPTION_FIELDS = """id name customer { id } namespace { id trials { id } }
     licenses(first: 10) { totalCount edges { node { id } } }
-    instances(first: 10) { totalCount edges { node { id } } }"""
+    instances(first: 10) { totalCount edges { node { id replacedBy { id } } } }
+    instanceUsage { instances { instance { id } } }"""
 ROOT_QUERIES = {
     "customers": f"""customers(first: 20) {{ totalCount edges {{ node {{ id
       subscriptions(first: 10) {{ totalCount edges {{ node {{
@@ -680,6 +681,53 @@ async def test_a_portal_user_cannot_link_trial_or_ask_about_another_customers_gr
     assert (await ask(eligibility, ids=[world.ids["ns_b"]]))["data"]["trialEligibility"] == []
     assert await clean_db.fetchval("SELECT count(*) FROM provision_event") == events_before
     assert await clean_db.fetchval("SELECT count(*) FROM trial") == 2  # the world's own
+
+
+FLEET_MUTATIONS = {
+    "setInstanceRole": """mutation($id: ID!) { setInstanceRole(input: {instanceId: $id,
+      role: STAGING}) { instance { id role } errors { code } } }""",
+    "retireInstance": """mutation($id: ID!) { retireInstance(input: {instanceId: $id}) {
+      instance { id } endKey { id } errors { code } } }""",
+    "replaceInstance": """mutation($id: ID!) { replaceInstance(input: {instanceId: $id,
+      newInstanceIdentifier: "8a5eaf4b-bc7d-4f4e-8d86-5cb19a3f7ea4"}) {
+      instance { id } replacement { id } errors { code } } }""",
+}
+# What each case meets acting on Alpha's instance and on Beta's: the payload's error codes
+# ([] for success), or the top-level code where its token lacks licenses:write.
+FLEET_OUTCOMES: dict[str, tuple[object, object]] = {
+    "staff": ([], []),
+    "portal user of Alpha": ([], ["NOT_FOUND"]),
+    "portal user of Alpha holding the ledger scopes": ([], ["NOT_FOUND"]),
+    "portal user of no customer": (["NOT_FOUND"], ["NOT_FOUND"]),
+    "partner A": ("FORBIDDEN", "FORBIDDEN"),
+    "GitLab.com": ("FORBIDDEN", "FORBIDDEN"),
+    "instance of Alpha's subscription": ("FORBIDDEN", "FORBIDDEN"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("mutation", list(FLEET_MUTATIONS))
+async def test_fleet_mutations_reach_only_the_callers_instances(
+    case: Case, mutation: str, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    got = []
+    for name in ("inst_a", "inst_b"):
+        body = (
+            await http.post(
+                "/graphql",
+                json={"query": FLEET_MUTATIONS[mutation], "variables": {"id": world.ids[name]}},
+            )
+        ).json()
+        if body.get("data") is None:
+            got.append(_codes(body)[mutation])
+            continue
+        payload = body["data"][mutation]
+        got.append([e["code"] for e in payload["errors"]])
+        if payload["errors"]:
+            assert set(_ids(payload)) == set(), payload  # a refusal names nothing
+    assert tuple(got) == FLEET_OUTCOMES[case.name], (case.name, got)
 
 
 # Partners (their ids are the partner ids themselves): which partner rows each case reads,

@@ -65,6 +65,14 @@ TARGETS: dict[str, list[Build]] = {
     "retryProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent")}],
     "resolveProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent"), "reason": "x"}],
     "cancelLicense": [lambda w, t: {"licenseId": t("License")}],
+    "setInstanceRole": [lambda w, t: {"instanceId": t("Instance"), "role": "STAGING"}],
+    "retireInstance": [lambda w, t: {"instanceId": t("Instance")}],
+    "replaceInstance": [
+        lambda w, t: {
+            "instanceId": t("Instance"),
+            "newInstanceIdentifier": "8a5eaf4b-bc7d-4f4e-8d86-5cb19a3f7ea4",
+        }
+    ],
     "createWebhookEndpoint": [
         lambda w, t: {
             "url": "https://hooks.example/in",
@@ -87,6 +95,7 @@ BETA = {
     "Trial": "trial_b",
     "ProvisionEvent": "pev_b",
     "License": "lic_b",
+    "Instance": "inst_b",
     "WebhookEndpoint": "whe_beta",
     "MarketplaceOffer": "mko",
 }

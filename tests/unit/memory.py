@@ -283,6 +283,31 @@ class _Instances:
     async def for_subscription(self, subscription_id: uuid.UUID) -> list[Instance]:
         return [i for i in self.s.instances if i.subscription_id == subscription_id]
 
+    async def get(self, instance_id: uuid.UUID) -> Instance | None:
+        return next((i for i in self.s.instances if i.id == instance_id), None)
+
+    async def find(self, subscription_id: uuid.UUID, instance_identifier: str) -> Instance | None:
+        return next(
+            (
+                i
+                for i in self.s.instances
+                if i.subscription_id == subscription_id
+                and i.instance_identifier == instance_identifier
+            ),
+            None,
+        )
+
+    async def save(self, instance: Instance) -> None:
+        pass  # the stored object is the one changed
+
+    async def stale(self, before: datetime, limit: int) -> list[Instance]:
+        found = [
+            i
+            for i in self.s.instances
+            if i.retired_at is None and (i.last_synced_at or i.activated_at) <= before
+        ]
+        return sorted(found, key=lambda i: i.id)[:limit]
+
     async def record_sync(
         self,
         subscription_id: uuid.UUID,
@@ -309,7 +334,17 @@ class _Licenses:
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> License | None:
         return next(
-            (lic for lic in reversed(self.s.licenses) if lic.subscription_id == subscription_id),
+            (
+                lic
+                for lic in reversed(self.s.licenses)
+                if lic.subscription_id == subscription_id and lic.retires_instance is None
+            ),
+            None,
+        )
+
+    async def end_key_of(self, instance_id: uuid.UUID) -> License | None:
+        return next(
+            (lic for lic in reversed(self.s.licenses) if lic.retires_instance == instance_id),
             None,
         )
 
@@ -396,6 +431,15 @@ class _UsageReports:
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
         mine = [r for r in self.s.usage_reports if r.subscription_id == subscription_id]
         return max(mine, key=lambda r: r.reported_at, default=None)
+
+    async def latest_by_instance(self, subscription_id: uuid.UUID) -> dict[uuid.UUID, UsageReport]:
+        latest: dict[uuid.UUID, UsageReport] = {}
+        for r in self.s.usage_reports:
+            if r.subscription_id != subscription_id or r.instance_id is None:
+                continue
+            if r.instance_id not in latest or r.reported_at >= latest[r.instance_id].reported_at:
+                latest[r.instance_id] = r
+        return latest
 
     async def add_once(self, report: UsageReport) -> bool:
         identity = report_identity(report)

@@ -15,6 +15,7 @@ from api.graphql.mutations.activate_subscription import (
 )
 from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
+from api.graphql.mutations.fleet import replace_instance, retire_instance, set_instance_role
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
 from api.graphql.mutations.partners import (
@@ -144,6 +145,24 @@ class Mutation:
         description="Staff: close a FAILED or DEAD ledger row with a reason; no worker runs it"
         " again.",
         extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
+    )
+    set_instance_role = strawberry.mutation(
+        resolver=set_instance_role,
+        description="Say what an instance is for (production, staging, Geo secondary…); the"
+        " role decides whether its users count seats (docs/instances.md).",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
+    )
+    retire_instance = strawberry.mutation(
+        resolver=retire_instance,
+        description="Retire an instance: its users stop counting, and its next seat link"
+        " receives an end key that expires on accessEndsOn.",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
+    )
+    replace_instance = strawberry.mutation(
+        resolver=replace_instance,
+        description="Move an instance to a new one (new instance id): the new one gets the"
+        " normal key and the role, the old one's next seat link an end key.",
+        extensions=needs(Resource.LICENSES, Access.WRITE),
     )
     cancel_license = strawberry.mutation(
         resolver=cancel_license,

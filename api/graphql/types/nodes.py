@@ -19,6 +19,8 @@ from api.graphql.enums import (
     AddOnKind,
     Channel,
     Deployment,
+    InstanceContributionReason,
+    InstanceRole,
     LicensingMode,
     NamespacePlan,
     Plan,
@@ -41,8 +43,10 @@ from domain.model import trial as trial_model
 from domain.model import usage as usage_model
 from domain.model.channel_policy import Actor, actor_of, decisions_for
 from domain.model.enums import Deployment as DomainDeployment
+from domain.model.fleet import combine, is_stale
 from domain.model.usage import usage_of
 from domain.principal import PrincipalKind
+from domain.use_cases.fleet import figures_of
 from persistence.views import LicenseView, ProvisioningStepView
 
 # --- subscription ------------------------------------------------------------------------------
@@ -318,6 +322,43 @@ class SubscriptionNode(Node):
             self.context.loaders.latest_usage, entity.id, from_report
         )
 
+    @strawberry.field(
+        description="Usage per instance and combined by the fleet rule (docs/instances.md):"
+        " production counts every user, Geo secondaries and disaster-recovery standbys none,"
+        " staging and test the users beyond the subscription's seats; retired instances none."
+        " Null for GitLab.com subscriptions."
+    )
+    async def instance_usage(self) -> InstanceUsageType | None:
+        entity, ctx = self.entity, self.context
+        if entity.deployment is DomainDeployment.GITLAB_COM:
+            return None
+        instances, latest = await ctx.read.fleet_of(ctx.principal, entity.id)
+        fleet = combine(entity.seats(ctx.today), figures_of(instances, latest))
+        by_id = {i.id: i for i in instances}
+        return InstanceUsageType(
+            seats=fleet.seats,
+            billable_users=fleet.billable_users,
+            max_seats_used=fleet.max_seats_used,
+            overage=fleet.overage,
+            true_up_seats=fleet.overage,
+            instances=[
+                InstanceContributionType(
+                    instance=instance_node(by_id[part.instance_id]),
+                    role=api_enum(InstanceRole, part.role),
+                    billable_users=part.billable_users,
+                    max_historical_users=part.max_historical_users,
+                    counted_billable_users=part.counted_billable_users,
+                    counted_max_users=part.counted_max_users,
+                    reason=api_enum(InstanceContributionReason, part.reason),
+                    explanation=part.explanation,
+                    reported_at=report.reported_at
+                    if (report := latest.get(part.instance_id))
+                    else None,
+                )
+                for part in fleet.contributions
+            ],
+        )
+
 
 def subscription_node(
     entity: subscription_model.Subscription, context: Context
@@ -486,7 +527,41 @@ class InstanceNode(Node):
     gitlab_version: str | None = strawberry.field(description="The version it last reported.")
     activated_at: datetime = strawberry.field(description="When it first activated.")
     last_synced_at: datetime | None = strawberry.field(description="Its last seat-link sync.")
+    retired_at: datetime | None = strawberry.field(
+        description="When it was retired or replaced; null while in service."
+    )
+    access_ends_on: date | None = strawberry.field(
+        description="The day its end key expires (GitLab then runs unlicensed); set exactly"
+        " when retired."
+    )
     entity: strawberry.Private[instance_model.Instance]
+
+    @strawberry.field(description="What it is for; decides whether its users count seats.")
+    def role(self) -> InstanceRole:
+        return api_enum(InstanceRole, self.entity.role)
+
+    @strawberry.field(
+        description="In service and no seat link (or, never synced, no activation) for"
+        " PROVISION_INSTANCE_STALE_DAYS days (7 by default)."
+    )
+    def stopped_syncing(self, info: Info) -> bool:
+        ctx = info.context
+        return not self.entity.retired and is_stale(
+            self.entity.last_synced_at,
+            self.entity.activated_at,
+            ctx.clock.now(),
+            ctx.commands.instance_stale_days,
+        )
+
+    @strawberry.field(description="The instance that replaced it (a hardware move), if any.")
+    def replaced_by(self, info: Info) -> InstanceNode | None:
+        if self.entity.replaced_by is None:
+            return None
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.instances,
+            self.entity.replaced_by,
+            lambda i: instance_node(i) if i else None,
+        )
 
     @strawberry.field(description="The subscription the instance is activated on.")
     def subscription(self, info: Info) -> SubscriptionNode:
@@ -500,6 +575,8 @@ def instance_node(entity: instance_model.Instance) -> InstanceNode:
         gitlab_version=entity.gitlab_version,
         activated_at=entity.activated_at,
         last_synced_at=entity.last_synced_at,
+        retired_at=entity.retired_at,
+        access_ends_on=entity.access_ends_on,
         entity=entity,
     )
 
@@ -709,6 +786,44 @@ class UsageType:
             reported_at=usage.reported_at,
             next_reconciliation_date=usage.next_reconciliation_date,
         )
+
+
+@strawberry.type(
+    name="InstanceContribution", description="One instance's part of the subscription's usage."
+)
+class InstanceContributionType:
+    instance: InstanceNode = strawberry.field(description="The instance.")
+    role: InstanceRole = strawberry.field(description="Its role, which the rule applies.")
+    billable_users: int = strawberry.field(description="Billable users it last reported.")
+    max_historical_users: int = strawberry.field(description="The highest count it reported.")
+    counted_billable_users: int = strawberry.field(description="Of those, how many count now.")
+    counted_max_users: int = strawberry.field(
+        description="Of its highest count, how many count (the true-up input)."
+    )
+    reason: InstanceContributionReason = strawberry.field(description="Why they count, or not.")
+    explanation: str = strawberry.field(description="The reason in words, with the allowance.")
+    reported_at: datetime | None = strawberry.field(
+        description="When its last seat link's figures are from; null without one."
+    )
+
+
+@strawberry.type(
+    name="InstanceUsage",
+    description="A self-managed subscription's usage as the fleet rule combines its instances.",
+)
+class InstanceUsageType:
+    seats: int = strawberry.field(description="Seats of the current segment.")
+    billable_users: int = strawberry.field(description="Counted billable users now (the sum).")
+    max_seats_used: int = strawberry.field(
+        description="The sum of every instance's counted highest count."
+    )
+    overage: int = strawberry.field(description="max(0, maxSeatsUsed - seats).")
+    true_up_seats: int = strawberry.field(
+        description="Seats a true-up (reconciliation or renewal) bills: the overage."
+    )
+    instances: list[InstanceContributionType] = strawberry.field(
+        description="Every instance's contribution, oldest instance first, retired ones too."
+    )
 
 
 @strawberry.type(name="UsageReport", description="One seat-link report from an instance.")

@@ -61,6 +61,13 @@ CONTEXTS: dict[EmailTemplate, dict[str, object]] = {
         "description": "billing sync",
         "reason": "its last 10 events all failed after every retry",
     },
+    EmailTemplate.INSTANCE_STOPPED_SYNCING: {
+        "instance_identifier": "5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71",
+        "hostname": "gitlab.acme.test",
+        "role": "PRODUCTION",
+        "last_synced_at": "2026-01-01T04:34:00+00:00",
+        "days": 8,
+    },
 }
 
 
