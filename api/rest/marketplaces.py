@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from api.settings import Settings
+from auth.endpoints import BadRequest, read_form
 from domain.model.marketplace import Marketplace
 from domain.ports import Clock
 from integrations.marketplaces import stripe
@@ -117,8 +118,9 @@ def marketplace_routes(
         if aws is None:
             return _not_set_up("AWS Marketplace")
         try:
-            form = await request.form()
-        except Exception:  # a body that is not a form
+            # By hand, as every form here (starlette's request.form() needs python-multipart).
+            form = dict(await read_form(request))
+        except BadRequest:  # a body that is not a form, or too large
             return _page("Bad request", "<p>Expected a form.</p>", 400)
         token = form.get("x-amzn-marketplace-token")
         if not isinstance(token, str) or not token or len(token) > 4096:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import orjson
@@ -335,7 +336,7 @@ class FakeAzure:
 
 def _azure_app(peer: FakeAzure) -> Starlette:
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = dict(parse_qsl((await request.body()).decode()))
         peer.token_requests += 1
         if (form.get("client_id"), form.get("client_secret")) != AZURE_CLIENT or form.get(
             "resource"
