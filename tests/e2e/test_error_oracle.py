@@ -20,7 +20,9 @@ from api.ids import global_id
 from domain.principal import PrincipalKind
 from persistence.database import Database
 
+import factories as f
 from bearer import bearer, token_for
+from usage_files import usage_file
 
 SCHEMA = build_schema()._schema
 TERM = {"segments": [{"startDate": "2026-11-01", "endDate": "2027-11-01", "seats": 10}]}
@@ -62,6 +64,19 @@ TARGETS: dict[str, list[Build]] = {
     "retryProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent")}],
     "resolveProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent"), "reason": "x"}],
     "cancelLicense": [lambda w, t: {"licenseId": t("License")}],
+    # The caller's own license's file, claimed for another customer (or none).
+    "uploadUsageFile": [
+        lambda w, t: {
+            "content": usage_file(
+                "key-of-alpha",
+                [(f.NOW, 1)],
+                starts_on=f.TODAY,
+                ends_on=None,
+                generated_at=f.NOW,
+            ),
+            "customerId": t("Customer"),
+        }
+    ],
     "createWebhookEndpoint": [
         lambda w, t: {
             "url": "https://hooks.example/in",
