@@ -28,6 +28,7 @@ from domain.use_cases.rotate_activation_code import RotateActivationCodeHandler
 from domain.use_cases.start_self_managed_trial import StartSelfManagedTrialHandler
 from domain.use_cases.transfer_subscription import TransferSubscriptionHandler
 from domain.use_cases.trials import Trials
+from domain.use_cases.upload_usage_file import UploadUsageFileHandler
 from domain.use_cases.upsert_namespace import NamespaceKeeping
 from domain.use_cases.webhooks import WebhookEndpoints
 from persistence.database import Database
@@ -63,6 +64,8 @@ class Commands:
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
     report_usage: ReportUsageHandler
     """Seat link: ``POST /api/v1/seat_links`` and ``reportUsage``."""
+    upload_usage_file: UploadUsageFileHandler
+    """``uploadUsageFile`` and ``provision usage upload``."""
     cancel_license: CancelLicenseHandler
     webhooks: WebhookEndpoints
     partners: Partners
@@ -95,6 +98,11 @@ class Commands:
             return PostgresUnitOfWork(db)
 
         signer = signer or DatabaseLicenseSigner(lambda: db.pool, clock.now)
+        receipts = (
+            signer
+            if isinstance(signer, DatabaseLicenseSigner)
+            else DatabaseLicenseSigner(lambda: db.pool, clock.now)
+        )
 
         return cls(
             create_subscription=CreateSubscriptionHandler(
@@ -121,6 +129,7 @@ class Commands:
                 unit_of_work, clock, webhook_attempts
             ),
             report_usage=ReportUsageHandler(unit_of_work, clock, signer, webhook_attempts),
+            upload_usage_file=UploadUsageFileHandler(unit_of_work, clock, receipts),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),
             webhooks=WebhookEndpoints(
                 unit_of_work,

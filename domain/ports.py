@@ -246,6 +246,11 @@ class UsageReportRepository(Protocol):
         arrive at once); True when this call stored it."""
         ...
 
+    async def add_many_once(self, reports: Sequence[UsageReport]) -> int:
+        """``add_once`` for each report (usage-file rows), in one go; how many were stored
+        (the others were known, or repeated within ``reports``: the first one is kept)."""
+        ...
+
 
 class ActivationCodeRepository(Protocol):
     """The hashed activation code of each self-managed subscription (one each)."""
@@ -554,6 +559,16 @@ class LicenseSigner(Protocol):
         Every call makes a new envelope (fresh AES key and IV), so two calls never return the
         same text: callers store the key and reuse it while the license is unchanged.
         """
+        ...
+
+
+class ReceiptSigner(Protocol):
+    """Signs documents Provision hands out as proof (usage-file receipts) with the license
+    signing key, so that anyone holding its public key (``provision license public-key``)
+    can check them with ``openssl dgst -sha256 -verify``."""
+
+    async def sign_document(self, document: bytes) -> bytes:
+        """An RSA PKCS #1 v1.5 signature over SHA-256 of ``document``."""
         ...
 
 

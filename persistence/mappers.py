@@ -29,7 +29,7 @@ from domain.model.namespace import Namespace, NamespaceUsage
 from domain.model.restore import restore
 from domain.model.subscription import AddOn, Segment, Subscription, Term
 from domain.model.trial import Trial
-from domain.model.usage import UsageReport
+from domain.model.usage import UsageReport, UsageSource
 
 Row = asyncpg.Record
 
@@ -94,7 +94,7 @@ LICENSE_VIEW_COLUMNS = """
 
 USAGE_REPORT_COLUMNS = """
     u.id, u.subscription, u.instance, u.billable_users, u.max_historical_users, u.add_on_seats,
-    u.gitlab_version, u.hostname, u.reported_at
+    u.gitlab_version, u.hostname, u.reported_at, u.source, u.license
 """
 
 
@@ -285,4 +285,6 @@ def usage_report_from_row(row: Row) -> UsageReport:
         gitlab_version=row["gitlab_version"],
         hostname=row["hostname"],
         reported_at=row["reported_at"],
+        source=UsageSource(row["source"] or UsageSource.SEAT_LINK),
+        license_id=row["license"],
     )

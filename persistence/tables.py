@@ -189,6 +189,11 @@ class UsageReport(Table, tablename="usage_report"):
     # same report arriving twice is stored once. NULL for reports made before seat link.
     report_key = Varchar(length=80, null=True, default=None)
     unique_report = Unique(["subscription", "report_key"])
+    # Where the figures came from: NULL for seat link, USAGE_FILE for a row of an uploaded
+    # license usage file (docs/usage-file.md), which names the license its key matched.
+    source = Varchar(length=20, null=True, default=None)
+    license = ForeignKey(License, null=True, on_delete=OnDelete.set_null)
+    usage_report_source_known = Check("source IS NULL OR source IN ('USAGE_FILE')")
 
 
 class ActivationCode(Table, tablename="activation_code"):

@@ -1,5 +1,5 @@
 """The ``provision`` command: serve, migrate, worker, demo, schema, clients, partners, users,
-tokens, licenses."""
+tokens, licenses, usage files."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from api.cli.partners import create_partner, list_partners
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
+from api.cli.usage import upload_usage_file
 from api.cli.webhooks import add_webhooks_parser, webhooks_cli
 from api.http.logs import configure_logging
 from api.http.tracing import TracingUnavailable
@@ -207,6 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
         reader.add_argument(
             "--public-key", metavar="PEM_FILE", help="use this key, not the database's"
         )
+    usage = commands.add_parser(
+        "usage", help="usage reported by instances (docs/usage-file.md)"
+    ).add_subparsers(dest="usage_command", required=True)
+    usage_upload = usage.add_parser(
+        "upload",
+        help="record an offline instance's license usage file (as staff); prints the receipt",
+    )
+    usage_upload.add_argument(
+        "--file", required=True, metavar="FILE", help="license_usage.csv as exported; - reads stdin"
+    )
+    usage_upload.add_argument(
+        "--customer",
+        type=object_id("Customer"),
+        metavar="CUSTOMER_ID",
+        help="refuse the file unless its license is this customer's (cus_… or its UUID)",
+    )
     config = commands.add_parser(
         "config", help="print the effective settings and where each came from (secrets masked)"
     )
@@ -286,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_marketplace(settings, args)
     if args.command == "webhooks":
         return webhooks_cli(settings, args)
+    if args.command == "usage":
+        return upload_usage_file(settings, args)
     if args.command == "license":
         if args.license_command == "public-key":
             return license_public_key(settings)

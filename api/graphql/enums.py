@@ -20,6 +20,7 @@ from domain.model import (
     fleet,
     marketplace,
     partner,
+    usage,
     webhook,
 )
 from domain.model import enums as model
@@ -421,7 +422,20 @@ class ChannelTransferStatus(Enum):
     )
 
 
+@strawberry.enum(description="Where a usage report's figures came from.")
+class UsageSource(Enum):
+    SEAT_LINK = strawberry.enum_value(
+        "SEAT_LINK", description="An online instance's daily sync, or `reportUsage`."
+    )
+    USAGE_FILE = strawberry.enum_value(
+        "USAGE_FILE",
+        description="A row of a license usage file an offline instance exported"
+        " (`uploadUsageFile`).",
+    )
+
+
 MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
+    (usage.UsageSource, UsageSource),
     (model.Plan, Plan),
     (model.NamespacePlan, NamespacePlan),
     (model.Deployment, Deployment),

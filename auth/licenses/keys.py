@@ -15,8 +15,8 @@ from datetime import datetime
 import anyio.to_thread
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from auth.licenses.envelope import encode
 
@@ -122,3 +122,10 @@ class DatabaseLicenseSigner:
     async def sign(self, attributes: Mapping[str, object]) -> str:
         key = await self.signing_key()
         return await anyio.to_thread.run_sync(encode, attributes, key.private_key)
+
+    async def sign_document(self, document: bytes) -> bytes:
+        """The ``ReceiptSigner`` port: RSA PKCS #1 v1.5 over SHA-256, with the same key."""
+        key = await self.signing_key()
+        return await anyio.to_thread.run_sync(
+            key.private_key.sign, document, padding.PKCS1v15(), hashes.SHA256()
+        )

@@ -5,10 +5,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from domain.errors import ValidationFailed
 from domain.model.ids import new_id
 from domain.model.subscription import Subscription
+
+
+class UsageSource(StrEnum):
+    """Where a report's figures came from."""
+
+    SEAT_LINK = "SEAT_LINK"
+    """An online instance's daily sync (or ``reportUsage``)."""
+    USAGE_FILE = "USAGE_FILE"
+    """A row of a license usage file an offline instance exported (docs/usage-file.md)."""
 
 
 @dataclass
@@ -28,6 +38,9 @@ class UsageReport:
     gitlab_version: str | None = None
     hostname: str | None = None
     instance_identifier: str | None = None
+    source: UsageSource = UsageSource.SEAT_LINK
+    license_id: uuid.UUID | None = None
+    """The license whose key a usage file carried (usage-file rows only)."""
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -43,7 +56,12 @@ def report_identity(report: UsageReport) -> tuple[uuid.UUID, str, datetime]:
     """Which report this is: the subscription, the instance that sent it and the instant its
     figures are from. GitLab retries a failed sync with the arguments it snapshotted at enqueue
     time (protocol §4), so the same report can arrive many times: it is stored once (a unique
-    index in the database). A report without an instance id is one per instant."""
+    index in the database). A report without an instance id is one per instant.
+
+    A usage-file row is one per license and instant (protocols-next §1.5): the file names no
+    instance, and the same rows come back in every later export of the term."""
+    if report.source is UsageSource.USAGE_FILE:
+        return (report.subscription_id, f"file:{report.license_id}", report.reported_at)
     return (report.subscription_id, report.instance_identifier or "", report.reported_at)
 
 

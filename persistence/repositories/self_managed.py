@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from domain.model.instance import Instance
 from domain.model.license import License, license_key_digest
-from domain.model.usage import UsageReport, report_identity
+from domain.model.usage import UsageReport, UsageSource, report_identity
 from persistence.database import Database
 from persistence.mappers import (
     INSTANCE_COLUMNS,
@@ -231,6 +231,32 @@ class PostgresUsageReports:
             report_key(report),
         )
         return bool(rows)
+
+    async def add_many_once(self, reports: Sequence[UsageReport]) -> int:
+        if not reports:
+            return 0
+        stored: int = await self._db.fetchval(
+            "WITH added AS (INSERT INTO usage_report (id, subscription, billable_users,"
+            " max_historical_users, reported_at, report_key, source, license)"
+            " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[],"
+            " $5::timestamptz[], $6::text[], $7::text[], $8::uuid[])"
+            " ON CONFLICT (subscription, report_key) DO NOTHING RETURNING 1)"
+            " SELECT count(*) FROM added",
+            [r.id for r in reports],
+            [r.subscription_id for r in reports],
+            [r.billable_users for r in reports],
+            [r.max_historical_users for r in reports],
+            [r.reported_at for r in reports],
+            [report_key(r) for r in reports],
+            [_source(r) for r in reports],
+            [r.license_id for r in reports],
+        )
+        return stored
+
+
+def _source(report: UsageReport) -> str | None:
+    """NULL for seat link (the column came later: older rows have NULL too)."""
+    return None if report.source is UsageSource.SEAT_LINK else report.source.value
 
 
 def report_key(report: UsageReport) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -36,6 +37,7 @@ import factories as f
 from bearer import bearer, token_for
 from graphql_client import answer
 from ledger_rows import record, row
+from usage_files import usage_file
 
 ALICE_EMAIL = "alice@alpha.test"
 
@@ -124,8 +126,8 @@ async def _world(db: Database) -> World:
         "alpha_saas": alpha_saas,
         "beta_sm": beta_sm,
         "beta_saas": beta_saas,
-        "lic_a": f.license_for(alpha_sm),
-        "lic_b": f.license_for(beta_sm),
+        "lic_a": f.license_for(alpha_sm, key="key-of-alpha"),
+        "lic_b": f.license_for(beta_sm, key="key-of-beta"),
         "inst_a": f.instance_for(alpha_sm),
         "inst_b": f.instance_for(beta_sm),
         "trial_a": f.trial_on(ns_a),
@@ -947,3 +949,60 @@ async def test_provisioning_steps_show_only_on_the_groups_a_caller_sees(
     }
     # One NAMESPACE_PROVISION row each for ns_a and ns_b; ns_a's TEST_STEP row never shows.
     assert shown == {world.ids[name]: 1 if name in ("ns_a", "ns_b") else 0 for name in expected}
+
+
+def _upload_outcome(case: Case, target: str) -> str:
+    """What uploadUsageFile answers for the license of ``target``: it needs ``usage:write``
+    (FORBIDDEN without); then staff and the customer's owners and admins record it, and anyone
+    else reads the license as unknown (NOT_FOUND: instances report by seat link)."""
+    assert case.token is not None
+    if "usage:write" not in grantable(case.token["kind"], case.token.get("scopes")):
+        return "FORBIDDEN"
+    if case.name == "staff" or (
+        case.name.startswith("portal user of Alpha") and target == "alpha_sm"
+    ):
+        return "OK"
+    return "NOT_FOUND"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_usage_files_are_recorded_only_for_the_callers_own_licenses(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    before = await clean_db.fetchval("SELECT count(*) FROM usage_report")
+    for target in ("alpha_sm", "beta_sm"):
+        lic = await clean_db.fetchrow(
+            "SELECT l.license_key, l.starts_at, l.expires_at FROM license l"
+            " JOIN subscription s ON s.id = l.subscription WHERE s.name = $1",
+            world.names[target],
+        )
+        content = usage_file(
+            lic["license_key"],
+            [(f.NOW - timedelta(days=1), 3)],
+            starts_on=lic["starts_at"],
+            ends_on=lic["expires_at"],
+            generated_at=f.NOW,
+        )
+        body = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($c: String!) { uploadUsageFile(input: {content: $c})"
+                    " { rowsRecorded errors { code } } }",
+                    "variables": {"c": content},
+                },
+            )
+        ).json()
+        outcome = _upload_outcome(case, target)
+        if outcome == "FORBIDDEN":
+            assert _codes(body) == {"uploadUsageFile": "FORBIDDEN"}, (case.name, target)
+            continue
+        uploaded = body["data"]["uploadUsageFile"]
+        if outcome == "OK":
+            assert uploaded == {"rowsRecorded": 1, "errors": []}, (case.name, target)
+        else:
+            assert [e["code"] for e in uploaded["errors"]] == ["NOT_FOUND"], (case.name, target)
+    recorded = sum(_upload_outcome(case, t) == "OK" for t in ("alpha_sm", "beta_sm"))
+    assert await clean_db.fetchval("SELECT count(*) FROM usage_report") == before + recorded

@@ -21,9 +21,13 @@ from domain.model.webhook import WebhookEventType, delivery_row, message
 from domain.principal import PrincipalKind
 from persistence.database import Database
 
+import factories as f
 from bearer import bearer, token_for
 from factories import NOW
 from ledger_rows import record
+        }
+    ],
+from usage_files import usage_file
 
 SCHEMA = build_schema()._schema
 TERM = {"segments": [{"startDate": "2026-11-01", "endDate": "2027-11-01", "seats": 10}]}
@@ -71,6 +75,19 @@ TARGETS: dict[str, list[Build]] = {
         lambda w, t: {
             "instanceId": t("Instance"),
             "newInstanceIdentifier": "8a5eaf4b-bc7d-4f4e-8d86-5cb19a3f7ea4",
+        }
+    ],
+    # The caller's own license's file, claimed for another customer (or none).
+    "uploadUsageFile": [
+        lambda w, t: {
+            "content": usage_file(
+                "key-of-alpha",
+                [(f.NOW, 1)],
+                starts_on=f.TODAY,
+                ends_on=None,
+                generated_at=f.NOW,
+            ),
+            "customerId": t("Customer"),
         }
     ],
     "createWebhookEndpoint": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -447,6 +447,9 @@ class _UsageReports:
             return False
         self.s.usage_reports.append(report)
         return True
+
+    async def add_many_once(self, reports: Sequence[UsageReport]) -> int:
+        return sum([await self.add_once(report) for report in reports])
 
 
 class MemoryUnitOfWork:

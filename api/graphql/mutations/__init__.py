@@ -35,6 +35,7 @@ from api.graphql.mutations.subscription_changes import (
     rotate_activation_code,
 )
 from api.graphql.mutations.trials import apply_trial, extend_trial, reactivate_trial
+from api.graphql.mutations.upload_usage_file import upload_usage_file
 from api.graphql.mutations.upsert_namespace import (
     order_namespace_name_update,
     report_namespace_usage,
@@ -174,6 +175,12 @@ class Mutation:
         resolver=report_usage,
         description="A seat-link report (as `POST /api/v1/seat_links`): an instance's users,"
         " answered with a newer license key when there is one.",
+        extensions=needs(Resource.USAGE, Access.WRITE),
+    )
+    upload_usage_file = strawberry.mutation(
+        resolver=upload_usage_file,
+        description="Record an offline instance's license usage file (GitLab's export),"
+        " verified against the license whose key it carries; answers with a signed receipt.",
         extensions=needs(Resource.USAGE, Access.WRITE),
     )
     create_webhook_endpoint = strawberry.mutation(

@@ -27,6 +27,7 @@ from api.graphql.enums import (
     SubscriptionStatus,
     TrialStatus,
     TrialType,
+    UsageSource,
     api_enum,
 )
 from api.graphql.errors import page_size
@@ -837,6 +838,9 @@ class UsageReportNode(Node):
     gitlab_version: str | None = strawberry.field(description="The instance's version.")
     hostname: str | None = strawberry.field(description="The instance's hostname.")
     reported_at: datetime = strawberry.field(description="When the report arrived.")
+    source: UsageSource = strawberry.field(
+        description="Seat link, or a row of an uploaded license usage file."
+    )
     entity: strawberry.Private[usage_model.UsageReport]
 
     @strawberry.field(description="The subscription reported on.")
@@ -856,5 +860,6 @@ def usage_report_node(entity: usage_model.UsageReport) -> UsageReportNode:
         gitlab_version=entity.gitlab_version,
         hostname=entity.hostname,
         reported_at=entity.reported_at,
+        source=api_enum(UsageSource, entity.source),
         entity=entity,
     )
