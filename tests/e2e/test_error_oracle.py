@@ -25,8 +25,6 @@ import factories as f
 from bearer import bearer, token_for
 from factories import NOW
 from ledger_rows import record
-        }
-    ],
 from usage_files import usage_file
 
 SCHEMA = build_schema()._schema
