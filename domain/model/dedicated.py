@@ -195,7 +195,7 @@ class TenantFacts:
                 str(data["secondary_region"]) if data.get("secondary_region") else None
             ),
             onboarding_contacts=tuple(data["onboarding_contacts"]),  # type: ignore[arg-type]
-            maintenance_window=MaintenanceWindow(data["maintenance_window"]),
+            maintenance_window=MaintenanceWindow(str(data["maintenance_window"])),
             bring_your_own_key=bool(data.get("bring_your_own_key")),
             geo_migration=bool(data.get("geo_migration")),
             hosted_runners=tuple(data.get("hosted_runners") or ()),  # type: ignore[arg-type]
