@@ -314,6 +314,34 @@ class ChannelTransfer(Table, tablename="channel_transfer"):
     channel_transfer_applied_when_applied = Check("(status = 'APPLIED') = (applied_at IS NOT NULL)")
 
 
+class DedicatedTenant(Table, tablename="dedicated_tenant"):
+    """A DEDICATED subscription's tenant (docs/dedicated.md): its facts, state and history
+    (JSONB lists of moves, oldest first)."""
+
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, unique=True)
+    facts = JSONB()
+    state = Varchar(length=20)
+    history = JSONB(default=[])
+    last_error = Text(null=True, default=None)
+    failed_from = Varchar(length=20, null=True, default=None)
+    license_id = UUID(null=True, default=None)
+    tenant_url = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    dedicated_tenant_state_known = Check(
+        "state IN ('ORDERED', 'ONBOARDING_INVITED', 'PROVISIONING', 'ACTIVE', 'CHANGING',"
+        " 'DEPROVISIONING', 'GONE', 'FAILED')"
+    )
+
+
+class DedicatedCallback(Table, tablename="dedicated_callback"):
+    """The provisioner's callbacks already applied, by their id (each is applied once)."""
+
+    id = Varchar(length=200, primary_key=True)
+    received_at = Timestamptz()
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -333,4 +361,6 @@ TABLES: list[type[Table]] = [
     WebhookEndpoint,
     Partner,
     ChannelTransfer,
+    DedicatedTenant,
+    DedicatedCallback,
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from domain.errors import DomainError, ValidationFailed
@@ -318,3 +318,37 @@ class DedicatedTenant:
 
     def copy(self) -> DedicatedTenant:
         return replace(self)
+
+
+def deprovision_date(cancelled_on: date | None, at_period_end: bool, term_end: date) -> date | None:
+    """When a cancelled subscription's tenant is removed: at the end of the term (cancelled at
+    period end) or on the day it was cancelled at once; None while it is not cancelled."""
+    if cancelled_on is not None:
+        return cancelled_on
+    return term_end if at_period_end else None
+
+
+DEPROVISION_REMINDER_DAYS = (30, 7, 1)
+"""Days before deprovisioning on which the contacts are reminded (one email each)."""
+
+
+def reminder_due(today: date, deprovision_on: date) -> int | None:
+    """The reminder (days before) due today or overdue and not superseded by a nearer one:
+    the smallest reminder day not below the days left, so a missed run sends the nearest."""
+    left = (deprovision_on - today).days
+    if left <= 0:
+        return None
+    due = [days for days in DEPROVISION_REMINDER_DAYS if days >= left]
+    return min(due) if due else None
+
+
+def renewal_due(
+    delivered_expires_on: date, next_term_start: date | None, today: date, days_before: int
+) -> bool:
+    """Whether the next term's license must go to the tenant now: a term follows the one the
+    delivered license covers, and its expiry is at most ``days_before`` days away."""
+    return (
+        next_term_start is not None
+        and next_term_start >= delivered_expires_on
+        and (delivered_expires_on - today).days <= days_before
+    )

@@ -37,6 +37,8 @@ class EmailTemplate(StrEnum):
     SUBSCRIPTION_EXPIRING = "subscription_expiring"
     SUBSCRIPTION_CANCELLED = "subscription_cancelled"
     SEAT_OVERAGE = "seat_overage"
+    DEDICATED_INVITATION = "dedicated_invitation"
+    DEDICATED_DEPROVISIONING = "dedicated_deprovisioning"
 
 
 def email_event(

@@ -55,6 +55,12 @@ CONTEXTS: dict[EmailTemplate, dict[str, object]] = {
     },
     EmailTemplate.SUBSCRIPTION_CANCELLED: {"effective_on": "2027-01-01", "immediately": False},
     EmailTemplate.SEAT_OVERAGE: {"seats": 50, "max_seats_used": 57, "overage": 7},
+    EmailTemplate.DEDICATED_INVITATION: {
+        "expected_users": 3000,
+        "storage_gib": 500,
+        "primary_region": "eu-west-1",
+    },
+    EmailTemplate.DEDICATED_DEPROVISIONING: {"deprovision_on": "2027-01-01", "days_left": 7},
 }
 
 
