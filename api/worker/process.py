@@ -26,16 +26,20 @@ from api.worker.handlers import (
 )
 from api.worker.loop import JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
+from auth.licenses.keys import DatabaseLicenseSigner
+from domain.model.dedicated import DEDICATED_TENANT_KIND
 from domain.model.email import EMAIL_KIND
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
 from domain.model.provisioning import NAMESPACE_PROVISION
 from domain.model.webhook import WEBHOOK_DELIVERY_KIND
 from domain.ports import Clock
+from domain.use_cases.dedicated import DedicatedSettings, DedicatedSteps, TenantSweeps
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.transfer_subscription import ApplyDueTransfers
 from domain.use_cases.trials import Trials
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
+from integrations.dedicated.client import HttpTenantProvisioner
 from integrations.email.handler import email_handler
 from integrations.email.messages import template_environment
 from integrations.email.transports import (
@@ -114,6 +118,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     registry.register_job(TRANSFERS_JOB, timedelta(minutes=1), transfers_job(context))
     register_reminders(registry, context)
     register_outbound(registry, context)
+    register_dedicated(registry, context)
     if context.settings.alert_failures_threshold > 0:
         window = timedelta(seconds=context.settings.alert_failures_window_seconds)
         registry.register_job(
@@ -246,6 +251,37 @@ def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
             namespace_provision_handler(
                 context.http, settings.gitlab_com_url, settings.issuer, keys, save, context.clock
             ),
+        )
+
+
+DEDICATED_SWEEP_JOB = "dedicated.sweep"
+
+
+def register_dedicated(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """DEDICATED_TENANT steps when PROVISION_DEDICATED_PROVISIONER_URL is set (without it the
+    rows wait, PENDING), and the sweep of renewals and cancellations (docs/dedicated.md)."""
+    settings = context.settings
+    dedicated = DedicatedSettings(
+        max_attempts=settings.ledger_max_attempts, renewal_days=settings.dedicated_renewal_days
+    )
+
+    def unit_of_work() -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(context.db)
+
+    sweeps = TenantSweeps(unit_of_work, context.clock, dedicated)
+
+    async def sweep(due: datetime) -> None:
+        await sweeps()
+
+    registry.register_job(DEDICATED_SWEEP_JOB, timedelta(minutes=1), sweep)
+    if settings.dedicated_provisioner_url:
+        provisioner = HttpTenantProvisioner(
+            context.http, settings.dedicated_provisioner_url, settings.dedicated_provisioner_token
+        )
+        signer = DatabaseLicenseSigner(lambda: context.db.pool, context.clock.now)
+        registry.register(
+            DEDICATED_TENANT_KIND,
+            DedicatedSteps(unit_of_work, provisioner, signer, context.clock, dedicated),
         )
 
 
