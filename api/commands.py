@@ -15,6 +15,7 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.dedicated import RetryTenant
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.partners import Partners
@@ -46,6 +47,7 @@ class Commands:
     namespace_keeping: NamespaceKeeping
     trials: Trials
     retry_provision_event: RetryProvisionEventHandler
+    retry_dedicated_tenant: RetryTenant
     resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
@@ -92,6 +94,7 @@ class Commands:
             namespace_keeping=NamespaceKeeping(unit_of_work, clock),
             trials=Trials(unit_of_work, clock),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
+            retry_dedicated_tenant=RetryTenant(unit_of_work, clock),
             resolve_provision_event=ResolveProvisionEventHandler(unit_of_work, clock),
             report_usage=ReportUsageHandler(unit_of_work, clock, signer),
             cancel_license=CancelLicenseHandler(unit_of_work, clock, signer),

@@ -14,6 +14,7 @@ from api.settings import Settings
 from api.worker.handlers import GIVE_UP_LOST_ROWS_JOB, give_up_lost_rows_job
 from api.worker.loop import WorkerConfig, WorkerRegistry
 from api.worker.process import (
+    DEDICATED_SWEEP_JOB,
     SUBSCRIPTION_EXPIRING_JOB,
     TRANSFERS_JOB,
     TRIAL_ENDING_SOON_JOB,
@@ -63,6 +64,7 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         TRIAL_ENDING_SOON_JOB,
         SUBSCRIPTION_EXPIRING_JOB,
         TRANSFERS_JOB,
+        DEDICATED_SWEEP_JOB,
     }
 
 
