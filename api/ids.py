@@ -22,6 +22,7 @@ PREFIXES = {
     "ProvisionEvent": "pev",
     "AuditEntry": "aud",
     "WebhookEndpoint": "whe",
+    "DedicatedTenant": "ded",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

@@ -23,7 +23,7 @@ from persistence.migrations import migrate
 BUSINESS_TABLES = (
     "audit_entry, idempotency_record, activation_code,"
     " usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
-    " subscription, membership, namespace, customer, partner"
+    " subscription, membership, namespace, customer, partner, dedicated_callback"
 )
 LEDGER_TABLES = "provision_event, scheduled_job_run"
 # The OAuth tables but the signing keys (the session's app holds its key ring).
