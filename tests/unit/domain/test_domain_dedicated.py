@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -15,6 +15,9 @@ from domain.model.dedicated import (
     TenantFacts,
     TenantState,
     TenantTransitionRefused,
+    deprovision_date,
+    reminder_due,
+    renewal_due,
 )
 from tests.factories import NOW
 
@@ -175,3 +178,28 @@ def test_a_refused_change_leaves_the_tenant_as_it_was() -> None:
         tenant.change_requested(NOW, replace(FACTS, storage_gib=1), "shrink")
     assert tenant.state is S.ACTIVE
     assert tenant.facts == FACTS
+
+
+def test_a_tenant_is_removed_at_the_term_end_or_on_the_day_cancelled_at_once() -> None:
+    end, day = date(2027, 11, 1), date(2027, 3, 5)
+    assert deprovision_date(None, False, end) is None
+    assert deprovision_date(None, True, end) == end
+    assert deprovision_date(day, False, end) == day
+
+
+@pytest.mark.parametrize(
+    ("days_left", "due"),
+    [(40, None), (31, None), (30, 30), (20, 30), (7, 7), (3, 7), (1, 1), (0, None), (-2, None)],
+)
+def test_the_nearest_removal_reminder_is_due(days_left: int, due: int | None) -> None:
+    removal = date(2027, 11, 1)
+    assert reminder_due(removal - timedelta(days=days_left), removal) == due
+
+
+def test_the_renewal_license_goes_within_its_window_and_only_with_a_next_term() -> None:
+    expires, next_start = date(2027, 11, 1), date(2027, 11, 1)
+    assert not renewal_due(expires, None, date(2027, 10, 25), 30)
+    assert not renewal_due(expires, next_start, date(2027, 9, 30), 30)
+    assert renewal_due(expires, next_start, date(2027, 10, 2), 30)
+    assert renewal_due(expires, next_start, date(2027, 11, 5), 30)  # late: still sent
+    assert not renewal_due(expires, date(2027, 5, 1), date(2027, 10, 25), 30)  # an older term
