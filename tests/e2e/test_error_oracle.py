@@ -61,6 +61,7 @@ TARGETS: dict[str, list[Build]] = {
     "reactivateTrial": [lambda w, t: {"trialId": t("Trial")}],
     "retryProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent")}],
     "resolveProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent"), "reason": "x"}],
+    "retryDedicatedTenant": [lambda w, t: {"tenantId": t("DedicatedTenant")}],
     "cancelLicense": [lambda w, t: {"licenseId": t("License")}],
     "createWebhookEndpoint": [
         lambda w, t: {
@@ -82,6 +83,7 @@ BETA = {
     "ProvisionEvent": "pev_b",
     "License": "lic_b",
     "WebhookEndpoint": "whe_beta",
+    "DedicatedTenant": "ded_b",
 }
 
 
