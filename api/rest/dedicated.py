@@ -8,7 +8,7 @@ now. Each callback is applied once, keyed on its ``id``: a replay is answered 20
 
 Answers: 200 ``{"applied": true|false}``; 400 a body that is no JSON object; 401 a missing or
 wrong signature or a stale timestamp; 404 an unknown tenant; 409 a move the tenant's state
-refuses; 422 wrong fields; 503 when no secret is configured.
+refuses; 422 wrong fields; 404 when no secret is configured (no such route here).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def dedicated_callback_endpoint(
 
     async def endpoint(request: Request) -> Response:
         if not secret:
-            return _error(503, "callbacks are not configured")
+            return _error(404, "callbacks are not configured")
         raw = await read_body(request, MAX_BODY_BYTES)
         if raw is None:
             return _error(400, f"the body is larger than {MAX_BODY_BYTES} bytes")
