@@ -31,6 +31,7 @@ from api.portal.client import PORTAL_CLIENT_ID, ensure_portal_client
 from api.portal.documents import trusted_documents
 from api.portal.page import portal_routes
 from api.rest.authorization import BearerAuthenticationMiddleware, authorization_server_routes
+from api.rest.dedicated import dedicated_callback_endpoint
 from api.rest.gitlab import gitlab_routes
 from api.rest.gitlab_com import GITLAB_COM, gitlab_com_routes
 from api.rest.health import healthz, readyz_for
@@ -60,6 +61,7 @@ from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import save_payload
 from persistence.read_models import ReadModels
+from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.app")
 
@@ -241,6 +243,11 @@ def create_app(
             *ide,
             *portal,
             Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
+            Route(
+                "/dedicated/callbacks",
+                dedicated_callback_endpoint(lambda: PostgresUnitOfWork(db), clock, settings),
+                methods=["POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route(

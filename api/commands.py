@@ -15,6 +15,7 @@ from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.dedicated import RetryTenant
 from domain.use_cases.fleet import Fleet
 from domain.use_cases.issue_offline_license import IssueOfflineLicenseHandler
 from domain.use_cases.link_namespace import LinkNamespaceHandler
@@ -59,6 +60,7 @@ class Commands:
     namespace_keeping: NamespaceKeeping
     trials: Trials
     retry_provision_event: RetryProvisionEventHandler
+    retry_dedicated_tenant: RetryTenant
     resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
@@ -125,6 +127,7 @@ class Commands:
             namespace_keeping=NamespaceKeeping(unit_of_work, clock),
             trials=Trials(unit_of_work, clock, webhook_attempts=webhook_attempts),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
+            retry_dedicated_tenant=RetryTenant(unit_of_work, clock),
             resolve_provision_event=ResolveProvisionEventHandler(
                 unit_of_work, clock, webhook_attempts
             ),

@@ -25,6 +25,7 @@ PREFIXES = {
     "MarketplaceOffer": "mko",
     "MarketplaceInboxEntry": "mki",
     "WebhookDelivery": "whd",
+    "DedicatedTenant": "ded",
 }
 _TYPES = {prefix: type_name for type_name, prefix in PREFIXES.items()}
 _CURSOR = "cursor"

@@ -305,6 +305,17 @@ class Settings:
     webhook_staff_email: str | None = None
     """Who is emailed when a partner's or a global endpoint is disabled (a customer's
     endpoint: the customer's contact)."""
+    dedicated_provisioner_url: str | None = None
+    """The Dedicated tenant provisioner's base URL; when set, workers run DEDICATED_TENANT
+    steps (docs/dedicated.md)."""
+    dedicated_provisioner_token: str | None = None
+    """The bearer token Provision sends to the provisioner."""
+    dedicated_callback_secret: str | None = None
+    """The HMAC secret the provisioner signs its callbacks with; unset, callbacks are refused."""
+    dedicated_callback_tolerance_seconds: int = 300
+    """How far a callback's timestamp may be from the Clock's now."""
+    dedicated_renewal_days: int = 30
+    """The next term's license goes to the tenant this many days before the current expires."""
     webhook_retry_hours: float = 24.0
     """How long a failing webhook delivery is retried (its attempts follow from the ledger's
     backoff: ``webhook_attempts``)."""
@@ -531,6 +542,19 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("PROVISION_WEBHOOK_DISABLE_AFTER", "webhook_disable_after", _integer(0)),
     Variable("PROVISION_WEBHOOK_STAFF_EMAIL", "webhook_staff_email", _text),
+    Variable(
+        "PROVISION_DEDICATED_PROVISIONER_URL", "dedicated_provisioner_url", _url("http", "https")
+    ),
+    Variable(
+        "PROVISION_DEDICATED_PROVISIONER_TOKEN", "dedicated_provisioner_token", _text, _masked
+    ),
+    Variable("PROVISION_DEDICATED_CALLBACK_SECRET", "dedicated_callback_secret", _text, _masked),
+    Variable(
+        "PROVISION_DEDICATED_CALLBACK_TOLERANCE_SECONDS",
+        "dedicated_callback_tolerance_seconds",
+        _integer(1),
+    ),
+    Variable("PROVISION_DEDICATED_RENEWAL_DAYS", "dedicated_renewal_days", _integer(0)),
 )
 """Every variable Settings reads (``provision config`` prints them in this order)."""
 

@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from domain.model.audit import AuditEntry
 from domain.model.channel_transfer import ChannelTransfer
 from domain.model.customer import Customer, Membership
+from domain.model.dedicated import DedicatedTenant, TenantFacts
 from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
@@ -476,6 +477,35 @@ class ChannelTransferRepository(Protocol):
         ...
 
 
+class DedicatedTenantRepository(Protocol):
+    """Dedicated tenants (one per DEDICATED subscription) and the provisioner's callbacks
+    already applied."""
+
+    async def add(self, tenant: DedicatedTenant) -> None:
+        """Store a new tenant."""
+        ...
+
+    async def get(self, tenant_id: uuid.UUID) -> DedicatedTenant | None:
+        """The tenant, locked for update, or None."""
+        ...
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> DedicatedTenant | None:
+        """The subscription's tenant, locked for update, or None."""
+        ...
+
+    async def save(self, tenant: DedicatedTenant) -> None:
+        """Write back its state, facts, history and last error."""
+        ...
+
+    async def first_callback(self, callback_id: str, at: datetime) -> bool:
+        """Remember a callback id; False when it was applied before (nothing written)."""
+        ...
+
+    async def active(self) -> Sequence[DedicatedTenant]:
+        """The ACTIVE tenants, locked (rows another transaction holds are skipped)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository inside it sees and writes the same state.
 
@@ -528,6 +558,9 @@ class UnitOfWork(Protocol):
     @property
     def channel_transfers(self) -> ChannelTransferRepository: ...
 
+    @property
+    def dedicated_tenants(self) -> DedicatedTenantRepository: ...
+
     async def __aenter__(self) -> Self:
         """Begin the transaction."""
         ...
@@ -579,6 +612,33 @@ class ServiceTokenSigner(Protocol):
 
     async def sign(self, claims: Mapping[str, object]) -> str:
         """A signed JWT (RS256, with ``kid``) carrying ``claims``."""
+        ...
+
+
+class TenantProvisioner(Protocol):
+    """The Dedicated tenant provisioner (a Switchboard-like HTTP API, docs/dedicated.md).
+    Every call carries an idempotency key: the same key sent twice is one request. The work
+    is asynchronous: the provisioner answers at once and calls back when a state is reached
+    or failed. A refusal or an outage raises (the ledger step retries)."""
+
+    async def provision(
+        self, tenant_id: uuid.UUID, subscription: str, facts: TenantFacts, key: str
+    ) -> None:
+        """Ask for a new tenant with these facts."""
+        ...
+
+    async def change(self, tenant_id: uuid.UUID, facts: TenantFacts, key: str) -> None:
+        """Ask for the tenant to be changed to these facts (more users, more storage)."""
+        ...
+
+    async def deliver_license(
+        self, tenant_id: uuid.UUID, license_key: str, expires_on: date, key: str
+    ) -> None:
+        """Install this license key on the tenant."""
+        ...
+
+    async def deprovision(self, tenant_id: uuid.UUID, key: str) -> None:
+        """Ask for the tenant to be removed."""
         ...
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 import orjson
 
 from domain.model.customer import Customer
+from domain.model.dedicated import DedicatedTenant
 from domain.model.enums import Deployment, Plan, Role, SubscriptionStatus
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace
@@ -22,7 +23,7 @@ from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.model.webhook import WebhookDelivery, WebhookEndpoint
-from domain.policy import Resource
+from domain.policy import Reach, Resource, reach
 from domain.principal import Principal, PrincipalKind
 from persistence.derived import status_condition
 from persistence.eligibility_reads import EligibilityReads
@@ -42,12 +43,16 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.repositories.dedicated import TENANT_COLUMNS, tenant_from_row
 from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
+from persistence.visibility import of_subscription
 
 __all__ = ["Page", "ReadModels", "SubscriptionFilter"]
+
+TENANT_COLUMNS_D = ", ".join(f"d.{column.strip()}" for column in TENANT_COLUMNS.split(","))
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,34 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self, principal: Principal, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Customer]:
         return await self._by_ids(principal, _CUSTOMERS, ids)
+
+    # --- dedicated tenants ----------------------------------------------------------------
+
+    async def _tenants(
+        self, principal: Principal, column: str, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, DedicatedTenant]:
+        """Tenants whose ``column`` is in ``ids``, cut to the subscriptions the principal sees."""
+        where = Where()
+        where.add(f"d.{column} = ANY({where.arg(list(ids))})")
+        level = reach(principal, Resource.SUBSCRIPTIONS)
+        if level is Reach.NOTHING:
+            return {}
+        if level is not Reach.EVERYTHING:
+            where.add(of_subscription("d", level, principal, where))
+        rows = await self._db.fetch(
+            f"SELECT {TENANT_COLUMNS_D} FROM dedicated_tenant d WHERE {where.sql()}", *where.args
+        )
+        return {row[column]: tenant_from_row(row) for row in rows}
+
+    async def dedicated_tenants_by_ids(
+        self, principal: Principal, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, DedicatedTenant]:
+        return await self._tenants(principal, "id", ids)
+
+    async def dedicated_tenants_by_subscription(
+        self, principal: Principal, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, DedicatedTenant]:
+        return await self._tenants(principal, "subscription", ids)
 
     # --- webhook endpoints -----------------------------------------------------------------
 

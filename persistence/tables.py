@@ -343,6 +343,34 @@ class WebhookDeliveryResult(Table, tablename="webhook_delivery_result"):
     attempted_at = Timestamptz()
 
 
+class DedicatedTenant(Table, tablename="dedicated_tenant"):
+    """A DEDICATED subscription's tenant (docs/dedicated.md): its facts, state and history
+    (JSONB lists of moves, oldest first)."""
+
+    id = UUID(primary_key=True)
+    subscription = ForeignKey(Subscription, on_delete=OnDelete.cascade, unique=True)
+    facts = JSONB()
+    state = Varchar(length=20)
+    history = JSONB(default=[])
+    last_error = Text(null=True, default=None)
+    failed_from = Varchar(length=20, null=True, default=None)
+    license_id = UUID(null=True, default=None)
+    tenant_url = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    dedicated_tenant_state_known = Check(
+        "state IN ('ORDERED', 'ONBOARDING_INVITED', 'PROVISIONING', 'ACTIVE', 'CHANGING',"
+        " 'DEPROVISIONING', 'GONE', 'FAILED')"
+    )
+
+
+class DedicatedCallback(Table, tablename="dedicated_callback"):
+    """The provisioner's callbacks already applied, by their id (each is applied once)."""
+
+    id = Varchar(length=200, primary_key=True)
+    received_at = Timestamptz()
+
+
 TABLES: list[type[Table]] = [
     Customer,
     Membership,
@@ -363,4 +391,6 @@ TABLES: list[type[Table]] = [
     Partner,
     ChannelTransfer,
     WebhookDeliveryResult,
+    DedicatedTenant,
+    DedicatedCallback,
 ]

@@ -14,6 +14,7 @@ from persistence.repositories import (
     PostgresAuditLog,
     PostgresChannelTransfers,
     PostgresCustomers,
+    PostgresDedicatedTenants,
     PostgresIdempotency,
     PostgresInstances,
     PostgresLicenses,
@@ -46,6 +47,7 @@ class PostgresUnitOfWork:
         self.webhook_endpoints = PostgresWebhookEndpoints(db)
         self.partners = PostgresPartners(db)
         self.channel_transfers = PostgresChannelTransfers(db)
+        self.dedicated_tenants = PostgresDedicatedTenants(db)
         self._transaction: PostgresTransaction | None = None
         self._committed = False
 

@@ -24,7 +24,7 @@ BUSINESS_TABLES = (
     "audit_entry, idempotency_record, activation_code,"
     " usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
     " subscription, membership, namespace, customer, partner,"
-    " marketplace_inbox, marketplace_link, marketplace_offer"
+    " marketplace_inbox, marketplace_link, marketplace_offer, dedicated_callback"
 )
 LEDGER_TABLES = "provision_event, scheduled_job_run, webhook_delivery_result"
 # The OAuth tables but the signing keys (the session's app holds its key ring).

@@ -17,6 +17,7 @@ from domain.errors import DomainError
 from domain.model import (
     channel_policy,
     channel_transfer,
+    dedicated,
     fleet,
     marketplace,
     partner,
@@ -256,6 +257,11 @@ class ErrorCode(Enum):
         "UNAUTHENTICATED", description="The operation needs a bearer token."
     )
     FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="The token lacks the scope needed.")
+    TENANT_TRANSITION_REFUSED = strawberry.enum_value(
+        "TENANT_TRANSITION_REFUSED",
+        description="The Dedicated tenant's state does not allow that move (only a FAILED"
+        " tenant is retried).",
+    )
     ACTIVATION_CODE_INVALID = strawberry.enum_value(
         "ACTIVATION_CODE_INVALID", description="The activation code is malformed or unknown."
     )
@@ -434,6 +440,38 @@ class UsageSource(Enum):
     )
 
 
+@strawberry.enum(description="Where a GitLab Dedicated tenant is in its life.")
+class DedicatedTenantState(Enum):
+    ORDERED = strawberry.enum_value("ORDERED", description="Sold; onboarding not started.")
+    ONBOARDING_INVITED = strawberry.enum_value(
+        "ONBOARDING_INVITED", description="The onboarding contacts were invited."
+    )
+    PROVISIONING = strawberry.enum_value(
+        "PROVISIONING", description="The provisioner is creating the tenant."
+    )
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Running, with its license.")
+    CHANGING = strawberry.enum_value(
+        "CHANGING", description="A change (more users, more storage) is being applied."
+    )
+    DEPROVISIONING = strawberry.enum_value(
+        "DEPROVISIONING", description="The subscription ended; the tenant is being removed."
+    )
+    GONE = strawberry.enum_value("GONE", description="Removed.")
+    FAILED = strawberry.enum_value(
+        "FAILED",
+        description="The provisioner reported a failure (`lastError` says why); staff retry"
+        " it with `retryDedicatedTenant`.",
+    )
+
+
+@strawberry.enum(description="A Dedicated tenant's weekly 4-hour maintenance window (UTC).")
+class MaintenanceWindow(Enum):
+    APAC = strawberry.enum_value("APAC", description="Wednesday 13:00-17:00.")
+    EMEA = strawberry.enum_value("EMEA", description="Tuesday 01:00-05:00.")
+    AMERICAS_1 = strawberry.enum_value("AMERICAS_1", description="Tuesday 07:00-11:00.")
+    AMERICAS_2 = strawberry.enum_value("AMERICAS_2", description="Sunday-Monday 21:00-01:00.")
+
+
 MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (usage.UsageSource, UsageSource),
     (model.Plan, Plan),
@@ -454,6 +492,8 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (channel_transfer.TransferStatus, ChannelTransferStatus),
     (fleet.InstanceRole, InstanceRole),
     (fleet.ContributionReason, InstanceContributionReason),
+    (dedicated.TenantState, DedicatedTenantState),
+    (dedicated.MaintenanceWindow, MaintenanceWindow),
 )
 """Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
 

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
+from domain.model.dedicated import DedicatedTenant
 from domain.model.enums import Role
 from domain.model.instance import Instance
 from domain.model.namespace import Namespace
@@ -146,6 +147,8 @@ class Loaders:
     """The partner of a subscription the caller sees."""
     viewer_roles: Loader[uuid.UUID, Role | None]
     """The caller's role in a customer (portal users; None for everyone else)."""
+    dedicated_tenants: Loader[uuid.UUID, DedicatedTenant | None]
+    dedicated_tenant_by_subscription: Loader[uuid.UUID, DedicatedTenant | None]
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -181,4 +184,8 @@ class Loaders:
             audit_entries=_by_id(read.audit_entries_by_ids, principal),
             partners=_partners(read),
             viewer_roles=_by_id(read.roles_in, principal),
+            dedicated_tenants=_by_id(read.dedicated_tenants_by_ids, principal),
+            dedicated_tenant_by_subscription=_by_id(
+                read.dedicated_tenants_by_subscription, principal
+            ),
         )

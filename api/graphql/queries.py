@@ -34,6 +34,7 @@ from api.graphql.types.nodes import (
     TrialNode,
     UsageReportNode,
     customer_node,
+    dedicated_tenant_node,
     instance_node,
     license_node,
     namespace_node,
@@ -97,6 +98,7 @@ _NODE_RESOURCES = {
     "MarketplaceOffer": Resource.MARKETPLACES,
     "MarketplaceInboxEntry": Resource.MARKETPLACES,
     "WebhookDelivery": Resource.WEBHOOKS,
+    "DedicatedTenant": Resource.SUBSCRIPTIONS,
 }
 
 
@@ -141,6 +143,9 @@ async def resolve_node(info: Info, value: str) -> Node | None:
     if type_name == "AuditEntry":
         entry = await loaders.audit_entries.load(local_id)
         return audit_entry_node(entry) if entry else None
+    if type_name == "DedicatedTenant":
+        tenant = await loaders.dedicated_tenants.load(local_id)
+        return dedicated_tenant_node(tenant) if tenant else None
     if type_name == "WebhookEndpoint":
         try:
             endpoint = await info.context.commands.webhooks.get(info.context.principal, local_id)

@@ -26,6 +26,8 @@ from api.worker.handlers import (
 )
 from api.worker.loop import FollowUps, JobBody, Worker, WorkerConfig, WorkerRegistry
 from auth.keys import KeyRing, load, load_or_create
+from auth.licenses.keys import DatabaseLicenseSigner
+from domain.model.dedicated import DEDICATED_TENANT_KIND
 from domain.model.email import EMAIL_KIND
 from domain.model.marketplace import MARKETPLACE_EVENT_KIND, Marketplace, MarketplacePeer
 from domain.model.provision_event import ALERT_KIND, ProvisionEvent
@@ -35,6 +37,7 @@ from domain.ports import Clock
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
+from domain.use_cases.dedicated import DedicatedSettings, DedicatedSteps, TenantSweeps
 from domain.use_cases.emails import Reminders, ReminderSettings
 from domain.use_cases.link_namespace import LinkNamespaceHandler
 from domain.use_cases.marketplace import ApplyMarketplaceOrder
@@ -44,6 +47,7 @@ from domain.use_cases.trials import Trials
 from domain.use_cases.webhooks import EndpointHealth, ledger_transition_webhooks
 from integrations.alerts import alert_handler
 from integrations.clock import SystemClock
+from integrations.dedicated.client import HttpTenantProvisioner
 from integrations.email.handler import email_handler
 from integrations.email.messages import template_environment
 from integrations.email.transports import (
@@ -139,6 +143,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     register_reminders(registry, context)
     register_outbound(registry, context)
     register_marketplaces(registry, context)
+    register_dedicated(registry, context)
     if context.settings.alert_failures_threshold > 0:
         window = timedelta(seconds=context.settings.alert_failures_window_seconds)
         registry.register_job(
@@ -367,6 +372,37 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
     registry.register(
         MARKETPLACE_EVENT_KIND, marketplace_event_handler(inbox.get, peers, apply, after)
     )
+
+
+DEDICATED_SWEEP_JOB = "dedicated.sweep"
+
+
+def register_dedicated(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """DEDICATED_TENANT steps when PROVISION_DEDICATED_PROVISIONER_URL is set (without it the
+    rows wait, PENDING), and the sweep of renewals and cancellations (docs/dedicated.md)."""
+    settings = context.settings
+    dedicated = DedicatedSettings(
+        max_attempts=settings.ledger_max_attempts, renewal_days=settings.dedicated_renewal_days
+    )
+
+    def unit_of_work() -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(context.db)
+
+    sweeps = TenantSweeps(unit_of_work, context.clock, dedicated)
+
+    async def sweep(due: datetime) -> None:
+        await sweeps()
+
+    registry.register_job(DEDICATED_SWEEP_JOB, timedelta(minutes=1), sweep)
+    if settings.dedicated_provisioner_url:
+        provisioner = HttpTenantProvisioner(
+            context.http, settings.dedicated_provisioner_url, settings.dedicated_provisioner_token
+        )
+        signer = DatabaseLicenseSigner(lambda: context.db.pool, context.clock.now)
+        registry.register(
+            DEDICATED_TENANT_KIND,
+            DedicatedSteps(unit_of_work, provisioner, signer, context.clock, dedicated),
+        )
 
 
 async def run_worker(

@@ -39,6 +39,8 @@ class EmailTemplate(StrEnum):
     SEAT_OVERAGE = "seat_overage"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
     INSTANCE_STOPPED_SYNCING = "instance_stopped_syncing"
+    DEDICATED_INVITATION = "dedicated_invitation"
+    DEDICATED_DEPROVISIONING = "dedicated_deprovisioning"
 
 
 def email_event(

@@ -13,6 +13,7 @@ from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.model.activation_code import hash_activation_code, new_activation_code
 from domain.model.audit import AuditEntry
 from domain.model.customer import Customer
+from domain.model.dedicated import TenantFacts
 from domain.model.email import EmailTemplate, email_event
 from domain.model.enums import Channel, Deployment, LicensingMode, Plan
 from domain.model.idempotency import check_idempotency_key
@@ -22,6 +23,7 @@ from domain.model.webhook import DEFAULT_ATTEMPTS, WebhookEventType
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.dedicated import order_tenant
 from domain.use_cases.keyed import replay_or_run
 from domain.use_cases.webhooks import record_webhooks
 
@@ -56,6 +58,8 @@ class CreateSubscription:
     auto_renew: bool = True
     reconciliation_enabled: bool = False
     idempotency_key: str | None = None
+    dedicated: TenantFacts | None = None
+    """A DEDICATED subscription's tenant facts (required for it, refused for the others)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class CreateSubscriptionHandler:
                     created_at=now,
                 )
                 await uow.subscriptions.add(subscription)
+                await order_tenant(uow, subscription, command.dedicated, now, self._max_attempts)
                 if subscription.deployment is Deployment.SELF_MANAGED:
                     code.append(self._new_code())
                     await uow.activation_codes.set(

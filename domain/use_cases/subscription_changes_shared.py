@@ -13,11 +13,13 @@ from typing import Any
 from domain.errors import Forbidden, NotFound
 from domain.model.audit import AuditEntry
 from domain.model.channel_policy import Actor, SubscriptionAction, actor_of, decide
+from domain.model.enums import Deployment
 from domain.model.idempotency import check_idempotency_key
 from domain.model.subscription import Subscription
 from domain.policy import Access, Resource, require_scope
 from domain.ports import Clock, UnitOfWork
 from domain.principal import Principal, PrincipalKind
+from domain.use_cases.dedicated import request_change
 from domain.use_cases.keyed import replay_or_run
 
 Apply = Callable[[UnitOfWork, Subscription, datetime], Awaitable[dict[str, Any]]]
@@ -112,6 +114,16 @@ async def run_subscription_change(
             before, now = summary(subscription), clock.now()
             result = await apply(uow, subscription, now)
             await uow.subscriptions.save(subscription)
+            if subscription.deployment is Deployment.DEDICATED:
+                # More seats than the tenant was sized for: a change to the provisioner; the
+                # tenant's license follows (docs/dedicated.md).
+                await request_change(
+                    uow,
+                    subscription,
+                    now,
+                    reason=operation,
+                    deliver=operation == "changeSubscription",
+                )
             await uow.audit.record(
                 AuditEntry.of(
                     principal,

@@ -4,6 +4,7 @@ entities; one module per aggregate."""
 from __future__ import annotations
 
 from persistence.repositories.customers import PostgresCustomers
+from persistence.repositories.dedicated import PostgresDedicatedTenants
 from persistence.repositories.namespaces import PostgresNamespaces, PostgresTrials
 from persistence.repositories.partners import PostgresChannelTransfers, PostgresPartners
 from persistence.repositories.records import PostgresAuditLog, PostgresIdempotency
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresAuditLog",
     "PostgresChannelTransfers",
     "PostgresCustomers",
+    "PostgresDedicatedTenants",
     "PostgresIdempotency",
     "PostgresInstances",
     "PostgresLicenses",

@@ -26,6 +26,7 @@ NOT_MIRRORED = {
     "domain.principal.PrincipalKind",
     # Never shown: how the server works, not what clients see.
     "domain.model.email.EmailTemplate",
+    "domain.model.dedicated.TenantStep",
     "domain.policy.Resource",
     "domain.policy.Access",
     "domain.policy.Reach",

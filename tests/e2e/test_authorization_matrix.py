@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from api.ids import global_id, parse_typed_id
 from domain.model.audit import AuditEntry
 from domain.model.customer import Membership
+from domain.model.dedicated import DedicatedTenant, MaintenanceWindow, TenantFacts
 from domain.model.enums import Channel, Deployment, Plan, Role
 from domain.model.marketplace import InboxEntry, Marketplace, OfferMapping
 from domain.model.provisioning import NAMESPACE_PROVISION
@@ -40,13 +41,22 @@ from ledger_rows import record, row
 from usage_files import usage_file
 
 ALICE_EMAIL = "alice@alpha.test"
+TENANT_FACTS = TenantFacts(
+    expected_users=100,
+    storage_gib=10,
+    primary_region="eu-west-1",
+    secondary_region=None,
+    onboarding_contacts=("ops@alpha.test",),
+    maintenance_window=MaintenanceWindow.EMEA,
+)
 
 # Everything a query can reach, nested both ways, so that a leak anywhere shows up as an id.
 # Pages are as large as the world needs, and small enough for the query cost limit.
 SUBSCRIPTION_FIELDS = """id name customer { id } namespace { id trials { id } }
     licenses(first: 10) { totalCount edges { node { id } } }
     instances(first: 10) { totalCount edges { node { id replacedBy { id } } } }
-    instanceUsage { instances { instance { id } } }"""
+    instanceUsage { instances { instance { id } } }
+    dedicatedTenant { id subscription { id } license { id } }"""
 ROOT_QUERIES = {
     "customers": f"""customers(first: 20) {{ totalCount edges {{ node {{ id
       subscriptions(first: 10) {{ totalCount edges {{ node {{
@@ -178,6 +188,10 @@ async def _world(db: Database) -> World:
         await uow.customers.add_membership(Membership(beta.id, "usr_bob", Role.OWNER))
         await uow.audit.record(objects["aud_a"])
         await uow.audit.record(objects["aud_b"])
+        # Tenants hang off the subscriptions: whoever sees the subscription sees its tenant.
+        for name, sub in (("ded_a", alpha_sm), ("ded_b", beta_sm)):
+            objects[name] = DedicatedTenant.order(sub.id, TENANT_FACTS, f.NOW)
+            await uow.dedicated_tenants.add(objects[name])
         await uow.commit()
     type_names = {
         "Customer": ("alpha", "beta"),
@@ -192,6 +206,7 @@ async def _world(db: Database) -> World:
         "WebhookEndpoint": WEBHOOK_ENDPOINTS,
         "MarketplaceOffer": ("mko",),
         "MarketplaceInboxEntry": ("mki",),
+        "DedicatedTenant": ("ded_a", "ded_b"),
     }
     ids = {
         name: global_id(type_name, objects[name].id)
@@ -234,6 +249,7 @@ EVERYTHING = {
     "WebhookEndpoint": WEBHOOK_ENDPOINTS,
     "MarketplaceOffer": ("mko",),
     "MarketplaceInboxEntry": ("mki",),
+    "DedicatedTenant": ("ded_a", "ded_b"),
 }
 STAFF_ONLY = {  # no scope: FORBIDDEN
     "ProvisionEvent": None,
@@ -259,6 +275,7 @@ ALICE_SEES = {
     "Trial": ("trial_a",),
     "UsageReport": ("usage_a",),
     "WebhookEndpoint": ("whe_alpha",),
+    "DedicatedTenant": ("ded_a",),
 }
 CASES = [
     Case("staff", {"kind": PrincipalKind.STAFF}, EVERYTHING),
@@ -302,6 +319,7 @@ CASES = [
             "Trial": ("trial_a",),
             "UsageReport": ("usage_a",),
             "WebhookEndpoint": ("whe_partner_a",),
+            "DedicatedTenant": ("ded_a",),
             **STAFF_ONLY,
         },
     ),
@@ -317,6 +335,7 @@ CASES = [
             "Trial": ("trial_a", "trial_b"),
             "UsageReport": None,
             "WebhookEndpoint": None,
+            "DedicatedTenant": None,
             **STAFF_ONLY,
         },
     ),
@@ -332,6 +351,7 @@ CASES = [
             "Trial": None,
             "UsageReport": ("usage_a",),
             "WebhookEndpoint": None,
+            "DedicatedTenant": ("ded_a",),
             **STAFF_ONLY,
         },
         nested_only=("alpha",),  # its subscription's customer, whom its license names
@@ -602,7 +622,25 @@ async def test_only_staff_see_the_ledger_summary_and_change_ledger_rows(
             },
         )
     ).json()
+    retry_tenant = (
+        await http.post(
+            "/graphql",
+            json={
+                "query": "mutation($id: ID!) { retryDedicatedTenant(input: {tenantId: $id})"
+                " { dedicatedTenant { id } errors { code } } }",
+                "variables": {"id": world.ids["ded_a"]},
+            },
+        )
+    ).json()
     sees = case.sees["ProvisionEvent"]
+    if sees is None:
+        assert _codes(retry_tenant) == {"retryDedicatedTenant": "FORBIDDEN"}
+    else:
+        # An ORDERED tenant: staff are told why not; anyone else reads it as not found.
+        tenant_errors = retry_tenant["data"]["retryDedicatedTenant"]["errors"]
+        refused = "TENANT_TRANSITION_REFUSED" if sees else "NOT_FOUND"
+        assert [e["code"] for e in tenant_errors] == [refused]
+        assert retry_tenant["data"]["retryDedicatedTenant"]["dedicatedTenant"] is None
     if sees is None:
         assert _codes(summary) == {"provisionEventSummary": "FORBIDDEN"}
         assert _codes(retry) == {"retryProvisionEvent": "FORBIDDEN"}

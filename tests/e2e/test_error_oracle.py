@@ -66,6 +66,7 @@ TARGETS: dict[str, list[Build]] = {
     "reactivateTrial": [lambda w, t: {"trialId": t("Trial")}],
     "retryProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent")}],
     "resolveProvisionEvent": [lambda w, t: {"eventId": t("ProvisionEvent"), "reason": "x"}],
+    "retryDedicatedTenant": [lambda w, t: {"tenantId": t("DedicatedTenant")}],
     "cancelLicense": [lambda w, t: {"licenseId": t("License")}],
     "setInstanceRole": [lambda w, t: {"instanceId": t("Instance"), "role": "STAGING"}],
     "retireInstance": [lambda w, t: {"instanceId": t("Instance")}],
@@ -113,6 +114,7 @@ BETA = {
     "Instance": "inst_b",
     "WebhookEndpoint": "whe_beta",
     "MarketplaceOffer": "mko",
+    "DedicatedTenant": "ded_b",
 }
 
 

@@ -14,6 +14,7 @@ from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
 from domain.model.channel_transfer import ChannelTransfer, TransferStatus
 from domain.model.customer import Customer, Membership
+from domain.model.dedicated import DedicatedTenant, TenantState
 from domain.model.enums import Role, TrialType
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.instance import Instance
@@ -52,6 +53,8 @@ class Store:
     webhook_endpoints: dict[uuid.UUID, WebhookEndpoint] = field(default_factory=dict)
     partners: dict[str, Partner] = field(default_factory=dict)
     transfers: dict[uuid.UUID, ChannelTransfer] = field(default_factory=dict)
+    tenants: dict[uuid.UUID, DedicatedTenant] = field(default_factory=dict)
+    callbacks: set[str] = field(default_factory=set)
 
 
 class _Partners:
@@ -69,6 +72,36 @@ class _Partners:
 
     async def save(self, partner: Partner) -> None:
         self.s.partners[partner.id] = partner
+
+
+class _Tenants:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    async def add(self, tenant: DedicatedTenant) -> None:
+        self.s.tenants[tenant.id] = copy.deepcopy(tenant)
+
+    async def get(self, tenant_id: uuid.UUID) -> DedicatedTenant | None:
+        found = self.s.tenants.get(tenant_id)
+        return copy.deepcopy(found) if found else None
+
+    async def for_subscription(self, subscription_id: uuid.UUID) -> DedicatedTenant | None:
+        for tenant in self.s.tenants.values():
+            if tenant.subscription_id == subscription_id:
+                return copy.deepcopy(tenant)
+        return None
+
+    async def save(self, tenant: DedicatedTenant) -> None:
+        self.s.tenants[tenant.id] = copy.deepcopy(tenant)
+
+    async def first_callback(self, callback_id: str, at: datetime) -> bool:
+        if callback_id in self.s.callbacks:
+            return False
+        self.s.callbacks.add(callback_id)
+        return True
+
+    async def active(self) -> list[DedicatedTenant]:
+        return [copy.deepcopy(t) for t in self.s.tenants.values() if t.state is TenantState.ACTIVE]
 
 
 class _Transfers:
@@ -474,6 +507,7 @@ class MemoryUnitOfWork:
         self.webhook_endpoints: Any = _WebhookEndpoints(store)
         self.partners: Any = _Partners(store)
         self.channel_transfers: Any = _Transfers(store)
+        self.dedicated_tenants: Any = _Tenants(store)
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.committed)

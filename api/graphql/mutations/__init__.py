@@ -15,6 +15,7 @@ from api.graphql.mutations.activate_subscription import (
 )
 from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
+from api.graphql.mutations.dedicated import retry_dedicated_tenant
 from api.graphql.mutations.fleet import replace_instance, retire_instance, set_instance_role
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
@@ -139,6 +140,12 @@ class Mutation:
         resolver=retry_provision_event,
         description="Staff: run a FAILED or DEAD ledger row again, due now, attempts counted"
         " from zero.",
+        extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
+    )
+    retry_dedicated_tenant = strawberry.mutation(
+        resolver=retry_dedicated_tenant,
+        description="Staff: send a FAILED Dedicated tenant's step (provisioning, change or"
+        " removal) to the provisioner again; the tenant returns to the state it failed in.",
         extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
     )
     resolve_provision_event = strawberry.mutation(

@@ -8,12 +8,14 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.enums import Channel, Deployment, LicensingMode, Plan
+from api.graphql.enums import Channel, Deployment, LicensingMode, MaintenanceWindow, Plan
 from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
+from domain.model import dedicated
 from domain.model import enums as model
+from domain.model.dedicated import TenantFacts
 from domain.use_cases.create_subscription import (
     CreateSubscription,
     NewCustomer,
@@ -38,6 +40,46 @@ class NewCustomerInput:
     company: str = strawberry.field(description="The company's name.")
     contact_name: str = strawberry.field(description="Who receives the emails.")
     contact_email: str = strawberry.field(description="Where the emails go.")
+
+
+@strawberry.input(
+    description="A GitLab Dedicated tenant's facts, as the customer gives them before onboarding."
+)
+class DedicatedTenantInput:
+    expected_users: int = strawberry.field(description="Expected users, at least 1.")
+    storage_gib: int = strawberry.field(description="Initial repository storage in GiB.")
+    primary_region: str = strawberry.field(description="An AWS region, e.g. `eu-west-1`.")
+    onboarding_contacts: list[str] = strawberry.field(
+        description="1 to 10 email addresses: who completes onboarding (they are invited)."
+    )
+    maintenance_window: MaintenanceWindow = strawberry.field(
+        description="The weekly maintenance window."
+    )
+    secondary_region: str | None = strawberry.field(
+        default=None, description="The disaster-recovery region (differs from the primary)."
+    )
+    bring_your_own_key: bool = strawberry.field(
+        default=False, description="The customer brings their own KMS keys (permanent)."
+    )
+    geo_migration: bool = strawberry.field(
+        default=False, description="Migrate an existing self-managed instance with Geo."
+    )
+    hosted_runners: list[str] = strawberry.field(
+        default_factory=list, description="Hosted runner types, e.g. `linux-small-amd64`."
+    )
+
+    def to_facts(self) -> TenantFacts:
+        return TenantFacts(
+            expected_users=self.expected_users,
+            storage_gib=self.storage_gib,
+            primary_region=self.primary_region,
+            secondary_region=self.secondary_region,
+            onboarding_contacts=tuple(self.onboarding_contacts),
+            maintenance_window=dedicated.MaintenanceWindow[self.maintenance_window.name],
+            bring_your_own_key=self.bring_your_own_key,
+            geo_migration=self.geo_migration,
+            hosted_runners=tuple(self.hosted_runners),
+        )
 
 
 @strawberry.input(description="What was sold, to whom, and how.")
@@ -71,6 +113,11 @@ class CreateSubscriptionInput:
     )
     idempotency_key: str | None = strawberry.field(
         default=None, description="Retry-safe: the same key returns the first result."
+    )
+    dedicated: DedicatedTenantInput | None = strawberry.field(
+        default=None,
+        description="DEDICATED only: the tenant's facts. Given, the order starts the tenant's"
+        " lifecycle (invitation, provisioning, license) with no manual step.",
     )
 
 
@@ -106,6 +153,7 @@ def to_command(data: CreateSubscriptionInput) -> CreateSubscription:
         auto_renew=data.auto_renew,
         reconciliation_enabled=data.reconciliation_enabled,
         idempotency_key=data.idempotency_key,
+        dedicated=data.dedicated.to_facts() if data.dedicated else None,
     )
 
 

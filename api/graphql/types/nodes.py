@@ -18,10 +18,12 @@ from api.graphql.context import Context, Info
 from api.graphql.enums import (
     AddOnKind,
     Channel,
+    DedicatedTenantState,
     Deployment,
     InstanceContributionReason,
     InstanceRole,
     LicensingMode,
+    MaintenanceWindow,
     NamespacePlan,
     Plan,
     SubscriptionStatus,
@@ -36,6 +38,7 @@ from api.graphql.types.node import Connection, Node, build_connection
 from api.graphql.types.partner import PartnerType, SubscriptionPermission, partner_type
 from api.ids import parse_cursor
 from domain.model import customer as customer_model
+from domain.model import dedicated as dedicated_model
 from domain.model import future_subscription
 from domain.model import instance as instance_model
 from domain.model import namespace as namespace_model
@@ -214,6 +217,19 @@ class SubscriptionNode(Node):
             for a in self.entity.add_ons
         ]
 
+    @strawberry.field(
+        description="A DEDICATED subscription's tenant: its state, facts and history (null for"
+        " the other deployments, and for a Dedicated one sold without tenant facts)."
+    )
+    def dedicated_tenant(self) -> DedicatedTenantNode | None:
+        if self.entity.deployment is not DomainDeployment.DEDICATED:
+            return None
+        return load_then(  # type: ignore[return-value]
+            self.context.loaders.dedicated_tenant_by_subscription,
+            self.entity.id,
+            lambda found: dedicated_tenant_node(found) if found else None,
+        )
+
     @strawberry.field(description="The customer who owns the subscription.")
     def customer(self) -> CustomerNode:
         return load_then(  # type: ignore[return-value]
@@ -365,6 +381,115 @@ def subscription_node(
     entity: subscription_model.Subscription, context: Context
 ) -> SubscriptionNode:
     return SubscriptionNode(entity=entity, context=context)
+
+
+# --- dedicated tenant --------------------------------------------------------------------------
+
+
+@strawberry.type(description="One move of a Dedicated tenant: when, from where, to where, why.")
+class DedicatedTenantStateChange:
+    at: datetime = strawberry.field(description="When it moved.")
+    from_state: DedicatedTenantState | None = strawberry.field(
+        description="The state before (null for the order)."
+    )
+    to_state: DedicatedTenantState = strawberry.field(description="The state after.")
+    reason: str = strawberry.field(description="Why (the step, or the provisioner's words).")
+
+
+@strawberry.type(
+    name="DedicatedTenant",
+    description="A GitLab Dedicated subscription's tenant: the facts it was sized with, its"
+    " state and the history of its moves, and the last error of a step (docs/dedicated.md).",
+)
+class DedicatedTenantNode(Node):
+    _global_type = "DedicatedTenant"
+    entity: strawberry.Private[dedicated_model.DedicatedTenant]
+
+    @strawberry.field(description="Where the tenant is in its life.")
+    def state(self) -> DedicatedTenantState:
+        return api_enum(DedicatedTenantState, self.entity.state)
+
+    @strawberry.field(description="The expected number of users (the reference architecture).")
+    def expected_users(self) -> int:
+        return self.entity.facts.expected_users
+
+    @strawberry.field(description="Repository storage in GiB (grows, never shrinks).")
+    def storage_gib(self) -> int:
+        return self.entity.facts.storage_gib
+
+    @strawberry.field(description="The AWS region the tenant runs in.")
+    def primary_region(self) -> str:
+        return self.entity.facts.primary_region
+
+    @strawberry.field(description="The disaster-recovery region (null: none).")
+    def secondary_region(self) -> str | None:
+        return self.entity.facts.secondary_region
+
+    @strawberry.field(description="Who completes onboarding and becomes a Switchboard user.")
+    def onboarding_contacts(self) -> list[str]:
+        return list(self.entity.facts.onboarding_contacts)
+
+    @strawberry.field(description="The weekly maintenance window.")
+    def maintenance_window(self) -> MaintenanceWindow:
+        return api_enum(MaintenanceWindow, self.entity.facts.maintenance_window)
+
+    @strawberry.field(description="Whether the customer brings their own KMS keys (permanent).")
+    def bring_your_own_key(self) -> bool:
+        return self.entity.facts.bring_your_own_key
+
+    @strawberry.field(description="Whether the tenant is a Geo migration of a self-managed one.")
+    def geo_migration(self) -> bool:
+        return self.entity.facts.geo_migration
+
+    @strawberry.field(description="Hosted runner types (`linux-small-amd64`, …).")
+    def hosted_runners(self) -> list[str]:
+        return list(self.entity.facts.hosted_runners)
+
+    @strawberry.field(description="Every move, oldest first.")
+    def history(self) -> list[DedicatedTenantStateChange]:
+        return [
+            DedicatedTenantStateChange(
+                at=h.at,
+                from_state=api_enum(DedicatedTenantState, h.from_state) if h.from_state else None,
+                to_state=api_enum(DedicatedTenantState, h.to_state),
+                reason=h.reason,
+            )
+            for h in self.entity.history
+        ]
+
+    @strawberry.field(
+        description="Why the last step failed (a provisioner's refusal, an outage), null once a"
+        " step succeeds. A ledger step that gave up is retried with `retryProvisionEvent`, a"
+        " FAILED tenant with `retryDedicatedTenant`."
+    )
+    def last_error(self) -> str | None:
+        return self.entity.last_error
+
+    @strawberry.field(description="The tenant's URL, once the provisioner reported it.")
+    def tenant_url(self) -> str | None:
+        return self.entity.tenant_url
+
+    @strawberry.field(description="When it was ordered.")
+    def created_at(self) -> datetime:
+        return self.entity.created_at
+
+    @strawberry.field(description="The license last delivered to the tenant.")
+    def license(self, info: Info) -> LicenseNode | None:
+        if self.entity.license_id is None:
+            return None
+        return load_then(  # type: ignore[return-value]
+            info.context.loaders.licenses,
+            self.entity.license_id,
+            lambda found: license_node(found) if found else None,
+        )
+
+    @strawberry.field(description="The subscription the tenant serves.")
+    def subscription(self, info: Info) -> SubscriptionNode:
+        return _subscription(info, self.entity.subscription_id)  # type: ignore[return-value]
+
+
+def dedicated_tenant_node(entity: dedicated_model.DedicatedTenant) -> DedicatedTenantNode:
+    return DedicatedTenantNode(entity=entity)
 
 
 # --- customer ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from api.settings import Settings
 from api.worker.handlers import GIVE_UP_LOST_ROWS_JOB, give_up_lost_rows_job
 from api.worker.loop import WorkerConfig, WorkerRegistry
 from api.worker.process import (
+    DEDICATED_SWEEP_JOB,
     INSTANCES_STOPPED_SYNCING_JOB,
     SUBSCRIPTION_EXPIRING_JOB,
     TRANSFERS_JOB,
@@ -66,6 +67,7 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         SUBSCRIPTION_EXPIRING_JOB,
         INSTANCES_STOPPED_SYNCING_JOB,
         TRANSFERS_JOB,
+        DEDICATED_SWEEP_JOB,
     }
 
 

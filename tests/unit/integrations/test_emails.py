@@ -68,6 +68,12 @@ CONTEXTS: dict[EmailTemplate, dict[str, object]] = {
         "last_synced_at": "2026-01-01T04:34:00+00:00",
         "days": 8,
     },
+    EmailTemplate.DEDICATED_INVITATION: {
+        "expected_users": 3000,
+        "storage_gib": 500,
+        "primary_region": "eu-west-1",
+    },
+    EmailTemplate.DEDICATED_DEPROVISIONING: {"deprovision_on": "2027-01-01", "days_left": 7},
 }
 
 

@@ -1,0 +1,39 @@
+"""retryDedicatedTenant: staff send a FAILED Dedicated tenant's step to the provisioner again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.mutations.outcome import outcome
+from api.graphql.types.mutation_error import MutationError
+from api.graphql.types.nodes import DedicatedTenantNode, dedicated_tenant_node
+from api.ids import parse_typed_id
+
+
+@strawberry.input(description="Which FAILED tenant to retry.")
+class RetryDedicatedTenantInput:
+    tenant_id: strawberry.ID = strawberry.field(description="The DedicatedTenant's global ID.")
+
+
+@strawberry.type(description="The tenant after the retry, or why there was none.")
+class DedicatedTenantPayload:
+    dedicated_tenant: DedicatedTenantNode | None = strawberry.field(description="As it is now.")
+    errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+async def retry_dedicated_tenant(
+    info: Info,
+    input: Annotated[RetryDedicatedTenantInput, strawberry.argument(description="Which tenant.")],
+) -> DedicatedTenantPayload:
+    ctx = info.context
+    tenant, errors = await outcome(
+        lambda: ctx.commands.retry_dedicated_tenant(
+            ctx.principal, parse_typed_id(input.tenant_id, "DedicatedTenant", path=("tenantId",))
+        )
+    )
+    return DedicatedTenantPayload(
+        dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+    )

@@ -1,0 +1,1 @@
+"""The GitLab Dedicated tenant provisioner adapter (docs/dedicated.md)."""
