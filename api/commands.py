@@ -12,6 +12,7 @@ from domain.ports import Clock, LicenseSigner, ServiceTokenSigner
 from domain.use_cases.activate_subscription import ActivateSubscriptionHandler
 from domain.use_cases.cancel_license import CancelLicenseHandler
 from domain.use_cases.cancel_subscription import CancelSubscriptionHandler
+from domain.use_cases.change_dedicated_tenant import ChangeDedicatedTenantHandler
 from domain.use_cases.change_subscription import ChangeSubscriptionHandler
 from domain.use_cases.cloud_connector_access import CloudConnectorAccessHandler
 from domain.use_cases.create_subscription import CreateSubscriptionHandler
@@ -61,6 +62,7 @@ class Commands:
     trials: Trials
     retry_provision_event: RetryProvisionEventHandler
     retry_dedicated_tenant: RetryTenant
+    change_dedicated_tenant: ChangeDedicatedTenantHandler
     resolve_provision_event: ResolveProvisionEventHandler
     failures: FailureLimiter
     """Failed-attempt limits for the credential-bearing mutations (activation)."""
@@ -128,6 +130,7 @@ class Commands:
             trials=Trials(unit_of_work, clock, webhook_attempts=webhook_attempts),
             retry_provision_event=RetryProvisionEventHandler(unit_of_work, clock),
             retry_dedicated_tenant=RetryTenant(unit_of_work, clock),
+            change_dedicated_tenant=ChangeDedicatedTenantHandler(unit_of_work, clock),
             resolve_provision_event=ResolveProvisionEventHandler(
                 unit_of_work, clock, webhook_attempts
             ),

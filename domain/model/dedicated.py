@@ -276,6 +276,30 @@ class DedicatedTenant:
         self.facts = new_facts
         self.last_error = None
 
+    def resized(self, storage_gib: int, expected_users: int, seats: int) -> TenantFacts:
+        """The facts with the size asked for (changeDedicatedTenant): only an ACTIVE tenant is
+        resized, its storage only grows, its expected users cover the seats bought, and a
+        size equal to today's is no change at all."""
+        if self.state is not TenantState.ACTIVE:
+            raise TenantTransitionRefused(
+                f"a tenant {self.state.value} is not resized (only an ACTIVE one)"
+            )
+        if expected_users < seats:
+            raise ValidationFailed(
+                f"expectedUsers cannot be below the {seats} seats bought",
+                path=("expectedUsers",),
+            )
+        wanted = self.facts.changed_to(
+            replace(self.facts, storage_gib=storage_gib, expected_users=expected_users)
+        )
+        if wanted == self.facts:
+            raise ValidationFailed(
+                f"nothing to change: the tenant already has {self.facts.storage_gib} GiB"
+                f" for {self.facts.expected_users} users",
+                path=("storageGib",),
+            )
+        return wanted
+
     def deprovisioning_requested(self, at: datetime, reason: str) -> None:
         self._move(TenantState.DEPROVISIONING, (TenantState.ACTIVE,), at, reason)
         self.last_error = None

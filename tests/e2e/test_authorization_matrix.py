@@ -890,6 +890,62 @@ async def _only_staff_manage_partners_and_transfer_subscriptions(
     assert transfers == (2 if case.name == "staff" else 0)
 
 
+def _resize_outcome(case: Case, target: str) -> str:
+    """What changeDedicatedTenant answers: staff resize any tenant and the selling partner its
+    own; the customer of a partner-sold subscription asks the partner (MANAGED_BY_PARTNER, as
+    for seats); without subscriptions:write it is FORBIDDEN; out of reach NOT_FOUND."""
+    if case.name == "staff":
+        return "OK"
+    if case.sees["Subscription"] is None or case.token is None:
+        return "FORBIDDEN"
+    if "subscriptions:write" not in grantable(case.token["kind"], case.token.get("scopes")):
+        return "FORBIDDEN"
+    if target != "alpha_sm":
+        return "NOT_FOUND"
+    if case.name == "partner A":
+        return "OK"
+    return "MANAGED_BY_PARTNER" if case.name.startswith("portal user of Alpha") else "NOT_FOUND"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_a_dedicated_tenant_is_resized_only_by_those_who_may_add_its_seats(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    await clean_db.fetch("UPDATE dedicated_tenant SET state = 'ACTIVE'")
+    for target in ("alpha_sm", "beta_sm"):
+        response = await http.post(
+            "/graphql",
+            json={
+                "query": "mutation($id: ID!) { changeDedicatedTenant(input: {subscriptionId: $id,"
+                " storageGib: 20, expectedUsers: 100}) { dedicatedTenant { storageGib state }"
+                " errors { code } } }",
+                "variables": {"id": world.ids[target]},
+            },
+        )
+        body = response.json()
+        outcome = _resize_outcome(case, target)
+        if outcome == "FORBIDDEN":
+            assert _codes(body) == {"changeDedicatedTenant": "FORBIDDEN"}, (case.name, target)
+            continue
+        payload = body["data"]["changeDedicatedTenant"]
+        if outcome == "OK":
+            assert payload == {
+                "dedicatedTenant": {"storageGib": 20, "state": "CHANGING"},
+                "errors": [],
+            }, (case.name, target)
+        else:
+            assert payload == {"dedicatedTenant": None, "errors": [{"code": outcome}]}, (
+                case.name,
+                target,
+            )
+    changing = await clean_db.fetchval(
+        "SELECT count(*) FROM dedicated_tenant WHERE state = 'CHANGING'"
+    )
+    assert changing == {"OK": 1}.get(_resize_outcome(case, "alpha_sm"), 0) + (case.name == "staff")
+
+
 DELIVERIES = """{ webhookEndpoints(first: 20) { edges { node { id
   deliveries(first: 10) { totalCount edges { node { id eventId } } } } } } }"""
 RESEND = """mutation($id: ID!) { resendWebhookDelivery(input: {id: $id}) {

@@ -392,6 +392,62 @@ async def test_a_seat_increase_and_a_renewal_reach_the_tenant(world: World) -> N
     assert (await world.tenant(tenant_id))["license"]["expiresAt"] == "2028-11-01"
 
 
+RESIZE = """mutation($input: ChangeDedicatedTenantInput!) { changeDedicatedTenant(input: $input) {
+  dedicatedTenant { id state storageGib expectedUsers } errors { code path message } } }"""
+
+
+async def test_a_storage_increase_reaches_the_provisioner_and_the_tenant_history(
+    world: World,
+) -> None:
+    subscription_id, tenant_id = await world.active()
+    size = {"subscriptionId": subscription_id, "storageGib": 2000, "expectedUsers": 3500}
+    changed = (await world.gql(RESIZE, input=size))["changeDedicatedTenant"]
+    assert changed["errors"] == []
+    assert changed["dedicatedTenant"] == {
+        "id": tenant_id,
+        "state": "CHANGING",
+        "storageGib": 2000,
+        "expectedUsers": 3500,
+    }
+    # Busy with the change: another one waits for it.
+    busy = (await world.gql(RESIZE, input={**size, "storageGib": 3000}))["changeDedicatedTenant"]
+    assert [e["code"] for e in busy["errors"]] == ["TENANT_TRANSITION_REFUSED"]
+    await world.run()
+    [request] = world.provisioner.of("POST", "/changes")
+    assert (request.body["storage_gib"], request.body["expected_users"]) == (2000, 3500)
+
+    await world.reached(tenant_id, "ACTIVE", "cb-resized")
+    await world.run()
+    tenant = await world.tenant(tenant_id)
+    assert (tenant["state"], tenant["storageGib"], tenant["expectedUsers"]) == (
+        "ACTIVE",
+        2000,
+        3500,
+    )
+    assert [(h["toState"], h["reason"]) for h in tenant["history"][-2:]] == [
+        ("CHANGING", "changeDedicatedTenant"),
+        ("ACTIVE", "active reached"),
+    ]
+    audit = await world.db.fetchval(
+        "SELECT count(*) FROM audit_entry WHERE action = 'changeDedicatedTenant'"
+        " AND object_type = 'DedicatedTenant'"
+    )
+    assert audit == 1
+
+    for storage, users, words in (
+        (1000, 3500, "never shrinks"),
+        (2000, 3500, "nothing to change"),
+        (2000, 39, "below the 40 seats"),
+    ):
+        refused = (
+            await world.gql(RESIZE, input={**size, "storageGib": storage, "expectedUsers": users})
+        )["changeDedicatedTenant"]
+        [error] = refused["errors"]
+        assert error["code"] == "VALIDATION_FAILED"
+        assert words in error["message"]
+    assert len(world.provisioner.of("POST", "/changes")) == 1  # the refusals sent nothing
+
+
 async def test_a_cancellation_reminds_then_removes_the_tenant_at_the_term_end(
     world: World,
 ) -> None:

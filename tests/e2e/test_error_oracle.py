@@ -48,6 +48,9 @@ TARGETS: dict[str, list[Build]] = {
     "cancelSubscription": [lambda w, t: {"subscriptionId": t("Subscription"), "atPeriodEnd": True}],
     "renewSubscription": [lambda w, t: {"subscriptionId": t("Subscription"), "term": TERM}],
     "changeSubscription": [lambda w, t: {"subscriptionId": t("Subscription")}],
+    "changeDedicatedTenant": [
+        lambda w, t: {"subscriptionId": t("Subscription"), "storageGib": 900, "expectedUsers": 50}
+    ],
     "rotateActivationCode": [lambda w, t: {"subscriptionId": t("Subscription")}],
     "transferSubscription": [
         lambda w, t: {"subscriptionId": t("Subscription"), "toChannel": "SALES", "reason": "x"}

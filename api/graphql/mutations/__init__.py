@@ -15,7 +15,7 @@ from api.graphql.mutations.activate_subscription import (
 )
 from api.graphql.mutations.cancel_license import cancel_license
 from api.graphql.mutations.create_subscription import create_subscription
-from api.graphql.mutations.dedicated import retry_dedicated_tenant
+from api.graphql.mutations.dedicated import change_dedicated_tenant, retry_dedicated_tenant
 from api.graphql.mutations.fleet import replace_instance, retire_instance, set_instance_role
 from api.graphql.mutations.issue_offline_license import issue_offline_license
 from api.graphql.mutations.link_namespace import link_namespace, unlink_namespace
@@ -141,6 +141,14 @@ class Mutation:
         description="Staff: run a FAILED or DEAD ledger row again, due now, attempts counted"
         " from zero.",
         extensions=needs(Resource.PROVISION_EVENTS, Access.WRITE),
+    )
+    change_dedicated_tenant = strawberry.mutation(
+        resolver=change_dedicated_tenant,
+        description="Grow an ACTIVE Dedicated tenant's storage (it never shrinks) or set its"
+        " expected users; the provisioner is sent the change (the tenant is CHANGING until it"
+        " answers). Staff, the selling partner, or the customer's owners and admins unless a"
+        " partner manages the subscription.",
+        extensions=needs(Resource.SUBSCRIPTIONS, Access.WRITE),
     )
     retry_dedicated_tenant = strawberry.mutation(
         resolver=retry_dedicated_tenant,

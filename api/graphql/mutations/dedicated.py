@@ -1,4 +1,5 @@
-"""retryDedicatedTenant: staff send a FAILED Dedicated tenant's step to the provisioner again."""
+"""retryDedicatedTenant: staff send a FAILED Dedicated tenant's step to the provisioner again.
+changeDedicatedTenant: grow an ACTIVE tenant's storage (and set its expected users)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api.graphql.mutations.outcome import outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import DedicatedTenantNode, dedicated_tenant_node
 from api.ids import parse_typed_id
+from domain.use_cases.change_dedicated_tenant import ChangeDedicatedTenant
 
 
 @strawberry.input(description="Which FAILED tenant to retry.")
@@ -32,6 +34,44 @@ async def retry_dedicated_tenant(
     tenant, errors = await outcome(
         lambda: ctx.commands.retry_dedicated_tenant(
             ctx.principal, parse_typed_id(input.tenant_id, "DedicatedTenant", path=("tenantId",))
+        )
+    )
+    return DedicatedTenantPayload(
+        dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+    )
+
+
+@strawberry.input(description="The Dedicated tenant's new size: storage only grows.")
+class ChangeDedicatedTenantInput:
+    subscription_id: strawberry.ID = strawberry.field(
+        description="The DEDICATED subscription's global ID."
+    )
+    storage_gib: int = strawberry.field(
+        description="The storage in GiB: at least today's; equal to it only with new expected"
+        " users."
+    )
+    expected_users: int = strawberry.field(
+        description="The users the tenant is sized for: at least the seats bought."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retry-safe: the same key returns the first result."
+    )
+
+
+async def change_dedicated_tenant(
+    info: Info,
+    input: Annotated[ChangeDedicatedTenantInput, strawberry.argument(description="The change.")],
+) -> DedicatedTenantPayload:
+    ctx = info.context
+    tenant, errors = await outcome(
+        lambda: ctx.commands.change_dedicated_tenant(
+            ctx.principal,
+            ChangeDedicatedTenant(
+                parse_typed_id(input.subscription_id, "Subscription", path=("subscriptionId",)),
+                input.storage_gib,
+                input.expected_users,
+                input.idempotency_key,
+            ),
         )
     )
     return DedicatedTenantPayload(

@@ -203,3 +203,34 @@ def test_the_renewal_license_goes_within_its_window_and_only_with_a_next_term() 
     assert renewal_due(expires, next_start, date(2027, 10, 2), 30)
     assert renewal_due(expires, next_start, date(2027, 11, 5), 30)  # late: still sent
     assert not renewal_due(expires, date(2027, 5, 1), date(2027, 10, 25), 30)  # an older term
+
+
+def test_an_active_tenant_is_resized_to_more_storage_and_users() -> None:
+    tenant = tenant_in(S.ACTIVE)
+    wanted = tenant.resized(800, 3500, seats=3000)
+    assert (wanted.storage_gib, wanted.expected_users) == (800, 3500)
+    assert wanted.primary_region == FACTS.primary_region  # the rest is kept
+    assert tenant.facts == FACTS  # resized() only answers; change_requested() moves
+
+
+@pytest.mark.parametrize(
+    ("storage", "users", "path", "words"),
+    [
+        (400, 3000, "storageGib", "never shrinks"),
+        (500, 3000, "storageGib", "nothing to change"),
+        (800, 2999, "expectedUsers", "below the 3000 seats"),
+    ],
+)
+def test_a_resize_that_shrinks_storage_changes_nothing_or_drops_below_seats_is_refused(
+    storage: int, users: int, path: str, words: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        tenant_in(S.ACTIVE).resized(storage, users, seats=3000)
+    assert refused.value.path == (path,)
+    assert words in str(refused.value)
+
+
+@pytest.mark.parametrize("state", [s for s in TenantState if s is not TenantState.ACTIVE])
+def test_only_an_active_tenant_is_resized(state: TenantState) -> None:
+    with pytest.raises(TenantTransitionRefused, match="only an ACTIVE one"):
+        tenant_in(state).resized(900, 4000, seats=1)
