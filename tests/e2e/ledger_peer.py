@@ -139,6 +139,11 @@ WORKER_ENV = {
     "PROVISION_LEDGER_BACKOFF_MAX_SECONDS": "0.5",
     # Webhook receivers in the tests listen on 127.0.0.1 (the SSRF guard refuses it otherwise).
     "PROVISION_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "true",
+    # These processes read the real clock, while test data is dated at factories.NOW: a week
+    # after NOW (or in the shifted-date pass) every instance would look "stopped syncing" and
+    # get its reminder email in tests about other emails. Fleet's own tests run that job on
+    # a test clock (tests/e2e/test_instances.py).
+    "PROVISION_INSTANCE_STALE_DAYS": "36500",
 }
 # For a worker the test kills so that another reclaims its row: the lease must run out soon.
 SHORT_LEASE = {"PROVISION_WORKER_LEASE_SECONDS": "2"}
