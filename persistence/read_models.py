@@ -353,27 +353,33 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
             principal, _INSTANCES, self._instances_where(subscription_id, silent_since)
         )
 
-    async def fleet_of(
-        self, principal: Principal, subscription_id: uuid.UUID
-    ) -> tuple[list[Instance], dict[uuid.UUID, UsageReport]]:
-        """The subscription's visible instances (oldest first) and each one's newest report."""
+    async def fleets_by_subscription(
+        self, principal: Principal, subscription_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[list[Instance], dict[uuid.UUID, UsageReport]]]:
+        """Each subscription's visible instances (oldest first) and each one's newest report.
+
+        Two statements for any number of subscriptions (a page of them asks once).
+        """
         rows = await self._rows_in(
-            principal, _INSTANCES, "subscription", [subscription_id], order_by="i.id"
+            principal, _INSTANCES, "subscription", subscription_ids, order_by="i.id"
         )
         reports = await self._rows_in(
             principal,
             _USAGE_REPORTS,
             "subscription",
-            [subscription_id],
-            distinct_on="u.instance",
-            order_by="u.instance, u.reported_at DESC, u.id DESC",
+            subscription_ids,
+            distinct_on="u.subscription, u.instance",
+            order_by="u.subscription, u.instance, u.reported_at DESC, u.id DESC",
         )
-        latest = {
-            row["instance"]: usage_report_from_row(row)
-            for row in reports
-            if row["instance"] is not None
+        fleets: dict[uuid.UUID, tuple[list[Instance], dict[uuid.UUID, UsageReport]]] = {
+            subscription_id: ([], {}) for subscription_id in subscription_ids
         }
-        return [instance_from_row(row) for row in rows], latest
+        for row in rows:
+            fleets[row["subscription"]][0].append(instance_from_row(row))
+        for row in reports:
+            if row["instance"] is not None:
+                fleets[row["subscription"]][1][row["instance"]] = usage_report_from_row(row)
+        return fleets
 
     async def instances_by_subscription(
         self,

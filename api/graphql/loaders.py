@@ -30,6 +30,9 @@ from domain.principal import Principal
 from persistence.read_models import Page, ReadModels
 from persistence.views import LicenseView, ProvisioningStepView
 
+Fleet = tuple[list[Instance], dict[uuid.UUID, UsageReport]]
+"""A subscription's instances (oldest first) and each one's newest usage report, by instance."""
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -149,6 +152,8 @@ class Loaders:
     """The caller's role in a customer (portal users; None for everyone else)."""
     dedicated_tenants: Loader[uuid.UUID, DedicatedTenant | None]
     dedicated_tenant_by_subscription: Loader[uuid.UUID, DedicatedTenant | None]
+    fleets: Loader[uuid.UUID, Fleet | None]
+    """A self-managed subscription's instances and each one's newest usage report."""
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -188,4 +193,5 @@ class Loaders:
             dedicated_tenant_by_subscription=_by_id(
                 read.dedicated_tenants_by_subscription, principal
             ),
+            fleets=_by_id(read.fleets_by_subscription, principal),
         )

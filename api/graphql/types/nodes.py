@@ -349,7 +349,7 @@ class SubscriptionNode(Node):
         entity, ctx = self.entity, self.context
         if entity.deployment is DomainDeployment.GITLAB_COM:
             return None
-        instances, latest = await ctx.read.fleet_of(ctx.principal, entity.id)
+        instances, latest = await ctx.loaders.fleets.load(entity.id) or ([], {})
         fleet = combine(entity.seats(ctx.today), figures_of(instances, latest))
         by_id = {i.id: i for i in instances}
         return InstanceUsageType(
