@@ -27,6 +27,8 @@ from persistence.mappers import Row
 class ProvisionEventFilter:
     status: str | None = None
     kind: str | None = None
+    kind_not_in: tuple[str, ...] | None = None
+    """Only rows of none of these kinds (a plugin's kinds: ``OTHER`` in the API)."""
     subscription_id: uuid.UUID | None = None
     namespace_id: uuid.UUID | None = None
     created_before: datetime | None = None
@@ -83,6 +85,8 @@ def _event_where(flt: ProvisionEventFilter) -> Where:
         where.add(f"pe.status = {where.arg(flt.status)}")
     if flt.kind is not None:
         where.add(f"pe.kind = {where.arg(flt.kind)}")
+    if flt.kind_not_in is not None:
+        where.add(f"pe.kind <> ALL({where.arg(list(flt.kind_not_in))}::text[])")
     if flt.subscription_id is not None:
         where.add(f"pe.subscription_id = {where.arg(flt.subscription_id)}")
     if flt.namespace_id is not None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.enums import ProvisionEventStatus
+from api.graphql.enums import ProvisionEventKind, ProvisionEventStatus
 from api.graphql.errors import api_error, page_size
 from api.graphql.types.audit import AuditEntryNode, audit_entry_node
 from api.graphql.types.node import Connection, build_connection
@@ -22,6 +22,7 @@ from api.graphql.types.provision_event import (
 )
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
 from domain.errors import DomainError, InvalidId, ValidationFailed
+from domain.model.provision_event import ProvisionKind
 from persistence.staff_reads import AuditFilter, ProvisionEventFilter
 
 First = Annotated[
@@ -59,7 +60,8 @@ async def provision_events(
         ProvisionEventStatus | None, strawberry.argument(description="Only this status.")
     ] = None,
     kind: Annotated[
-        str | None, strawberry.argument(description="Only this kind (`NAMESPACE_PROVISION`, …).")
+        ProvisionEventKind | None,
+        strawberry.argument(description="Only this kind (OTHER: a worker plugin's kinds)."),
     ] = None,
     subscription_id: Annotated[
         strawberry.ID | None, strawberry.argument(description="Only rows about this subscription.")
@@ -81,7 +83,8 @@ async def provision_events(
             )
         flt = ProvisionEventFilter(
             status=status.name if status else None,
-            kind=kind,
+            kind=None if kind is None or kind is ProvisionEventKind.OTHER else kind.value,
+            kind_not_in=tuple(ProvisionKind) if kind is ProvisionEventKind.OTHER else None,
             subscription_id=_typed(subscription_id, "Subscription", "subscriptionId"),
             namespace_id=_typed(namespace_id, "Namespace", "namespaceId"),
             created_before=None

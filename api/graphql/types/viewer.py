@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
+from api.graphql.enums import PrincipalKind, api_enum
 from api.graphql.errors import api_error, page_size
 from api.graphql.types.node import Connection, build_connection
 from api.graphql.types.nodes import CustomerNode, customer_node
@@ -14,14 +15,13 @@ from api.graphql.types.partner import PartnerType, partner_type
 from api.ids import parse_cursor
 from domain.errors import DomainError, NotFound
 from domain.policy import Access, Resource, require_scope
-from domain.principal import Principal, PrincipalKind
+from domain.principal import Principal
+from domain.principal import PrincipalKind as DomainPrincipalKind
 
 
 @strawberry.type(description="Who is calling: the principal's kind, and what it may see.")
 class Viewer:
-    kind: str = strawberry.field(
-        description="PORTAL_USER, INSTANCE, GITLAB_COM, PARTNER, STAFF or ANONYMOUS."
-    )
+    kind: PrincipalKind = strawberry.field(description="The kind of principal the token is.")
     subject: str | None = strawberry.field(description="The token's subject, if any.")
     scopes: list[str] = strawberry.field(description="The scopes granted to the token.")
     principal: strawberry.Private[Principal]
@@ -58,7 +58,7 @@ class Viewer:
     )
     async def partner(self, info: Info) -> PartnerType | None:
         principal = self.principal
-        if principal.kind is not PrincipalKind.PARTNER or not principal.partner_id:
+        if principal.kind is not DomainPrincipalKind.PARTNER or not principal.partner_id:
             return None
         try:
             found = await info.context.commands.partners.get(principal, principal.partner_id)
@@ -71,7 +71,7 @@ class Viewer:
 
 def viewer_of(principal: Principal) -> Viewer:
     return Viewer(
-        kind=principal.kind.value,
+        kind=api_enum(PrincipalKind, principal.kind),
         subject=principal.subject,
         scopes=sorted(principal.scopes),
         principal=principal,
