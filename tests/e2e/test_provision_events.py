@@ -32,8 +32,8 @@ Row = Callable[..., ProvisionEvent]
 EVENT_FIELDS = """id kind status attempts maxAttempts nextAttemptAt lastError correlationId
     payload createdAt updatedAt resolvedReason resolvedAt
     subscription { id name } namespace { id } instance { id }"""
-LIST = f"""query($first: Int, $after: String, $status: ProvisionEventStatus, $kind: ProvisionEventKind,
-    $sub: ID, $ns: ID, $older: Int) {{
+LIST = f"""query($first: Int, $after: String, $status: ProvisionEventStatus,
+    $kind: ProvisionEventKind, $sub: ID, $ns: ID, $older: Int) {{
   provisionEvents(first: $first, after: $after, status: $status, kind: $kind,
       subscriptionId: $sub, namespaceId: $ns, olderThanSeconds: $older) {{
     totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {EVENT_FIELDS} }} }} }} }}"""
