@@ -12,6 +12,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import ProvisionEventKind, ProvisionEventStatus
 from api.graphql.errors import api_error, page_size
+from api.graphql.sorting import PROVISION_EVENTS, Before, Last, ProvisionEventSort, paging
 from api.graphql.types.audit import AuditEntryNode, audit_entry_node
 from api.graphql.types.node import Connection, build_connection
 from api.graphql.types.provision_event import (
@@ -56,6 +57,12 @@ async def provision_events(
     info: Info,
     first: First = None,
     after: After = None,
+    last: Last = None,
+    before: Before = None,
+    sort: Annotated[
+        ProvisionEventSort | None,
+        strawberry.argument(description="The order (CREATED_AT DESC when omitted)."),
+    ] = None,
     status: Annotated[
         ProvisionEventStatus | None, strawberry.argument(description="Only this status.")
     ] = None,
@@ -75,7 +82,7 @@ async def provision_events(
     ] = None,
 ) -> Connection[ProvisionEventNode]:
     ctx = info.context
-    size = page_size(first)
+    pages = paging(PROVISION_EVENTS, first=first, after=after, last=last, before=before, sort=sort)
     try:
         if older_than_seconds is not None and older_than_seconds < 0:
             raise ValidationFailed(
@@ -91,15 +98,15 @@ async def provision_events(
             if older_than_seconds is None
             else ctx.clock.now() - timedelta(seconds=older_than_seconds),
         )
-        cursor = parse_cursor(after)
     except DomainError as error:
         raise api_error(error) from None
-    page = await ctx.read.provision_events(ctx.principal, flt, size, cursor)
+    page = await ctx.read.provision_events(ctx.principal, flt, pages.request)
     return build_connection(
         page,
         provision_event_node,
         after_given=after is not None,
         count=lambda: ctx.read.count_provision_events(ctx.principal, flt),
+        write_cursor=pages.cursor,
     )
 
 

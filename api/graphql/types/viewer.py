@@ -8,11 +8,11 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import PrincipalKind, api_enum
-from api.graphql.errors import api_error, page_size
+from api.graphql.errors import api_error
+from api.graphql.sorting import CUSTOMERS, Before, CustomerSort, Last, paging
 from api.graphql.types.node import Connection, build_connection
 from api.graphql.types.nodes import CustomerNode, customer_node
 from api.graphql.types.partner import PartnerType, partner_type
-from api.ids import parse_cursor
 from domain.errors import DomainError, NotFound
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
@@ -27,7 +27,8 @@ class Viewer:
     principal: strawberry.Private[Principal]
 
     @strawberry.field(
-        description="The customers the caller may see, oldest first (needs `customers:read`)."
+        description="The customers the caller may see, oldest first unless sorted (needs"
+        " `customers:read`)."
     )
     async def customers(
         self,
@@ -38,18 +39,26 @@ class Viewer:
         after: Annotated[
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            CustomerSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
     ) -> Connection[CustomerNode]:
         try:
             require_scope(self.principal, Resource.CUSTOMERS, Access.READ)
         except DomainError as refused:
             raise api_error(refused) from None
         read = info.context.read
-        page = await read.customers(self.principal, page_size(first), parse_cursor(after))
+        pages = paging(CUSTOMERS, first=first, after=after, last=last, before=before, sort=sort)
+        page = await read.customers(self.principal, pages.request)
         return build_connection(
             page,
             customer_node,
             after_given=after is not None,
             count=lambda: read.count_customers(self.principal),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(
