@@ -1,6 +1,7 @@
 """Sorted connections (docs/graphql.md, "Sorting"): a (column, id) index for each sort a list
 offers, and (parent, column, id) for a nested list, so every page of every order is an index
-scan (``persistence/keyset.py``). Indexes only (STATEMENTS run after the tables exist)."""
+scan (``persistence/keyset.py``). Indexes only, in STATEMENTS (a schema built from
+``tables.py`` runs them too: tests/integration/test_migrations.py)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
@@ -27,6 +28,7 @@ INDEXES = {
     "provision_event_next_attempt_keyset": "provision_event (next_attempt_at, id)",
     "provision_event_updated_keyset": "provision_event (updated_at, id)",
 }
+STATEMENTS = [f"CREATE INDEX {name} ON {on}" for name, on in INDEXES.items()]
 
 
 async def forwards():
@@ -34,8 +36,8 @@ async def forwards():
 
     async def add() -> None:
         engine = engine_finder()
-        for name, on in INDEXES.items():
-            await engine.run_ddl(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
 
     async def drop() -> None:
         engine = engine_finder()
