@@ -27,7 +27,7 @@ from domain.policy import Reach, Resource, reach
 from domain.principal import Principal, PrincipalKind
 from persistence.derived import status_condition
 from persistence.eligibility_reads import EligibilityReads
-from persistence.keyset import KeysetQueries, Page, Source, Where
+from persistence.keyset import KeysetQueries, Order, Page, PageRequest, Source, Where, as_request
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
     INSTANCE_COLUMNS,
@@ -50,7 +50,7 @@ from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
 from persistence.visibility import of_subscription
 
-__all__ = ["Page", "ReadModels", "SubscriptionFilter"]
+__all__ = ["Order", "Page", "PageRequest", "ReadModels", "SubscriptionFilter"]
 
 TENANT_COLUMNS_D = ", ".join(f"d.{column.strip()}" for column in TENANT_COLUMNS.split(","))
 
@@ -87,9 +87,9 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
     # --- customers -------------------------------------------------------------------------
 
     async def customers(
-        self, principal: Principal, first: int, after: uuid.UUID | None
+        self, principal: Principal, first: int | PageRequest, after: uuid.UUID | None = None
     ) -> Page[Customer]:
-        return await self._page(principal, _CUSTOMERS, Where(), first, after)
+        return await self._keyset_page(principal, _CUSTOMERS, Where(), as_request(first, after))
 
     async def count_customers(self, principal: Principal) -> int:
         return await self._count(principal, _CUSTOMERS, Where())
@@ -200,11 +200,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         principal: Principal,
         flt: SubscriptionFilter,
         today: date,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[Subscription]:
         where = self._subscription_where(flt, today)
-        return await self._page(principal, _SUBSCRIPTIONS, where, first, after)
+        return await self._keyset_page(principal, _SUBSCRIPTIONS, where, as_request(first, after))
 
     async def count_subscriptions(
         self, principal: Principal, flt: SubscriptionFilter, today: date
@@ -226,11 +226,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         customer_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[Subscription]]:
-        return await self._pages_by_parent(
-            principal, _SUBSCRIPTIONS, "customer", customer_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _SUBSCRIPTIONS, "customer", customer_ids, as_request(first, after)
         )
 
     async def count_subscriptions_by_customer(
@@ -250,9 +250,9 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
     # --- namespaces ------------------------------------------------------------------------
 
     async def namespaces(
-        self, principal: Principal, first: int, after: uuid.UUID | None
+        self, principal: Principal, first: int | PageRequest, after: uuid.UUID | None = None
     ) -> Page[Namespace]:
-        return await self._page(principal, _NAMESPACES, Where(), first, after)
+        return await self._keyset_page(principal, _NAMESPACES, Where(), as_request(first, after))
 
     async def count_namespaces(self, principal: Principal) -> int:
         return await self._count(principal, _NAMESPACES, Where())
@@ -282,11 +282,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_id: uuid.UUID | None,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[LicenseView]:
         where = self._child_where("l", "subscription", subscription_id)
-        return await self._page(principal, _LICENSES, where, first, after)
+        return await self._keyset_page(principal, _LICENSES, where, as_request(first, after))
 
     async def count_licenses(self, principal: Principal, subscription_id: uuid.UUID | None) -> int:
         return await self._count(
@@ -297,11 +297,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[LicenseView]]:
-        return await self._pages_by_parent(
-            principal, _LICENSES, "subscription", subscription_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _LICENSES, "subscription", subscription_ids, as_request(first, after)
         )
 
     async def count_licenses_by_subscription(
@@ -385,11 +385,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[Instance]]:
-        return await self._pages_by_parent(
-            principal, _INSTANCES, "subscription", subscription_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _INSTANCES, "subscription", subscription_ids, as_request(first, after)
         )
 
     async def count_instances_by_subscription(
@@ -467,11 +467,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_id: uuid.UUID | None,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[UsageReport]:
         where = self._child_where("u", "subscription", subscription_id)
-        return await self._page(principal, _USAGE_REPORTS, where, first, after)
+        return await self._keyset_page(principal, _USAGE_REPORTS, where, as_request(first, after))
 
     async def count_usage_reports(
         self, principal: Principal, subscription_id: uuid.UUID | None

@@ -27,7 +27,7 @@ from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.principal import Principal
-from persistence.read_models import Page, ReadModels
+from persistence.read_models import Page, PageRequest, ReadModels
 from persistence.views import LicenseView, ProvisioningStepView
 
 Fleet = tuple[list[Instance], dict[uuid.UUID, UsageReport]]
@@ -37,7 +37,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # A child page is asked for with the parent id and the connection arguments.
-PageKey = tuple[uuid.UUID, int, uuid.UUID | None]
+PageKey = tuple[uuid.UUID, PageRequest]
 
 
 class Loader(Generic[K, V]):
@@ -103,14 +103,14 @@ def _pages(
 ) -> Loader[PageKey, Page[Any]]:
     async def batch(keys: list[PageKey]) -> list[Page[Any]]:
         # Keys of one field share their arguments; group in case aliases differ.
-        groups: dict[tuple[int, uuid.UUID | None], list[uuid.UUID]] = {}
-        for parent_id, first, after in keys:
-            groups.setdefault((first, after), []).append(parent_id)
+        groups: dict[PageRequest, list[uuid.UUID]] = {}
+        for parent_id, request in keys:
+            groups.setdefault(request, []).append(parent_id)
         results: dict[PageKey, Page[Any]] = {}
-        for (first, after), parent_ids in groups.items():
-            pages = await fetch(principal, parent_ids, first, after)
+        for request, parent_ids in groups.items():
+            pages = await fetch(principal, parent_ids, request)
             for parent_id, page in pages.items():
-                results[(parent_id, first, after)] = page
+                results[(parent_id, request)] = page
         return [results[key] for key in keys]
 
     return Loader(batch)

@@ -11,6 +11,9 @@ from typing import Any
 from domain.model.ids import new_id
 from domain.principal import Principal
 
+SYSTEM_ACTOR = "SYSTEM"
+"""The ``actor_kind`` of what a job did on someone's behalf (no principal called)."""
+
 
 @dataclass(frozen=True)
 class AuditEntry:

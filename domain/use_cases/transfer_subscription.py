@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import NotFound, ValidationFailed
-from domain.model.audit import AuditEntry
+from domain.model.audit import SYSTEM_ACTOR, AuditEntry
 from domain.model.channel_policy import SubscriptionAction
 from domain.model.channel_transfer import ChannelTransfer, check_destination
 from domain.model.enums import Channel
@@ -204,7 +204,7 @@ class ApplyDueTransfers:
                         transfer,
                         subscription,
                         now,
-                        actor_kind="SYSTEM",  # the job, on behalf of who asked for it
+                        actor_kind=SYSTEM_ACTOR,  # the job, on behalf of who asked for it
                         actor_subject=transfer.requested_by,
                     )
                     applied += 1

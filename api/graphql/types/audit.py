@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from api.graphql.enums import ActorKind, actor_kind
 from api.graphql.types.node import Node
 from api.ids import PREFIXES, global_id
 from domain.model.audit import AuditEntry
@@ -21,9 +22,9 @@ class AuditEntryNode(Node):
     _global_type = "AuditEntry"
     entity: strawberry.Private[AuditEntry]
 
-    @strawberry.field(description="The caller's kind: PORTAL_USER, PARTNER, STAFF, …")
-    def actor_kind(self) -> str:
-        return self.entity.actor_kind
+    @strawberry.field(description="Who made the change: the caller's kind, or SYSTEM for a job.")
+    def actor_kind(self) -> ActorKind:
+        return actor_kind(self.entity.actor_kind)
 
     @strawberry.field(description="The caller's token subject, if any.")
     def actor_subject(self) -> str | None:
