@@ -362,6 +362,10 @@ class ExternalSignIn:
             answer = response.json()
         except ValueError:
             answer = None
+        if response.status_code >= 500:
+            raise SignInRefused(
+                UNAVAILABLE, f"token endpoint answered {response.status_code}", status=502
+            )
         if response.status_code != 200 or not isinstance(answer, dict):
             error_code = answer.get("error") if isinstance(answer, dict) else None
             raise SignInRefused(
