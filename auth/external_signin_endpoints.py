@@ -102,7 +102,7 @@ class ExternalSignInEndpoints:
             if not code:
                 raise SignInRefused(DENIED, "the provider sent no code")
             identity = await self.signin.identity(pending, code)
-            if not identity.email or not identity.email_verified:
+            if not identity.email or not identity.email_verified or len(identity.email) > 254:
                 raise SignInRefused(UNVERIFIED, "the ID token has no verified email")
             user = await self.endpoints.server.store.get_user_by_email(identity.email)
             if user is None or user.kind is not PrincipalKind.PORTAL_USER:
