@@ -48,6 +48,10 @@ UNVERIFIED = (
     "Provision account. Confirm it at the provider, or sign in with your Provision email and "
     "password."
 )
+CROSS_SITE = (
+    "This sign-in was started from another site. Start again from the application you came "
+    "from and use the button on Provision's sign-in page."
+)
 UNKNOWN = (
     "No Provision customer account uses the email address {email}. Ask your organization's "
     "Provision owner to invite you, or sign in with another account."
@@ -61,6 +65,11 @@ class ExternalSignInEndpoints:
         self._secure = signin.redirect_uri.startswith("https://")
 
     async def start(self, request: Request) -> Response:
+        # Only the sign-in page's own button starts a flow: another site's auto-submitted form
+        # could otherwise sign a person with a live provider session in without a click.
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            return _page(external_error_page(CROSS_SITE), 403)
         try:
             params = await read_form(request)
             await self.endpoints._registered_client(params)

@@ -335,6 +335,13 @@ async def test_an_authorization_request_refused_before_the_provider_is_asked(
     )
     assert no_pkce.status_code == 302  # an error the client may hear: back to its redirect URI
     assert query_of(no_pkce.headers["location"])["error"] == "invalid_request"
+    cross_site = await browser.post(
+        "/oauth/external/start",
+        data=authorize_params(portal.client_id, challenge),
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross_site.status_code == 403
+    assert "started from another site" in cross_site.text
     assert provider.authorize_calls == []
 
 
