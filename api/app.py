@@ -45,6 +45,7 @@ from api.worker.loop import Worker, WorkerRegistry, new_owner_id
 from api.worker.process import transition_webhooks, worker_config
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
+from auth.external_signin import ExternalSignIn
 from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
 from auth.licenses.keys import DatabaseLicenseSigner
@@ -185,6 +186,12 @@ def create_app(
     outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
+    signin_settings = settings.external_signin_settings
+    external_signin = (
+        ExternalSignIn(signin_settings, keys=keys, issuer=tokens.issuer, now=clock.now)
+        if signin_settings
+        else None
+    )
     gitlab_com_http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
@@ -226,6 +233,8 @@ def create_app(
                 gc.enable()
             if external is not None:
                 await external.close()
+            if external_signin is not None:
+                await external_signin.close()
             await gitlab_com_http.aclose()
             await marketplace_http.aclose()
             await db.stop()
@@ -263,7 +272,9 @@ def create_app(
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
             *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair, provisioning),
-            *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
+            *authorization_server_routes(
+                oauth_store, keys, tokens, oauth, limiter, clock.now, external_signin
+            ),
             *marketplace_routes(settings, marketplace_inbox, marketplace_http, clock),
         ],
         middleware=[
