@@ -1,6 +1,6 @@
-"""docs/README.md lists every page of docs/ (and of its folders, docs/clients/), and nothing in the repository points at a
-document that is not there (``docs/….md`` in any Markdown or Python file, and the relative
-links between the docs pages)."""
+"""docs/README.md lists every page of docs/ (its folders' too, docs/clients/), and nothing in
+the repository points at a document that is not there (``docs/….md`` in any Markdown or
+Python file, and the relative links between the docs pages)."""
 
 from __future__ import annotations
 
