@@ -264,3 +264,21 @@ def jq(value: Any, path: str, where: str) -> str:
     for key, index, quoted in steps:
         value = value[key or quoted] if (key or quoted) else value[int(index)]
     return value if isinstance(value, str) else json.dumps(value)
+
+
+CLI_IN_CODE = re.compile(r"(?:^|\$\()[ \t]*(provision [^\n)`]+)", re.MULTILINE)
+CLI_INLINE = re.compile(r"`(provision [^`]+)`")
+
+
+def cli_commands(page: Path) -> list[str]:
+    """Every ``provision …`` command the page shows: in code blocks (indented ones too, and
+    inside ``$(…)``) and in inline code."""
+    text = page.read_text()
+    code = "\n".join(
+        m.group(2)
+        for m in re.finditer(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```", text, re.DOTALL | re.MULTILINE)
+    )
+    code = re.sub(r"\\\n\s*", " ", code)
+    found = [m.group(1).strip() for m in CLI_IN_CODE.finditer(code)]
+    found += [" ".join(m.group(1).split()) for m in CLI_INLINE.finditer(text)]
+    return found

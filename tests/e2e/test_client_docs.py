@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from client_docs import Block, Shell, blocks, matches, run_python
+from client_docs import Block, Shell, blocks, cli_commands, matches, run_python
 from graphql import build_schema, parse, validate
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 
 from api.app import create_app
+from api.cli.main import build_parser
 from api.settings import Settings
 from auth.backend import KIND_CLAIM
 from auth.tokens import issue_access_token
@@ -130,6 +132,20 @@ def test_every_page_has_worked_examples_with_curl_and_python(page: Path) -> None
     assert all(b.answer is not None for b in found if b.language == "python"), (
         f"{page.name}: every python example shows its answer"
     )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_every_cli_command_shown_is_one_the_cli_takes(page: Path) -> None:
+    """The commands the pages show but do not run (an operator's steps) parse with the real
+    command line: a renamed option or command fails here."""
+    parser = build_parser()
+    for command in cli_commands(page):
+        words = shlex.split(command)
+        assert words[0] == "provision"
+        try:
+            parser.parse_args(words[1:])
+        except SystemExit:
+            raise AssertionError(f"{page.name}: the CLI refuses {command!r}") from None
 
 
 def test_the_answer_matching_treats_only_the_ellipsis_as_a_wildcard() -> None:
