@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,6 +26,10 @@ from client_docs import Block, Shell, blocks, cli_commands, matches, run_python
 from graphql import build_schema, parse, validate
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from webhook_hub import delivery_worker
 
 from api.app import create_app
 from api.cli.main import build_parser
@@ -46,6 +51,7 @@ import factories as f
 import ledger_rows
 from bearer import ADMIN, SETTINGS, bearer
 from clocks import SESSION_CLOCK
+from fakes import FixedClock
 from gitlab_com_peer import FakeGitLab, _serving, serving_gitlab
 from oauth_flow import PASSWORD, REDIRECT_URI, code_for, machine_client, pkce, portal_client, user
 from provision_process import free_port
@@ -223,6 +229,43 @@ async def instance_setup(db: Database, served: Served) -> dict[str, str]:
     return {"ACTIVATION_CODE": sold["activationCode"], "INSTANCE_ID": str(uuid.uuid4())}
 
 
+@dataclasses.dataclass
+class Receiver:
+    """The partner's webhook receiver on 127.0.0.1: each delivery is handed to the
+    ``receive`` function the page defines (400 when it raises, as the page says)."""
+
+    url: str
+    receive: Callable[[bytes, dict[str, str]], Any] | None = None
+    received: list[Any] = dataclasses.field(default_factory=list)
+    refused: list[str] = dataclasses.field(default_factory=list)
+
+
+@contextmanager
+def serving_receiver() -> Iterator[Receiver]:
+    port = free_port()
+    receiver = Receiver(f"http://127.0.0.1:{port}/hooks/provision")
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        assert receiver.receive is not None, "a delivery before the page defined receive()"
+        try:
+            receiver.received.append(receiver.receive(body, dict(request.headers)))
+        except WebhookVerificationError as error:
+            receiver.refused.append(str(error))
+            return Response(status_code=400)
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hooks/provision", hook, methods=["POST"])])
+    with _serving(app, port, "off"):
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with serving_receiver() as serving:
+        yield serving
+
+
 async def partner_setup(db: Database, served: Served) -> dict[str, str]:
     async with PostgresUnitOfWork(db) as uow:
         await uow.partners.add(Partner("p-42", "Reseller 42", PartnerKind.RESELLER, f.NOW))
@@ -235,7 +278,6 @@ async def partner_setup(db: Database, served: Served) -> dict[str, str]:
     return {
         "CLIENT_ID": robot.client_id,
         "CLIENT_SECRET": robot.client_secret,
-        "WEBHOOK_URL": "http://127.0.0.1:9/hooks/provision",
     }
 
 
@@ -258,6 +300,13 @@ async def staff_setup(db: Database, served: Served) -> dict[str, str]:
 
 
 ON_SYSTEM_CLOCK = {"gitlab-com", "staff"}
+PARTNER_SALE = {
+    "deployment": "SELF_MANAGED",
+    "plan": "ULTIMATE",
+    "channel": "RESELLER",
+    "term": {"segments": [{"startDate": "2026-01-01", "endDate": "2027-01-01", "seats": 5}]},
+    "newCustomer": {"company": "Globex", "contactName": "Hank", "contactEmail": "hank@globex.test"},
+}
 SETUPS: dict[str, Setup] = {
     "gitlab-com": gitlab_com_setup,
     "gitlab-instance": instance_setup,
@@ -267,9 +316,36 @@ SETUPS: dict[str, Setup] = {
 }
 
 
-def after_partner(namespace: dict[str, Any]) -> None:
-    """The receiver the page defines accepts what the sender signs, and nothing else."""
+async def after_partner(
+    namespace: dict[str, Any], served: Served, receiver: Receiver, db: Database
+) -> None:
+    """The receiver the page defines accepts a real delivery (the next sale's
+    ``subscription.created``, sent by the delivery worker), and refuses a forged one."""
     receive = namespace["receive"]
+    receiver.receive = receive
+    async with httpx.AsyncClient(base_url=served.base) as http:
+        token = (
+            await http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(os.environ["CLIENT_ID"], os.environ["CLIENT_SECRET"]),
+            )
+        ).json()["access_token"]
+        sold = await http.post(
+            "/graphql",
+            json={"query": SELL, "variables": {"input": PARTNER_SALE}},
+            headers=bearer(token),
+        )
+    assert sold.json()["data"]["createSubscription"]["errors"] == [], sold.text
+    # The worker signs with its clock's time, which the receiver checks against the real one.
+    async with delivery_worker(db, FixedClock(datetime.now(UTC))) as worker:
+        await worker.until_settled()
+    assert receiver.refused == []
+    [event] = receiver.received
+    assert event["type"] == "subscription.created"
+    assert event["data"]["subscription"]["partner_id"] == "p-42"
+    assert event["data"]["subscription"]["plan"] == "ULTIMATE"
+
     body = json.dumps({"type": "subscription.created", "data": {"id": "sub_1"}})
     at = datetime.now(UTC)
     # Signed as the delivery worker signs (integrations/webhooks/delivery.py).
@@ -296,11 +372,13 @@ async def test_the_worked_examples_answer_as_shown(
     clean_db: Database,
     database_url: str,
     monkeypatch: Any,
+    receiver: Receiver,
 ) -> None:
     served: Served = request.getfixturevalue(
         "served_on_system_clock" if page.stem in ON_SYSTEM_CLOCK else "served"
     )
-    env = {"API": served.base, **await SETUPS[page.stem](clean_db, served)}
+    env = {"API": served.base, "WEBHOOK_URL": receiver.url}
+    env.update(await SETUPS[page.stem](clean_db, served))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     shell = Shell(dict(env), database_url, served.base)
@@ -318,6 +396,6 @@ async def test_the_worked_examples_answer_as_shown(
         await asyncio.to_thread(run, block)
     assert shell.ran, f"{page.name}: no curl was run"
     if page.stem == "partner":
-        after_partner(namespace)
+        await after_partner(namespace, served, receiver, clean_db)
     if page.stem == "gitlab-com":
         after_gitlab_com(served)
