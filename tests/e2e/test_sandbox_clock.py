@@ -443,3 +443,34 @@ async def test_the_cli_marks_a_sandbox_and_advances_its_clock(
     assert _cli(database_url, "real", *customer).returncode == 0
     offset = await clean_db.fetchval("SELECT clock_offset FROM customer WHERE id = $1", acme.id)
     assert offset == timedelta(0)
+
+
+async def test_a_sandboxs_subscription_activates_on_its_clock(
+    deal: Deal, client: httpx.AsyncClient, database_url: str
+) -> None:
+    start = SESSION_CLOCK.today() - timedelta(days=30)
+    segments = [
+        {
+            "startDate": (start + timedelta(days=365 * i)).isoformat(),
+            "endDate": (start + timedelta(days=365 * (i + 1))).isoformat(),
+            "seats": seats,
+        }
+        for i, seats in enumerate((100, 250))
+    ]
+    fields = {
+        "customerId": global_id("Customer", deal.acme.id),
+        "deployment": "SELF_MANAGED",
+        "plan": "PREMIUM",
+        "term": {"segments": segments},
+    }
+    created = (
+        await client.post("/graphql", json={"query": CREATE, "variables": {"input": fields}})
+    ).json()["data"]["createSubscription"]
+    assert created["errors"] == [], created
+    assert (await deal.advance(by="P400D"))["errors"] == []
+    activation = {"activationCode": created["activationCode"], "instanceIdentifier": INSTANCE}
+    activated = (await deal.post(ACTIVATE, {"input": activation}, {}))["data"][
+        "activateSubscription"
+    ]
+    assert activated["errors"] == [], activated
+    assert await _seats_of(database_url, activated["licenseKey"]) == 250  # the second year's
