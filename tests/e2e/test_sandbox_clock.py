@@ -19,14 +19,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from api.commands import SandboxTime
+from api.commands import SandboxTime, parse_duration
 from api.ids import global_id, parse_typed_id
 from api.settings import Settings
 from api.worker.loop import Worker, WorkerConfig, WorkerRegistry
 from api.worker.process import WorkerContext, register_outbound, sandbox_clocks_job
+from domain.errors import NotASandbox
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Deployment, Role
-from domain.principal import PrincipalKind
+from domain.policy import ALL_SCOPES
+from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -474,3 +476,17 @@ async def test_a_sandboxs_subscription_activates_on_its_clock(
     ]
     assert activated["errors"] == [], activated
     assert await _seats_of(database_url, activated["licenseKey"]) == 250  # the second year's
+
+
+async def test_in_development_mode_every_customer_is_a_sandbox(clean_db: Database) -> None:
+    acme = f.customer("Acme")
+    await f.store(clean_db, acme)
+    staff = Principal(PrincipalKind.STAFF, subject="staff", scopes=ALL_SCOPES)
+    strict = SandboxTime(clean_db, Settings(), SESSION_CLOCK)
+    with pytest.raises(NotASandbox):
+        await strict.advance(staff, acme.id, by=parse_duration("P1D"))
+    development = SandboxTime(clean_db, Settings(development_mode=True), SESSION_CLOCK)
+    moved = await development.advance(staff, acme.id, by=parse_duration("P1M"))
+    assert moved.now.date() > SESSION_CLOCK.today() + timedelta(days=27)
+    assert await development.clocks.offset_of([acme.id]) > timedelta(days=27)
+    assert await strict.clocks.offset_of([acme.id]) == timedelta(0)  # unmarked, not moved
