@@ -215,6 +215,9 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     """The proxies whose forwarded headers are trusted: addresses, networks or ``*``."""
     graphiql: bool = True
+    development_mode: bool = False
+    """Every customer is a sandbox with its own test clock (docs/test-clock.md); never in
+    production."""
     max_query_depth: int = 10
     max_query_tokens: int = 2000
     max_aliases: int = 30
@@ -481,6 +484,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_PROXY_HEADERS", "proxy_headers", _flag),
     Variable("PROVISION_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", forwarded_ips),
     Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
+    Variable("PROVISION_DEVELOPMENT_MODE", "development_mode", _flag),
     Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
     Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),
     Variable("PROVISION_MAX_ALIASES", "max_aliases", _integer(0)),

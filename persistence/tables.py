@@ -11,6 +11,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Interval,
     OnDelete,
     Text,
     Timestamptz,
@@ -26,6 +27,10 @@ class Customer(Table, tablename="customer"):
     contact_name = Varchar(length=200)
     contact_email = Varchar(length=254)
     created_at = Timestamptz()
+    # A sandbox tenant (docs/test-clock.md) runs on its own clock: the system's plus
+    # clock_offset, which only advanceTestClock moves (forwards).
+    sandbox = Boolean(default=False)
+    clock_offset = Interval()
 
 
 class Membership(Table, tablename="membership"):

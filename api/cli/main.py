@@ -18,6 +18,7 @@ from api.cli.access import (
     rotate_keys,
 )
 from api.cli.arguments import object_id, proxies, scope_name
+from api.cli.clock import add_clock_parser, clock_cli
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="trials_command", required=True
     )
     trials.add_parser("expire", help="revert the trials that ended (the worker does it too)")
+    add_clock_parser(commands)
     keys = commands.add_parser("keys", help="the keys that sign access tokens").add_subparsers(
         dest="keys_command", required=True
     )
@@ -287,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         return rotate_keys(settings, args.revoke_old)
     if args.command == "trials":
         return expire_trials(settings)
+    if args.command == "clock":
+        return clock_cli(settings, args)
     if args.command == "client":
         if args.client_command == "list":
             return list_clients(settings, args)

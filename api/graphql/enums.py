@@ -351,6 +351,14 @@ class ErrorCode(Enum):
         description="A partner sold the subscription and manages it: the message names the"
         " partner to contact.",
     )
+    NOT_A_SANDBOX = strawberry.enum_value(
+        "NOT_A_SANDBOX",
+        description="The customer is no sandbox: only a sandbox's test clock moves.",
+    )
+    CLOCK_NOT_FORWARD = strawberry.enum_value(
+        "CLOCK_NOT_FORWARD",
+        description="A test clock only moves forwards; `path` names the field.",
+    )
     DOMAIN_ERROR = strawberry.enum_value(
         "DOMAIN_ERROR", description="A rule without a code of its own was broken; see `message`."
     )

@@ -8,6 +8,7 @@ coercion, limits) and 200 once it executed; ``application/json`` (also for ``*/*
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -19,18 +20,21 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from api.commands import Commands
+from api.commands import SANDBOX_HEADER, Commands, SandboxTime
 from api.graphql.context import Context
 from api.graphql.errors import SERVICE_UNAVAILABLE
 from api.graphql.graphiql import graphiql_page
 from api.graphql.loaders import Loaders
 from api.graphql.trusted import DocumentRegistry
 from api.http.outages import RETRY_AFTER_SECONDS
+from api.ids import parse_typed_id
 from auth.backend import PrincipalUser
+from domain.errors import DomainError
 from domain.model.input_checks import unstorable
 from domain.ports import Clock
 from domain.principal import Principal
 from persistence.read_models import ReadModels
+from persistence.tenant_time import acting_at
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -43,8 +47,10 @@ class GraphQLView(GraphQL[Context, None]):
         clock: Clock,
         graphiql: bool,
         documents: DocumentRegistry | None = None,
+        sandbox: SandboxTime | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self._sandbox = sandbox
         self._documents = documents
         self._read = read
         self._commands = commands
@@ -67,7 +73,8 @@ class GraphQLView(GraphQL[Context, None]):
         request.state.graphql_response = graphql_response
         request.state.request_error = False
         try:
-            response = await self.run(request)
+            with acting_at(await self._offset(request)):
+                response = await self.run(request)
         except HTTPException as refused:
             extensions = {"code": "VALIDATION_FAILED"}
             if isinstance(refused, _BadValue):
@@ -84,6 +91,23 @@ class GraphQLView(GraphQL[Context, None]):
             if request.state.request_error and response.status_code == 200:
                 response.status_code = 400
         await response(scope, receive, send)
+
+    async def _offset(self, request: Request) -> timedelta:
+        """How far ahead the clock of the sandbox the caller acts for is (zero for real
+        tenants; docs/test-clock.md)."""
+        if self._sandbox is None:
+            return timedelta(0)
+        user = request.scope.get("user")
+        if not isinstance(user, PrincipalUser):
+            return timedelta(0)
+        named = request.headers.get(SANDBOX_HEADER)
+        customer = None
+        if named:
+            try:
+                customer = parse_typed_id(named, "Customer", path=(SANDBOX_HEADER,))
+            except DomainError:
+                raise _BadValue(f"{SANDBOX_HEADER}: not a customer ID", SANDBOX_HEADER) from None
+        return await self._sandbox.offset_for(user.principal, customer)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A browser's share link (``GET /graphql?query=…`` with ``Accept: text/html``) opens

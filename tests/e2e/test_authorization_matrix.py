@@ -770,6 +770,55 @@ async def test_fleet_mutations_reach_only_the_callers_instances(
     assert tuple(got) == FLEET_OUTCOMES[case.name], (case.name, got)
 
 
+ADVANCE = """mutation($id: ID!) { advanceTestClock(input: {customerId: $id, by: "P1D"}) {
+  customerId now errors { code } } }"""
+# What each case meets moving Alpha's test clock and Beta's (both sandboxes): the payload's
+# error codes, or the top-level code where its token lacks customers:write. Only staff and
+# the customer's owner move a clock; for everyone else the customer does not exist.
+ADVANCE_OUTCOMES: dict[str, tuple[object, object]] = {
+    "staff": ([], []),
+    "portal user of Alpha": ([], ["NOT_FOUND"]),
+    "portal user of Alpha holding the ledger scopes": ([], ["NOT_FOUND"]),
+    "portal user of no customer": (["NOT_FOUND"], ["NOT_FOUND"]),
+    "partner A": (["NOT_FOUND"], ["NOT_FOUND"]),
+    "GitLab.com": ("FORBIDDEN", "FORBIDDEN"),
+    "instance of Alpha's subscription": ("FORBIDDEN", "FORBIDDEN"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_a_test_clock_is_moved_only_by_staff_and_the_sandboxs_owner(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    await clean_db.fetch("UPDATE customer SET sandbox = true")
+    http = await _client_for(case, app, world, anonymous)
+    got = []
+    for name in ("alpha", "beta"):
+        body = (
+            await http.post(
+                "/graphql", json={"query": ADVANCE, "variables": {"id": world.ids[name]}}
+            )
+        ).json()
+        if body.get("data") is None:
+            got.append(_codes(body)["advanceTestClock"])
+            continue
+        payload = body["data"]["advanceTestClock"]
+        got.append([e["code"] for e in payload["errors"]])
+        if payload["errors"]:
+            assert payload["customerId"] is None, payload  # a refusal names nothing
+        else:
+            assert payload["customerId"] == world.ids[name]
+    assert tuple(got) == ADVANCE_OUTCOMES[case.name], (case.name, got)
+    moved = await clean_db.fetch("SELECT id FROM customer WHERE clock_offset > interval '0'")
+    expected = {"alpha", "beta"} if case.name == "staff" else set()
+    if ADVANCE_OUTCOMES[case.name][0] == []:
+        expected |= {"alpha"}
+    assert {r["id"] for r in moved} == {
+        parse_typed_id(world.ids[n], "Customer", path=()) for n in expected
+    }
+
+
 # Partners (their ids are the partner ids themselves): which partner rows each case reads,
 # None where its token lacks partners:read (FORBIDDEN).
 PARTNERS_SEEN: dict[str, tuple[str, ...] | None] = {

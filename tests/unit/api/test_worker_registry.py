@@ -16,6 +16,7 @@ from api.worker.loop import WorkerConfig, WorkerRegistry
 from api.worker.process import (
     DEDICATED_SWEEP_JOB,
     INSTANCES_STOPPED_SYNCING_JOB,
+    SANDBOX_CLOCKS_JOB,
     SUBSCRIPTION_EXPIRING_JOB,
     TRANSFERS_JOB,
     TRIAL_ENDING_SOON_JOB,
@@ -75,6 +76,7 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         INSTANCES_STOPPED_SYNCING_JOB,
         TRANSFERS_JOB,
         DEDICATED_SWEEP_JOB,
+        SANDBOX_CLOCKS_JOB,
     }
 
 
