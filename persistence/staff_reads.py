@@ -54,7 +54,7 @@ class LedgerSummary:
 
 AUDIT_COLUMNS = (
     "id, actor_kind, actor_subject, action, object_type, object_id, idempotency_key,"
-    " before::text AS before, after::text AS after, at"
+    " before::text AS before, after::text AS after, at, reason, sequence, previous_hash, hash"
 )
 
 
@@ -70,6 +70,10 @@ def audit_from_row(row: Row) -> AuditEntry:
         before=orjson.loads(row["before"]),
         after=orjson.loads(row["after"]),
         at=row["at"],
+        reason=row["reason"],
+        sequence=row["sequence"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
     )
 
 

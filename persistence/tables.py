@@ -220,6 +220,19 @@ class AuditEntry(Table, tablename="audit_entry"):
     before = JSONB(default={})
     after = JSONB(default={})
     at = Timestamptz()
+    reason = Text(null=True, default=None)
+    # The audit chain (docs/audit.md): NULL only on a row written around the chain.
+    sequence = BigInt(null=True, default=None, unique=True)
+    previous_hash = Varchar(length=64, null=True, default=None)
+    hash = Varchar(length=64, null=True, default=None)
+
+
+class AuditChainHead(Table, tablename="audit_chain_head"):
+    """The audit chain's last link, locked by each append (docs/audit.md)."""
+
+    chain = Varchar(length=20, primary_key=True)
+    sequence = BigInt()
+    hash = Varchar(length=64)
 
 
 class IdempotencyRecord(Table, tablename="idempotency_record"):
@@ -384,6 +397,7 @@ TABLES: list[type[Table]] = [
     UsageReport,
     ActivationCode,
     AuditEntry,
+    AuditChainHead,
     IdempotencyRecord,
     ProvisionEvent,
     ScheduledJobRun,

@@ -8,30 +8,84 @@ import asyncpg
 
 from domain.errors import IdempotencyKeyInFlight
 from domain.model.audit import AuditEntry
+from domain.model.audit_chain import CHAIN, GENESIS, link_hash, stored_json
 from domain.model.idempotency import IdempotencyRecord
 from domain.model.ids import new_id
 from persistence.database import Database
 
 
 class PostgresAuditLog:
+    """Appends to the audit chain (docs/audit.md) when the unit of work commits.
+
+    ``record`` keeps the entry; ``flush`` (the unit of work's last step before COMMIT) locks
+    the chain head row, chains the entries after it and moves the head, in the mutation's
+    transaction. Concurrent mutations queue on that one row lock only for their last
+    statements, so the chain's order is the commit order and it has no gaps or forks.
+    """
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._pending: list[AuditEntry] = []
 
     async def record(self, entry: AuditEntry) -> None:
-        await self._db.fetch(
+        self._pending.append(entry)
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        # An upsert: it makes the head of an empty database, and locks the row either way.
+        head = await self._db.fetchrow(
+            "INSERT INTO audit_chain_head (chain, sequence, hash) VALUES ($1, 0, $2)"
+            " ON CONFLICT (chain) DO UPDATE SET chain = EXCLUDED.chain"
+            " RETURNING sequence, hash",
+            CHAIN,
+            GENESIS,
+        )
+        assert head is not None
+        sequence, previous = int(head["sequence"]), str(head["hash"])
+        rows = []
+        for entry in pending:
+            sequence += 1
+            digest = link_hash(entry, sequence, previous)
+            rows.append(
+                (
+                    entry.id,
+                    entry.actor_kind,
+                    entry.actor_subject,
+                    entry.action,
+                    entry.object_type,
+                    entry.object_id,
+                    entry.idempotency_key,
+                    json.dumps(stored_json(entry.before)),
+                    json.dumps(stored_json(entry.after)),
+                    entry.at,
+                    entry.reason,
+                    sequence,
+                    previous,
+                    digest,
+                )
+            )
+            previous = digest
+        insert = (
             "INSERT INTO audit_entry (id, actor_kind, actor_subject, action, object_type,"
-            " object_id, idempotency_key, before, after, at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            entry.id,
-            entry.actor_kind,
-            entry.actor_subject,
-            entry.action,
-            entry.object_type,
-            entry.object_id,
-            entry.idempotency_key,
-            json.dumps(dict(entry.before), default=str),
-            json.dumps(dict(entry.after), default=str),
-            entry.at,
+            " object_id, idempotency_key, before, after, at, reason, sequence, previous_hash,"
+            " hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        )
+        if len(rows) == 1:  # the usual case: one round trip for the entry and the head
+            await self._db.fetch(
+                "WITH head AS (UPDATE audit_chain_head SET sequence = $12, hash = $14"
+                " WHERE chain = $15) " + insert,
+                *rows[0],
+                CHAIN,
+            )
+            return
+        await self._db.execute_many(insert, rows)
+        await self._db.fetch(
+            "UPDATE audit_chain_head SET sequence = $1, hash = $2 WHERE chain = $3",
+            sequence,
+            previous,
+            CHAIN,
         )
 
 

@@ -65,6 +65,30 @@ class AuditEntryNode(Node):
     def at(self) -> datetime:
         return self.entity.at
 
+    @strawberry.field(description="Why, when the caller gave a reason.")
+    def reason(self) -> str | None:
+        return self.entity.reason
+
+    @strawberry.field(
+        description="Its place in the audit chain: 1 for the first entry, then one more each"
+        " (docs/audit.md)."
+    )
+    def sequence(self) -> int | None:
+        return self.entity.sequence
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of the previous entry in the chain (64 zeros for the first)."
+    )
+    def previous_hash(self) -> str | None:
+        return self.entity.previous_hash
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of this entry's canonical form, which includes"
+        " `previousHash`: `provision audit verify` recomputes it."
+    )
+    def hash(self) -> str | None:
+        return self.entity.hash
+
 
 def audit_entry_node(entity: AuditEntry) -> AuditEntryNode:
     return AuditEntryNode(entity=entity)
