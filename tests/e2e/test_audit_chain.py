@@ -74,7 +74,8 @@ async def test_200_concurrent_mutations_give_an_unbroken_chain(
     async with clean_db.pool.acquire() as connection:
         result = await verify(connection)
     assert (result.entries, result.problems) == (200, [])
-    assert result.head is not None and result.head.sequence == 200
+    assert result.head is not None
+    assert result.head.sequence == 200
     assert result.head.hash == rows[-1]["hash"]
     checked = _cli(database_url, "audit", "verify")
     assert (checked.returncode, checked.stderr) == (0, "")
@@ -94,7 +95,8 @@ async def test_staff_read_the_chain_fields(
          "previousHash": r["previous_hash"], "hash": r["hash"]}
         for r in reversed(rows)
     ]  # fmt: skip
-    assert nodes[1]["previousHash"] == GENESIS and nodes[0]["previousHash"] == nodes[1]["hash"]
+    assert nodes[1]["previousHash"] == GENESIS
+    assert nodes[0]["previousHash"] == nodes[1]["hash"]
 
 
 async def _forge_after_head(db: Database) -> uuid.UUID:
@@ -200,6 +202,10 @@ async def test_verify_names_the_entry_changed_removed_or_inserted(
         assert f"entry {ids[named]} (sequence {named})" in first
 
 
+def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
+
+
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -224,10 +230,10 @@ async def test_the_daily_anchor_is_signed_and_catches_a_rewritten_chain(
     (tmp_path / "input").write_bytes(f"{anchor['protected']}.{anchor['payload']}".encode())
     (tmp_path / "signature").write_bytes(_b64(anchor["signature"]))
     openssl = [
-        "openssl", "dgst", "-sha256", "-verify", str(tmp_path / "public.pem"),
+        "dgst", "-sha256", "-verify", str(tmp_path / "public.pem"),
         "-signature", str(tmp_path / "signature"), str(tmp_path / "input"),
     ]  # fmt: skip
-    checked = subprocess.run(openssl, capture_output=True, text=True, check=False)
+    checked = _openssl(*openssl)
     assert (checked.returncode, checked.stdout.strip()) == (0, "Verified OK")
     assert json.loads(_b64(anchor["protected"])) == {
         "alg": "RS256",
@@ -242,7 +248,7 @@ async def test_the_daily_anchor_is_signed_and_catches_a_rewritten_chain(
     forged = {**anchor, "payload": base64.urlsafe_b64encode(
         json.dumps({**payload, "sequence": 2}).encode()).decode().rstrip("=")}  # fmt: skip
     (tmp_path / "input").write_bytes(f"{forged['protected']}.{forged['payload']}".encode())
-    refused = subprocess.run(openssl, capture_output=True, text=True, check=False)
+    refused = _openssl(*openssl)
     assert refused.returncode == 1
     (tmp_path / "forged.json").write_text(json.dumps(forged))
     bad = _cli(database_url, "audit", "verify", "--anchor", str(tmp_path / "forged.json"))
