@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from joserfc.jws import FlattenedJSONSerialization
 
-from domain.model.audit_chain import CHAIN, FORMAT, ChainHead
+from domain.model.audit_chain import FORMAT, ChainHead
 
 ALGORITHM = "RS256"
 TYPE = "provision-audit-anchor+json"
@@ -40,15 +40,17 @@ def sign_anchor(payload: dict[str, Any], private_key: rsa.RSAPrivateKey) -> dict
 
 
 def anchor_payload(
-    day: str, head: ChainHead, entry_id: str | None, entries_that_day: int, exported_at: str
-) -> dict[str, Any]:
+    day: str, heads: list[tuple[str, ChainHead, str | None]], entries_that_day: int,
+    exported_at: str,
+) -> dict[str, Any]:  # fmt: skip
+    """What an anchor signs: each chain's head (chain, head, its entry's id) at ``day``'s end."""
     return {
         "format": FORMAT,
-        "chain": CHAIN,
         "date": day,
-        "sequence": head.sequence,
-        "hash": head.hash,
-        "entryId": entry_id,
+        "heads": [
+            {"chain": chain, "sequence": head.sequence, "hash": head.hash, "entryId": entry_id}
+            for chain, head, entry_id in heads
+        ],
         "entriesThatDay": entries_that_day,
         "exportedAt": exported_at,
     }
@@ -71,16 +73,23 @@ def read_anchor(document: Any, public_key: rsa.RSAPublicKey) -> dict[str, Any]:
         payload = json.loads(signature.payload)
     except ValueError:
         raise AnchorInvalid("the signed payload is not JSON") from None
+    heads = payload.get("heads") if isinstance(payload, dict) else None
     if (
         not isinstance(payload, dict)
         or payload.get("format") != FORMAT
-        or payload.get("chain") != CHAIN
-        or not isinstance(payload.get("sequence"), int)
-        or not isinstance(payload.get("hash"), str)
+        or not isinstance(heads, list)
+        or not all(
+            isinstance(h, dict)
+            and isinstance(h.get("chain"), str)
+            and isinstance(h.get("sequence"), int)
+            and isinstance(h.get("hash"), str)
+            for h in heads
+        )
     ):
-        raise AnchorInvalid(f"the signed payload is not a {FORMAT} anchor of the {CHAIN} chain")
+        raise AnchorInvalid(f"the signed payload is not a {FORMAT} anchor")
     return payload
 
 
-def anchored_head(payload: dict[str, Any]) -> ChainHead:
-    return ChainHead(int(payload["sequence"]), str(payload["hash"]))
+def anchored_heads(payload: dict[str, Any]) -> dict[str, ChainHead]:
+    """Each chain's head as the (verified) anchor signed it."""
+    return {h["chain"]: ChainHead(int(h["sequence"]), str(h["hash"])) for h in payload["heads"]}

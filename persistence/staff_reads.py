@@ -54,7 +54,8 @@ class LedgerSummary:
 
 AUDIT_COLUMNS = (
     "id, actor_kind, actor_subject, action, object_type, object_id, idempotency_key,"
-    " before::text AS before, after::text AS after, at, reason, sequence, previous_hash, hash"
+    " before::text AS before, after::text AS after, at, reason, chain, sequence, previous_hash,"
+    " hash"
 )
 
 
@@ -71,6 +72,7 @@ def audit_from_row(row: Row) -> AuditEntry:
         after=orjson.loads(row["after"]),
         at=row["at"],
         reason=row["reason"],
+        chain=row["chain"],
         sequence=row["sequence"],
         previous_hash=row["previous_hash"],
         hash=row["hash"],

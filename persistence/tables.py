@@ -222,13 +222,15 @@ class AuditEntry(Table, tablename="audit_entry"):
     at = Timestamptz()
     reason = Text(null=True, default=None)
     # The audit chain (docs/audit.md): NULL only on a row written around the chain.
-    sequence = BigInt(null=True, default=None, unique=True)
+    chain = Varchar(length=20, null=True, default=None)
+    sequence = BigInt(null=True, default=None)
     previous_hash = Varchar(length=64, null=True, default=None)
     hash = Varchar(length=64, null=True, default=None)
+    audit_entry_chain_sequence = Unique(["chain", "sequence"])
 
 
 class AuditChainHead(Table, tablename="audit_chain_head"):
-    """The audit chain's last link, locked by each append (docs/audit.md)."""
+    """Each audit chain's last link, locked by the append to it (docs/audit.md)."""
 
     chain = Varchar(length=20, primary_key=True)
     sequence = BigInt()

@@ -61,14 +61,17 @@ def _export_anchor(settings: Settings, day: date, output: str | None) -> int:
     from auth.audit_anchor import anchor_payload, sign_anchor
     from auth.licenses.keys import load_or_create
     from integrations.clock import SystemClock
-    from persistence.audit_chain import day_head
+    from persistence.audit_chain import day_heads
 
     async def run(connection: asyncpg.Connection, dsn: str) -> dict[str, Any]:
         now = SystemClock().now()
         key = await load_or_create(connection, now)
-        head = await day_head(connection, day)
+        heads, entries_that_day = await day_heads(connection, day)
         payload = anchor_payload(
-            day.isoformat(), head.head, head.entry_id, head.entries_that_day, now.isoformat()
+            day.isoformat(),
+            [(h.chain, h.head, h.entry_id) for h in heads],
+            entries_that_day,
+            now.isoformat(),
         )
         return sign_anchor(payload, key.private_key)
 
@@ -84,7 +87,7 @@ def _verify(settings: Settings, anchor_file: str | None, public_key_file: str | 
     import asyncpg
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-    from auth.audit_anchor import AnchorInvalid, anchored_head, read_anchor
+    from auth.audit_anchor import AnchorInvalid, anchored_heads, read_anchor
     from auth.licenses.keys import load_public_key, load_public_pem
     from domain.model.audit_chain import ChainHead
     from persistence.audit_chain import Verification, verify
@@ -109,7 +112,7 @@ def _verify(settings: Settings, anchor_file: str | None, public_key_file: str | 
     async def run(
         connection: asyncpg.Connection, dsn: str
     ) -> tuple[Verification | None, str | None, dict[str, Any] | None]:
-        anchor: ChainHead | None = None
+        anchors: dict[str, ChainHead] | None = None
         payload: dict[str, Any] | None = None
         if document is not None:
             key = pinned or await load_public_key(connection)
@@ -119,8 +122,8 @@ def _verify(settings: Settings, anchor_file: str | None, public_key_file: str | 
                 payload = read_anchor(document, key)
             except AnchorInvalid as refused:
                 return None, f"the anchor is refused: {refused}", None
-            anchor = anchored_head(payload)
-        return await verify(connection, anchor), None, payload
+            anchors = anchored_heads(payload)
+        return await verify(connection, anchors), None, payload
 
     result, refused, payload = with_connection(settings, run)
     if refused is not None or result is None:
@@ -131,11 +134,11 @@ def _verify(settings: Settings, anchor_file: str | None, public_key_file: str | 
         for problem in more:
             print(f"  then: {problem.message}", file=sys.stderr)
         return 1
-    head = result.head
-    summary = f"intact: {result.entries} entries"
-    if head is not None:
-        summary += f", head sequence {head.sequence} hash {head.hash}"
+    used = {c: h for c, h in sorted(result.heads.items()) if h.sequence}
+    summary = f"intact: {result.entries} entries in {len(used)} chains"
     if payload is not None:
-        summary += f"; matches the anchor of {payload.get('date')} (sequence {payload['sequence']})"
+        summary += f"; matches the anchor of {payload.get('date')}"
     print(summary)
+    for chain, head in used.items():
+        print(f"{chain} head #{head.sequence} {head.hash}")
     return 0

@@ -28,6 +28,7 @@ class AuditEntry:
     id: uuid.UUID = field(default_factory=new_id)
     reason: str | None = None
     # Its place in the audit chain (docs/audit.md), set when it is appended; None before.
+    chain: str | None = None
     sequence: int | None = None
     previous_hash: str | None = None
     hash: str | None = None

@@ -2,9 +2,11 @@
 includes the previous entry's hash, so changing, removing or inserting an entry breaks the
 chain from that entry on.
 
-One global chain, ordered by ``sequence`` (1, 2, 3, …; the first entry's previous hash is
-``GENESIS``). The canonical form is compact JSON with sorted keys (UTF-8, ``FORMAT`` in it) of
-every field of the entry and its place in the chain.
+The log is ``LANES`` chains (``lane-00`` … ``lane-15``), each ordered by ``sequence`` (1, 2, 3,
+…; the first entry's previous hash is ``GENESIS``): an append takes the first lane no other
+transaction holds, so concurrent mutations do not queue behind one lock held through COMMIT.
+The canonical form is compact JSON with sorted keys (UTF-8, ``FORMAT`` in it) of every field
+of the entry and its place in its chain.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 from domain.model.audit import AuditEntry
 
 FORMAT = "provision.audit.v1"
-CHAIN = "global"
+LANES = 16
+CHAINS = tuple(f"lane-{n:02d}" for n in range(LANES))
 GENESIS = "0" * 64
 
 
@@ -52,9 +55,11 @@ def timestamp(at: datetime) -> str:
 
 
 def canonical(entry: AuditEntry, sequence: int, previous_hash: str) -> bytes:
-    """The bytes hashed for ``entry`` at ``sequence`` after ``previous_hash``."""
+    """The bytes hashed for ``entry`` at ``sequence`` of ``entry.chain`` after
+    ``previous_hash``."""
     document = {
         "format": FORMAT,
+        "chain": entry.chain,
         "sequence": sequence,
         "previousHash": previous_hash,
         "id": str(entry.id),
@@ -81,7 +86,7 @@ def link_hash(entry: AuditEntry, sequence: int, previous_hash: str) -> str:
 
 @dataclass(frozen=True)
 class ChainHead:
-    """The chain's last link: its sequence (0 for an empty chain) and hash."""
+    """A chain's last link: its sequence (0 for an empty chain) and hash."""
 
     sequence: int
     hash: str
@@ -99,12 +104,14 @@ class ChainProblem:
 
 @dataclass
 class ChainVerifier:
-    """Checks the entries fed in ``sequence`` order (unsequenced rows last), against the
-    stored head and, optionally, a signed anchor (a head exported earlier).
+    """Checks one chain's entries fed in ``sequence`` order, against its stored head and,
+    optionally, a signed anchor (a head exported earlier). ``feed_unchained`` reports rows
+    that belong to no chain.
 
     It reports the first problem in chain order and keeps up to ``limit`` more.
     """
 
+    chain: str = CHAINS[0]
     head: ChainHead | None = None
     anchor: ChainHead | None = None
     limit: int = 20
@@ -116,6 +123,21 @@ class ChainVerifier:
     _anchor_seen: bool = False
     _past_head_reported: bool = False
 
+    def _at(self, sequence: int) -> str:
+        return f"{self.chain} #{sequence}"
+
+    def feed_unchained(self, entry: AuditEntry) -> None:
+        self.entries += 1
+        self._problem(
+            ChainProblem(
+                "inserted",
+                f"entry {entry.id} ({entry.action} at {timestamp(entry.at)}) was inserted:"
+                " it has no place in any chain (no chain, sequence or hash)",
+                None,
+                entry.id,
+            )
+        )
+
     def _problem(self, problem: ChainProblem) -> None:
         if len(self.problems) < self.limit:
             self.problems.append(problem)
@@ -124,21 +146,14 @@ class ChainVerifier:
         self.entries += 1
         seq, previous, stored = entry.sequence, entry.previous_hash, entry.hash
         if seq is None or previous is None or stored is None:
-            self._problem(
-                ChainProblem(
-                    "inserted",
-                    f"entry {entry.id} ({entry.action} at {timestamp(entry.at)}) was inserted:"
-                    " it has no place in the chain (no sequence or hash)",
-                    seq,
-                    entry.id,
-                )
-            )
+            self.entries -= 1
+            self.feed_unchained(entry)
             return
         if seq < self._expected:
             self._problem(
                 ChainProblem(
                     "inserted",
-                    f"entry {entry.id} was inserted: sequence {seq} is already taken",
+                    f"entry {entry.id} was inserted: {self._at(seq)} is already taken",
                     seq,
                     entry.id,
                 )
@@ -147,15 +162,15 @@ class ChainVerifier:
         gap = seq > self._expected
         if gap:
             missing = (
-                f"sequence {self._expected}"
+                self._at(self._expected)
                 if seq == self._expected + 1
-                else f"sequences {self._expected} to {seq - 1}"
+                else f"{self._at(self._expected)} to #{seq - 1}"
             )
             self._problem(
                 ChainProblem(
                     "removed",
                     f"the entry at {missing} was removed (the chain jumps from"
-                    f" {self._expected - 1} to {seq}, before entry {entry.id})",
+                    f" #{self._expected - 1} to #{seq}, before entry {entry.id})",
                     self._expected,
                     entry.id,
                 )
@@ -165,8 +180,8 @@ class ChainVerifier:
             self._problem(
                 ChainProblem(
                     "inserted",
-                    f"entry {entry.id} (sequence {seq}) was inserted: it is past the chain"
-                    f" head (sequence {self.head.sequence})",
+                    f"entry {entry.id} ({self._at(seq)}) was inserted: it is past the chain"
+                    f" head (#{self.head.sequence})",
                     seq,
                     entry.id,
                 )
@@ -175,7 +190,7 @@ class ChainVerifier:
             self._problem(
                 ChainProblem(
                     "changed",
-                    f"entry {entry.id} (sequence {seq}) was changed: its content no longer"
+                    f"entry {entry.id} ({self._at(seq)}) was changed: its content no longer"
                     " matches its hash",
                     seq,
                     entry.id,
@@ -185,8 +200,8 @@ class ChainVerifier:
             self._problem(
                 ChainProblem(
                     "changed",
-                    f"entry {self._previous_id} (sequence {seq - 1}) was changed or replaced:"
-                    f" its hash is not the previous hash entry {entry.id} (sequence {seq})"
+                    f"entry {self._previous_id} ({self._at(seq - 1)}) was changed or replaced:"
+                    f" its hash is not the previous hash entry {entry.id} ({self._at(seq)})"
                     " was chained to",
                     seq - 1,
                     self._previous_id,
@@ -198,7 +213,7 @@ class ChainVerifier:
                 self._problem(
                     ChainProblem(
                         "changed",
-                        f"the chain up to entry {entry.id} (sequence {seq}) was rewritten: its"
+                        f"the chain up to entry {entry.id} ({self._at(seq)}) was rewritten: its"
                         " hash is not the one the anchor signed",
                         seq,
                         entry.id,
@@ -214,8 +229,8 @@ class ChainVerifier:
                 self._problem(
                     ChainProblem(
                         "removed",
-                        f"the entries after sequence {last} were removed: the chain head"
-                        f" records sequence {self.head.sequence}",
+                        f"the entries after {self._at(last)} were removed: the chain head"
+                        f" records #{self.head.sequence}",
                         last + 1,
                     )
                 )
@@ -223,7 +238,7 @@ class ChainVerifier:
                 self._problem(
                     ChainProblem(
                         "changed",
-                        f"entry {self._previous_id} (sequence {last}) was changed: its hash is"
+                        f"entry {self._previous_id} ({self._at(last)}) was changed: its hash is"
                         " not the one the chain head records",
                         last,
                         self._previous_id,
@@ -233,7 +248,7 @@ class ChainVerifier:
             self._problem(
                 ChainProblem(
                     "removed",
-                    f"the entry at sequence {self.anchor.sequence}, which the anchor signed,"
+                    f"the entry at {self._at(self.anchor.sequence)}, which the anchor signed,"
                     " is missing",
                     self.anchor.sequence,
                 )

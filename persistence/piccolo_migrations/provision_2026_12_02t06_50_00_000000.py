@@ -1,6 +1,6 @@
-"""The audit chain (docs/audit.md): ``audit_entry`` gains ``reason`` and its place in the
-chain (``sequence``, ``previous_hash``, ``hash``), ``audit_chain_head`` holds the last link,
-and the rows already there are chained in (at, id) order.
+"""The audit chain (docs/audit.md): ``audit_entry`` gains ``reason`` and its place in a chain
+(``chain``, ``sequence``, ``previous_hash``, ``hash``), ``audit_chain_head`` holds each chain's
+last link, and the rows already there are chained into the first lane in (at, id) order.
 
 The hash is the one ``domain.model.audit_chain`` computes (its ``FORMAT`` names the version):
 a later format is a later migration, so importing it here stays true to what this one wrote.
@@ -26,7 +26,8 @@ class AuditEntry(Table, tablename="audit_entry", schema=None):
     """The columns this migration adds, frozen."""
 
     reason = Text(null=True, default=None)
-    sequence = BigInt(null=True, default=None, unique=True)
+    chain = Varchar(length=20, null=True, default=None)
+    sequence = BigInt(null=True, default=None)
     previous_hash = Varchar(length=64, null=True, default=None)
     hash = Varchar(length=64, null=True, default=None)
 
@@ -39,7 +40,7 @@ class AuditChainHead(Table, tablename="audit_chain_head", schema=None):
 
 async def _backfill() -> None:
     from domain.model.audit import AuditEntry as Entry
-    from domain.model.audit_chain import CHAIN, GENESIS, link_hash
+    from domain.model.audit_chain import CHAINS, GENESIS, link_hash
 
     # The migration's own transaction: the backfill commits with the columns, or not at all.
     connection = engine_finder().current_transaction.get().connection
@@ -67,20 +68,20 @@ async def _backfill() -> None:
                 after=json.loads(row["after"]),
                 at=row["at"],
                 reason=row["reason"],
+                chain=CHAINS[0],
             )
             sequence += 1
             digest = link_hash(entry, sequence, previous)
-            links.append((sequence, previous, digest, entry.id))
+            links.append((CHAINS[0], sequence, previous, digest, entry.id))
             previous = digest
         await connection.executemany(
-            "UPDATE audit_entry SET sequence = $1, previous_hash = $2, hash = $3 WHERE id = $4",
+            "UPDATE audit_entry SET chain = $1, sequence = $2, previous_hash = $3, hash = $4"
+            " WHERE id = $5",
             links,
         )
-    await connection.execute(
+    await connection.executemany(
         "INSERT INTO audit_chain_head (chain, sequence, hash) VALUES ($1, $2, $3)",
-        CHAIN,
-        sequence,
-        previous,
+        [(CHAINS[0], sequence, previous), *((chain, 0, GENESIS) for chain in CHAINS[1:])],
     )
 
 
@@ -89,9 +90,13 @@ async def forwards():
 
     async def create() -> None:
         engine = engine_finder()
-        for name in ("reason", "sequence", "previous_hash", "hash"):
+        for name in ("reason", "chain", "sequence", "previous_hash", "hash"):
             column = AuditEntry._meta.get_column_by_name(name)
             await engine.run_ddl(f"ALTER TABLE audit_entry ADD COLUMN {column.ddl}")
+        await engine.run_ddl(
+            "ALTER TABLE audit_entry ADD CONSTRAINT audit_entry_chain_sequence"
+            ' UNIQUE ("chain", "sequence")'
+        )
         for statement in AuditChainHead.create_table().ddl:
             await engine.run_ddl(statement)
         await _backfill()
@@ -99,7 +104,7 @@ async def forwards():
     async def drop() -> None:
         engine = engine_finder()
         await engine.run_ddl("DROP TABLE IF EXISTS audit_chain_head")
-        for name in ("hash", "previous_hash", "sequence", "reason"):
+        for name in ("hash", "previous_hash", "sequence", "chain", "reason"):
             await engine.run_ddl(f"ALTER TABLE audit_entry DROP COLUMN IF EXISTS {name}")
 
     manager.add_raw(create)

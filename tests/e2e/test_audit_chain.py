@@ -33,7 +33,9 @@ from bearer import bearer, token_for
 PROVISION = [sys.executable, "-m", "api.cli.main"]
 UPSERT = """mutation($input: UpsertNamespaceInput!) { upsertNamespace(input: $input) {
   namespace { id } errors { code path } } }"""
-AUDIT = """{ auditEntries(first: 5) { edges { node { action sequence previousHash hash } } } }"""
+AUDIT = """{ auditEntries(first: 5) { edges { node {
+  action chain sequence previousHash hash } } } }"""
+LANE = "lane-00"  # where mutations one after the other go
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +62,7 @@ async def gitlab(app: Starlette, anonymous: httpx.AsyncClient) -> httpx.AsyncCli
 
 async def _rows(db: Database) -> list[Any]:
     return await db.fetch(
-        "SELECT id, sequence, previous_hash, hash FROM audit_entry ORDER BY sequence"
+        "SELECT id, chain, sequence, previous_hash, hash FROM audit_entry ORDER BY chain, sequence"
     )
 
 
@@ -69,17 +71,23 @@ async def test_200_concurrent_mutations_give_an_unbroken_chain(
 ) -> None:
     await asyncio.gather(*(_mutate(gitlab, 1000 + n) for n in range(200)))
     rows = await _rows(clean_db)
-    assert [r["sequence"] for r in rows] == list(range(1, 201))
-    assert [r["previous_hash"] for r in rows] == [GENESIS, *(r["hash"] for r in rows[:-1])]
+    assert len(rows) == 200
+    lanes: dict[str, list[Any]] = {}
+    for row in rows:
+        lanes.setdefault(row["chain"], []).append(row)
+    assert len(lanes) > 1  # the callers did not queue on one chain
+    for lane in lanes.values():  # each chain: 1, 2, 3, … each naming the one before
+        assert [r["sequence"] for r in lane] == list(range(1, len(lane) + 1))
+        assert [r["previous_hash"] for r in lane] == [GENESIS, *(r["hash"] for r in lane[:-1])]
     async with clean_db.pool.acquire() as connection:
         result = await verify(connection)
     assert (result.entries, result.problems) == (200, [])
-    assert result.head is not None
-    assert result.head.sequence == 200
-    assert result.head.hash == rows[-1]["hash"]
+    assert {c: h.sequence for c, h in result.heads.items() if h.sequence} == {
+        c: len(lane) for c, lane in lanes.items()
+    }
     checked = _cli(database_url, "audit", "verify")
     assert (checked.returncode, checked.stderr) == (0, "")
-    assert checked.stdout.startswith("intact: 200 entries, head sequence 200")
+    assert checked.stdout.startswith(f"intact: 200 entries in {len(lanes)} chains")
 
 
 async def test_staff_read_the_chain_fields(
@@ -91,7 +99,7 @@ async def test_staff_read_the_chain_fields(
     nodes = [e["node"] for e in body["data"]["auditEntries"]["edges"]]  # newest first
     rows = await _rows(clean_db)
     assert nodes == [
-        {"action": "upsertNamespace", "sequence": r["sequence"],
+        {"action": "upsertNamespace", "chain": LANE, "sequence": r["sequence"],
          "previousHash": r["previous_hash"], "hash": r["hash"]}
         for r in reversed(rows)
     ]  # fmt: skip
@@ -108,9 +116,9 @@ async def _forge_after_head(db: Database) -> uuid.UUID:
     digest = link_hash(forged, 6, str(last.hash))
     await db.fetch(
         "INSERT INTO audit_entry (id, actor_kind, actor_subject, action, object_type, object_id,"
-        " before, after, at, sequence, previous_hash, hash)"
+        " before, after, at, chain, sequence, previous_hash, hash)"
         " SELECT $1, actor_kind, actor_subject, $2, object_type, object_id, before, after, at,"
-        " 6, hash, $3 FROM audit_entry WHERE sequence = 5",
+        " chain, 6, hash, $3 FROM audit_entry WHERE sequence = 5",
         forged.id,
         forged.action,
         digest,
@@ -136,25 +144,25 @@ async def _rehash_from(db: Database, sequence: int) -> None:
             previous = digest
         else:
             previous = str(entry.hash)
-    await db.fetch("UPDATE audit_chain_head SET hash = $1", previous)
+    await db.fetch("UPDATE audit_chain_head SET hash = $1 WHERE chain = $2", previous, LANE)
 
 
 TAMPERING = {
     "edited": (
         'UPDATE audit_entry SET after = \'{"path": "elsewhere"}\' WHERE sequence = 3',
         3,
-        "(sequence 3) was changed: its content no longer matches its hash",
+        f"({LANE} #3) was changed: its content no longer matches its hash",
     ),
-    "edited and rehashed": (None, 3, "(sequence 3) was changed or replaced"),
+    "edited and rehashed": (None, 3, f"({LANE} #3) was changed or replaced"),
     "deleted": (
         "DELETE FROM audit_entry WHERE sequence = 3",
         None,
-        "the entry at sequence 3 was removed",
+        f"the entry at {LANE} #3 was removed",
     ),
     "last deleted": (
         "DELETE FROM audit_entry WHERE sequence = 5",
         None,
-        "the entries after sequence 4 were removed: the chain head records sequence 5",
+        f"the entries after {LANE} #4 were removed: the chain head records #5",
     ),
     "inserted": (
         "INSERT INTO audit_entry (id, actor_kind, action, object_type, at)"
@@ -163,7 +171,7 @@ TAMPERING = {
         None,
         "entry 0190aaaa-0000-7000-8000-000000000001 (grantEverything at",
     ),
-    "inserted after the head": (None, None, "(sequence 6) was inserted: it is past the chain head"),
+    "inserted after the head": (None, None, f"({LANE} #6) was inserted: it is past the chain head"),
 }
 
 
@@ -174,7 +182,8 @@ async def test_verify_names_the_entry_changed_removed_or_inserted(
     for n in range(5):
         await _mutate(gitlab, 100 + n)
     intact = _cli(database_url, "audit", "verify")
-    assert (intact.returncode, intact.stdout.split(",")[0]) == (0, "intact: 5 entries")
+    assert intact.returncode == 0
+    assert intact.stdout.startswith("intact: 5 entries in 1 chains")
     ids = {r["sequence"]: r["id"] for r in await _rows(clean_db)}
     statement, named, message = TAMPERING[tampering]
     if tampering == "edited and rehashed":
@@ -199,7 +208,7 @@ async def test_verify_names_the_entry_changed_removed_or_inserted(
     assert first.startswith("audit chain BROKEN: ")
     assert message in first
     if named is not None:
-        assert f"entry {ids[named]} (sequence {named})" in first
+        assert f"entry {ids[named]} ({LANE} #{named})" in first
 
 
 def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -240,13 +249,15 @@ async def test_the_daily_anchor_is_signed_and_catches_a_rewritten_chain(
         "typ": "provision-audit-anchor+json",
     }
     payload = json.loads(_b64(anchor["payload"]))
-    assert (payload["date"], payload["sequence"], payload["hash"]) == (
-        f.TODAY.isoformat(), 3, rows[-1]["hash"],
-    )  # fmt: skip
+    heads = {h["chain"]: h for h in payload["heads"]}
+    assert payload["date"] == f.TODAY.isoformat()
+    assert (heads[LANE]["sequence"], heads[LANE]["hash"]) == (3, rows[-1]["hash"])
+    assert heads[LANE]["entryId"] == str(rows[-1]["id"])
+    assert {h["sequence"] for c, h in heads.items() if c != LANE} == {0}
     assert payload["entriesThatDay"] == 3
     # A forged payload does not pass OpenSSL, nor our verify.
-    forged = {**anchor, "payload": base64.urlsafe_b64encode(
-        json.dumps({**payload, "sequence": 2}).encode()).decode().rstrip("=")}  # fmt: skip
+    fewer = json.dumps({**payload, "heads": payload["heads"][1:]}).encode()
+    forged = {**anchor, "payload": base64.urlsafe_b64encode(fewer).decode().rstrip("=")}
     (tmp_path / "input").write_bytes(f"{forged['protected']}.{forged['payload']}".encode())
     refused = _openssl(*openssl)
     assert refused.returncode == 1
@@ -258,7 +269,7 @@ async def test_the_daily_anchor_is_signed_and_catches_a_rewritten_chain(
     await _mutate(gitlab, 300)
     later = _cli(database_url, "audit", "verify", "--anchor", str(anchor_file))
     assert later.returncode == 0, later.stderr
-    assert f"matches the anchor of {f.TODAY.isoformat()} (sequence 3)" in later.stdout
+    assert f"matches the anchor of {f.TODAY.isoformat()}" in later.stdout
     # Someone edits entry 2 and rewrites every hash after it, head included: the chain alone
     # looks intact, the anchor does not agree.
     await clean_db.fetch('UPDATE audit_entry SET after = \'{"path": "x"}\' WHERE sequence = 2')
@@ -266,9 +277,10 @@ async def test_the_daily_anchor_is_signed_and_catches_a_rewritten_chain(
     assert _cli(database_url, "audit", "verify").returncode == 0
     caught = _cli(database_url, "audit", "verify", "--anchor", str(anchor_file))
     assert caught.returncode == 1
-    assert f"the chain up to entry {rows[2]['id']} (sequence 3) was rewritten" in caught.stderr
+    assert f"the chain up to entry {rows[2]['id']} ({LANE} #3) was rewritten" in caught.stderr
     # An anchor of a day before any entry is the empty chain's head.
     empty = _cli(
         database_url, "audit", "anchor", "--date", (f.TODAY - timedelta(days=9)).isoformat()
     )
-    assert json.loads(_b64(json.loads(empty.stdout)["payload"]))["sequence"] == 0
+    empty_heads = json.loads(_b64(json.loads(empty.stdout)["payload"]))["heads"]
+    assert {h["sequence"] for h in empty_heads} == {0}

@@ -76,7 +76,7 @@ ROOT_QUERIES = {
     "provisionEvents": """provisionEvents(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } namespace { id } } } }""",
     "auditEntries": """auditEntries(first: 20) {
-        totalCount edges { node { id objectId sequence previousHash hash } } }""",
+        totalCount edges { node { id objectId chain sequence previousHash hash } } }""",
     "webhookEndpoints": """webhookEndpoints(first: 20) { totalCount edges { node { id url
       partnerId } } }""",
     "marketplaceOffers": """marketplaceOffers(first: 20) { totalCount edges { node { id

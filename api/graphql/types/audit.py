@@ -70,8 +70,15 @@ class AuditEntryNode(Node):
         return self.entity.reason
 
     @strawberry.field(
-        description="Its place in the audit chain: 1 for the first entry, then one more each"
-        " (docs/audit.md)."
+        description="The audit chain it is on, like `lane-00` (concurrent mutations append to"
+        " several; docs/audit.md)."
+    )
+    def chain(self) -> str | None:
+        return self.entity.chain
+
+    @strawberry.field(
+        description="Its place in its audit chain: 1 for the chain's first entry, then one"
+        " more each."
     )
     def sequence(self) -> int | None:
         return self.entity.sequence

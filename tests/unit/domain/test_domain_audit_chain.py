@@ -34,6 +34,7 @@ def _entry(n: int) -> AuditEntry:
         idempotency_key=f"key-{n}",
         reason="customer asked",
         id=uuid.UUID(int=1000 + n),
+        chain="lane-00",
     )
 
 
@@ -60,7 +61,7 @@ def test_the_hash_covers_every_field_and_the_previous_hash() -> None:
     entry = _entry(1)
     document = json.loads(canonical(entry, 1, GENESIS))
     assert document == {
-        "format": "provision.audit.v1", "sequence": 1, "previousHash": GENESIS,
+        "format": "provision.audit.v1", "chain": "lane-00", "sequence": 1, "previousHash": GENESIS,
         "id": str(entry.id), "actorKind": "STAFF", "actorId": "ops",
         "action": "cancelSubscription", "objectType": "Subscription",
         "objectId": str(uuid.UUID(int=1)), "reason": "customer asked",
@@ -73,6 +74,7 @@ def test_the_hash_covers_every_field_and_the_previous_hash() -> None:
         replace(entry, reason="none"),
         replace(entry, actor_subject="someone"),
         replace(entry, idempotency_key=None),
+        replace(entry, chain="lane-01"),
         replace(entry, after={"status": "ACTIVE"}),
         replace(entry, at=entry.at + timedelta(microseconds=1)),
     ):
@@ -102,7 +104,7 @@ def test_each_kind_of_tampering_is_named_at_its_entry() -> None:
     rehashed = replace(rehashed_entry, hash=link_hash(rehashed_entry, 3, str(chain[1].hash)))
     assert _check([*chain[:2], rehashed, *chain[3:]]) == ["changed 3"]
     assert _check([*chain[:2], *chain[3:]]) == ["removed 3"]
-    inserted = replace(_entry(9), id=uuid.uuid4())
+    inserted = replace(_entry(9), id=uuid.uuid4(), chain=None)
     assert _check([*chain, inserted])[0] == "inserted None"
     head = ChainHead(5, str(chain[-1].hash))
     verifier = ChainVerifier(head=head)
