@@ -27,8 +27,7 @@ def add_audit_parser(commands: Any) -> None:
     ).add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser(
         "verify",
-        help='check the chain; print "intact", or exit 1 naming the first entry changed,'
-        " removed or inserted",
+        help="check the chains; exit 1 naming the first entry changed, removed or inserted",
     )
     verify.add_argument(
         "--anchor",
