@@ -15,7 +15,7 @@ from piccolo.columns.column_types import Varchar
 from piccolo.engine import engine_finder
 from piccolo.table import Table
 
-ID = "2026-12-02T06:50:00:000000"
+ID = "2026-12-02T06:52:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "provision: the audit chain"
 
