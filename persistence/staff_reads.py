@@ -56,7 +56,8 @@ class LedgerSummary:
 
 AUDIT_COLUMNS = (
     "id, actor_kind, actor_subject, action, object_type, object_id, idempotency_key,"
-    " before::text AS before, after::text AS after, at"
+    " before::text AS before, after::text AS after, at, reason, chain, sequence, previous_hash,"
+    " hash"
 )
 
 
@@ -72,6 +73,11 @@ def audit_from_row(row: Row) -> AuditEntry:
         before=orjson.loads(row["before"]),
         after=orjson.loads(row["after"]),
         at=row["at"],
+        reason=row["reason"],
+        chain=row["chain"],
+        sequence=row["sequence"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
     )
 
 

@@ -40,7 +40,9 @@ class PostgresUnitOfWork:
         self.licenses = PostgresLicenses(db)
         self.usage_reports = PostgresUsageReports(db)
         self.activation_codes = PostgresActivationCodes(db)
-        self.audit = PostgresAuditLog(db)
+        # Appended to the audit chain at commit (docs/audit.md), whatever ``audit`` becomes.
+        self._audit_log = PostgresAuditLog(db)
+        self.audit = self._audit_log
         self.idempotency = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
@@ -71,7 +73,9 @@ class PostgresUnitOfWork:
         self._transaction = None
 
     async def commit(self) -> None:
-        await self._require_transaction().commit()  # type: ignore[no-untyped-call]
+        transaction = self._require_transaction()
+        await self._audit_log.flush()
+        await transaction.commit()  # type: ignore[no-untyped-call]
         self._committed = True
 
     def _require_transaction(self) -> PostgresTransaction:

@@ -1,5 +1,5 @@
 """The ``provision`` command: serve, migrate, worker, demo, schema, clients, partners, users,
-tokens, licenses, usage files."""
+tokens, licenses, usage files, the audit chain."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from api.cli.access import (
 )
 from api.cli.arguments import object_id, proxies, scope_name
 from api.cli.clock import add_clock_parser, clock_cli
+from api.cli.audit import add_audit_parser, audit_cli
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
     add_marketplace_parser(commands)
     add_webhooks_parser(commands)
+    add_audit_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -307,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_marketplace(settings, args)
     if args.command == "webhooks":
         return webhooks_cli(settings, args)
+    if args.command == "audit":
+        return audit_cli(settings, args)
     if args.command == "usage":
         return upload_usage_file(settings, args)
     if args.command == "license":

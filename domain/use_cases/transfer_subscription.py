@@ -75,6 +75,7 @@ async def apply_transfer(
         before=before,
         after={**_channel_of(subscription), "transferId": str(transfer.id)},
         idempotency_key=idempotency_key,
+        reason=transfer.reason,
     )
     await uow.audit.record(replace(entry, actor_kind=actor_kind, actor_subject=actor_subject))
 
@@ -138,6 +139,7 @@ class TransferSubscriptionHandler:
                             "supersededTransfers": superseded,
                         },
                         idempotency_key=key,
+                        reason=transfer.reason,
                     )
                 )
                 if transfer.is_due(now):

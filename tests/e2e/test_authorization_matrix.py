@@ -75,7 +75,8 @@ ROOT_QUERIES = {
       subscription { id } } } }""",
     "provisionEvents": """provisionEvents(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } namespace { id } } } }""",
-    "auditEntries": """auditEntries(first: 20) { totalCount edges { node { id objectId } } }""",
+    "auditEntries": """auditEntries(first: 20) {
+        totalCount edges { node { id objectId chain sequence previousHash hash } } }""",
     "webhookEndpoints": """webhookEndpoints(first: 20) { totalCount edges { node { id url
       partnerId } } }""",
     "marketplaceOffers": """marketplaceOffers(first: 20) { totalCount edges { node { id

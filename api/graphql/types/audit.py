@@ -66,6 +66,37 @@ class AuditEntryNode(Node):
     def at(self) -> datetime:
         return self.entity.at
 
+    @strawberry.field(description="Why, when the caller gave a reason.")
+    def reason(self) -> str | None:
+        return self.entity.reason
+
+    @strawberry.field(
+        description="The audit chain it is on, like `lane-00` (concurrent mutations append to"
+        " several; docs/audit.md)."
+    )
+    def chain(self) -> str | None:
+        return self.entity.chain
+
+    @strawberry.field(
+        description="Its place in its audit chain: 1 for the chain's first entry, then one"
+        " more each."
+    )
+    def sequence(self) -> int | None:
+        return self.entity.sequence
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of the previous entry in the chain (64 zeros for the first)."
+    )
+    def previous_hash(self) -> str | None:
+        return self.entity.previous_hash
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of this entry's canonical form, which includes"
+        " `previousHash`: `provision audit verify` recomputes it."
+    )
+    def hash(self) -> str | None:
+        return self.entity.hash
+
 
 def audit_entry_node(entity: AuditEntry) -> AuditEntryNode:
     return AuditEntryNode(entity=entity)
