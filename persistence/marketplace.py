@@ -234,8 +234,8 @@ def _link_args(link: MarketplaceLink) -> tuple[object, ...]:
 
 
 class PostgresMarketplaceLinks:
-    """``domain.model.marketplace.MarketplaceLinks``. A session holds its own pooled
-    connection (not the piccolo transaction the use cases it calls open), with a
+    """``domain.model.marketplace.MarketplaceLinks``. A session is a transaction of its own
+    (the task's current piccolo transaction, which ``JoiningUnitOfWork`` joins), with a
     transaction-scoped advisory lock on the marketplace subscription: a second event of the
     same one waits until the first is applied."""
 
@@ -247,7 +247,11 @@ class PostgresMarketplaceLinks:
     async def session(
         self, marketplace: Marketplace, subscription_key: str
     ) -> AsyncIterator[LinkSession]:
-        async with self._db.pool.acquire() as connection, connection.transaction():
+        # The engine's transaction (not a bare pooled connection's): the use cases the
+        # order is carried out through join it (``JoiningUnitOfWork``), so their writes, the
+        # link and the inbox outcome commit together, in one BEGIN and COMMIT per event.
+        async with self._db.engine.transaction(allow_nested=False) as transaction:
+            connection = transaction.connection
             await connection.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"marketplace:{marketplace.value}:{subscription_key}",
