@@ -161,7 +161,7 @@ class Commands:
             transfer_subscription=TransferSubscriptionHandler(unit_of_work, clock),
             signer=signer,
             marketplaces=MarketplaceCommands(
-                offers=MarketplaceOffers(PostgresOfferMappings(db), clock),
+                offers=MarketplaceOffers(unit_of_work, PostgresOfferMappings(db), clock),
                 offer_reads=PostgresOfferMappings(db),
                 inbox=PostgresMarketplaceInbox(db, clock, max_attempts),
             ),

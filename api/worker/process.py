@@ -70,7 +70,7 @@ from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.marketplace import PostgresMarketplaceInbox, PostgresMarketplaceLinks
 from persistence.outbound import license_key, save_payload
 from persistence.repositories import PostgresWebhookDeliveries, PostgresWebhookEndpoints
-from persistence.unit_of_work import PostgresUnitOfWork
+from persistence.unit_of_work import JoiningUnitOfWork, PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
 
@@ -347,7 +347,10 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
     settings, clock = context.settings, context.clock
 
     def unit_of_work() -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(context.db)
+        # Inside the event's link session the use cases join its transaction: one BEGIN and
+        # COMMIT per event, and the subscription, the link and the inbox outcome commit
+        # together (docs/marketplaces.md).
+        return JoiningUnitOfWork(context.db)
 
     apply = ApplyMarketplaceOrder(
         unit_of_work,
