@@ -22,6 +22,7 @@ from api.graphql.prefetch import (
     prefetch_namespaces,
     prefetch_subscriptions,
 )
+from api.graphql.reports import StaffReports, staff_reports
 from api.graphql.staff_queries import audit_entries, provision_event_summary_field, provision_events
 from api.graphql.types.audit import audit_entry_node
 from api.graphql.types.node import Connection, Node, build_connection
@@ -506,4 +507,9 @@ class Query:
         resolver=audit_entries,
         description="The audit trail, newest first, optionally filtered (staff).",
         extensions=needs(Resource.AUDIT),
+    )
+    staff_reports: StaffReports = strawberry.field(
+        resolver=staff_reports,
+        description="Reports for the provisioning and support teams, one query each (staff).",
+        extensions=needs(Resource.REPORTS),
     )
