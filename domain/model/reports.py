@@ -13,6 +13,9 @@ from domain.errors import ValidationFailed
 
 DEFAULT_PERIOD_DAYS = 30
 """A period given without a start covers this many days up to its end."""
+SEAT_OVERAGE_PERIOD_DAYS = 7
+"""The seat-overage report's default period: seat link reports daily and its
+``max_historical_users`` is a running maximum, so the last week's reports hold today's figure."""
 MAX_PERIOD_DAYS = 3660
 """About ten years: a longer period is a typo."""
 DEFAULT_LIMIT = 100
@@ -49,10 +52,12 @@ class Period:
             )
 
     @classmethod
-    def of(cls, start: date | None, end: date | None, today: date) -> Period:
-        """``end`` defaults to tomorrow (today included), ``start`` to 30 days before ``end``."""
+    def of(
+        cls, start: date | None, end: date | None, today: date, days: int = DEFAULT_PERIOD_DAYS
+    ) -> Period:
+        """``end`` defaults to tomorrow (today included), ``start`` to ``days`` before ``end``."""
         last = end or today + timedelta(days=1)
-        return cls(start or last - timedelta(days=DEFAULT_PERIOD_DAYS), last)
+        return cls(start or last - timedelta(days=days), last)
 
     @property
     def start_at(self) -> datetime:

@@ -13,7 +13,13 @@ from typing import Any
 
 from domain.errors import Forbidden
 from domain.model.fleet import STALE_AFTER_DAYS
-from domain.model.reports import Period, ReportName, check_days, check_limit
+from domain.model.reports import (
+    SEAT_OVERAGE_PERIOD_DAYS,
+    Period,
+    ReportName,
+    check_days,
+    check_limit,
+)
 from domain.policy import Access, Reach, Resource, reach, require_scope
 from domain.ports import Clock, StaffReports
 from domain.principal import Principal
@@ -57,6 +63,7 @@ async def run_report(
         days, limit = check_days(request.days), check_limit(request.limit)
         return await reports.report_stopped_syncing(now, days, limit)
     if name is ReportName.SEAT_OVERAGE:
-        period, limit = Period.of(request.start, request.end, today), check_limit(request.limit)
+        period = Period.of(request.start, request.end, today, SEAT_OVERAGE_PERIOD_DAYS)
+        limit = check_limit(request.limit)
         return await reports.report_seat_overage(period, today, limit)
     return await reports.report_trials(Period.of(request.start, request.end, today))
