@@ -81,12 +81,12 @@ SEED = [
     # a staging one for 10%. Active ones synced within 36 hours, 8% silent for 8-60 days.
     """CREATE TEMP TABLE seed_instance AS
        SELECT s.i, k, md5('i' || s.i || '-' || k)::uuid AS id, s.id AS subscription,
-         s.created_at + make_interval(secs => (s.i * 7919) % 259200) AS activated_at,
+         s.created_at + make_interval(secs => (s.i::bigint * 7919) % 259200) AS activated_at,
          CASE WHEN k = 1 THEN 'PRODUCTION' ELSE 'STAGING' END AS role,
          least($2::timestamptz, (s.created_at::date + (1 + s.i % 3) * interval '1 year'))
            - CASE WHEN s.i % 25 < 2
                   THEN make_interval(days => 8 + s.i % 53)
-                  ELSE make_interval(secs => (s.i * 31) % 129600) END AS last_synced_at
+                  ELSE make_interval(secs => (s.i::bigint * 31) % 129600) END AS last_synced_at
        FROM seed_sub s, generate_series(1, 2) k
        WHERE s.deployment = 'SELF_MANAGED' AND s.i % 20 <> 17 AND (k = 1 OR s.i % 10 = 0)""",
     """INSERT INTO instance (id, instance_identifier, subscription, hostname, gitlab_version,
@@ -114,7 +114,7 @@ SEED = [
          AND x.last_synced_at - make_interval(days => 7 * w) > x.activated_at""",
     # GitLab.com groups report their seats used (a quarter above the seats) daily.
     """UPDATE namespace n SET max_seats_used = 5 + s.i % 200 + (s.i % 8) - 5,
-         usage_reported_at = $2::timestamptz - make_interval(secs => (s.i * 13) % 86400)
+         usage_reported_at = $2::timestamptz - make_interval(secs => (s.i::bigint * 13) % 86400)
        FROM seed_sub s WHERE s.deployment = 'GITLAB_COM' AND n.id = md5('n' || s.i)::uuid""",
     # Trials: 300,000 per million subscriptions over three years; a trial on a group that then
     # ordered began ten days before the order (those convert).

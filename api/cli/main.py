@@ -23,6 +23,7 @@ from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
 from api.cli.marketplace import add_marketplace_parser, run_marketplace
 from api.cli.partners import create_partner, list_partners
+from api.cli.reports import add_report_parser, run_report_command
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
     add_marketplace_parser(commands)
     add_webhooks_parser(commands)
+    add_report_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -303,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_marketplace(settings, args)
     if args.command == "webhooks":
         return webhooks_cli(settings, args)
+    if args.command == "report":
+        return run_report_command(settings, args)
     if args.command == "usage":
         return upload_usage_file(settings, args)
     if args.command == "license":
