@@ -34,7 +34,9 @@ From = Annotated[
 ]
 To = Annotated[
     date | None,
-    strawberry.argument(description="Day after the period (exclusive); tomorrow if omitted."),
+    strawberry.argument(
+        name="to", description="Day after the period (exclusive); tomorrow if omitted."
+    ),
 ]
 Limit = Annotated[
     int | None, strawberry.argument(description="At most this many rows, 1 to 10000 (100).")
@@ -207,7 +209,10 @@ class StaffReports:
             for r in await _rows(info, request)
         ]
 
-    @strawberry.field(description="Seat overage and true-up exposure, largest first.")
+    @strawberry.field(
+        description="Seat overage and true-up exposure, largest first (period: the last 7 days"
+        " by default)."
+    )
     async def seat_overage(
         self, info: Info, start: From = None, end: To = None, limit: Limit = None
     ) -> list[SeatOverageRow]:
