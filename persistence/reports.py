@@ -114,14 +114,16 @@ ORDER BY coalesce(i.last_synced_at, i.activated_at) DESC, i.id DESC LIMIT $4
 # reported (production instances and reports naming none; replicas, non-production and
 # retired instances are left out), added up per subscription; a GitLab.com namespace's
 # max_seats_used when it was reported in the period. Against the current segment's seats.
-# Served by usage_report_reported_at and namespace_usage_reported_at.
+# Served by usage_report_reported_at, instance_not_counted (the few instances left out, as a
+# hashed anti-join) and namespace_usage_reported_at.
 SEAT_OVERAGE = """
 WITH per_instance AS (
   SELECT u.subscription, coalesce(u.instance_identifier, '') AS instance,
     max(u.max_historical_users) AS peak, max(u.reported_at) AS last_at
-  FROM usage_report u LEFT JOIN instance i ON i.id = u.instance
+  FROM usage_report u
   WHERE u.reported_at >= $1 AND u.reported_at < $2
-    AND (u.instance IS NULL OR (i.retired_at IS NULL AND i.role = 'PRODUCTION'))
+    AND (u.instance IS NULL OR u.instance NOT IN (
+      SELECT x.id FROM instance x WHERE x.retired_at IS NOT NULL OR x.role <> 'PRODUCTION'))
   GROUP BY 1, 2
 ), used AS (
   SELECT subscription AS id, sum(peak)::int AS used, max(last_at) AS last_at

@@ -24,7 +24,9 @@ STATEMENTS = [
     # stopped-syncing: instances by their last sign of life.
     """CREATE INDEX instance_last_seen
         ON instance ((coalesce(last_synced_at, activated_at)), id) WHERE retired_at IS NULL""",
-    # seat-overage: usage reported in a period.
+    # seat-overage: usage reported in a period, and the instances whose usage does not count.
+    """CREATE INDEX instance_not_counted ON instance (id)
+        WHERE retired_at IS NOT NULL OR role <> 'PRODUCTION'""",
     "CREATE INDEX usage_report_reported_at ON usage_report (reported_at)",
     """CREATE INDEX namespace_usage_reported_at
         ON namespace (usage_reported_at) WHERE max_seats_used IS NOT NULL""",
