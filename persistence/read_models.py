@@ -43,6 +43,7 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.reports import PostgresStaffReports
 from persistence.repositories.dedicated import TENANT_COLUMNS, tenant_from_row
 from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
@@ -81,7 +82,7 @@ PROVISIONING_STEPS = 20
 """Steps per namespace ``Namespace.provisioningSteps`` shows, newest first."""
 
 
-class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
+class ReadModels(StaffReads, EligibilityReads, PostgresStaffReports, KeysetQueries):
     """Queries behind the GraphQL read API (the staff-only ones in ``StaffReads``)."""
 
     # --- customers -------------------------------------------------------------------------

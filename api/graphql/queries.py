@@ -22,6 +22,7 @@ from api.graphql.prefetch import (
     prefetch_namespaces,
     prefetch_subscriptions,
 )
+from api.graphql.reports import StaffReports, staff_reports
 from api.graphql.sorting import (
     CUSTOMERS,
     LICENSES,
@@ -567,4 +568,9 @@ class Query:
         resolver=audit_entries,
         description="The audit trail, newest first, optionally filtered (staff).",
         extensions=needs(Resource.AUDIT),
+    )
+    staff_reports: StaffReports = strawberry.field(
+        resolver=staff_reports,
+        description="Reports for the provisioning and support teams, one query each (staff).",
+        extensions=needs(Resource.REPORTS),
     )

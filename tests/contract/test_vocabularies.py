@@ -35,6 +35,8 @@ NOT_MIRRORED = {
     "domain.model.marketplace.Step",
     # The policy's view of who acts: clients see its decisions (SubscriptionPermission).
     "domain.model.channel_policy.Actor",
+    # The CLI's report names: GraphQL has one field per report (StaffReports).
+    "domain.model.reports.ReportName",
 }
 API_OWN_CODES = {
     "INTERNAL": "a masked unexpected error (api/graphql/pipeline.py)",
