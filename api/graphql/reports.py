@@ -17,8 +17,10 @@ from api.graphql.enums import (
     Deployment,
     InstanceRole,
     LicensingMode,
+    ProvisionEventKind,
     ProvisionEventStatus,
     TrialType,
+    provision_event_kind,
 )
 from api.graphql.errors import api_error
 from domain.errors import DomainError
@@ -67,7 +69,9 @@ class OrderToAccessRow:
     description="Ledger rows of the period that failed at least once, per step and cause."
 )
 class ProvisioningFailureRow:
-    kind: str = strawberry.field(description="The step (`NAMESPACE_PROVISION`, `EMAIL`, …).")
+    kind: ProvisionEventKind = strawberry.field(
+        description="The step (`NAMESPACE_PROVISION`, `EMAIL`, …; a plugin's own kinds OTHER)."
+    )
     cause: str = strawberry.field(description="The last error up to its first colon.")
     rows: int = strawberry.field(description="Ledger rows with this step and cause.")
     attempts: int = strawberry.field(description="Attempts the rows have made (since a retry).")
@@ -79,7 +83,9 @@ class ProvisioningFailureRow:
 
 @strawberry.type(description="Ledger steps waiting (PENDING, RUNNING, FAILED) or DEAD now.")
 class OpenStepRow:
-    kind: str = strawberry.field(description="The step (`NAMESPACE_PROVISION`, `EMAIL`, …).")
+    kind: ProvisionEventKind = strawberry.field(
+        description="The step (`NAMESPACE_PROVISION`, `EMAIL`, …; a plugin's own kinds OTHER)."
+    )
     status: ProvisionEventStatus = strawberry.field(description="PENDING, RUNNING, FAILED or DEAD.")
     rows: int = strawberry.field(description="Ledger rows of this kind in this status.")
     oldest_created_at: datetime = strawberry.field(
@@ -159,14 +165,14 @@ class StaffReports:
         self, info: Info, start: From = None, end: To = None
     ) -> list[ProvisioningFailureRow]:
         rows = await _rows(info, ReportRequest(ReportName.PROVISIONING_FAILURES, start, end))
-        return [_copy(ProvisioningFailureRow, r) for r in rows]
+        return [_copy(ProvisioningFailureRow, r, kind=provision_event_kind(r.kind)) for r in rows]
 
     @strawberry.field(description="Steps waiting or dead now, by kind and status.")
     async def open_steps(self, info: Info) -> list[OpenStepRow]:
         rows: Sequence[model.OpenStepRow] = await _rows(info, ReportRequest(ReportName.OPEN_STEPS))
         return [
             OpenStepRow(
-                kind=r.kind,
+                kind=provision_event_kind(r.kind),
                 status=ProvisionEventStatus[r.status],
                 rows=r.rows,
                 oldest_created_at=r.oldest_created_at,
@@ -247,8 +253,9 @@ class StaffReports:
         ]
 
 
-def _copy(kind: Any, row: Any) -> Any:
-    return kind(**{name: getattr(row, name) for name in row.__dataclass_fields__})
+def _copy(type_: Any, row: Any, **replaced: Any) -> Any:
+    fields = {name: getattr(row, name) for name in row.__dataclass_fields__}
+    return type_(**(fields | replaced))
 
 
 def staff_reports() -> StaffReports:

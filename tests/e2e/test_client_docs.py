@@ -290,9 +290,9 @@ async def staff_setup(db: Database, served: Served) -> dict[str, str]:
     now = served.app.state.clock.now()
     await ledger_rows.record(
         db,
-        ledger_rows.row("LICENSE_EMAIL", ProvisionStatus.DEAD, age=timedelta(hours=2), now=now),
-        ledger_rows.row("LICENSE_EMAIL", ProvisionStatus.DEAD, age=timedelta(hours=1), now=now),
-        ledger_rows.row("LICENSE_EMAIL", ProvisionStatus.SUCCEEDED, now=now),
+        ledger_rows.row("EMAIL", ProvisionStatus.DEAD, age=timedelta(hours=2), now=now),
+        ledger_rows.row("EMAIL", ProvisionStatus.DEAD, age=timedelta(hours=1), now=now),
+        ledger_rows.row("EMAIL", ProvisionStatus.SUCCEEDED, now=now),
     )
     robot = await machine_client(db, PrincipalKind.STAFF, name="On-call script")
     assert robot.client_secret is not None
