@@ -1,0 +1,230 @@
+"""The fast read path (api/graphql/fast_read.py) answers exactly as the usual path does.
+
+Every query document of the suite's corpus (the string literals of tests/e2e that parse as a
+GraphQL query, the portal's operations and the benchmark's queries) runs through an app with
+the fast path and one without it, on the same data, for staff, a portal user, a partner and
+an anonymous caller: the status and the whole body (data, errors, null propagation,
+``extensions.cost``) must be equal. Documents the fast path does not compile go the usual
+way in both apps, so they agree trivially; the test also checks that the fast path served
+the shapes it is meant to serve (a broken compiler would otherwise pass by falling back).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.graphql.fast_read import FastReads
+from api.portal.documents import OPERATIONS
+from api.settings import Settings
+from domain.model.customer import Membership
+from domain.model.enums import Role
+from domain.principal import PrincipalKind
+from persistence.database import Database
+from persistence.unit_of_work import PostgresUnitOfWork
+
+import factories as f
+from bearer import bearer, token_for
+from clocks import SESSION_CLOCK
+
+E2E = Path(__file__).parent
+BENCH = E2E.parent.parent / "bench"
+
+# The benchmark's shapes, and a few the corpus may lack (aliases, cursors, page info).
+EXTRA = [
+    "{ subscriptions(first: 50) { edges { node { id plan seats"
+    " licenses { edges { node { id expiresAt } } } } } } }",
+    """query Page($first: Int, $after: String) {
+         page: subscriptions(first: $first, after: $after) {
+           __typename pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }
+           edges { __typename cursor node { __typename id name plan deployment channel partnerId
+             status cancelAtPeriodEnd autoRenew licensingMode maxInstances
+             reconciliationEnabled startDate endDate seats
+             first: licenses(first: 1) { pageInfo { hasNextPage endCursor }
+               edges { cursor node { id mode plan seats startsAt expiresAt trial cancelled } } }
+             rest: licenses(first: 0) { pageInfo { hasNextPage startCursor }
+               edges { node { id } } } } } } }""",
+    "{ a: subscriptions(first: 2) { edges { node { id } } }"
+    " b: subscriptions(first: 100) { pageInfo { hasNextPage } } }",
+    "{ subscriptions(first: 101) { edges { node { id } } } }",
+    '{ subscriptions(after: "nonsense") { edges { node { id } } } }',
+    "{ subscriptions { edges { node { licenses(first: -1) { edges { node { id } } } } } } }",
+    "query($f: Int) { subscriptions(first: $f) { edges { node { id } } } }",
+]
+VARIABLE_SETS: list[dict[str, Any]] = [{}, {"first": 2}, {"f": "two"}, {"first": 3, "after": None}]
+
+
+def _is_query(text: str) -> bool:
+    try:
+        document = parse(text)
+    except GraphQLError:
+        return False
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation is OperationType.QUERY
+        for d in document.definitions
+    )
+
+
+def corpus() -> list[str]:
+    """Every query document the suite sends, as literal text (f-strings are left out)."""
+    found: dict[str, None] = {}
+    for path in sorted(E2E.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.strip()
+                if text[:1] in ("{", "q") and _is_query(text):
+                    found[text] = None
+    for path in sorted(OPERATIONS.glob("*.graphql")):
+        text = path.read_text(encoding="utf-8")
+        if _is_query(text):
+            found[text] = None
+    for text in EXTRA:
+        found[text] = None
+    return list(found)
+
+
+CORPUS = corpus()
+
+
+@pytest.fixture(scope="module")
+async def usual_app(database_url: str) -> AsyncIterator[Starlette]:
+    """The same app without the fast path (its signing keys are the database's, shared)."""
+    application = create_app(
+        Settings(database_url=database_url, pool_max=3, gc_interval=0, fast_reads=False),
+        clock=SESSION_CLOCK,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _seed(db: Database) -> None:
+    alpha, beta = f.customer("Alpha"), f.customer("Beta")
+    subs = [
+        f.subscription(alpha, seats=(5, 8)),
+        f.subscription(alpha, start=f.TODAY + timedelta(days=3)),  # pending
+        f.subscription(alpha, start=f.TODAY - timedelta(days=800), seats=(3, 4)),  # expired
+        f.subscription(alpha, cancelled=True),
+        f.subscription(beta, seats=(7, 9, 11)),
+        f.subscription(beta, start=f.TODAY - timedelta(days=400), seats=(2, 6)),  # 2nd segment
+    ]
+    licenses = [f.license_for(s, seats=4 + i, key=f"k{i}") for i, s in enumerate(subs[:5])]
+    licenses += [f.license_for(subs[0], key=f"more{i}") for i in range(3)]
+    await f.store(db, alpha, beta, *subs, *licenses)
+    async with PostgresUnitOfWork(db) as uow:
+        await uow.customers.add_membership(Membership(alpha.id, "usr_alice", Role.OWNER))
+        await uow.commit()
+
+
+def _callers(app: Starlette) -> dict[str, dict[str, str]]:
+    return {
+        "staff": bearer(token_for(app)),
+        "portal user": bearer(
+            token_for(app, PrincipalKind.PORTAL_USER, subject="usr_alice", email="a@x.test")
+        ),
+        "partner": bearer(token_for(app, PrincipalKind.PARTNER, partner="partner-a")),
+        "anonymous": {},
+    }
+
+
+async def _post(app: Starlette, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://provision.test") as http:
+        response = await http.post("/graphql", json=body, headers=headers)
+    return response.status_code, response.headers["content-type"], response.json()
+
+
+def _fast(app: Starlette) -> FastReads:
+    fast = app.state.fast_reads
+    assert isinstance(fast, FastReads)
+    return fast
+
+
+async def test_every_query_of_the_suite_answers_alike_on_both_paths(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    await _seed(clean_db)
+    callers = _callers(app)
+    fast = _fast(app)
+    served_before = fast.served
+    served: set[str] = set()
+    for query in CORPUS:
+        for variables in VARIABLE_SETS:
+            for caller, headers in callers.items():
+                body = {"query": query, "variables": variables}
+                before = fast.served
+                ours = await _post(app, body, headers)
+                theirs = await _post(usual_app, body, headers)
+                assert ours == theirs, (caller, query, variables)
+                if fast.served > before:
+                    served.add(query)
+                    assert caller != "anonymous"
+    assert usual_app.state.fast_reads is None
+    # The shapes it is built for took the fast path (a broken compiler falls back silently).
+    assert set(EXTRA[:3]) <= served
+    assert len(served) >= 5, sorted(served)
+    assert fast.served - served_before >= 3 * len(served)
+
+
+async def test_the_graphql_response_media_type_holds_on_the_fast_path(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    await _seed(clean_db)
+    headers = {**_callers(app)["staff"], "accept": "application/graphql-response+json"}
+    body = {"query": EXTRA[0]}
+    before = _fast(app).served
+    ours = await _post(app, body, headers)
+    assert _fast(app).served == before + 1
+    assert ours == await _post(usual_app, body, headers)
+    assert ours[1].startswith("application/graphql-response+json")
+
+
+async def test_one_statement_whatever_the_page_size_and_nesting(
+    app: Starlette, clean_db: Database
+) -> None:
+    await _seed(clean_db)
+    db: Database = app.state.db
+    seen: list[str] = []
+    headers = _callers(app)["portal user"]
+    counts = []
+    for query in (
+        "{ subscriptions(first: 1) { edges { node { id } } } }",
+        EXTRA[0],
+        EXTRA[1],
+        EXTRA[2],
+    ):
+        db.observer = seen.append
+        try:
+            status, _, answer = await _post(app, {"query": query}, headers)
+        finally:
+            db.observer = None
+        assert status == 200
+        assert "errors" not in answer, answer
+        counts.append(len(seen))
+        seen.clear()
+    assert counts == [1, 1, 1, 1]
+
+
+async def test_the_cost_limit_holds_on_the_fast_path(database_url: str, clean_db: Database) -> None:
+    await _seed(clean_db)
+    settings = Settings(database_url=database_url, pool_max=2, gc_interval=0, max_query_cost=100)
+    for fast_reads in (True, False):
+        application = create_app(
+            dataclasses.replace(settings, fast_reads=fast_reads), clock=SESSION_CLOCK
+        )
+        async with application.router.lifespan_context(application):
+            status, _, answer = await _post(
+                application, {"query": EXTRA[0]}, bearer(token_for(application))
+            )
+        assert status == 200
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["QUERY_TOO_COMPLEX"]
+        assert answer["data"] is None
