@@ -110,7 +110,7 @@ def _column(name: str) -> Expression:
 def _global_id(type_name: str) -> Expression:
     prefix = PREFIXES[type_name]
     # api.ids.global_id: the type's prefix and the UUID in hex.
-    return lambda scope: f"('{prefix}_' || replace({scope.alias}.id::text, '-', ''))"
+    return lambda scope: f"('{prefix}_' || encode(uuid_send({scope.alias}.id), 'hex'))"
 
 
 def _enum(name: str, domain_enum: type[Enum]) -> Expression:
@@ -147,6 +147,8 @@ class Child:
 class Entity:
     table: str
     resource: Resource
+    columns: str
+    """What a page's rows carry: the columns the fields read (not the wide ones they do not)."""
     fields: dict[str, Expression]
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -157,6 +159,9 @@ ENTITIES: dict[str, Entity] = {
     "Subscription": Entity(
         "subscription",
         Resource.SUBSCRIPTIONS,
+        "id, name, customer, deployment, plan, channel, partner_id, auto_renew, licensing_mode,"
+        " max_instances, reconciliation_enabled, cancel_at_period_end, cancelled_at,"
+        " start_date, end_date",
         {
             "id": _global_id("Subscription"),
             "name": _column("name"),
@@ -179,6 +184,7 @@ ENTITIES: dict[str, Entity] = {
     "License": Entity(
         "license",
         Resource.LICENSES,
+        "id, subscription, mode, plan, seats, starts_at, expires_at, trial, cancelled",
         {
             "id": _global_id("License"),
             "mode": _enum("mode", domain_enums.LicensingMode),
@@ -459,11 +465,20 @@ class _Renderer:
         where = " AND ".join(conditions) or "TRUE"
         limit = args.arg(first)
         page = f"{a}_p"
-        inner = (
-            f"SELECT {a}.*, row_number() OVER (ORDER BY {a}.id) AS _n FROM {spec.table} {a}"
-            f" WHERE {where} ORDER BY {a}.id LIMIT {limit}::int + 1"
-        )
-        kept = f"FILTER (WHERE {page}._n <= {limit}::int)"
+        columns = ", ".join(f"{a}.{column.strip()}" for column in spec.columns.split(","))
+        if _asks_next(connection):
+            # One row beyond the page says whether more follow; it is counted, not shown.
+            inner = (
+                f"SELECT {columns}, row_number() OVER (ORDER BY {a}.id) AS _n"
+                f" FROM {spec.table} {a} WHERE {where} ORDER BY {a}.id LIMIT {limit}::int + 1"
+            )
+            kept = f" FILTER (WHERE {page}._n <= {limit}::int)"
+        else:
+            inner = (
+                f"SELECT {columns} FROM {spec.table} {a} WHERE {where}"
+                f" ORDER BY {a}.id LIMIT {limit}::int"
+            )
+            kept = ""
         pairs: list[str] = []
         for response, (kind, *rest) in connection.selection.items:
             if kind == "typename":
@@ -486,7 +501,7 @@ class _Renderer:
                         )
                 edge = f"json_build_object({', '.join(edge_pairs)})" if edge_pairs else "'{}'::json"
                 pairs.append(
-                    f"'{response}', coalesce(json_agg({edge} ORDER BY {page}.id) {kept}, '[]')"
+                    f"'{response}', coalesce(json_agg({edge} ORDER BY {page}.id){kept}, '[]')"
                 )
         return f"(SELECT json_build_object({', '.join(pairs)}) FROM ({inner}) {page})"
 
@@ -507,9 +522,9 @@ class _Renderer:
             elif name == "hasPreviousPage":
                 value = "true" if after_given else "false"
             elif name == "startCursor":
-                value = _cursor_of(f"(array_agg({page}.id ORDER BY {page}.id) {kept})[1]")
+                value = _cursor_of(f"(array_agg({page}.id ORDER BY {page}.id){kept})[1]")
             else:
-                value = _cursor_of(f"(array_agg({page}.id ORDER BY {page}.id DESC) {kept})[1]")
+                value = _cursor_of(f"(array_agg({page}.id ORDER BY {page}.id DESC){kept})[1]")
             pairs.append(f"'{response}', {value}")
         return f"json_build_object({', '.join(pairs)})"
 
@@ -524,6 +539,13 @@ class _Renderer:
             else:
                 pairs.append(f"'{response}', {self.connection(rest[0], alias)}")
         return f"json_build_object({', '.join(pairs)})" if pairs else "'{}'::json"
+
+
+def _asks_next(connection: Connection) -> bool:
+    return any(
+        kind == "pageInfo" and any(name == "hasNextPage" for _, name in rest[0])
+        for _, (kind, *rest) in connection.selection.items
+    )
 
 
 def _cursor(alias: str) -> str:
