@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from seed import PORTAL_USER
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,12 +29,12 @@ LICENSES_PER_PAGE = 20  # the default `first` of Subscription.licenses
 # The seats are Subscription.seats(today) in SQL (persistence.derived, held to the domain's
 # rule by tests/integration/test_rule_contract.py); today ($1) is the app's Clock's, as the
 # GraphQL side reads it, not the database's CURRENT_DATE.
-FLOOR_SQL = f"""
+_FLOOR_SQL = f"""
 SELECT convert_to(coalesce(json_agg(json_build_object(
            'id', s.id, 'plan', s.plan, 'seats', {current_seats("s", "$1")},
            'licenses', l.licenses
        ) ORDER BY s.id), '[]')::text, 'UTF8')
-FROM (SELECT id, plan FROM subscription ORDER BY id LIMIT {PAGE_SIZE}) s
+FROM (SELECT id, plan FROM subscription {{where}} ORDER BY id LIMIT {PAGE_SIZE}) s
 LEFT JOIN LATERAL (
     SELECT coalesce(json_agg(json_build_object('id', k.id, 'expiresAt', k.expires_at)
                              ORDER BY k.id), '[]') AS licenses
@@ -41,6 +42,12 @@ LEFT JOIN LATERAL (
           ORDER BY id LIMIT {LICENSES_PER_PAGE}) k
 ) l ON TRUE
 """
+FLOOR_SQL = _FLOOR_SQL.format(where="")
+# The portal user's page: the subscriptions of the customers the user is a member of,
+# written by hand as one would (the licenses of a visible subscription are visible).
+PORTAL_FLOOR_SQL = _FLOOR_SQL.format(
+    where="WHERE customer IN (SELECT customer FROM membership WHERE user_subject = $2)"
+)
 
 
 async def floor(request: Request) -> Response:
@@ -52,10 +59,20 @@ async def floor(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def portal_floor(request: Request) -> Response:
+    """The portal user's page, the same way (the user is fixed: the floor reads no token)."""
+    pool = request.app.state.db.pool
+    today = request.app.state.clock.today()
+    async with pool.acquire() as connection:
+        body: bytes = await connection.fetchval(PORTAL_FLOOR_SQL, today, PORTAL_USER)
+    return Response(body, media_type="application/json")
+
+
 def with_floor(app: Starlette) -> Starlette:
     """Add ``GET /floor`` to an app built by ``create_app`` (it reads ``app.state.db`` and
     ``app.state.clock``)."""
     app.router.routes.append(Route("/floor", floor, methods=["GET"]))
+    app.router.routes.append(Route("/floor/portal", portal_floor, methods=["GET"]))
     return app
 
 

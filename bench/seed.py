@@ -30,6 +30,9 @@ BENCH_DATABASE = "provision_bench"
 CUSTOMERS = 500
 SUBSCRIPTIONS = 10_000
 LICENSES_PER_SUBSCRIPTION = 3
+PORTAL_USER = "bench:portal"
+"""The portal user the benchmark's second token names (a member of every fifth customer)."""
+PORTAL_USER_EVERY = 5
 LICENSE_KEY_BYTES = 768  # base64 makes ~1 KB of text, about the size of a real license
 
 
@@ -103,8 +106,13 @@ def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
                  False, True, False, "[]", f"Contact {number}", f"admin{number}@example.com",
                  f"Company {number}", None, None, None, key, now)
             )  # fmt: skip
+    # The portal user of the benchmark is a member of every fifth customer.
+    memberships = [
+        (new_id(), cid, PORTAL_USER, "OWNER") for cid, *_ in customers[::PORTAL_USER_EVERY]
+    ]
     return {
         "customer": customers,
+        "membership": memberships,
         "subscription": subscriptions,
         "subscription_segment": segments,
         "license": licenses,
@@ -113,6 +121,7 @@ def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
 
 COLUMNS = {
     "customer": ["id", "company", "contact_name", "contact_email", "created_at"],
+    "membership": ["id", "customer", "user_subject", "role"],
     "subscription": [
         "id", "name", "customer", "deployment", "plan", "channel", "partner_id", "auto_renew",
         "licensing_mode", "max_instances", "reconciliation_enabled", "cancel_at_period_end",
