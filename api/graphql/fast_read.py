@@ -39,34 +39,33 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
-    IntValueNode,
-    NullValueNode,
     OperationDefinitionNode,
     OperationType,
-    StringValueNode,
-    VariableNode,
+    Undefined,
     get_named_type,
     specified_rules,
     validate,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language.parser import parse
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from api.graphql.cost import query_cost
-from api.graphql.errors import page_size
+from api.graphql.errors import api_error, page_size
 from api.graphql.limits import check_document
 from api.graphql.pipeline import CACHE_LIMIT, PipelineFactory, PipelineLimits
-from api.ids import PREFIXES, parse_cursor
+from api.ids import PREFIXES, parse_cursor, parse_typed_id
 from domain.errors import DomainError
 from domain.model import enums as domain_enums
 from domain.model.enums import SubscriptionStatus
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
 from persistence.derived import current_seats, status_condition
+from persistence.read_models import SubscriptionFilter, subscription_conditions
 from persistence.visibility import tenant_condition
 
 logger = logging.getLogger("provision.graphql.fast")
@@ -144,6 +143,14 @@ class Child:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """An object field of an entity: the ``entity`` row whose id is in ``column``."""
+
+    entity: str
+    column: str
+
+
+@dataclass(frozen=True)
 class Entity:
     table: str
     resource: Resource
@@ -151,6 +158,7 @@ class Entity:
     """What a page's rows carry: the columns the fields read (not the wide ones they do not)."""
     fields: dict[str, Expression]
     children: dict[str, Child] = field(default_factory=dict)
+    objects: dict[str, Relation] = field(default_factory=dict)
 
 
 ENTITIES: dict[str, Entity] = {
@@ -180,6 +188,19 @@ ENTITIES: dict[str, Entity] = {
             "seats": _seats,
         },
         {"licenses": Child("License", "subscription")},
+        {"customer": Relation("Customer", "customer")},
+    ),
+    "Customer": Entity(
+        "customer",
+        Resource.CUSTOMERS,
+        "id, company, contact_name, contact_email",
+        {
+            "id": _global_id("Customer"),
+            "company": _column("company"),
+            "contactName": _column("contact_name"),
+            "contactEmail": _column("contact_email"),
+        },
+        {"subscriptions": Child("Subscription", "customer")},
     ),
     "License": Entity(
         "license",
@@ -198,8 +219,14 @@ ENTITIES: dict[str, Entity] = {
     ),
 }
 
-# Root connections: field name -> entity. Their only arguments are `first` and `after`.
-ROOTS: dict[str, str] = {"subscriptions": "Subscription", "licenses": "License"}
+# Root connections: field name -> entity, and the arguments beyond `first`/`after` they
+# take here (``filters``, the same conditions as the read models'). Any other argument, or
+# a root not listed, sends the document the usual way.
+ROOTS: dict[str, str] = {"subscriptions": "Subscription", "customers": "Customer"}
+_ROOT_ARGUMENTS: dict[str, frozenset[str]] = {
+    "subscriptions": frozenset({"status", "deployment", "plan", "customerId"}),
+}
+_PAGE_ARGUMENTS = frozenset({"first", "after"})
 _PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
 
 
@@ -211,19 +238,6 @@ class _Unsupported(Exception):  # control flow: the document goes the usual way
 
 
 @dataclass(frozen=True)
-class PageArgument:
-    """``first`` or ``after``: a literal, or a variable read per request."""
-
-    literal: Any
-    variable: str | None
-
-    def value(self, variables: dict[str, Any]) -> Any:
-        if self.variable is None:
-            return self.literal
-        return variables.get(self.variable)
-
-
-@dataclass(frozen=True)
 class Selection:
     """An object's selected fields: (response name, what) pairs in the document's order."""
 
@@ -231,12 +245,13 @@ class Selection:
     items: tuple[tuple[str, Any], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Connection:
     entity: str
-    first: PageArgument
-    after: PageArgument
-    selection: Selection  # of the connection type: edges, pageInfo, __typename
+    field_def: GraphQLField  # its arguments are coerced per request, as graphql-core does
+    node: FieldNode
+    root: str | None  # the root field's name; None below the root
+    selection: Selection  # of the connection type: edges, pageInfo, totalCount, __typename
     parent_column: str | None  # None at the root
 
 
@@ -249,27 +264,9 @@ class Plan:
     resources: tuple[Resource, ...]
 
 
-def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> PageArgument:
-    for argument in node.arguments or ():
-        if argument.name.value != name:
-            continue
-        value = argument.value
-        if isinstance(value, VariableNode):
-            return PageArgument(None, value.name.value)
-        if isinstance(value, NullValueNode):
-            return PageArgument(None, None)
-        if isinstance(value, IntValueNode):
-            return PageArgument(int(value.value), None)
-        if isinstance(value, StringValueNode):
-            return PageArgument(value.value, None)
-        raise _Unsupported
-    return PageArgument(None, None)
-
-
 class _Compiler:
-    def __init__(self, schema: GraphQLSchema, variables: dict[str, Any]) -> None:
+    def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
-        self.variables = variables
 
     def fields(self, selection_set: Any) -> list[FieldNode]:
         fields: list[FieldNode] = []
@@ -287,19 +284,29 @@ class _Compiler:
         return fields
 
     def connection(
-        self, node: FieldNode, connection_type: GraphQLObjectType, entity: str, parent: str | None
+        self,
+        node: FieldNode,
+        field_def: GraphQLField,
+        entity: str,
+        parent: str | None,
+        root: str | None = None,
     ) -> Connection:
-        known = {"first", "after"}
+        connection_type = get_named_type(field_def.type)
+        assert isinstance(connection_type, GraphQLObjectType)
+        known = _PAGE_ARGUMENTS | _ROOT_ARGUMENTS.get(root or "", frozenset())
         if any(argument.name.value not in known for argument in node.arguments or ()):
-            raise _Unsupported  # filters, sorting, `last`/`before`: the usual path
-        first = _argument(node, "first", self.variables)
-        after = _argument(node, "after", self.variables)
+            raise _Unsupported  # sorting, `last`/`before`, anything new: the usual path
+        for name, argument in field_def.args.items():
+            if name not in known and argument.default_value not in (None, Undefined):
+                raise _Unsupported  # an argument we do not know whose default might matter
         items: list[tuple[str, Any]] = []
         for sub in self.fields(node.selection_set):
             name = sub.name.value
             response = sub.alias.value if sub.alias else name
             if name == "__typename":
                 items.append((response, ("typename", connection_type.name)))
+            elif name == "totalCount":
+                items.append((response, ("totalCount",)))
             elif name == "pageInfo":
                 page_info = []
                 for info in self.fields(sub.selection_set):
@@ -333,13 +340,9 @@ class _Compiler:
                         raise _Unsupported
                 items.append((response, ("edges", Selection(edge_type.name, tuple(edge_items)))))
             else:
-                raise _Unsupported  # totalCount and anything new
+                raise _Unsupported  # anything new
         return Connection(
-            entity,
-            first,
-            after,
-            Selection(connection_type.name, tuple(items)),
-            parent,
+            entity, field_def, node, root, Selection(connection_type.name, tuple(items)), parent
         )
 
     def entity(self, node: FieldNode, object_type: GraphQLObjectType, entity: str) -> Selection:
@@ -356,17 +359,15 @@ class _Compiler:
                 items.append((response, ("field", name)))
             elif name in spec.children:
                 child = spec.children[name]
-                child_type = get_named_type(object_type.fields[name].type)
-                assert isinstance(child_type, GraphQLObjectType)
-                items.append(
-                    (
-                        response,
-                        (
-                            "connection",
-                            self.connection(sub, child_type, child.entity, child.column),
-                        ),
-                    )
-                )
+                field_def = object_type.fields[name]
+                compiled = self.connection(sub, field_def, child.entity, child.column)
+                items.append((response, ("connection", compiled)))
+            elif name in spec.objects and not sub.arguments:
+                relation = spec.objects[name]
+                related = get_named_type(object_type.fields[name].type)
+                assert isinstance(related, GraphQLObjectType)
+                selection = self.entity(sub, related, relation.entity)
+                items.append((response, ("object", relation, selection)))
             else:
                 raise _Unsupported
         return Selection(entity, tuple(items))
@@ -405,18 +406,18 @@ def compile_plan(
         return None
     query_type = schema.query_type
     assert query_type is not None
-    compiler = _Compiler(schema, variables)
+    compiler = _Compiler(schema)
     roots: list[tuple[str, Connection]] = []
     resources: list[Resource] = []
     try:
         for node in compiler.fields(operation.selection_set):
-            entity = ROOTS.get(node.name.value)
+            name = node.name.value
+            entity = ROOTS.get(name)
             if entity is None:
                 return None
-            connection_type = get_named_type(query_type.fields[node.name.value].type)
-            assert isinstance(connection_type, GraphQLObjectType)
-            response = node.alias.value if node.alias else node.name.value
-            roots.append((response, compiler.connection(node, connection_type, entity, None)))
+            response = node.alias.value if node.alias else name
+            field_def = query_type.fields[name]
+            roots.append((response, compiler.connection(node, field_def, entity, None, name)))
             resources.append(ENTITIES[entity].resource)
     except _Unsupported:
         return None
@@ -427,7 +428,7 @@ def compile_plan(
 
 
 class _Renderer:
-    def __init__(self, principal: Principal, today: date, variables: dict[str, Any]) -> None:
+    def __init__(self, principal: Principal, today: date, variables: VariableValues) -> None:
         self.principal = principal
         self.variables = variables
         self.args = Args()
@@ -446,20 +447,15 @@ class _Renderer:
         return f"_t{self.aliases}"
 
     def connection(self, connection: Connection, parent_alias: str | None) -> str:
-        first_value = connection.first.value(self.variables)
-        after_value = connection.after.value(self.variables)
+        values = get_argument_values(connection.field_def, connection.node, self.variables)
         # The resolvers' own checks: a bad value raises, and the usual path reports it.
-        first = page_size(first_value)
-        after = parse_cursor(after_value)
+        first = page_size(values.get("first"))
+        after = parse_cursor(values.get("after"))
+        flt = _subscription_filter(values) if connection.root == "subscriptions" else None
         spec = ENTITIES[connection.entity]
         a = self.alias()
         args = self.args
-        conditions = []
-        if connection.parent_column is not None:
-            conditions.append(f"{a}.{connection.parent_column} = {parent_alias}.id")
-        tenant = tenant_condition(self.principal, spec.resource, a, args)
-        if tenant is not None:
-            conditions.append(tenant)
+        conditions = self.conditions(connection, spec, a, parent_alias, flt)
         if after is not None:
             conditions.append(f"{a}.id > {args.arg(after)}")
         where = " AND ".join(conditions) or "TRUE"
@@ -483,6 +479,15 @@ class _Renderer:
         for response, (kind, *rest) in connection.selection.items:
             if kind == "typename":
                 pairs.append(f"'{response}', '{rest[0]}'")
+            elif kind == "totalCount":
+                # Counted over the same conditions without the cursor, as count_* do.
+                c = self.alias()
+                counted = (
+                    " AND ".join(self.conditions(connection, spec, c, parent_alias, flt)) or "TRUE"
+                )
+                pairs.append(
+                    f"'{response}', (SELECT count(*) FROM {spec.table} {c} WHERE {counted})"
+                )
             elif kind == "pageInfo":
                 pairs.append(
                     f"'{response}', {self.page_info(rest[0], page, limit, kept, after is not None)}"
@@ -503,7 +508,28 @@ class _Renderer:
                 pairs.append(
                     f"'{response}', coalesce(json_agg({edge} ORDER BY {page}.id){kept}, '[]')"
                 )
-        return f"(SELECT json_build_object({', '.join(pairs)}) FROM ({inner}) {page})"
+        # HAVING makes it one group: one row even when the page is empty and nothing
+        # selected aggregates (a lone totalCount).
+        return f"(SELECT json_build_object({', '.join(pairs)}) FROM ({inner}) {page} HAVING TRUE)"
+
+    def conditions(
+        self,
+        connection: Connection,
+        spec: Entity,
+        alias: str,
+        parent_alias: str | None,
+        flt: SubscriptionFilter | None,
+    ) -> list[str]:
+        """The parent link, the filter, then the tenant condition (the read models' order)."""
+        conditions = []
+        if connection.parent_column is not None:
+            conditions.append(f"{alias}.{connection.parent_column} = {parent_alias}.id")
+        if flt is not None:
+            conditions += subscription_conditions(flt, alias, self.args, self.today)
+        tenant = tenant_condition(self.principal, spec.resource, alias, self.args)
+        if tenant is not None:
+            conditions.append(tenant)
+        return conditions
 
     def page_info(
         self,
@@ -536,6 +562,19 @@ class _Renderer:
                 pairs.append(f"'{response}', '{rest[0]}'")
             elif kind == "field":
                 pairs.append(f"'{response}', {spec.fields[rest[0]](scope)}")
+            elif kind == "object":
+                relation, related_selection = rest
+                related = ENTITIES[relation.entity]
+                o = self.alias()
+                where = [f"{o}.id = {alias}.{relation.column}"]
+                tenant = tenant_condition(self.principal, related.resource, o, self.args)
+                if tenant is not None:
+                    where.append(tenant)
+                value = self.node(related_selection, related, o)
+                pairs.append(
+                    f"'{response}', (SELECT {value} FROM {related.table} {o}"
+                    f" WHERE {' AND '.join(where)})"
+                )
             else:
                 pairs.append(f"'{response}', {self.connection(rest[0], alias)}")
         return f"json_build_object({', '.join(pairs)})" if pairs else "'{}'::json"
@@ -557,8 +596,26 @@ def _cursor_of(expression: str) -> str:
     return f"('cursor_' || replace(({expression})::text, '-', ''))"
 
 
+def _subscription_filter(values: dict[str, Any]) -> SubscriptionFilter:
+    """The filter the ``subscriptions`` resolver builds from the same arguments."""
+    status, deployment, plan = values.get("status"), values.get("deployment"), values.get("plan")
+    customer = values.get("customerId")
+    try:
+        customer_id = (
+            parse_typed_id(customer, "Customer", path=("customerId",)) if customer else None
+        )
+    except DomainError as error:
+        raise api_error(error) from None
+    return SubscriptionFilter(
+        status=domain_enums.SubscriptionStatus[status.name] if status else None,
+        deployment=domain_enums.Deployment[deployment.name] if deployment else None,
+        plan=domain_enums.Plan[plan.name] if plan else None,
+        customer_id=customer_id,
+    )
+
+
 def render(
-    plan: Plan, principal: Principal, today: date, variables: dict[str, Any]
+    plan: Plan, principal: Principal, today: date, variables: VariableValues
 ) -> tuple[str, list[Any]]:
     """The statement and its arguments; raises for a bad argument value."""
     renderer = _Renderer(principal, today, variables)
@@ -629,14 +686,11 @@ class FastReads:
         try:
             for resource in plan.resources:
                 require_scope(principal, resource, Access.READ)
-            coerced = variables
-            if plan.operation.variable_definitions:
-                values = get_variable_values(
-                    self._schema, plan.operation.variable_definitions, variables
-                )
-                if isinstance(values, list):
-                    return None  # the usual path reports the coercion errors
-                coerced = values.coerced
+            coerced = get_variable_values(
+                self._schema, plan.operation.variable_definitions or (), variables
+            )
+            if isinstance(coerced, list):
+                return None  # the usual path reports the coercion errors
             cost = self.cost(plan, variables)
             if cost > self._limits.max_cost:
                 return None
