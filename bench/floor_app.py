@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from seed import PORTAL_USER
+from seed import PARTNER, PORTAL_USER
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +20,8 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.settings import Settings
-from persistence.derived import current_seats
+from domain.model.enums import SubscriptionStatus
+from persistence.derived import current_seats, status_condition
 
 DSN_VARIABLE = "PROVISION_BENCH_DSN"
 PAGE_SIZE = 50
@@ -50,6 +51,63 @@ PORTAL_FLOOR_SQL = _FLOOR_SQL.format(
 )
 
 
+# The portal's list page (api/portal/operations/Subscriptions.graphql, first 10) for the
+# portal user: the count, whether more follow, and each subscription with its customer.
+LIST_SIZE = 10
+_STATUS = " ".join(
+    f"WHEN {status_condition(status, 's', lambda: '$1')} THEN '{status.name}'"
+    for status in SubscriptionStatus
+)
+_MEMBER = "s.customer IN (SELECT customer FROM membership WHERE user_subject = $2)"
+PORTAL_LIST_SQL = f"""
+SELECT convert_to(json_build_object(
+    'total', (SELECT count(*) FROM subscription s WHERE {_MEMBER}),
+    'more', count(*) > {LIST_SIZE},
+    'items', coalesce(json_agg(json_build_object(
+        'id', s.id, 'name', s.name, 'plan', s.plan, 'deployment', s.deployment,
+        'status', CASE {_STATUS} END, 'seats', {current_seats("s", "$1")},
+        'startDate', s.start_date, 'endDate', s.end_date, 'autoRenew', s.auto_renew,
+        'company', (SELECT c.company FROM customer c WHERE c.id = s.customer)
+    ) ORDER BY s.id) FILTER (WHERE s.n <= {LIST_SIZE}), '[]'))::text, 'UTF8')
+FROM (SELECT s.*, row_number() OVER (ORDER BY s.id) AS n FROM subscription s
+      WHERE {_MEMBER} ORDER BY s.id LIMIT {LIST_SIZE + 1}) s
+"""
+# A partner's customers (those it sold to), each with its first subscriptions it sold.
+PARTNER_CUSTOMERS = 20
+PARTNER_SUBSCRIPTIONS = 5
+PARTNER_SQL = f"""
+SELECT convert_to(coalesce(json_agg(json_build_object(
+           'id', c.id, 'company', c.company, 'subscriptions', x.subscriptions
+       ) ORDER BY c.id), '[]')::text, 'UTF8')
+FROM (SELECT id, company FROM customer c WHERE EXISTS (
+          SELECT 1 FROM subscription s WHERE s.customer = c.id AND s.partner_id = $2)
+      ORDER BY id LIMIT {PARTNER_CUSTOMERS}) c
+LEFT JOIN LATERAL (
+    SELECT coalesce(json_agg(json_build_object(
+               'id', s.id, 'name', s.name, 'plan', s.plan, 'seats', {current_seats("s", "$1")}
+           ) ORDER BY s.id), '[]') AS subscriptions
+    FROM (SELECT id, name, plan FROM subscription s WHERE s.customer = c.id
+          AND s.partner_id = $2 ORDER BY id LIMIT {PARTNER_SUBSCRIPTIONS}) s
+) x ON TRUE
+"""
+
+
+async def _one_statement(request: Request, sql: str, *args: object) -> Response:
+    pool = request.app.state.db.pool
+    today = request.app.state.clock.today()
+    async with pool.acquire() as connection:
+        body: bytes = await connection.fetchval(sql, today, *args)
+    return Response(body, media_type="application/json")
+
+
+async def portal_list_floor(request: Request) -> Response:
+    return await _one_statement(request, PORTAL_LIST_SQL, PORTAL_USER)
+
+
+async def partner_floor(request: Request) -> Response:
+    return await _one_statement(request, PARTNER_SQL, PARTNER)
+
+
 async def floor(request: Request) -> Response:
     """The page as JSON bytes straight from PostgreSQL (``convert_to`` makes it ``bytea``)."""
     pool = request.app.state.db.pool
@@ -73,6 +131,8 @@ def with_floor(app: Starlette) -> Starlette:
     ``app.state.clock``)."""
     app.router.routes.append(Route("/floor", floor, methods=["GET"]))
     app.router.routes.append(Route("/floor/portal", portal_floor, methods=["GET"]))
+    app.router.routes.append(Route("/floor/portal-list", portal_list_floor, methods=["GET"]))
+    app.router.routes.append(Route("/floor/partner", partner_floor, methods=["GET"]))
     return app
 
 

@@ -29,14 +29,22 @@ from unittest import mock
 
 import asyncpg
 import httpx
-from floor_app import DSN_VARIABLE, PAGE_SIZE, with_floor
+from floor_app import (
+    DSN_VARIABLE,
+    LIST_SIZE,
+    PAGE_SIZE,
+    PARTNER_CUSTOMERS,
+    PARTNER_SUBSCRIPTIONS,
+    with_floor,
+)
 from load import Endpoint, Load, Result, require_wrk, run_wrk
-from seed import LICENSES_PER_SUBSCRIPTION, PORTAL_USER, bench_database, prepare
+from seed import LICENSES_PER_SUBSCRIPTION, PARTNER, PORTAL_USER, bench_database, prepare
 
 from api.app import create_app
 from api.ids import parse_global_id
+from api.portal.documents import trusted_documents
 from api.settings import Settings
-from auth.backend import KIND_CLAIM
+from auth.backend import KIND_CLAIM, PARTNER_CLAIM
 from auth.keys import load_or_create
 from auth.tokens import issue_access_token
 from domain.policy import grantable
@@ -63,6 +71,23 @@ FLOOR = Endpoint("floor", "/floor")
 GRAPHQL = Endpoint("graphql", "/graphql", graphql_body(PAGE_SIZE))
 PORTAL_FLOOR = Endpoint("floor/portal", "/floor/portal")
 PORTAL_GRAPHQL = Endpoint("graphql/portal", "/graphql", graphql_body(PAGE_SIZE))
+# The portal's list page, its own registered document, sent by id as the portal does.
+LIST_DOCUMENT = trusted_documents().by_name["Subscriptions"]
+LIST_FLOOR = Endpoint("floor/list", "/floor/portal-list")
+LIST_GRAPHQL = Endpoint("graphql/list", "/graphql", json.dumps({"documentId": LIST_DOCUMENT}))
+PARTNER_QUERY = (
+    f"{{ customers(first: {PARTNER_CUSTOMERS}) {{ edges {{ node {{ id company"
+    f" subscriptions(first: {PARTNER_SUBSCRIPTIONS}) {{ edges {{ node {{ id name plan seats }}"
+    " } } } } } }"
+)
+PARTNER_FLOOR = Endpoint("floor/partner", "/floor/partner")
+PARTNER_GRAPHQL = Endpoint("graphql/partner", "/graphql", json.dumps({"query": PARTNER_QUERY}))
+PAIRS = (
+    ("staff token", FLOOR, GRAPHQL),
+    ("portal-user token", PORTAL_FLOOR, PORTAL_GRAPHQL),
+    ("portal list page (portal user)", LIST_FLOOR, LIST_GRAPHQL),
+    ("partner's customers (partner)", PARTNER_FLOOR, PARTNER_GRAPHQL),
+)
 
 
 # --- statements per request ------------------------------------------------------------------
@@ -93,7 +118,10 @@ def is_pool_reset(statement: str) -> bool:
 
 
 async def mint_token(
-    dsn: str, kind: PrincipalKind = PrincipalKind.STAFF, subject: str = "bench:staff"
+    dsn: str,
+    kind: PrincipalKind = PrincipalKind.STAFF,
+    subject: str = "bench:staff",
+    **claims: str,
 ) -> str:
     """A token, as `provision token issue` makes: staff reach adds no SQL condition, a portal
     user's adds its memberships; either is verified (RS256) on every request like any
@@ -111,7 +139,7 @@ async def mint_token(
         subject=subject,
         client_id="bench",
         scopes=grantable(kind),
-        extra={KIND_CLAIM: kind.value},
+        extra={KIND_CLAIM: kind.value, **claims},
     )
 
 
@@ -246,6 +274,60 @@ def verify(base_url: str, graphql_endpoint: Endpoint, floor_endpoint: Endpoint) 
         raise RuntimeError("the floor and GraphQL disagree about the page's data")
 
 
+def fetch_pair(
+    base_url: str, graphql_endpoint: Endpoint, floor_endpoint: Endpoint
+) -> tuple[dict[str, Any], Any]:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        graphql = client.post(
+            graphql_endpoint.path,
+            content=graphql_endpoint.body,
+            headers={"content-type": "application/json", **dict(graphql_endpoint.headers)},
+        )
+        graphql.raise_for_status()
+        floor = client.get(floor_endpoint.path)
+        floor.raise_for_status()
+    payload: dict[str, Any] = graphql.json()
+    if payload.get("errors"):
+        raise RuntimeError(f"GraphQL answered with errors: {payload['errors']}")
+    return payload["data"], floor.json()
+
+
+def verify_list(base_url: str, graphql_endpoint: Endpoint) -> None:
+    """The portal's list page and its floor: the same count, ids, seats and status."""
+    data, floor = fetch_pair(base_url, graphql_endpoint, LIST_FLOOR)
+    page = data["subscriptions"]
+    ours = [
+        (parse_global_id(e["node"]["id"])[1], e["node"]["seats"], e["node"]["status"])
+        for e in page["edges"]
+    ]
+    theirs = [(uuid.UUID(i["id"]), i["seats"], i["status"]) for i in floor["items"]]
+    if len(ours) != LIST_SIZE or ours != theirs or page["totalCount"] != floor["total"]:
+        raise RuntimeError("the portal list page and its floor disagree")
+    if page["pageInfo"]["hasNextPage"] != floor["more"]:
+        raise RuntimeError("the portal list page and its floor disagree about more pages")
+
+
+def verify_partner(base_url: str, graphql_endpoint: Endpoint) -> None:
+    """The partner's customers and their subscriptions: the same ids and seats."""
+    data, floor = fetch_pair(base_url, graphql_endpoint, PARTNER_FLOOR)
+    ours = [
+        (
+            parse_global_id(e["node"]["id"])[1],
+            [
+                (parse_global_id(s["node"]["id"])[1], s["node"]["seats"])
+                for s in e["node"]["subscriptions"]["edges"]
+            ],
+        )
+        for e in data["customers"]["edges"]
+    ]
+    theirs = [
+        (uuid.UUID(c["id"]), [(uuid.UUID(s["id"]), s["seats"]) for s in c["subscriptions"]])
+        for c in floor
+    ]
+    if len(ours) != PARTNER_CUSTOMERS or ours != theirs:
+        raise RuntimeError("the partner's page and its floor disagree")
+
+
 # --- measuring and reporting -----------------------------------------------------------------
 
 
@@ -308,10 +390,7 @@ def report(
             f"{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
         )
     # The verdict is the median of the paired ratios; the ratio of the medians is shown too.
-    for label, floor, graphql in (
-        ("staff token", FLOOR, GRAPHQL),
-        ("portal-user token", PORTAL_FLOOR, PORTAL_GRAPHQL),
-    ):
+    for label, floor, graphql in PAIRS:
         ratios = paired(results, floor, graphql, "requests_per_second")
         ratio = statistics.median(ratios)
         of_medians = (
@@ -366,17 +445,28 @@ def main(argv: list[str] | None = None) -> int:
         # Only the API carries a token: the floor stays the bare query it was, so the cost of
         # verifying the token (RS256) on every request counts against the API.
         graphql = dataclasses.replace(GRAPHQL, headers=(("Authorization", f"Bearer {token}"),))
+        partner_token = asyncio.run(
+            mint_token(dsn, PrincipalKind.PARTNER, "bench:partner", **{PARTNER_CLAIM: PARTNER})
+        )
         portal = dataclasses.replace(
             PORTAL_GRAPHQL, headers=(("Authorization", f"Bearer {portal_token}"),)
+        )
+        listing = dataclasses.replace(
+            LIST_GRAPHQL, headers=(("Authorization", f"Bearer {portal_token}"),)
+        )
+        partner = dataclasses.replace(
+            PARTNER_GRAPHQL, headers=(("Authorization", f"Bearer {partner_token}"),)
         )
         sent = asyncio.run(count_statements(dsn, token))
         with serve(dsn) as base_url:
             verify(base_url, graphql, FLOOR)
             verify(base_url, portal, PORTAL_FLOOR)
+            verify_list(base_url, listing)
+            verify_partner(base_url, partner)
             print("each pair returns the same page; measuring", file=sys.stderr)
-            results = measure(
-                wrk, base_url, load, args.rounds, (FLOOR, graphql, PORTAL_FLOOR, portal)
-            )
+            endpoints = (FLOOR, graphql, PORTAL_FLOOR, portal)
+            endpoints += (LIST_FLOOR, listing, PARTNER_FLOOR, partner)
+            results = measure(wrk, base_url, load, args.rounds, endpoints)
             one = Load(1, 1, max(3, load.seconds // 2), load.warmup_seconds)
             unloaded = measure(wrk, base_url, one, args.rounds, (FLOOR, graphql))
     report(results, unloaded, sent, load)

@@ -33,6 +33,9 @@ LICENSES_PER_SUBSCRIPTION = 3
 PORTAL_USER = "bench:portal"
 """The portal user the benchmark's second token names (a member of every fifth customer)."""
 PORTAL_USER_EVERY = 5
+PARTNER = "bench-partner"
+"""The partner of every fourth subscription (RESELLER channel), for the partner's page."""
+PARTNER_EVERY = 4
 LICENSE_KEY_BYTES = 768  # base64 makes ~1 KB of text, about the size of a real license
 
 
@@ -94,9 +97,11 @@ def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         seats = rnd.randint(10, 500)
         start = today - timedelta(days=rnd.randint(0, 300))
         end = start + timedelta(days=365)
+        resold = number % PARTNER_EVERY == 0
         subscriptions.append(
             (sid, subscription_name(number), rnd.choice(customers)[0], "SELF_MANAGED", plan,
-             "SALES", None, True, "ONLINE_CLOUD", 1, False, False, None, None, start, end, now)
+             "RESELLER" if resold else "SALES", PARTNER if resold else None, True,
+             "ONLINE_CLOUD", 1, False, False, None, None, start, end, now)
         )  # fmt: skip
         segments.append((new_id(), sid, 0, start, end, seats))
         for _ in range(LICENSES_PER_SUBSCRIPTION):
