@@ -29,7 +29,7 @@ from api.graphql.loaders import Loaders
 from api.graphql.pipeline import _NAME_LIMIT
 from api.graphql.trusted import DocumentRegistry, TrustedDocuments
 from api.http.logs import bind
-from api.http.outages import RETRY_AFTER_SECONDS, OutageLog
+from api.http.outages import RETRY_AFTER_SECONDS, OutageLog, database_unavailable
 from auth.backend import PrincipalUser
 from domain.model.input_checks import unstorable
 from domain.ports import Clock
@@ -125,20 +125,26 @@ class GraphQLView(GraphQL[Context, None]):
             and not trusted.registry.trusts(query)
         ):
             return None
+        outages = getattr(request.app.state, "outages", None)
+        if not isinstance(outages, OutageLog):
+            outages = None
+        elif outages.down:
+            return None  # the usual path answers 503 until the database is back
         operation = data.get("operationName")
         try:
             body = await self._fast.answer(
                 user.principal, self._clock.today(), query, operation, data.get("variables") or {}
             )
-        except Exception:  # a failing statement: the usual path answers, masked as always
+        except Exception as error:  # a failing statement: the usual path answers, masked
+            if outages is not None and database_unavailable(error):
+                outages.failed(error)  # logged once, as the usual path would
             logger.debug("fast read fell back", exc_info=True)
             return None
         if body is None:
             return None
         if operation:
             bind(operation=operation[:_NAME_LIMIT])
-        outages = getattr(request.app.state, "outages", None)
-        if isinstance(outages, OutageLog):
+        if outages is not None:
             outages.succeeded()
         return Response(body, media_type="application/json")
 
