@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from api.commands import Commands
+from api.commands import Commands, SandboxTime
 from api.graphql.fast_read import fast_reads_for
 from api.graphql.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql.schema import build_schema
@@ -46,6 +47,7 @@ from api.worker.loop import Worker, WorkerRegistry, new_owner_id
 from api.worker.process import transition_webhooks, worker_config
 from auth.backend import BearerTokenBackend, invalid_token_response
 from auth.external import ExternalIssuer
+from auth.external_signin import ExternalSignIn
 from auth.keys import KeyRing, load_or_create
 from auth.keys import load as load_keys
 from auth.licenses.keys import DatabaseLicenseSigner
@@ -62,6 +64,7 @@ from persistence.database import Database
 from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.outbound import save_payload
 from persistence.read_models import ReadModels
+from persistence.tenant_time import TenantClock
 from persistence.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger("provision.app")
@@ -153,12 +156,17 @@ def create_app(
     tracing = start_tracing("provision-api", tracer_provider)
     db = Database(settings.database_url, pool_max=settings.pool_max)
     read = ReadModels(db)
-    clock = clock or SystemClock()
+    # Real time for tokens, keys and leases; the tenant's (a sandbox's test clock, the system
+    # clock for everyone else) for what the use cases, the GraphQL context and the seat link
+    # read (docs/test-clock.md).
+    base = clock or SystemClock()
+    clock = TenantClock(base)
+    sandbox = SandboxTime(db, settings, base)
     tokens = settings.token_settings
     keys = KeyRingHolder(lambda: _load_keys(db))
     oauth_store = OAuthStore(lambda: db.pool)
     oauth = settings.oauth_settings
-    limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, clock.now)
+    limiter = FailureLimiter(lambda: db.pool, oauth.limit_window, base.now)
     commands = Commands.build(
         db,
         clock,
@@ -169,6 +177,7 @@ def create_app(
         max_attempts=settings.ledger_max_attempts,
         instance_stale_days=settings.instance_stale_days,
     )
+    commands = dataclasses.replace(commands, sandbox=sandbox)
     # The customer portal's documents run by id for anyone; with the setting, its own tokens
     # run nothing else (docs/portal.md).
     documents = trusted_documents()
@@ -187,14 +196,21 @@ def create_app(
         # Documents it compiles answer in one statement (api/graphql/fast_read.py).
         fast=fast,
         trusted=trusted,
+        sandbox=sandbox,
     )
     outages = OutageLog(logging.getLogger("provision.database"))
     external_settings = settings.external_issuer_settings
     external = ExternalIssuer(external_settings) if external_settings else None
+    signin_settings = settings.external_signin_settings
+    external_signin = (
+        ExternalSignIn(signin_settings, keys=keys, issuer=tokens.issuer, now=base.now)
+        if signin_settings
+        else None
+    )
     gitlab_com_http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
-    provisioning = trial_provisioning(settings, db, clock, keys, gitlab_com_http)
+    provisioning = trial_provisioning(settings, db, base, keys, gitlab_com_http)
     marketplace_http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.worker_http_timeout_seconds, connect=5.0)
     )
@@ -206,9 +222,9 @@ def create_app(
         pool_logger.addFilter(outages)
         await db.start()
         async with db.pool.acquire() as connection:
-            keys.set(await load_or_create(connection, clock.now()))  # type: ignore[arg-type]
+            keys.set(await load_or_create(connection, base.now()))  # type: ignore[arg-type]
         if settings.portal:
-            await ensure_portal_client(db.pool, settings.issuer, clock.now())
+            await ensure_portal_client(db.pool, settings.issuer, base.now())
         if isinstance(commands.signer, DatabaseLicenseSigner):
             # Loaded before any request: a request holding a pooled connection in its
             # transaction must never wait for a second one to load the key - with every
@@ -232,6 +248,8 @@ def create_app(
                 gc.enable()
             if external is not None:
                 await external.close()
+            if external_signin is not None:
+                await external_signin.close()
             await gitlab_com_http.aclose()
             await marketplace_http.aclose()
             await db.stop()
@@ -248,7 +266,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *ide,
             *portal,
-            Route("/api/v1/seat_links", seat_links_endpoint(commands), methods=["POST"]),
+            Route("/api/v1/seat_links", seat_links_endpoint(commands, sandbox), methods=["POST"]),
             Route(
                 "/dedicated/callbacks",
                 dedicated_callback_endpoint(lambda: PostgresUnitOfWork(db), clock, settings),
@@ -258,19 +276,21 @@ def create_app(
             Route("/readyz", readyz_for(db), methods=["GET"]),
             Route(
                 "/metrics",
-                metrics_endpoint(read, clock, settings.metrics_token, db),
+                metrics_endpoint(read, base, settings.metrics_token, db),
                 methods=["GET"],
             ),
             Route(
                 "/oauth/jwks",
-                jwks_endpoint(keys, max(tokens.lifetime, SERVICE_TOKEN_LIFETIME), clock.now),
+                jwks_endpoint(keys, max(tokens.lifetime, SERVICE_TOKEN_LIFETIME), base.now),
                 methods=["GET"],
             ),
             Route("/.well-known/openid-configuration", discovery_endpoint(tokens), methods=["GET"]),
             *gitlab_routes(commands, read),
             *gitlab_com_routes(commands, read, settings.gitlab_com_admin_pair, provisioning),
-            *authorization_server_routes(oauth_store, keys, tokens, oauth, limiter, clock.now),
-            *marketplace_routes(settings, marketplace_inbox, marketplace_http, clock),
+            *authorization_server_routes(
+                oauth_store, keys, tokens, oauth, limiter, base.now, external_signin
+            ),
+            *marketplace_routes(settings, marketplace_inbox, marketplace_http, base),
         ],
         middleware=[
             # Outermost: every request gets its access line and its id, preflights included.
@@ -294,7 +314,7 @@ def create_app(
                 backend=BearerTokenBackend(
                     keys,
                     tokens,
-                    clock.now,
+                    base.now,
                     is_revoked=oauth_store.family_revoked,
                     external=external,
                     reload_keys=keys.reload_if_allowed,
@@ -311,8 +331,9 @@ def create_app(
     app.state.db = db
     app.state.outages = outages
     app.state.keys = keys
-    app.state.clock = clock
     app.state.fast_reads = fast
+    app.state.clock = base
+    app.state.sandbox = sandbox
     return app
 
 

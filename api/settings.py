@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from auth.admin_pair import AdminPair
 from auth.external import ExternalIssuerSettings
+from auth.external_signin import ExternalSignInSettings
 from auth.server import OAuthSettings
 from auth.tokens import TokenSettings
 from domain.model.webhook import attempts_for
@@ -214,6 +215,9 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     """The proxies whose forwarded headers are trusted: addresses, networks or ``*``."""
     graphiql: bool = True
+    development_mode: bool = False
+    """Every customer is a sandbox with its own test clock (docs/test-clock.md); never in
+    production."""
     max_query_depth: int = 10
     max_query_tokens: int = 2000
     max_aliases: int = 30
@@ -258,6 +262,12 @@ class Settings:
     external_email_claim: str = "email"
     external_scope_claim: str = "scope"
     external_partner_claim: str | None = None
+    external_signin_issuer: str | None = None
+    """An OpenID provider people may sign in through on Provision's sign-in page."""
+    external_signin_client_id: str | None = None
+    external_signin_client_secret: str | None = None
+    external_signin_name: str | None = None
+    """The sign-in page's button says "Sign in with <this>"; unset: the provider's host."""
     worker_concurrency: int = 16
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
@@ -352,6 +362,18 @@ class Settings:
             raise SettingsError(
                 "set both PROVISION_EXTERNAL_ISSUER and PROVISION_EXTERNAL_JWKS_URL, or neither"
             )
+        signin = (
+            self.external_signin_issuer,
+            self.external_signin_client_id,
+            self.external_signin_client_secret,
+        )
+        if any(signin) and not all(signin):
+            raise SettingsError(
+                "set PROVISION_EXTERNAL_SIGNIN_ISSUER, PROVISION_EXTERNAL_SIGNIN_CLIENT_ID and "
+                "PROVISION_EXTERNAL_SIGNIN_CLIENT_SECRET together, or none of them"
+            )
+        if self.external_signin_name is not None and not 0 < len(self.external_signin_name) <= 60:
+            raise SettingsError("PROVISION_EXTERNAL_SIGNIN_NAME: expected 1-60 characters")
         if self.introspection not in ("authenticated", "open"):
             raise SettingsError("PROVISION_INTROSPECTION must be `authenticated` or `open`")
         allowed = {k.value for k in PrincipalKind} - {"ANONYMOUS"}
@@ -434,6 +456,18 @@ class Settings:
         )
 
     @property
+    def external_signin_settings(self) -> ExternalSignInSettings | None:
+        """The OpenID provider of the sign-in page's "Sign in with …" button, if configured."""
+        issuer, client_id = self.external_signin_issuer, self.external_signin_client_id
+        secret = self.external_signin_client_secret
+        if not issuer or not client_id or not secret:
+            return None
+        name = self.external_signin_name or urlsplit(issuer).hostname or issuer
+        return ExternalSignInSettings(
+            issuer=issuer, client_id=client_id, client_secret=secret, name=name
+        )
+
+    @property
     def embedded_data_dir(self) -> Path:
         """Where the embedded PostgreSQL keeps its data when no DATABASE_URL is set."""
         return (self.data_dir / "postgres").resolve()
@@ -453,6 +487,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", forwarded_ips),
     Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
     Variable("PROVISION_FAST_READS", "fast_reads", _flag),
+    Variable("PROVISION_DEVELOPMENT_MODE", "development_mode", _flag),
     Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
     Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),
     Variable("PROVISION_MAX_ALIASES", "max_aliases", _integer(0)),
@@ -488,6 +523,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_EXTERNAL_EMAIL_CLAIM", "external_email_claim", _text),
     Variable("PROVISION_EXTERNAL_SCOPE_CLAIM", "external_scope_claim", _text),
     Variable("PROVISION_EXTERNAL_PARTNER_CLAIM", "external_partner_claim", _text),
+    Variable("PROVISION_EXTERNAL_SIGNIN_ISSUER", "external_signin_issuer", _url("http", "https")),
+    Variable("PROVISION_EXTERNAL_SIGNIN_CLIENT_ID", "external_signin_client_id", _text),
+    Variable(
+        "PROVISION_EXTERNAL_SIGNIN_CLIENT_SECRET", "external_signin_client_secret", _text, _masked
+    ),
+    Variable("PROVISION_EXTERNAL_SIGNIN_NAME", "external_signin_name", _text),
     Variable("PROVISION_WORKER_CONCURRENCY", "worker_concurrency", _POSITIVE),
     Variable("PROVISION_WORKER_LEASE_SECONDS", "worker_lease_seconds", _number(0, above=True)),
     Variable("PROVISION_WORKER_POLL_SECONDS", "worker_poll_seconds", _number(0, above=True)),

@@ -145,10 +145,17 @@ def _address(request: Request) -> str:
 class OAuthEndpoints:
     """``token``, ``authorize`` (GET and POST) and ``revoke``, as starlette endpoints."""
 
-    def __init__(self, server: ProvisionAuthorizationServer, limiter: FailureLimiter) -> None:
+    def __init__(
+        self,
+        server: ProvisionAuthorizationServer,
+        limiter: FailureLimiter,
+        external_name: str | None = None,
+    ) -> None:
         self.server = server
         self.limiter = limiter
         self.settings = server.settings
+        self.external_name = external_name
+        """The external OpenID provider's name, when people may sign in through it."""
 
     async def _in_thread(self, function: Callable[..., _T], *args: Any) -> _T | Reply:
         try:
@@ -230,7 +237,12 @@ class OAuthEndpoints:
 
         def page(message: str | None, email: str = "", status: int = 200, **extra: str) -> Response:
             html = signin_page(
-                client_name=client.name, scopes=scopes, hidden=hidden, email=email, message=message
+                client_name=client.name,
+                scopes=scopes,
+                hidden=hidden,
+                email=email,
+                message=message,
+                external_name=self.external_name,
             )
             return _page(html, status, **extra)
 

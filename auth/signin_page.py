@@ -45,7 +45,10 @@ def signin_page(
     hidden: Iterable[tuple[str, str]],
     email: str = "",
     message: str | None = None,
+    external_name: str | None = None,
 ) -> str:
+    """``external_name``: the external OpenID provider's name, when one is configured; its
+    button posts the same authorization request to ``/oauth/external/start``."""
     items = "".join(
         f"<li><code>{escape(s)}</code> <small>{escape(SCOPE_MEANINGS.get(s, ''))}</small></li>"
         for s in scopes
@@ -67,7 +70,31 @@ def signin_page(
         "<label for=password>Password</label>"
         "<input id=password name=password type=password required"
         " autocomplete=current-password>"
-        "<button type=submit>Allow</button></form>",
+        "<button type=submit>Allow</button></form>"
+        f"{_external_form(external_name, fields)}",
+    )
+
+
+def _external_form(name: str | None, fields: str) -> str:
+    if not name:
+        return ""
+    return (
+        '<p class=or>or</p><form method=post action="/oauth/external/start">'
+        f"{fields}<button type=submit>Sign in with {escape(name)}</button></form>"
+    )
+
+
+def external_error_page(message: str, *, again: str | None = None) -> str:
+    """Why a sign-in through the external provider did not happen; ``again``: the sign-in
+    page of the authorization request it was for, when that is known."""
+    back = (
+        f'<p><a href="{escape(again)}">Back to the sign-in page</a></p>'
+        if again
+        else "<p>Go back to the application you came from and start again.</p>"
+    )
+    return _document(
+        "Sign-in did not complete",
+        f"<h1>You are not signed in</h1><p class=message role=alert>{escape(message)}</p>{back}",
     )
 
 

@@ -213,3 +213,15 @@ class ManagedByPartner(DomainError):
     its customer sees it but asks the partner to add seats, renew, change or cancel it."""
 
     code = "MANAGED_BY_PARTNER"
+
+
+class NotASandbox(DomainError):
+    """Only a sandbox tenant's clock moves; a real customer always sees the system clock."""
+
+    code = "NOT_A_SANDBOX"
+
+
+class ClockNotForward(ValidationFailed):
+    """A test clock only moves forwards."""
+
+    code = "CLOCK_NOT_FORWARD"

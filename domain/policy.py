@@ -29,6 +29,7 @@ class Resource(StrEnum):
     WEBHOOKS = "webhooks"
     MARKETPLACES = "marketplaces"
     PARTNERS = "partners"
+    REPORTS = "reports"
 
 
 class Access(StrEnum):
@@ -63,6 +64,7 @@ SCOPE_MEANINGS: dict[str, str] = {
     "marketplaces:write": "Map marketplace offers to plans, seats and terms.",
     "partners:read": "See partner organisations (a partner: itself).",
     "partners:write": "Register partners, rename them; move subscriptions between channels.",
+    "reports:read": "Run the staff reports (docs/reports.md): aggregates over every tenant.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPE_MEANINGS)
 
@@ -142,6 +144,7 @@ _TENANT_RESOURCES = frozenset(Resource) - {
     Resource.AUDIT,
     Resource.MARKETPLACES,
     Resource.PARTNERS,
+    Resource.REPORTS,
 }
 _REACH: dict[PrincipalKind, dict[Resource, Reach]] = {
     PrincipalKind.ANONYMOUS: {},

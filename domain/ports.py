@@ -19,6 +19,16 @@ from domain.model.license import License
 from domain.model.namespace import Namespace
 from domain.model.partner import Partner
 from domain.model.provision_event import ProvisionEvent
+from domain.model.reports import (
+    AdoptionRow,
+    FailureRow,
+    OpenStepRow,
+    OrderToAccessRow,
+    Period,
+    SeatOverageRow,
+    StoppedSyncingRow,
+    TrialRow,
+)
 from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
@@ -646,3 +656,26 @@ EventHandler = Callable[[ProvisionEvent], Awaitable[None]]
 """Runs one attempt of a provision event (the worker drives it, an adapter implements it):
 returning means success, raising means failure (retried). Handlers must be idempotent: an
 attempt may run again after a crash or a lost lease."""
+
+
+class StaffReports(Protocol):
+    """The staff reports (``domain.model.reports``), one SQL query each. Callers go through
+    ``domain.use_cases.reports``, which lets only staff in."""
+
+    async def report_order_to_access(self, period: Period) -> Sequence[OrderToAccessRow]: ...
+
+    async def report_provisioning_failures(self, period: Period) -> Sequence[FailureRow]: ...
+
+    async def report_open_steps(self, now: datetime) -> Sequence[OpenStepRow]: ...
+
+    async def report_licensing_adoption(self, today: date) -> Sequence[AdoptionRow]: ...
+
+    async def report_stopped_syncing(
+        self, now: datetime, days: int, limit: int
+    ) -> Sequence[StoppedSyncingRow]: ...
+
+    async def report_seat_overage(
+        self, period: Period, today: date, limit: int
+    ) -> Sequence[SeatOverageRow]: ...
+
+    async def report_trials(self, period: Period) -> Sequence[TrialRow]: ...

@@ -23,6 +23,7 @@ from domain.model.provision_event import ProvisionEvent, ProvisionStatus
 from domain.model.restore import restore
 from domain.ports import Clock
 from persistence.database import Database
+from persistence.tenant_time import real_time
 
 EVENT_COLUMNS = (
     "id, kind, correlation_id, subscription_id, namespace_id, instance_id, payload::text,"
@@ -161,7 +162,7 @@ def _insert_args(event: ProvisionEvent) -> tuple[object, ...]:
         event.status.value,
         event.attempts,
         event.max_attempts,
-        event.next_attempt_at,
+        real_time(event.next_attempt_at),  # a sandbox's row is due in real time (tenant_time)
         event.last_error,
         event.lease_owner,
         event.lease_until,

@@ -58,18 +58,18 @@ def inbox_from_row(row: asyncpg.Record) -> InboxEntry:
     )
 
 
-def offer_from_row(row: asyncpg.Record) -> OfferMapping:
+def offer_from_row(row: asyncpg.Record, prefix: str = "") -> OfferMapping:
     return OfferMapping(
-        id=row["id"],
-        marketplace=Marketplace(row["marketplace"]),
-        offer=row["offer"],
-        plan_key=row["plan_key"],
-        plan=Plan(row["plan"]),
-        deployment=Deployment(row["deployment"]),
-        seats=row["seats"],
-        term_months=row["term_months"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=row[f"{prefix}id"],
+        marketplace=Marketplace(row[f"{prefix}marketplace"]),
+        offer=row[f"{prefix}offer"],
+        plan_key=row[f"{prefix}plan_key"],
+        plan=Plan(row[f"{prefix}plan"]),
+        deployment=Deployment(row[f"{prefix}deployment"]),
+        seats=row[f"{prefix}seats"],
+        term_months=row[f"{prefix}term_months"],
+        created_at=row[f"{prefix}created_at"],
+        updated_at=row[f"{prefix}updated_at"],
     )
 
 
@@ -178,6 +178,15 @@ class PostgresMarketplaceInbox:
         return int(value)
 
 
+_LINK_AND_OFFER = (
+    "SELECT "
+    + ", ".join(f"l.{c.strip()}" for c in LINK_COLUMNS.split(","))
+    + ", "
+    + ", ".join(f"o.{c.strip()} AS o_{c.strip()}" for c in OFFER_COLUMNS.split(","))
+    + " FROM (SELECT 1) AS one"
+    " LEFT JOIN marketplace_link l ON l.marketplace = $1 AND l.subscription_key = $2"
+    " LEFT JOIN marketplace_offer o ON o.marketplace = $1 AND o.offer = $3 AND o.plan_key = $4"
+)
 _UPSERT_LINK = (
     f"INSERT INTO marketplace_link ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     " ON CONFLICT (marketplace, subscription_key) DO UPDATE SET"
@@ -197,10 +206,15 @@ class _Session:
     (``settle``), or when the session ends, in the session's transaction either way."""
 
     def __init__(
-        self, connection: PoolConnectionProxy, link: MarketplaceLink | None, clock: Clock
+        self,
+        connection: PoolConnectionProxy,
+        link: MarketplaceLink | None,
+        mapping: OfferMapping | None,
+        clock: Clock,
     ) -> None:
         self._connection = connection
         self.link = link
+        self.mapping = mapping
         self._clock = clock
         self._pending: MarketplaceLink | None = None
 
@@ -234,8 +248,8 @@ def _link_args(link: MarketplaceLink) -> tuple[object, ...]:
 
 
 class PostgresMarketplaceLinks:
-    """``domain.model.marketplace.MarketplaceLinks``. A session holds its own pooled
-    connection (not the piccolo transaction the use cases it calls open), with a
+    """``domain.model.marketplace.MarketplaceLinks``. A session is a transaction of its own
+    (the task's current piccolo transaction, which ``JoiningUnitOfWork`` joins), with a
     transaction-scoped advisory lock on the marketplace subscription: a second event of the
     same one waits until the first is applied."""
 
@@ -245,20 +259,30 @@ class PostgresMarketplaceLinks:
 
     @asynccontextmanager
     async def session(
-        self, marketplace: Marketplace, subscription_key: str
+        self,
+        marketplace: Marketplace,
+        subscription_key: str,
+        offer: tuple[str, str] | None = None,
     ) -> AsyncIterator[LinkSession]:
-        async with self._db.pool.acquire() as connection, connection.transaction():
+        # The engine's transaction (not a bare pooled connection's): the use cases the
+        # order is carried out through join it (``JoiningUnitOfWork``), so their writes, the
+        # link and the inbox outcome commit together, in one BEGIN and COMMIT per event.
+        async with self._db.engine.transaction(allow_nested=False) as transaction:
+            connection = transaction.connection
             await connection.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"marketplace:{marketplace.value}:{subscription_key}",
             )
+            # After the lock (its own statement: a later snapshot sees what the holder before
+            # us committed), the link and the order's offer mapping in one round trip.
+            offer_key, plan_key = offer or (None, None)
             row = await connection.fetchrow(
-                f"SELECT {LINK_COLUMNS} FROM marketplace_link"
-                " WHERE marketplace = $1 AND subscription_key = $2",
-                marketplace.value,
-                subscription_key,
+                _LINK_AND_OFFER, marketplace.value, subscription_key, offer_key, plan_key
             )
-            session = _Session(connection, _link_from_row(row) if row else None, self._clock)
+            assert row is not None
+            link = _link_from_row(row) if row["subscription_key"] is not None else None
+            mapping = offer_from_row(row, "o_") if row["o_id"] is not None else None
+            session = _Session(connection, link, mapping, self._clock)
             yield session
             await session.flush()
 

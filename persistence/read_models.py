@@ -27,7 +27,7 @@ from domain.policy import Reach, Resource, reach
 from domain.principal import Principal, PrincipalKind
 from persistence.derived import status_condition
 from persistence.eligibility_reads import EligibilityReads
-from persistence.keyset import KeysetQueries, Page, Source, Where
+from persistence.keyset import KeysetQueries, Order, Page, PageRequest, Source, Where, as_request
 from persistence.mappers import (
     CUSTOMER_COLUMNS,
     INSTANCE_COLUMNS,
@@ -43,6 +43,7 @@ from persistence.mappers import (
     trial_from_row,
     usage_report_from_row,
 )
+from persistence.reports import PostgresStaffReports
 from persistence.repositories.dedicated import TENANT_COLUMNS, tenant_from_row
 from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
@@ -50,7 +51,7 @@ from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
 from persistence.visibility import Arguments, of_subscription
 
-__all__ = ["Page", "ReadModels", "SubscriptionFilter"]
+__all__ = ["Order", "Page", "PageRequest", "ReadModels", "SubscriptionFilter"]
 
 TENANT_COLUMNS_D = ", ".join(f"d.{column.strip()}" for column in TENANT_COLUMNS.split(","))
 
@@ -101,15 +102,15 @@ PROVISIONING_STEPS = 20
 """Steps per namespace ``Namespace.provisioningSteps`` shows, newest first."""
 
 
-class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
+class ReadModels(StaffReads, EligibilityReads, PostgresStaffReports, KeysetQueries):
     """Queries behind the GraphQL read API (the staff-only ones in ``StaffReads``)."""
 
     # --- customers -------------------------------------------------------------------------
 
     async def customers(
-        self, principal: Principal, first: int, after: uuid.UUID | None
+        self, principal: Principal, first: int | PageRequest, after: uuid.UUID | None = None
     ) -> Page[Customer]:
-        return await self._page(principal, _CUSTOMERS, Where(), first, after)
+        return await self._keyset_page(principal, _CUSTOMERS, Where(), as_request(first, after))
 
     async def count_customers(self, principal: Principal) -> int:
         return await self._count(principal, _CUSTOMERS, Where())
@@ -212,11 +213,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         principal: Principal,
         flt: SubscriptionFilter,
         today: date,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[Subscription]:
         where = self._subscription_where(flt, today)
-        return await self._page(principal, _SUBSCRIPTIONS, where, first, after)
+        return await self._keyset_page(principal, _SUBSCRIPTIONS, where, as_request(first, after))
 
     async def count_subscriptions(
         self, principal: Principal, flt: SubscriptionFilter, today: date
@@ -238,11 +239,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         customer_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[Subscription]]:
-        return await self._pages_by_parent(
-            principal, _SUBSCRIPTIONS, "customer", customer_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _SUBSCRIPTIONS, "customer", customer_ids, as_request(first, after)
         )
 
     async def count_subscriptions_by_customer(
@@ -262,9 +263,9 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
     # --- namespaces ------------------------------------------------------------------------
 
     async def namespaces(
-        self, principal: Principal, first: int, after: uuid.UUID | None
+        self, principal: Principal, first: int | PageRequest, after: uuid.UUID | None = None
     ) -> Page[Namespace]:
-        return await self._page(principal, _NAMESPACES, Where(), first, after)
+        return await self._keyset_page(principal, _NAMESPACES, Where(), as_request(first, after))
 
     async def count_namespaces(self, principal: Principal) -> int:
         return await self._count(principal, _NAMESPACES, Where())
@@ -294,11 +295,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_id: uuid.UUID | None,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[LicenseView]:
         where = self._child_where("l", "subscription", subscription_id)
-        return await self._page(principal, _LICENSES, where, first, after)
+        return await self._keyset_page(principal, _LICENSES, where, as_request(first, after))
 
     async def count_licenses(self, principal: Principal, subscription_id: uuid.UUID | None) -> int:
         return await self._count(
@@ -309,11 +310,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[LicenseView]]:
-        return await self._pages_by_parent(
-            principal, _LICENSES, "subscription", subscription_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _LICENSES, "subscription", subscription_ids, as_request(first, after)
         )
 
     async def count_licenses_by_subscription(
@@ -365,37 +366,43 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
             principal, _INSTANCES, self._instances_where(subscription_id, silent_since)
         )
 
-    async def fleet_of(
-        self, principal: Principal, subscription_id: uuid.UUID
-    ) -> tuple[list[Instance], dict[uuid.UUID, UsageReport]]:
-        """The subscription's visible instances (oldest first) and each one's newest report."""
+    async def fleets_by_subscription(
+        self, principal: Principal, subscription_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[list[Instance], dict[uuid.UUID, UsageReport]]]:
+        """Each subscription's visible instances (oldest first) and each one's newest report.
+
+        Two statements for any number of subscriptions (a page of them asks once).
+        """
         rows = await self._rows_in(
-            principal, _INSTANCES, "subscription", [subscription_id], order_by="i.id"
+            principal, _INSTANCES, "subscription", subscription_ids, order_by="i.id"
         )
         reports = await self._rows_in(
             principal,
             _USAGE_REPORTS,
             "subscription",
-            [subscription_id],
-            distinct_on="u.instance",
-            order_by="u.instance, u.reported_at DESC, u.id DESC",
+            subscription_ids,
+            distinct_on="u.subscription, u.instance",
+            order_by="u.subscription, u.instance, u.reported_at DESC, u.id DESC",
         )
-        latest = {
-            row["instance"]: usage_report_from_row(row)
-            for row in reports
-            if row["instance"] is not None
+        fleets: dict[uuid.UUID, tuple[list[Instance], dict[uuid.UUID, UsageReport]]] = {
+            subscription_id: ([], {}) for subscription_id in subscription_ids
         }
-        return [instance_from_row(row) for row in rows], latest
+        for row in rows:
+            fleets[row["subscription"]][0].append(instance_from_row(row))
+        for row in reports:
+            if row["instance"] is not None:
+                fleets[row["subscription"]][1][row["instance"]] = usage_report_from_row(row)
+        return fleets
 
     async def instances_by_subscription(
         self,
         principal: Principal,
         subscription_ids: Sequence[uuid.UUID],
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> dict[uuid.UUID, Page[Instance]]:
-        return await self._pages_by_parent(
-            principal, _INSTANCES, "subscription", subscription_ids, first, after
+        return await self._keyset_pages_by_parent(
+            principal, _INSTANCES, "subscription", subscription_ids, as_request(first, after)
         )
 
     async def count_instances_by_subscription(
@@ -473,11 +480,11 @@ class ReadModels(StaffReads, EligibilityReads, KeysetQueries):
         self,
         principal: Principal,
         subscription_id: uuid.UUID | None,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[UsageReport]:
         where = self._child_where("u", "subscription", subscription_id)
-        return await self._page(principal, _USAGE_REPORTS, where, first, after)
+        return await self._keyset_page(principal, _USAGE_REPORTS, where, as_request(first, after))
 
     async def count_usage_reports(
         self, principal: Principal, subscription_id: uuid.UUID | None

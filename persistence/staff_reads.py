@@ -18,7 +18,7 @@ from domain.model.audit import AuditEntry
 from domain.model.provision_event import ProvisionEvent
 from domain.policy import Resource
 from domain.principal import Principal
-from persistence.keyset import KeysetQueries, Page, Source, Where
+from persistence.keyset import KeysetQueries, Order, Page, PageRequest, Source, Where, as_request
 from persistence.ledger import EVENT_COLUMNS, event_from_row
 from persistence.mappers import Row
 
@@ -27,6 +27,8 @@ from persistence.mappers import Row
 class ProvisionEventFilter:
     status: str | None = None
     kind: str | None = None
+    kind_not_in: tuple[str, ...] | None = None
+    """Only rows of none of these kinds (a plugin's kinds: ``OTHER`` in the API)."""
     subscription_id: uuid.UUID | None = None
     namespace_id: uuid.UUID | None = None
     created_before: datetime | None = None
@@ -54,7 +56,8 @@ class LedgerSummary:
 
 AUDIT_COLUMNS = (
     "id, actor_kind, actor_subject, action, object_type, object_id, idempotency_key,"
-    " before::text AS before, after::text AS after, at"
+    " before::text AS before, after::text AS after, at, reason, chain, sequence, previous_hash,"
+    " hash"
 )
 
 
@@ -70,6 +73,11 @@ def audit_from_row(row: Row) -> AuditEntry:
         before=orjson.loads(row["before"]),
         after=orjson.loads(row["after"]),
         at=row["at"],
+        reason=row["reason"],
+        chain=row["chain"],
+        sequence=row["sequence"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
     )
 
 
@@ -83,6 +91,8 @@ def _event_where(flt: ProvisionEventFilter) -> Where:
         where.add(f"pe.status = {where.arg(flt.status)}")
     if flt.kind is not None:
         where.add(f"pe.kind = {where.arg(flt.kind)}")
+    if flt.kind_not_in is not None:
+        where.add(f"pe.kind <> ALL({where.arg(list(flt.kind_not_in))}::text[])")
     if flt.subscription_id is not None:
         where.add(f"pe.subscription_id = {where.arg(flt.subscription_id)}")
     if flt.namespace_id is not None:
@@ -112,12 +122,12 @@ class StaffReads(KeysetQueries):
         self,
         principal: Principal,
         flt: ProvisionEventFilter,
-        first: int,
-        after: uuid.UUID | None,
+        first: int | PageRequest,
+        after: uuid.UUID | None = None,
     ) -> Page[ProvisionEvent]:
-        return await self._page(
-            principal, _EVENTS, _event_where(flt), first, after, newest_first=True
-        )
+        """Newest first unless ``first`` is a ``PageRequest`` that says otherwise."""
+        request = as_request(first, after, Order(descending=True))
+        return await self._keyset_page(principal, _EVENTS, _event_where(flt), request)
 
     async def count_provision_events(self, principal: Principal, flt: ProvisionEventFilter) -> int:
         return await self._count(principal, _EVENTS, _event_where(flt))

@@ -11,6 +11,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Interval,
     OnDelete,
     Text,
     Timestamptz,
@@ -26,6 +27,10 @@ class Customer(Table, tablename="customer"):
     contact_name = Varchar(length=200)
     contact_email = Varchar(length=254)
     created_at = Timestamptz()
+    # A sandbox tenant (docs/test-clock.md) runs on its own clock: the system's plus
+    # clock_offset, which only advanceTestClock moves (forwards).
+    sandbox = Boolean(default=False)
+    clock_offset = Interval()
 
 
 class Membership(Table, tablename="membership"):
@@ -220,6 +225,21 @@ class AuditEntry(Table, tablename="audit_entry"):
     before = JSONB(default={})
     after = JSONB(default={})
     at = Timestamptz()
+    reason = Text(null=True, default=None)
+    # The audit chain (docs/audit.md): NULL only on a row written around the chain.
+    chain = Varchar(length=20, null=True, default=None)
+    sequence = BigInt(null=True, default=None)
+    previous_hash = Varchar(length=64, null=True, default=None)
+    hash = Varchar(length=64, null=True, default=None)
+    audit_entry_chain_sequence = Unique(["chain", "sequence"])
+
+
+class AuditChainHead(Table, tablename="audit_chain_head"):
+    """Each audit chain's last link, locked by the append to it (docs/audit.md)."""
+
+    chain = Varchar(length=20, primary_key=True)
+    sequence = BigInt()
+    hash = Varchar(length=64)
 
 
 class IdempotencyRecord(Table, tablename="idempotency_record"):
@@ -384,6 +404,7 @@ TABLES: list[type[Table]] = [
     UsageReport,
     ActivationCode,
     AuditEntry,
+    AuditChainHead,
     IdempotencyRecord,
     ProvisionEvent,
     ScheduledJobRun,

@@ -40,7 +40,9 @@ class PostgresUnitOfWork:
         self.licenses = PostgresLicenses(db)
         self.usage_reports = PostgresUsageReports(db)
         self.activation_codes = PostgresActivationCodes(db)
-        self.audit = PostgresAuditLog(db)
+        # Appended to the audit chain at commit (docs/audit.md), whatever ``audit`` becomes.
+        self._audit_log = PostgresAuditLog(db)
+        self.audit = self._audit_log
         self.idempotency = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
@@ -71,10 +73,52 @@ class PostgresUnitOfWork:
         self._transaction = None
 
     async def commit(self) -> None:
-        await self._require_transaction().commit()  # type: ignore[no-untyped-call]
+        transaction = self._require_transaction()
+        await self._audit_log.flush()
+        await transaction.commit()  # type: ignore[no-untyped-call]
         self._committed = True
 
     def _require_transaction(self) -> PostgresTransaction:
         if self._transaction is None:
             raise RuntimeError("the unit of work is not entered")
         return self._transaction
+
+
+class JoiningUnitOfWork(PostgresUnitOfWork):
+    """A unit of work that, inside a transaction already open on this task (a marketplace
+    event's: ``PostgresMarketplaceLinks.session``), joins it instead of opening its own: no
+    BEGIN or COMMIT of its own, and what it writes commits or rolls back with the outer
+    transaction. ``commit()`` then only marks it kept; leaving it with an exception lets the
+    exception roll the outer one back. Outside such a transaction it is a
+    ``PostgresUnitOfWork``.
+
+    Only for callers whose use cases raise their refusals before writing (the subscription
+    frame locks, checks, then writes): a refusal the caller catches and carries on from must
+    leave nothing behind, as there is no savepoint to roll back to."""
+
+    _joined = False
+
+    async def __aenter__(self) -> Self:
+        if self._db.engine.current_transaction.get() is None:
+            self._joined = False
+            return await super().__aenter__()
+        self._joined = True
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._joined:
+            self._joined = False
+            return
+        await super().__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        if self._joined:
+            self._committed = True
+            return
+        await super().commit()

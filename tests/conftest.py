@@ -21,7 +21,7 @@ from persistence.embedded import EmbeddedPostgres
 from persistence.migrations import migrate
 
 BUSINESS_TABLES = (
-    "audit_entry, idempotency_record, activation_code,"
+    "audit_entry, audit_chain_head, idempotency_record, activation_code,"
     " usage_report, license, instance, trial, subscription_add_on, subscription_segment,"
     " subscription, membership, namespace, customer, partner,"
     " marketplace_inbox, marketplace_link, marketplace_offer, dedicated_callback"

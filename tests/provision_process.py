@@ -57,18 +57,20 @@ def serving(
     stop: signal.Signals = signal.SIGINT,
     exit_code: int = 0,
     port: int | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[Served]:
     """``provision serve`` on 127.0.0.1 and a free port, once /readyz answers 200; stopped by
     ``stop`` at the end, after which it must have shut its app down and exited with
     ``exit_code`` (killed if it is still running 30 s later). Every failure carries the
     server's output (stdout and stderr, in ``Served.log``). ``port``: a free one chosen
-    before (a server that must know its own address, ``PROVISION_ISSUER``)."""
+    before (a server that must know its own address, ``PROVISION_ISSUER``). ``args``: more
+    options for ``serve`` (``--forwarded-allow-ips …``)."""
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"serve-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*PROVISION, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*PROVISION, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,5 @@
 """The ``provision`` command: serve, migrate, worker, demo, schema, clients, partners, users,
-tokens, licenses, usage files."""
+tokens, licenses, usage files, the audit chain."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from api.cli.access import (
     rotate_keys,
 )
 from api.cli.arguments import object_id, proxies, scope_name
+from api.cli.audit import add_audit_parser, audit_cli
+from api.cli.clock import add_clock_parser, clock_cli
 from api.cli.config import print_config
 from api.cli.demo import run_demo
 from api.cli.licenses import license_public_key, license_read
 from api.cli.marketplace import add_marketplace_parser, run_marketplace
 from api.cli.partners import create_partner, list_partners
+from api.cli.reports import add_report_parser, run_report_command
 from api.cli.schema import print_schema
 from api.cli.server import migrate_database, run_ledger_worker, serve_api
 from api.cli.trials import expire_trials
@@ -105,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="trials_command", required=True
     )
     trials.add_parser("expire", help="revert the trials that ended (the worker does it too)")
+    add_clock_parser(commands)
     keys = commands.add_parser("keys", help="the keys that sign access tokens").add_subparsers(
         dest="keys_command", required=True
     )
@@ -230,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--json", action="store_true", help="a JSON array of objects")
     add_marketplace_parser(commands)
     add_webhooks_parser(commands)
+    add_audit_parser(commands)
+    add_report_parser(commands)
     schema = commands.add_parser("schema", help="print the GraphQL SDL (schema.graphql)")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -287,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         return rotate_keys(settings, args.revoke_old)
     if args.command == "trials":
         return expire_trials(settings)
+    if args.command == "clock":
+        return clock_cli(settings, args)
     if args.command == "client":
         if args.client_command == "list":
             return list_clients(settings, args)
@@ -303,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_marketplace(settings, args)
     if args.command == "webhooks":
         return webhooks_cli(settings, args)
+    if args.command == "audit":
+        return audit_cli(settings, args)
+    if args.command == "report":
+        return run_report_command(settings, args)
     if args.command == "usage":
         return upload_usage_file(settings, args)
     if args.command == "license":

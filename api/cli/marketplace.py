@@ -72,6 +72,7 @@ def run_marketplace(settings: Settings, args: argparse.Namespace) -> int:
     from integrations.clock import SystemClock
     from persistence.database import Database
     from persistence.marketplace import PostgresOfferMappings
+    from persistence.unit_of_work import PostgresUnitOfWork
 
     staff = Principal(PrincipalKind.STAFF, subject="cli", scopes=ALL_SCOPES)
 
@@ -81,7 +82,7 @@ def run_marketplace(settings: Settings, args: argparse.Namespace) -> int:
         await db.start()
         try:
             offers = PostgresOfferMappings(db)
-            use_case = MarketplaceOffers(offers, SystemClock())
+            use_case = MarketplaceOffers(lambda: PostgresUnitOfWork(db), offers, SystemClock())
             if args.offers_command == "list":
                 chosen = Marketplace(args.marketplace) if args.marketplace else None
                 after = None

@@ -25,7 +25,9 @@ from domain.model import (
     webhook,
 )
 from domain.model import enums as model
-from domain.model.provision_event import ProvisionStatus
+from domain.model.audit import SYSTEM_ACTOR
+from domain.model.provision_event import ProvisionKind, ProvisionStatus
+from domain.principal import PrincipalKind as DomainPrincipalKind
 
 E = TypeVar("E", bound=Enum)
 
@@ -349,6 +351,14 @@ class ErrorCode(Enum):
         description="A partner sold the subscription and manages it: the message names the"
         " partner to contact.",
     )
+    NOT_A_SANDBOX = strawberry.enum_value(
+        "NOT_A_SANDBOX",
+        description="The customer is no sandbox: only a sandbox's test clock moves.",
+    )
+    CLOCK_NOT_FORWARD = strawberry.enum_value(
+        "CLOCK_NOT_FORWARD",
+        description="A test clock only moves forwards; `path` names the field.",
+    )
     DOMAIN_ERROR = strawberry.enum_value(
         "DOMAIN_ERROR", description="A rule without a code of its own was broken; see `message`."
     )
@@ -472,6 +482,68 @@ class MaintenanceWindow(Enum):
     AMERICAS_2 = strawberry.enum_value("AMERICAS_2", description="Sunday-Monday 21:00-01:00.")
 
 
+@strawberry.enum(description="Who is calling: the kind of principal a token stands for.")
+class PrincipalKind(Enum):
+    ANONYMOUS = strawberry.enum_value("ANONYMOUS", description="No token, or none that is valid.")
+    PORTAL_USER = strawberry.enum_value(
+        "PORTAL_USER", description="A person signed in to the customer portal."
+    )
+    INSTANCE = strawberry.enum_value(
+        "INSTANCE", description="A GitLab Self-Managed or Dedicated instance (its license)."
+    )
+    GITLAB_COM = strawberry.enum_value("GITLAB_COM", description="GitLab.com itself.")
+    PARTNER = strawberry.enum_value("PARTNER", description="A reseller's or distributor's system.")
+    STAFF = strawberry.enum_value("STAFF", description="GitLab staff tooling.")
+
+
+@strawberry.enum(description="Who made an audited change: a principal's kind, or the system.")
+class ActorKind(Enum):
+    ANONYMOUS = strawberry.enum_value("ANONYMOUS", description="No token (never audited today).")
+    PORTAL_USER = strawberry.enum_value("PORTAL_USER", description="A portal user.")
+    INSTANCE = strawberry.enum_value("INSTANCE", description="A GitLab instance.")
+    GITLAB_COM = strawberry.enum_value("GITLAB_COM", description="GitLab.com.")
+    PARTNER = strawberry.enum_value("PARTNER", description="A partner's system.")
+    STAFF = strawberry.enum_value("STAFF", description="Staff tooling.")
+    SYSTEM = strawberry.enum_value(
+        SYSTEM_ACTOR, description="A job of Provision's, on behalf of who asked for it."
+    )
+
+
+@strawberry.enum(description="What a provisioning ledger row does.")
+class ProvisionEventKind(Enum):
+    NAMESPACE_PROVISION = strawberry.enum_value(
+        "NAMESPACE_PROVISION", description="Tell GitLab.com a group's plan, seats and add-ons."
+    )
+    EMAIL = strawberry.enum_value("EMAIL", description="Send an email.")
+    WEBHOOK_DELIVERY = strawberry.enum_value(
+        "WEBHOOK_DELIVERY", description="Deliver one webhook event to one endpoint."
+    )
+    MARKETPLACE_EVENT = strawberry.enum_value(
+        "MARKETPLACE_EVENT", description="Apply an event a marketplace sent."
+    )
+    DEDICATED_TENANT = strawberry.enum_value(
+        "DEDICATED_TENANT", description="One step of a GitLab Dedicated tenant's life."
+    )
+    ALERT = strawberry.enum_value("ALERT", description="Tell people a row went DEAD.")
+    HTTP_PING = strawberry.enum_value("HTTP_PING", description="Check an outbound HTTP peer.")
+    OTHER = strawberry.enum_value(
+        "OTHER",
+        description="A kind a worker plugin records (`PROVISION_WORKER_PLUGINS`); as a filter,"
+        " every row of such a kind.",
+    )
+
+
+def provision_event_kind(kind: str) -> ProvisionEventKind:
+    """A ledger row's kind as the API shows it: a plugin's own kinds are OTHER."""
+    if kind in ProvisionKind.__members__:
+        return ProvisionEventKind[kind]
+    return ProvisionEventKind.OTHER
+
+
+def actor_kind(kind: str) -> ActorKind:
+    return ActorKind[kind]
+
+
 MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (usage.UsageSource, UsageSource),
     (model.Plan, Plan),
@@ -494,6 +566,7 @@ MIRRORS: tuple[tuple[type[Enum], type[Enum]], ...] = (
     (fleet.ContributionReason, InstanceContributionReason),
     (dedicated.TenantState, DedicatedTenantState),
     (dedicated.MaintenanceWindow, MaintenanceWindow),
+    (DomainPrincipalKind, PrincipalKind),
 )
 """Each domain vocabulary and the GraphQL enum that shows it: converted by name both ways."""
 
@@ -519,5 +592,14 @@ def vocabulary_gaps(error_types: Iterable[type[DomainError]]) -> list[str]:
         gaps += [
             f"{domain_enum.__name__}.{name}: no twin in {api.__name__}"
             for name in sorted(domain_enum.__members__.keys() ^ api.__members__.keys())
+        ]
+    extended = (
+        (ProvisionKind, ProvisionEventKind, {"OTHER"}),
+        (DomainPrincipalKind, ActorKind, {SYSTEM_ACTOR}),
+    )
+    for domain_enum, api, extra in extended:
+        gaps += [
+            f"{domain_enum.__name__}.{name}: no twin in {api.__name__}"
+            for name in sorted((domain_enum.__members__.keys() | extra) ^ api.__members__.keys())
         ]
     return gaps

@@ -64,17 +64,18 @@ def api_error(error: DomainError) -> ApiError:
     return ApiError(error.message, error.code, error.path)
 
 
-def page_size(first: int | None) -> int:
-    """Validate ``first``: 0..100, 20 when omitted."""
+def page_size(first: int | None, name: str = "first") -> int:
+    """Validate ``first`` (or ``last``): 0..100, 20 when omitted."""
     if first is None:
         return DEFAULT_PAGE_SIZE
     if first < 0:
-        raise api_error(ValidationFailed("`first` must not be negative", path=("first",)))
+        raise api_error(ValidationFailed(f"`{name}` must not be negative", path=(name,)))
     if first > MAX_PAGE_SIZE:
+        along = "after" if name == "first" else "before"
         raise api_error(
             ValidationFailed(
-                f"`first` must be at most {MAX_PAGE_SIZE}; page through with `after`",
-                path=("first",),
+                f"`{name}` must be at most {MAX_PAGE_SIZE}; page through with `{along}`",
+                path=(name,),
             )
         )
     return first

@@ -82,16 +82,21 @@ def _plain_attribute(field: StrawberryField, field_def: GraphQLField) -> bool:
     )
 
 
-def _direct_call_ok(field: StrawberryField) -> bool:
-    """A resolver strawberry would call with nothing but ``self``, info and scalars."""
+def _direct_call_ok(field: StrawberryField, given: dict[str, Any] | None = None) -> bool:
+    """A resolver strawberry would call with nothing but ``self``, info and scalars: an
+    argument of another type (an input object, an enum) only when this document leaves it
+    null (``given``: the argument values by Python name; None: before they are known)."""
     resolver = field.base_resolver
     if resolver is None or resolver.is_async or field.extensions:
         return False
     for argument in field.arguments:
         type_ = argument.type
+        optional = isinstance(type_, StrawberryOptional)
         if isinstance(type_, StrawberryOptional):
             type_ = type_.of_type
-        if not (isinstance(type_, type) and issubclass(type_, _SCALAR_ARGUMENTS)):
+        if isinstance(type_, type) and issubclass(type_, _SCALAR_ARGUMENTS):
+            continue
+        if not optional or given is None or given.get(argument.python_name) is not None:
             return False
     return True
 
@@ -322,10 +327,9 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         run, needs_path = compiled
         if not node.arguments and not field_def.args and _plain_attribute(field, field_def):
             return (_ATTRIBUTE, field.python_name, run, needs_path)
-        if not _direct_call_ok(field):
-            return None
         resolver = field.base_resolver
-        assert resolver is not None
+        if resolver is None or resolver.is_async or field.extensions:
+            return None
         try:
             values = get_argument_values(
                 field_def, node, self.variable_values, None, self.hide_suggestions
@@ -336,6 +340,8 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def.args[name].extensions[_BACKREF].python_name: value
             for name, value in values.items()
         }
+        if not _direct_call_ok(field, kwargs):
+            return None
         if resolver.self_parameter and not resolver.info_parameter and not kwargs:
             if resolver.root_parameter or resolver.parent_parameter:
                 return None

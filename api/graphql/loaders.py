@@ -27,14 +27,17 @@ from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.model.usage import UsageReport
 from domain.principal import Principal
-from persistence.read_models import Page, ReadModels
+from persistence.read_models import Page, PageRequest, ReadModels
 from persistence.views import LicenseView, ProvisioningStepView
+
+Fleet = tuple[list[Instance], dict[uuid.UUID, UsageReport]]
+"""A subscription's instances (oldest first) and each one's newest usage report, by instance."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # A child page is asked for with the parent id and the connection arguments.
-PageKey = tuple[uuid.UUID, int, uuid.UUID | None]
+PageKey = tuple[uuid.UUID, PageRequest]
 
 
 class Loader(Generic[K, V]):
@@ -100,14 +103,14 @@ def _pages(
 ) -> Loader[PageKey, Page[Any]]:
     async def batch(keys: list[PageKey]) -> list[Page[Any]]:
         # Keys of one field share their arguments; group in case aliases differ.
-        groups: dict[tuple[int, uuid.UUID | None], list[uuid.UUID]] = {}
-        for parent_id, first, after in keys:
-            groups.setdefault((first, after), []).append(parent_id)
+        groups: dict[PageRequest, list[uuid.UUID]] = {}
+        for parent_id, request in keys:
+            groups.setdefault(request, []).append(parent_id)
         results: dict[PageKey, Page[Any]] = {}
-        for (first, after), parent_ids in groups.items():
-            pages = await fetch(principal, parent_ids, first, after)
+        for request, parent_ids in groups.items():
+            pages = await fetch(principal, parent_ids, request)
             for parent_id, page in pages.items():
-                results[(parent_id, first, after)] = page
+                results[(parent_id, request)] = page
         return [results[key] for key in keys]
 
     return Loader(batch)
@@ -149,6 +152,8 @@ class Loaders:
     """The caller's role in a customer (portal users; None for everyone else)."""
     dedicated_tenants: Loader[uuid.UUID, DedicatedTenant | None]
     dedicated_tenant_by_subscription: Loader[uuid.UUID, DedicatedTenant | None]
+    fleets: Loader[uuid.UUID, Fleet | None]
+    """A self-managed subscription's instances and each one's newest usage report."""
 
     def release(self) -> None:
         """Drop every loaded entity at the end of the request.
@@ -188,4 +193,5 @@ class Loaders:
             dedicated_tenant_by_subscription=_by_id(
                 read.dedicated_tenants_by_subscription, principal
             ),
+            fleets=_by_id(read.fleets_by_subscription, principal),
         )

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from api.graphql.context import Info
 from api.graphql.enums import Deployment, Marketplace, MarketplaceInboxState, Plan, api_enum
 from api.graphql.errors import api_error, page_size
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.node import Connection, Node, build_connection
 from api.ids import global_id, parse_cursor, parse_typed_id
@@ -246,6 +246,21 @@ class MarketplaceOfferPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The new offer mapping, or why there is none.")
+class SetMarketplaceOfferPayload(MarketplaceOfferPayload):
+    """set_marketplace_offer's own payload (the fields of MarketplaceOfferPayload)."""
+
+
+@strawberry.type(description="The offer mapping after the change, or why it did not change.")
+class UpdateMarketplaceOfferPayload(MarketplaceOfferPayload):
+    """update_marketplace_offer's own payload (the fields of MarketplaceOfferPayload)."""
+
+
+@strawberry.type(description="The offer mapping as it was, deleted, or why it was not.")
+class DeleteMarketplaceOfferPayload(MarketplaceOfferPayload):
+    """delete_marketplace_offer's own payload (the fields of MarketplaceOfferPayload)."""
+
+
 def _payload(mapping: OfferMapping | None, errors: list[MutationError]) -> MarketplaceOfferPayload:
     return MarketplaceOfferPayload(
         marketplace_offer=MarketplaceOfferNode(entity=mapping) if mapping else None,
@@ -256,7 +271,7 @@ def _payload(mapping: OfferMapping | None, errors: list[MutationError]) -> Marke
 async def set_marketplace_offer(
     info: Info,
     input: Annotated[SetMarketplaceOfferInput, strawberry.argument(description="The mapping.")],
-) -> MarketplaceOfferPayload:
+) -> SetMarketplaceOfferPayload:
     ctx = info.context
     command = SetOffer(
         marketplace=domain.Marketplace[input.marketplace.name],
@@ -267,15 +282,18 @@ async def set_marketplace_offer(
         term_months=input.term_months,
         seats=input.seats,
     )
-    return _payload(
-        *await outcome(lambda: ctx.commands.marketplaces.offers.set(ctx.principal, command))
+    return as_payload(
+        SetMarketplaceOfferPayload,
+        _payload(
+            *await outcome(lambda: ctx.commands.marketplaces.offers.set(ctx.principal, command))
+        ),
     )
 
 
 async def update_marketplace_offer(
     info: Info,
     input: Annotated[UpdateMarketplaceOfferInput, strawberry.argument(description="The change.")],
-) -> MarketplaceOfferPayload:
+) -> UpdateMarketplaceOfferPayload:
     ctx = info.context
 
     def command() -> UpdateOffer:
@@ -288,20 +306,28 @@ async def update_marketplace_offer(
             seats_from_quantity=input.seats_from_quantity,
         )
 
-    return _payload(
-        *await outcome(lambda: ctx.commands.marketplaces.offers.update(ctx.principal, command()))
+    return as_payload(
+        UpdateMarketplaceOfferPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.marketplaces.offers.update(ctx.principal, command())
+            )
+        ),
     )
 
 
 async def delete_marketplace_offer(
     info: Info,
     input: Annotated[DeleteMarketplaceOfferInput, strawberry.argument(description="Which.")],
-) -> MarketplaceOfferPayload:
+) -> DeleteMarketplaceOfferPayload:
     ctx = info.context
-    return _payload(
-        *await outcome(
-            lambda: ctx.commands.marketplaces.offers.delete(
-                ctx.principal, parse_typed_id(input.id, "MarketplaceOffer", path=("id",))
+    return as_payload(
+        DeleteMarketplaceOfferPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.marketplaces.offers.delete(
+                    ctx.principal, parse_typed_id(input.id, "MarketplaceOffer", path=("id",))
+                )
             )
-        )
+        ),
     )

@@ -8,14 +8,11 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from graphql import GraphQLError
 from strawberry.types.nodes import SelectedField
 
 from api.graphql.context import Info
-from api.graphql.errors import page_size
-from api.graphql.resolve import argument, selected
-from api.ids import parse_cursor
-from domain.errors import DomainError
+from api.graphql.resolve import selected
+from api.graphql.sorting import INSTANCES, LICENSES, SUBSCRIPTIONS, Sorts, paging_of
 from domain.model.customer import Customer
 from domain.model.enums import Deployment
 from domain.model.namespace import Namespace
@@ -35,15 +32,11 @@ def node_fields(info: Info) -> list[SelectedField]:
     return selected(info.selected_fields, "edges", "node")
 
 
-def _page_keys(field: SelectedField, parent_ids: Sequence[Any]) -> list[Any] | None:
-    raw_first = argument(field, "first")
-    try:
-        # strawberry hands literal ints over as their source text (`first: 5` -> "5").
-        first = page_size(int(raw_first) if isinstance(raw_first, str) else raw_first)
-        after = parse_cursor(argument(field, "after"))
-    except (GraphQLError, DomainError, ValueError):
+def _page_keys(field: SelectedField, sorts: Sorts, parent_ids: Sequence[Any]) -> list[Any] | None:
+    pages = paging_of(sorts, field.arguments)
+    if pages is None:
         return None  # the child resolver reports the bad argument itself
-    return [(parent_id, first, after) for parent_id in parent_ids]
+    return [(parent_id, pages.request) for parent_id in parent_ids]
 
 
 async def prefetch_subscriptions(
@@ -54,12 +47,12 @@ async def prefetch_subscriptions(
     loaders = info.context.loaders
     ids = [s.id for s in subscriptions]
     work: list[Awaitable[Any]] = []
-    for name, loader in (
-        ("licenses", loaders.licenses_by_subscription),
-        ("instances", loaders.instances_by_subscription),
+    for name, sorts, loader in (
+        ("licenses", LICENSES, loaders.licenses_by_subscription),
+        ("instances", INSTANCES, loaders.instances_by_subscription),
     ):
         for field in selected(fields, name):
-            keys = _page_keys(field, ids)
+            keys = _page_keys(field, sorts, ids)
             if keys:
                 work.append(loader.prefetch(keys))
     if selected(fields, "customer"):
@@ -84,7 +77,7 @@ async def prefetch_customers(
     loader = info.context.loaders.subscriptions_by_customer
     work: list[Awaitable[Any]] = []
     for field in selected(fields, "subscriptions"):
-        keys = _page_keys(field, [c.id for c in customers])
+        keys = _page_keys(field, SUBSCRIPTIONS, [c.id for c in customers])
         if keys:
             work.append(loader.prefetch(keys))
     await _run_all(work)

@@ -22,6 +22,22 @@ from api.graphql.prefetch import (
     prefetch_namespaces,
     prefetch_subscriptions,
 )
+from api.graphql.reports import StaffReports, staff_reports
+from api.graphql.sorting import (
+    CUSTOMERS,
+    LICENSES,
+    NAMESPACES,
+    SUBSCRIPTIONS,
+    USAGE_REPORTS,
+    Before,
+    CustomerSort,
+    Last,
+    LicenseSort,
+    NamespaceSort,
+    SubscriptionSort,
+    UsageReportSort,
+    paging,
+)
 from api.graphql.staff_queries import audit_entries, provision_event_summary_field, provision_events
 from api.graphql.types.audit import audit_entry_node
 from api.graphql.types.node import Connection, Node, build_connection
@@ -213,23 +229,35 @@ class Query:
             raise api_error(ValidationFailed(f"at most {MAX_NODES} ids per call", path=("ids",)))
         return [await resolve_node(info, value) for value in ids]
 
-    @strawberry.field(description="Customers, oldest first.", extensions=needs(Resource.CUSTOMERS))
+    @strawberry.field(
+        description="Customers, oldest first unless sorted.", extensions=needs(Resource.CUSTOMERS)
+    )
     async def customers(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            CustomerSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
     ) -> Connection[CustomerNode]:
         ctx = info.context
-        size, cursor = page_size(first), _cursor(after)
-        page = await ctx.read.customers(ctx.principal, size, cursor)
+        pages = paging(CUSTOMERS, first=first, after=after, last=last, before=before, sort=sort)
+        page = await ctx.read.customers(ctx.principal, pages.request)
         await prefetch_customers(info, node_fields(info), page.items)
         return build_connection(
             page,
             customer_node,
             after_given=after is not None,
             count=lambda: ctx.read.count_customers(ctx.principal),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(
-        description="Subscriptions, oldest first, optionally filtered.",
+        description="Subscriptions, oldest first unless sorted, optionally filtered.",
         extensions=needs(Resource.SUBSCRIPTIONS),
     )
     async def subscriptions(
@@ -237,6 +265,12 @@ class Query:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            SubscriptionSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
         status: Annotated[
             SubscriptionStatus | None, strawberry.argument(description="Only this status.")
         ] = None,
@@ -249,7 +283,7 @@ class Query:
         ] = None,
     ) -> Connection[SubscriptionNode]:
         ctx = info.context
-        size, cursor = page_size(first), _cursor(after)
+        pages = paging(SUBSCRIPTIONS, first=first, after=after, last=last, before=before, sort=sort)
         flt = SubscriptionFilter(
             status=DomainStatus[status.name] if status else None,
             deployment=DomainDeployment[deployment.name] if deployment else None,
@@ -257,13 +291,14 @@ class Query:
             customer_id=_id_arg(customer_id, "Customer", "customerId"),
         )
         today = ctx.today
-        page = await ctx.read.subscriptions(ctx.principal, flt, today, size, cursor)
+        page = await ctx.read.subscriptions(ctx.principal, flt, today, pages.request)
         await prefetch_subscriptions(info, node_fields(info), page.items)
         return build_connection(
             page,
             lambda s: subscription_node(s, ctx),
             after_given=after is not None,
             count=lambda: ctx.read.count_subscriptions(ctx.principal, flt, today),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(
@@ -293,14 +328,24 @@ class Query:
         return subscription_node(sub, ctx) if sub else None
 
     @strawberry.field(
-        description="GitLab.com namespaces, oldest first.", extensions=needs(Resource.NAMESPACES)
+        description="GitLab.com namespaces, oldest first unless sorted.",
+        extensions=needs(Resource.NAMESPACES),
     )
     async def namespaces(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            NamespaceSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
     ) -> Connection[NamespaceNode]:
         ctx = info.context
-        size, cursor = page_size(first), _cursor(after)
-        page = await ctx.read.namespaces(ctx.principal, size, cursor)
+        pages = paging(NAMESPACES, first=first, after=after, last=last, before=before, sort=sort)
+        page = await ctx.read.namespaces(ctx.principal, pages.request)
         await prefetch_namespaces(info, node_fields(info), page.items)
         today = ctx.today
         return build_connection(
@@ -308,6 +353,7 @@ class Query:
             lambda n: namespace_node(n, today),
             after_given=after is not None,
             count=lambda: ctx.read.count_namespaces(ctx.principal),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(
@@ -337,7 +383,7 @@ class Query:
         return namespace_node(namespace, ctx.today) if namespace else None
 
     @strawberry.field(
-        description="Licenses, oldest first, optionally of one subscription.",
+        description="Licenses, oldest first unless sorted, optionally of one subscription.",
         extensions=needs(Resource.LICENSES),
     )
     async def licenses(
@@ -345,19 +391,26 @@ class Query:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            LicenseSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
         subscription_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
         ] = None,
     ) -> Connection[LicenseNode]:
         ctx = info.context
-        size, cursor = page_size(first), _cursor(after)
+        pages = paging(LICENSES, first=first, after=after, last=last, before=before, sort=sort)
         sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
-        page = await ctx.read.licenses(ctx.principal, sub_id, size, cursor)
+        page = await ctx.read.licenses(ctx.principal, sub_id, pages.request)
         return build_connection(
             page,
             license_node,
             after_given=after is not None,
             count=lambda: ctx.read.count_licenses(ctx.principal, sub_id),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(description="One license by global ID.", extensions=needs(Resource.LICENSES))
@@ -431,7 +484,8 @@ class Query:
         )
 
     @strawberry.field(
-        description="Seat-link usage reports, oldest first, optionally of one subscription.",
+        description="Seat-link usage reports, oldest first unless sorted, optionally of one"
+        " subscription.",
         extensions=needs(Resource.USAGE),
     )
     async def usage_reports(
@@ -439,19 +493,26 @@ class Query:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            UsageReportSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
         subscription_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this subscription's.")
         ] = None,
     ) -> Connection[UsageReportNode]:
         ctx = info.context
-        size, cursor = page_size(first), _cursor(after)
+        pages = paging(USAGE_REPORTS, first=first, after=after, last=last, before=before, sort=sort)
         sub_id = _id_arg(subscription_id, "Subscription", "subscriptionId")
-        page = await ctx.read.usage_reports(ctx.principal, sub_id, size, cursor)
+        page = await ctx.read.usage_reports(ctx.principal, sub_id, pages.request)
         return build_connection(
             page,
             usage_report_node,
             after_given=after is not None,
             count=lambda: ctx.read.count_usage_reports(ctx.principal, sub_id),
+            write_cursor=pages.cursor,
         )
 
     @strawberry.field(
@@ -483,7 +544,8 @@ class Query:
     )
     provision_events = strawberry.field(
         resolver=provision_events,
-        description="Provisioning ledger rows, newest first, optionally filtered (staff).",
+        description="Provisioning ledger rows, newest first unless sorted, optionally filtered"
+        " (staff).",
         extensions=needs(Resource.PROVISION_EVENTS),
     )
     provision_event_summary = strawberry.field(
@@ -506,4 +568,9 @@ class Query:
         resolver=audit_entries,
         description="The audit trail, newest first, optionally filtered (staff).",
         extensions=needs(Resource.AUDIT),
+    )
+    staff_reports: StaffReports = strawberry.field(
+        resolver=staff_reports,
+        description="Reports for the provisioning and support teams, one query each (staff).",
+        extensions=needs(Resource.REPORTS),
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.graphql.enums import domain_error_types, vocabulary_gaps
 from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.limits import DocumentLimits
 from api.graphql.mutations import Mutation
+from api.graphql.mutations.sandbox_clock import DURATION_SCALAR, Duration
 from api.graphql.pipeline import PipelineLimits, pipeline_factory
 from api.graphql.queries import Query
 from api.graphql.trusted import TrustedDocuments
@@ -56,4 +58,5 @@ def build_schema(
         types=[UserError],
         execution_context_class=PlainFieldExecutionContext,
         extensions=[pipeline_factory(limits=limits, rules=[], cache_size=CACHE_SIZE)],
+        config=StrawberryConfig(scalar_map={Duration: DURATION_SCALAR}),
     )

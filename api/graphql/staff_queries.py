@@ -10,8 +10,9 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.enums import ProvisionEventStatus
+from api.graphql.enums import ProvisionEventKind, ProvisionEventStatus
 from api.graphql.errors import api_error, page_size
+from api.graphql.sorting import PROVISION_EVENTS, Before, Last, ProvisionEventSort, paging
 from api.graphql.types.audit import AuditEntryNode, audit_entry_node
 from api.graphql.types.node import Connection, build_connection
 from api.graphql.types.provision_event import (
@@ -22,6 +23,7 @@ from api.graphql.types.provision_event import (
 )
 from api.ids import parse_cursor, parse_global_id, parse_typed_id
 from domain.errors import DomainError, InvalidId, ValidationFailed
+from domain.model.provision_event import ProvisionKind
 from persistence.staff_reads import AuditFilter, ProvisionEventFilter
 
 First = Annotated[
@@ -55,11 +57,18 @@ async def provision_events(
     info: Info,
     first: First = None,
     after: After = None,
+    last: Last = None,
+    before: Before = None,
+    sort: Annotated[
+        ProvisionEventSort | None,
+        strawberry.argument(description="The order (CREATED_AT DESC when omitted)."),
+    ] = None,
     status: Annotated[
         ProvisionEventStatus | None, strawberry.argument(description="Only this status.")
     ] = None,
     kind: Annotated[
-        str | None, strawberry.argument(description="Only this kind (`NAMESPACE_PROVISION`, …).")
+        ProvisionEventKind | None,
+        strawberry.argument(description="Only this kind (OTHER: a worker plugin's kinds)."),
     ] = None,
     subscription_id: Annotated[
         strawberry.ID | None, strawberry.argument(description="Only rows about this subscription.")
@@ -73,7 +82,7 @@ async def provision_events(
     ] = None,
 ) -> Connection[ProvisionEventNode]:
     ctx = info.context
-    size = page_size(first)
+    pages = paging(PROVISION_EVENTS, first=first, after=after, last=last, before=before, sort=sort)
     try:
         if older_than_seconds is not None and older_than_seconds < 0:
             raise ValidationFailed(
@@ -81,22 +90,23 @@ async def provision_events(
             )
         flt = ProvisionEventFilter(
             status=status.name if status else None,
-            kind=kind,
+            kind=None if kind is None or kind is ProvisionEventKind.OTHER else kind.value,
+            kind_not_in=tuple(ProvisionKind) if kind is ProvisionEventKind.OTHER else None,
             subscription_id=_typed(subscription_id, "Subscription", "subscriptionId"),
             namespace_id=_typed(namespace_id, "Namespace", "namespaceId"),
             created_before=None
             if older_than_seconds is None
             else ctx.clock.now() - timedelta(seconds=older_than_seconds),
         )
-        cursor = parse_cursor(after)
     except DomainError as error:
         raise api_error(error) from None
-    page = await ctx.read.provision_events(ctx.principal, flt, size, cursor)
+    page = await ctx.read.provision_events(ctx.principal, flt, pages.request)
     return build_connection(
         page,
         provision_event_node,
         after_given=after is not None,
         count=lambda: ctx.read.count_provision_events(ctx.principal, flt),
+        write_cursor=pages.cursor,
     )
 
 

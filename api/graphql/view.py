@@ -9,6 +9,7 @@ coercion, limits) and 200 once it executed; ``application/json`` (also for ``*/*
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from api.commands import Commands
+from api.commands import SANDBOX_HEADER, Commands, SandboxTime
 from api.graphql.context import Context
 from api.graphql.errors import SERVICE_UNAVAILABLE
 from api.graphql.fast_read import FastReads
@@ -30,11 +31,14 @@ from api.graphql.pipeline import _NAME_LIMIT
 from api.graphql.trusted import DocumentRegistry, TrustedDocuments
 from api.http.logs import bind
 from api.http.outages import RETRY_AFTER_SECONDS, OutageLog, database_unavailable
+from api.ids import parse_typed_id
 from auth.backend import PrincipalUser
+from domain.errors import DomainError
 from domain.model.input_checks import unstorable
 from domain.ports import Clock
 from domain.principal import Principal, PrincipalKind
 from persistence.read_models import ReadModels
+from persistence.tenant_time import acting_at
 
 logger = logging.getLogger("provision.graphql")
 
@@ -51,8 +55,10 @@ class GraphQLView(GraphQL[Context, None]):
         documents: DocumentRegistry | None = None,
         fast: FastReads | None = None,
         trusted: TrustedDocuments | None = None,
+        sandbox: SandboxTime | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self._sandbox = sandbox
         self._documents = documents
         self._fast = fast
         self._trusted = trusted
@@ -76,12 +82,15 @@ class GraphQLView(GraphQL[Context, None]):
         graphql_response = prefers_graphql_response(request.headers.get("accept", ""))
         request.state.graphql_response = graphql_response
         request.state.request_error = False
-        response = None
-        if self._fast is not None and request.method == "POST":
-            response = await self._fast_answer(request)
         try:
-            if response is None:
-                response = await self.run(request)
+            # Both paths run on the clock of the tenant the caller acts for (a sandbox's test
+            # clock, the system clock for real tenants; docs/test-clock.md).
+            with acting_at(await self._offset(request)):
+                response = None
+                if self._fast is not None and request.method == "POST":
+                    response = await self._fast_answer(request)
+                if response is None:
+                    response = await self.run(request)
         except HTTPException as refused:
             extensions = {"code": "VALIDATION_FAILED"}
             if isinstance(refused, _BadValue):
@@ -147,6 +156,23 @@ class GraphQLView(GraphQL[Context, None]):
         if outages is not None:
             outages.succeeded()
         return Response(body, media_type="application/json")
+
+    async def _offset(self, request: Request) -> timedelta:
+        """How far ahead the clock of the sandbox the caller acts for is (zero for real
+        tenants; docs/test-clock.md)."""
+        if self._sandbox is None:
+            return timedelta(0)
+        user = request.scope.get("user")
+        if not isinstance(user, PrincipalUser):
+            return timedelta(0)
+        named = request.headers.get(SANDBOX_HEADER)
+        customer = None
+        if named:
+            try:
+                customer = parse_typed_id(named, "Customer", path=(SANDBOX_HEADER,))
+            except DomainError:
+                raise _BadValue(f"{SANDBOX_HEADER}: not a customer ID", SANDBOX_HEADER) from None
+        return await self._sandbox.offset_for(user.principal, customer)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A browser's share link (``GET /graphql?query=…`` with ``Accept: text/html``) opens

@@ -139,7 +139,8 @@ def configure_logging(settings: Settings) -> None:
 
 class AccessLogMiddleware:
     """One line per request, written when it ends: method, path (never the query string, which
-    may carry tokens), status and duration in milliseconds, with the request's context.
+    may carry tokens), status and duration in milliseconds, the client's address and the
+    scheme, with the request's context.
 
     A client that goes away before its body is read (starlette's ``ClientDisconnect``) gets
     this line with status 499 (nginx's "client closed request"), not an error with a
@@ -174,6 +175,9 @@ class AccessLogMiddleware:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             method = scope["method"]
             path = scope["path"]
+            # The client's address and scheme: behind a trusted proxy, what it forwarded
+            # (uvicorn's --proxy-headers rewrites the scope before the app sees it).
+            peer = scope.get("client")
             access_logger.info(
                 "%s %s %d %.2f ms%s",
                 method,
@@ -186,6 +190,8 @@ class AccessLogMiddleware:
                     "path": path,
                     "status": status,
                     "duration_ms": duration_ms,
+                    "client": peer[0] if peer else None,
+                    "scheme": scope.get("scheme"),
                 },
             )
             _request.reset(token)

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.http.logs import bind
 from auth.endpoints import OAuthEndpoints
+from auth.external_signin import CALLBACK_PATH, START_PATH, ExternalSignIn
+from auth.external_signin_endpoints import ExternalSignInEndpoints
 from auth.keys import KeyRing
 from auth.rate_limit import FailureLimiter
 from auth.server import OAuthSettings, ProvisionAuthorizationServer
@@ -59,11 +61,22 @@ def authorization_server_routes(
     settings: OAuthSettings,
     limiter: FailureLimiter,
     now: Callable[[], datetime],
+    external_signin: ExternalSignIn | None = None,
 ) -> list[Route]:
+    """With ``external_signin``, the sign-in page also offers the external OpenID provider."""
     server = ProvisionAuthorizationServer(store, keys, tokens, settings, now)
-    endpoints = OAuthEndpoints(server, limiter)
-    return [
+    endpoints = OAuthEndpoints(
+        server, limiter, external_signin.name if external_signin is not None else None
+    )
+    routes = [
         Route("/oauth/token", endpoints.token, methods=["POST"]),
         Route("/oauth/authorize", endpoints.authorize, methods=["GET", "POST"]),
         Route("/oauth/revoke", endpoints.revoke, methods=["POST"]),
     ]
+    if external_signin is not None:
+        federated = ExternalSignInEndpoints(endpoints, external_signin)
+        routes += [
+            Route(START_PATH, federated.start, methods=["POST"]),
+            Route(CALLBACK_PATH, federated.callback, methods=["GET"]),
+        ]
+    return routes

@@ -11,19 +11,20 @@ logged: they hold the license key.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.commands import Commands
+from api.commands import Commands, SandboxTime
 from auth.request_body import BadBody, read_json_object
 from domain.errors import DomainError
 from domain.model.future_subscription import FutureSubscription, future_subscriptions
 from domain.model.input_checks import unstorable
 from domain.use_cases.report_usage import ReportUsage, UsageReported
+from persistence.tenant_time import acting_at
 
 MAX_BODY_BYTES = 64 * 1024
 # The domain names fields as the GraphQL input does; the REST body as GitLab does.
@@ -175,7 +176,12 @@ def seat_link_answer(reported: UsageReported) -> dict[str, Any]:
     return answer
 
 
-def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Response]]:
+def seat_links_endpoint(
+    commands: Commands, sandbox: SandboxTime | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """``sandbox``: a sandbox tenant's license is answered on its test clock (the next
+    license, the reconciliation dates; docs/test-clock.md)."""
+
     async def seat_links(request: Request) -> Response:
         try:
             body = await read_json_object(request, MAX_BODY_BYTES)
@@ -189,8 +195,13 @@ def seat_links_endpoint(commands: Commands) -> Callable[[Request], Awaitable[Res
             command = parse_seat_link(body)
         except BadField as bad:
             return _failure(422, str(bad), bad.name)
+        offset = timedelta(0)
+        if sandbox is not None:
+            customer = await sandbox.clocks.customer_of_license_key(command.license_key)
+            offset = await sandbox.offset_of_customer(customer)
         try:
-            reported = await commands.report_usage(command)
+            with acting_at(offset):
+                reported = await commands.report_usage(command)
         except DomainError as refused:
             field = _FIELDS.get(refused.path[-1], refused.path[-1]) if refused.path else None
             return _failure(422, refused.message, field)

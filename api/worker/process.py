@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from api.commands import SandboxTime
 from api.http.metrics import process_exited, sample_pool_periodically, serve_process_metrics
 from api.http.tracing import start_tracing
 from api.settings import Settings
@@ -69,7 +70,7 @@ from persistence.ledger import PostgresLedger, PostgresScheduledJobRuns
 from persistence.marketplace import PostgresMarketplaceInbox, PostgresMarketplaceLinks
 from persistence.outbound import license_key, save_payload
 from persistence.repositories import PostgresWebhookDeliveries, PostgresWebhookEndpoints
-from persistence.unit_of_work import PostgresUnitOfWork
+from persistence.unit_of_work import JoiningUnitOfWork, PostgresUnitOfWork
 
 logger = logging.getLogger("provision.worker")
 
@@ -144,6 +145,7 @@ def build_registry(context: WorkerContext) -> WorkerRegistry:
     register_outbound(registry, context)
     register_marketplaces(registry, context)
     register_dedicated(registry, context)
+    registry.register_job(SANDBOX_CLOCKS_JOB, timedelta(minutes=1), sandbox_clocks_job(context))
     if context.settings.alert_failures_threshold > 0:
         window = timedelta(seconds=context.settings.alert_failures_window_seconds)
         registry.register_job(
@@ -212,6 +214,20 @@ def trial_expiry_job(context: WorkerContext) -> JobBody:
 
     async def run(due: datetime) -> None:
         await trials.expire(context.clock.today())
+
+    return run
+
+
+SANDBOX_CLOCKS_JOB = "sandbox.clocks"
+
+
+def sandbox_clocks_job(context: WorkerContext) -> JobBody:
+    """The time-driven jobs of each sandbox whose test clock is ahead, on its own clock and
+    scoped to it (docs/test-clock.md); the jobs above serve real time."""
+    sandbox = SandboxTime(context.db, context.settings, context.clock)
+
+    async def run(due: datetime) -> None:
+        await sandbox.sweep()
 
     return run
 
@@ -331,7 +347,10 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
     settings, clock = context.settings, context.clock
 
     def unit_of_work() -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(context.db)
+        # Inside the event's link session the use cases join its transaction: one BEGIN and
+        # COMMIT per event, and the subscription, the link and the inbox outcome commit
+        # together (docs/marketplaces.md).
+        return JoiningUnitOfWork(context.db)
 
     apply = ApplyMarketplaceOrder(
         unit_of_work,

@@ -11,6 +11,9 @@ from typing import Any
 from domain.model.ids import new_id
 from domain.principal import Principal
 
+SYSTEM_ACTOR = "SYSTEM"
+"""The ``actor_kind`` of what a job did on someone's behalf (no principal called)."""
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -26,6 +29,12 @@ class AuditEntry:
     after: Mapping[str, Any]
     idempotency_key: str | None = None
     id: uuid.UUID = field(default_factory=new_id)
+    reason: str | None = None
+    # Its place in the audit chain (docs/audit.md), set when it is appended; None before.
+    chain: str | None = None
+    sequence: int | None = None
+    previous_hash: str | None = None
+    hash: str | None = None
 
     @classmethod
     def of(
@@ -39,6 +48,7 @@ class AuditEntry:
         before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        reason: str | None = None,
     ) -> AuditEntry:
         """An entry keeping only the fields that changed (all of ``after`` for a creation)."""
         old, new = dict(before or {}), dict(after or {})
@@ -53,4 +63,5 @@ class AuditEntry:
             before={k: old[k] for k in sorted(changed) if k in old},
             after={k: new[k] for k in sorted(changed) if k in new},
             idempotency_key=idempotency_key,
+            reason=reason,
         )

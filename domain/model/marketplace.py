@@ -269,6 +269,9 @@ class LinkSession(Protocol):
     of the same marketplace subscription apply one at a time, in the order they take it."""
 
     link: MarketplaceLink | None
+    mapping: OfferMapping | None
+    """The mapping of the offer the session was opened for, read with the link (None when
+    that offer has none, or the session was opened for none)."""
 
     async def save(self, link: MarketplaceLink) -> None: ...
 
@@ -281,9 +284,13 @@ class MarketplaceLinks(Protocol):
     """The port the intake use case keeps its links, offers and inbox outcomes through."""
 
     def session(
-        self, marketplace: Marketplace, subscription_key: str
+        self,
+        marketplace: Marketplace,
+        subscription_key: str,
+        offer: tuple[str, str] | None = None,
     ) -> AbstractAsyncContextManager[LinkSession]:
-        """Lock the marketplace subscription; commit on a clean exit, roll back otherwise."""
+        """Lock the marketplace subscription; commit on a clean exit, roll back otherwise.
+        With ``offer`` (offer, plan key), the session's ``mapping`` is that offer's."""
         ...
 
     async def customer_of(self, marketplace: Marketplace, account_key: str) -> uuid.UUID | None:

@@ -17,6 +17,20 @@ from domain.errors import (
 )
 from domain.model.ids import new_id
 
+
+class ProvisionKind(StrEnum):
+    """The kinds of ledger row Provision itself records. Worker plugins may record others
+    (``PROVISION_WORKER_PLUGINS``); the API shows those as ``OTHER``."""
+
+    NAMESPACE_PROVISION = "NAMESPACE_PROVISION"
+    EMAIL = "EMAIL"
+    WEBHOOK_DELIVERY = "WEBHOOK_DELIVERY"
+    MARKETPLACE_EVENT = "MARKETPLACE_EVENT"
+    DEDICATED_TENANT = "DEDICATED_TENANT"
+    ALERT = "ALERT"
+    HTTP_PING = "HTTP_PING"
+
+
 ALERT_KIND = "ALERT"
 """The kind of the event that tells people a row went DEAD (an ALERT that dies alerts nobody)."""
 
@@ -26,7 +40,13 @@ MAX_ERROR_LENGTH = 2000
 MAX_REASON_LENGTH = 1000
 """A resolution's reason is at most this many characters."""
 
-__all__ = ["IllegalTransition", "ProvisionEvent", "ProvisionStatus", "backoff_delay"]
+__all__ = [
+    "IllegalTransition",
+    "ProvisionEvent",
+    "ProvisionKind",
+    "ProvisionStatus",
+    "backoff_delay",
+]
 
 
 class ProvisionStatus(StrEnum):

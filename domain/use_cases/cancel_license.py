@@ -114,6 +114,7 @@ class CancelLicenseHandler:
                     "reason": command.reason,
                 },
                 idempotency_key=command.idempotency_key,
+                reason=command.reason,
             )
         )
         return cancellation

@@ -87,7 +87,9 @@ class ApplyMarketplaceOrder:
         self._link_namespace = link_namespace
 
     async def __call__(self, inbox_id: uuid.UUID, order: MarketplaceOrder) -> Applied:
-        async with self._links.session(order.marketplace, order.subscription_key) as session:
+        async with self._links.session(
+            order.marketplace, order.subscription_key, (order.offer, order.plan_key)
+        ) as session:
             link = session.link
             step = decide(order, link)
             if step is Step.IGNORE_STALE:
@@ -101,7 +103,7 @@ class ApplyMarketplaceOrder:
                 return Applied(InboxState.IGNORED_STALE, step, link.subscription_id)
             key = f"marketplace:{inbox_id}"
             try:
-                new_link = await self._carry_out(step, order, link, key)
+                new_link = await self._carry_out(step, order, link, key, session.mapping)
             except DomainError as refused:
                 raise MarketplaceEventRejected(
                     f"the order cannot be applied: {refused.message}"
@@ -113,11 +115,17 @@ class ApplyMarketplaceOrder:
             return Applied(state, step, new_link.subscription_id if new_link else None)
 
     async def _carry_out(
-        self, step: Step, order: MarketplaceOrder, link: MarketplaceLink | None, key: str
+        self,
+        step: Step,
+        order: MarketplaceOrder,
+        link: MarketplaceLink | None,
+        key: str,
+        mapping: OfferMapping | None,
     ) -> MarketplaceLink | None:
+        """``mapping``: the order's offer's, read with the link (None: not mapped)."""
         principal = intake_principal(order)
         if step is Step.CREATE:
-            created = await self._create_subscription(principal, order, key)
+            created = await self._create_subscription(principal, order, key, mapping)
             return MarketplaceLink(
                 order.marketplace,
                 order.subscription_key,
@@ -140,7 +148,7 @@ class ApplyMarketplaceOrder:
         subscription_id = link.subscription_id
         assert subscription_id is not None
         if step is Step.CHANGE:
-            await self._bring_to_terms(principal, order, subscription_id, key)
+            await self._bring_to_terms(principal, order, subscription_id, key, mapping)
             return link.after(order)
         if step in (Step.CANCEL, Step.CANCEL_AT_PERIOD_END):
             try:
@@ -168,11 +176,11 @@ class ApplyMarketplaceOrder:
                 )
             return link.after(order, suspended=suspend)
         assert step is Step.RENEW
-        await self._renew_subscription(principal, order, subscription_id, key)
+        await self._renew_subscription(principal, order, subscription_id, key, mapping)
         return link.after(order, suspended=False)
 
-    async def _mapping(self, order: MarketplaceOrder) -> OfferMapping:
-        mapping = await self._links.offer(order.marketplace, order.offer, order.plan_key)
+    @staticmethod
+    def _mapping(order: MarketplaceOrder, mapping: OfferMapping | None) -> OfferMapping:
         if mapping is None:
             raise MarketplaceEventRejected(
                 f"unknown offer: no mapping for {order.marketplace.value} offer"
@@ -189,9 +197,9 @@ class ApplyMarketplaceOrder:
         return subscription
 
     async def _create_subscription(
-        self, principal: Principal, order: MarketplaceOrder, key: str
+        self, principal: Principal, order: MarketplaceOrder, key: str, found: OfferMapping | None
     ) -> uuid.UUID:
-        mapping = await self._mapping(order)
+        mapping = self._mapping(order, found)
         seats = mapping.seats_for(order.quantity)
         customer_id = (
             await self._links.customer_of(order.marketplace, order.account_key)
@@ -242,9 +250,14 @@ class ApplyMarketplaceOrder:
         await self._link_namespace.link(principal, LinkNamespace(subscription_id, namespace.id))
 
     async def _bring_to_terms(
-        self, principal: Principal, order: MarketplaceOrder, subscription_id: uuid.UUID, key: str
+        self,
+        principal: Principal,
+        order: MarketplaceOrder,
+        subscription_id: uuid.UUID,
+        key: str,
+        found: OfferMapping | None,
     ) -> None:
-        mapping = await self._mapping(order)
+        mapping = self._mapping(order, found)
         subscription = await self._subscription(subscription_id)
         today = self._clock.today()
         # A plan change that says no quantity (Azure's ChangePlan may not) keeps the seats.
@@ -285,10 +298,15 @@ class ApplyMarketplaceOrder:
         )
 
     async def _renew_subscription(
-        self, principal: Principal, order: MarketplaceOrder, subscription_id: uuid.UUID, key: str
+        self,
+        principal: Principal,
+        order: MarketplaceOrder,
+        subscription_id: uuid.UUID,
+        key: str,
+        found: OfferMapping | None,
     ) -> None:
         subscription = await self._subscription(subscription_id)
-        mapping = await self._mapping(order)
+        mapping = self._mapping(order, found)
         if subscription.end_date > self._clock.today() and subscription.future_terms(
             self._clock.today()
         ):

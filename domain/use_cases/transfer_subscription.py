@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import NotFound, ValidationFailed
-from domain.model.audit import AuditEntry
+from domain.model.audit import SYSTEM_ACTOR, AuditEntry
 from domain.model.channel_policy import SubscriptionAction
 from domain.model.channel_transfer import ChannelTransfer, check_destination
 from domain.model.enums import Channel
@@ -75,6 +75,7 @@ async def apply_transfer(
         before=before,
         after={**_channel_of(subscription), "transferId": str(transfer.id)},
         idempotency_key=idempotency_key,
+        reason=transfer.reason,
     )
     await uow.audit.record(replace(entry, actor_kind=actor_kind, actor_subject=actor_subject))
 
@@ -138,6 +139,7 @@ class TransferSubscriptionHandler:
                             "supersededTransfers": superseded,
                         },
                         idempotency_key=key,
+                        reason=transfer.reason,
                     )
                 )
                 if transfer.is_due(now):
@@ -204,7 +206,7 @@ class ApplyDueTransfers:
                         transfer,
                         subscription,
                         now,
-                        actor_kind="SYSTEM",  # the job, on behalf of who asked for it
+                        actor_kind=SYSTEM_ACTOR,  # the job, on behalf of who asked for it
                         actor_subject=transfer.requested_by,
                     )
                     applied += 1

@@ -105,8 +105,13 @@ class PostgresSubscriptions:
             ) from None
 
     async def _update(self, subscription: Subscription) -> None:
+        # The row and the removal of its children in one round trip (data-modifying CTEs on
+        # other tables all run); the children are then written again by the next statement,
+        # which sees the removal.
         await self._db.fetch(
-            "UPDATE subscription SET plan = $2, auto_renew = $3, licensing_mode = $4,"
+            "WITH segments AS (DELETE FROM subscription_segment WHERE subscription = $1),"
+            " add_ons AS (DELETE FROM subscription_add_on WHERE subscription = $1)"
+            " UPDATE subscription SET plan = $2, auto_renew = $3, licensing_mode = $4,"
             " max_instances = $5, reconciliation_enabled = $6, cancel_at_period_end = $7,"
             " cancelled_at = $8, namespace = $9, start_date = $10, end_date = $11,"
             " channel = $12, partner_id = $13 WHERE id = $1",
@@ -123,12 +128,6 @@ class PostgresSubscriptions:
             subscription.end_date,
             subscription.channel.value,
             subscription.partner_id,
-        )
-        await self._db.fetch(
-            "DELETE FROM subscription_segment WHERE subscription = $1", subscription.id
-        )
-        await self._db.fetch(
-            "DELETE FROM subscription_add_on WHERE subscription = $1", subscription.id
         )
         await self._write_children(subscription)
 

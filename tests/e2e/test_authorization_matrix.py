@@ -75,7 +75,8 @@ ROOT_QUERIES = {
       subscription { id } } } }""",
     "provisionEvents": """provisionEvents(first: 20) { totalCount edges { node { id
       subscription { id customer { id } } namespace { id } } } }""",
-    "auditEntries": """auditEntries(first: 20) { totalCount edges { node { id objectId } } }""",
+    "auditEntries": """auditEntries(first: 20) {
+        totalCount edges { node { id objectId chain sequence previousHash hash } } }""",
     "webhookEndpoints": """webhookEndpoints(first: 20) { totalCount edges { node { id url
       partnerId } } }""",
     "marketplaceOffers": """marketplaceOffers(first: 20) { totalCount edges { node { id
@@ -264,6 +265,7 @@ LEDGER_SCOPES = frozenset(
         "audit:read",
         "marketplaces:read",
         "marketplaces:write",
+        "reports:read",
     }
 )
 ALICE_SEES = {
@@ -653,6 +655,43 @@ async def test_only_staff_see_the_ledger_summary_and_change_ledger_rows(
         assert [e["code"] for e in errors] == [expected]
 
 
+REPORTS = """{ staffReports { openSteps { status rows } licensingAdoption { licensingMode }
+  trials { started } stoppedSyncing { subscription } seatOverage { subscription } } }"""
+OPEN_COUNTS = """{ p: provisionEvents(status: PENDING) { totalCount }
+  r: provisionEvents(status: RUNNING) { totalCount } f: provisionEvents(status: FAILED)
+  { totalCount } d: provisionEvents(status: DEAD) { totalCount } }"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_only_staff_run_the_staff_reports(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    http = await _client_for(case, app, world, anonymous)
+    body = (await http.post("/graphql", json={"query": REPORTS})).json()
+    if case.name != "staff":
+        # No reports:read: refused at the root field. Holding it anyway (a portal user's
+        # token from elsewhere): refused by the use case, before any query runs.
+        assert body["data"] is None
+        assert _codes(body) == {"staffReports": "FORBIDDEN"}
+        return
+    reports = answer(body)["data"]["staffReports"]
+    counts = answer((await http.post("/graphql", json={"query": OPEN_COUNTS})).json())["data"]
+    open_rows = sum(counts[k]["totalCount"] for k in "prfd")
+    assert open_rows > 0  # the world has open ledger rows
+    assert sum(row["rows"] for row in reports["openSteps"]) == open_rows
+    modes = [row["licensingMode"] for row in reports["licensingAdoption"]]
+    assert modes == ["ONLINE_CLOUD", "OFFLINE_CLOUD", "LEGACY"]
+
+
+async def test_anonymous_callers_cannot_run_the_staff_reports(
+    anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    body = (await anonymous.post("/graphql", json={"query": REPORTS})).json()
+    assert body["data"] is None
+    assert _codes(body) == {"staffReports": "UNAUTHENTICATED"}
+
+
 SET_OFFER = """mutation { setMarketplaceOffer(input: {marketplace: AZURE, offer: "o",
   planKey: "p", plan: PREMIUM, deployment: GITLAB_COM}) { marketplaceOffer { id }
   errors { code } } }"""
@@ -768,6 +807,55 @@ async def test_fleet_mutations_reach_only_the_callers_instances(
         if payload["errors"]:
             assert set(_ids(payload)) == set(), payload  # a refusal names nothing
     assert tuple(got) == FLEET_OUTCOMES[case.name], (case.name, got)
+
+
+ADVANCE = """mutation($id: ID!) { advanceTestClock(input: {customerId: $id, by: "P1D"}) {
+  customerId now errors { code } } }"""
+# What each case meets moving Alpha's test clock and Beta's (both sandboxes): the payload's
+# error codes, or the top-level code where its token lacks customers:write. Only staff and
+# the customer's owner move a clock; for everyone else the customer does not exist.
+ADVANCE_OUTCOMES: dict[str, tuple[object, object]] = {
+    "staff": ([], []),
+    "portal user of Alpha": ([], ["NOT_FOUND"]),
+    "portal user of Alpha holding the ledger scopes": ([], ["NOT_FOUND"]),
+    "portal user of no customer": (["NOT_FOUND"], ["NOT_FOUND"]),
+    "partner A": (["NOT_FOUND"], ["NOT_FOUND"]),
+    "GitLab.com": ("FORBIDDEN", "FORBIDDEN"),
+    "instance of Alpha's subscription": ("FORBIDDEN", "FORBIDDEN"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_a_test_clock_is_moved_only_by_staff_and_the_sandboxs_owner(
+    case: Case, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    await clean_db.fetch("UPDATE customer SET sandbox = true")
+    http = await _client_for(case, app, world, anonymous)
+    got = []
+    for name in ("alpha", "beta"):
+        body = (
+            await http.post(
+                "/graphql", json={"query": ADVANCE, "variables": {"id": world.ids[name]}}
+            )
+        ).json()
+        if body.get("data") is None:
+            got.append(_codes(body)["advanceTestClock"])
+            continue
+        payload = body["data"]["advanceTestClock"]
+        got.append([e["code"] for e in payload["errors"]])
+        if payload["errors"]:
+            assert payload["customerId"] is None, payload  # a refusal names nothing
+        else:
+            assert payload["customerId"] == world.ids[name]
+    assert tuple(got) == ADVANCE_OUTCOMES[case.name], (case.name, got)
+    moved = await clean_db.fetch("SELECT id FROM customer WHERE clock_offset > interval '0'")
+    expected = {"alpha", "beta"} if case.name == "staff" else set()
+    if ADVANCE_OUTCOMES[case.name][0] == []:
+        expected |= {"alpha"}
+    assert {r["id"] for r in moved} == {
+        parse_typed_id(world.ids[n], "Customer", path=()) for n in expected
+    }
 
 
 # Partners (their ids are the partner ids themselves): which partner rows each case reads,

@@ -26,7 +26,7 @@ CREATE = """mutation($input: CreateSubscriptionInput!) { createSubscription(inpu
   subscription { id } activationCode errors { code } } }"""
 ACTIVATE = """mutation($input: ActivateSubscriptionInput!) { activateSubscription(input: $input) {
   licenseKey errors { code } } }"""
-EVENTS = """{ provisionEvents(first: 10, kind: "EMAIL") { edges { node { payload } } } }"""
+EVENTS = """{ provisionEvents(first: 10, kind: EMAIL) { edges { node { payload } } } }"""
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ TARGETS: dict[str, list[Build]] = {
         }
     ],
     "cancelSubscription": [lambda w, t: {"subscriptionId": t("Subscription"), "atPeriodEnd": True}],
+    "advanceTestClock": [lambda w, t: {"customerId": t("Customer"), "by": "P1D"}],
     "renewSubscription": [lambda w, t: {"subscriptionId": t("Subscription"), "term": TERM}],
     "changeSubscription": [lambda w, t: {"subscriptionId": t("Subscription")}],
     "changeDedicatedTenant": [

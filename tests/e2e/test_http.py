@@ -64,3 +64,43 @@ async def test_statements_per_request_do_not_grow_with_the_page(
     assert counts[1] == counts[10] == counts[30]
     # page, customers, latest usage, licenses, instances
     assert counts[30] <= 5
+
+
+FLEET_SHAPE = """query($first: Int) { subscriptions(first: $first) { edges { node {
+    id instanceUsage { billableUsers instances { instance { id } billableUsers } } } } } }"""
+
+
+async def test_fleet_usage_statements_do_not_grow_with_the_page(
+    gql: GraphQL, app: object, clean_db: Database
+) -> None:
+    customer = f.customer()
+    subs = [f.subscription(customer) for _ in range(12)]
+    rows: list[object] = []
+    for number, sub in enumerate(subs):
+        instance = f.instance_for(sub)
+        report = f.usage_for(sub, billable=number + 1, maximum=number + 1)
+        report.instance_id = instance.id
+        rows += [instance, report]
+    await f.store(clean_db, customer, *subs, *rows)
+    app_db: Database = app.state.db  # type: ignore[attr-defined]
+    counts = {}
+    for first in (1, 12):
+        statements: list[str] = []
+        app_db.observer = statements.append
+        try:
+            body = await gql(FLEET_SHAPE, first=first)
+        finally:
+            app_db.observer = None
+        assert "errors" not in body, body
+        edges = body["data"]["subscriptions"]["edges"]
+        assert len(edges) == first
+        # Each subscription sees its own instance and that instance's own report.
+        for edge in edges:
+            usage = edge["node"]["instanceUsage"]
+            assert len(usage["instances"]) == 1
+            assert usage["instances"][0]["billableUsers"] == usage["billableUsers"]
+        counts[first] = len(statements)
+    assert counts[1] == counts[12], counts
+    assert sorted(
+        e["node"]["instanceUsage"]["billableUsers"] for e in body["data"]["subscriptions"]["edges"]
+    ) == list(range(1, 13))

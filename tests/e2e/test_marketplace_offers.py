@@ -87,6 +87,45 @@ async def test_staff_set_list_update_and_delete_offers(gql: GraphQL, clean_db: D
     assert [e["code"] for e in gone["errors"]] == ["NOT_FOUND"]
 
 
+async def test_every_offer_change_is_audited_with_its_actor_before_and_after(
+    gql: GraphQL, clean_db: Database
+) -> None:
+    created = (await gql(SET, input=_offer()))["data"]["setMarketplaceOffer"]
+    offer_id = created["marketplaceOffer"]["id"]
+    await gql(SET, input=_offer(seats=10))
+    await gql(UPDATE, input={"id": offer_id, "termMonths": 36})
+    await gql(DELETE, id=offer_id)
+    # A refused change (no such offer any more) records nothing.
+    await gql(UPDATE, input={"id": offer_id, "termMonths": 24})
+    rows = await clean_db.fetch(
+        "SELECT actor_kind, actor_subject, action, object_type, object_id, before, after"
+        " FROM audit_entry WHERE object_type = 'MarketplaceOffer' ORDER BY at, action DESC"
+    )
+    assert [r["action"] for r in rows] == [
+        "setMarketplaceOffer",
+        "setMarketplaceOffer",
+        "updateMarketplaceOffer",
+        "deleteMarketplaceOffer",
+    ]
+    assert {(r["actor_kind"], r["object_type"]) for r in rows} == {("STAFF", "MarketplaceOffer")}
+    assert all(r["actor_subject"] for r in rows)
+    assert len({r["object_id"] for r in rows}) == 1
+    changes = [
+        (
+            json.loads(r["before"]) if r["before"] else None,
+            json.loads(r["after"]) if r["after"] else None,
+        )
+        for r in rows
+    ]
+    assert changes[0][0] in (None, {})
+    assert changes[0][1]["planKey"] == "ultimate-yearly"
+    assert changes[0][1]["plan"] == "ULTIMATE"
+    assert changes[1] == ({"seats": None}, {"seats": 10})
+    assert changes[2] == ({"termMonths": 12}, {"termMonths": 36})
+    assert changes[3][0]["seats"] == 10
+    assert changes[3][1] in (None, {})
+
+
 async def test_bad_offer_values_are_payload_errors(gql: GraphQL, clean_db: Database) -> None:
     cases = {
         "termMonths": _offer(termMonths=0),

@@ -269,3 +269,46 @@ async def test_a_gitlab_com_purchase_links_the_chosen_group_and_provisions_it(
         "SELECT n.gitlab_id FROM subscription s JOIN namespace n ON n.id = s.namespace"
     )
     assert linked == 4242
+
+
+async def test_an_event_and_what_it_changed_commit_together(
+    world: tuple[httpx.AsyncClient, Worker], clean_db: Database
+) -> None:
+    """One transaction per event: an attempt that fails after the subscription was created
+    (the buyer's group is not known yet) leaves no customer and no subscription behind, and
+    the retry creates them once, with the inbox row settled in the same commit."""
+    http, worker = world
+    await map_offer(
+        clean_db, Marketplace.STRIPE, "prod_gitlab", "price_premium_yearly",
+        deployment=Deployment.GITLAB_COM,
+    )  # fmt: skip
+    t = int(SESSION_CLOCK.now().timestamp())
+    body = event("evt_atomic", "customer.subscription.created", t)
+    body["data"]["object"]["metadata"]["gitlab_namespace_id"] = "4343"
+    assert (await post(http, body)).status_code == 200
+    row_id = await clean_db.fetchval(
+        "SELECT id FROM provision_event WHERE kind = 'MARKETPLACE_EVENT'"
+    )
+    first = await worker.run_now(row_id, 30)
+    assert first is not None
+    assert first.status.value == "FAILED"
+    left = await clean_db.fetchrow(
+        "SELECT (SELECT count(*) FROM subscription) AS subscriptions,"
+        " (SELECT count(*) FROM customer) AS customers,"
+        " (SELECT count(*) FROM audit_entry WHERE action = 'createSubscription') AS audits,"
+        " (SELECT count(*) FROM marketplace_link) AS links,"
+        " (SELECT state FROM marketplace_inbox) AS state"
+    )
+    assert dict(left) == {
+        "subscriptions": 0, "customers": 0, "audits": 0, "links": 0, "state": "RECEIVED"
+    }  # fmt: skip
+    await f.store(clean_db, f.namespace(4343))
+    again = await worker.run_now(row_id, 30)
+    assert again is not None
+    assert again.status.value == "SUCCEEDED"
+    settled = await clean_db.fetchrow(
+        "SELECT (SELECT count(*) FROM subscription) AS subscriptions,"
+        " (SELECT count(*) FROM marketplace_link) AS links,"
+        " (SELECT state FROM marketplace_inbox) AS state"
+    )
+    assert dict(settled) == {"subscriptions": 1, "links": 1, "state": "APPLIED"}

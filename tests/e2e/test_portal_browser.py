@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +33,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from api.cli.demo import DEMO_PASSWORD, DEMO_USERS
 from domain.model.activation_code import hash_activation_code
 
+from oidc_peer import CLIENT_ID, CLIENT_SECRET, OpenIDPeer, serving_openid_provider
 from provision_process import PROVISION, Served, environment, free_port, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -53,6 +55,8 @@ class Demo:
     served: Served
     dsn: str
     shots: Path
+    provider: OpenIDPeer
+    """The external OpenID provider the sign-in page offers (its person: the demo's wile)."""
 
     @property
     def portal(self) -> str:
@@ -92,8 +96,14 @@ async def demo(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     shots = tmp_path_factory.getbasetemp() / "portal-screenshots"
     shots.mkdir(exist_ok=True)
     with ExitStack() as stack:
+        # The served process reads the real clock, and so does its provider.
+        provider = stack.enter_context(serving_openid_provider(lambda: datetime.now(UTC)))
+        env["PROVISION_EXTERNAL_SIGNIN_ISSUER"] = provider.url
+        env["PROVISION_EXTERNAL_SIGNIN_CLIENT_ID"] = CLIENT_ID
+        env["PROVISION_EXTERNAL_SIGNIN_CLIENT_SECRET"] = CLIENT_SECRET
+        env["PROVISION_EXTERNAL_SIGNIN_NAME"] = "Acme SSO"
         served = stack.enter_context(serving(env, tmp, port=port))
-        yield Demo(served, dsn, shots)
+        yield Demo(served, dsn, shots, provider)
     admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -406,5 +416,45 @@ async def test_a_person_of_two_customers_switches_and_a_viewer_is_offered_no_cha
             await expect(
                 tab.get_by_role("button", name=re.compile("Download")).first
             ).to_be_visible()
+    finally:
+        await context.close()
+
+
+async def test_signing_in_through_the_external_provider_shows_my_subscriptions(
+    browser: Browser, demo: Demo
+) -> None:
+    """The sign-in page's "Sign in with Acme SSO": the fake provider signs wile in (verified
+    email), Provision's callback continues the portal's PKCE request, and the portal shows
+    Acme's subscriptions and no one else's."""
+    context = await browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = await context.new_page()
+    tab.problems = []  # type: ignore[attr-defined]
+    tab.on("pageerror", lambda error: tab.problems.append(str(error)))  # type: ignore[attr-defined]
+    names = await _subscription_names(demo)
+    try:
+        async with shot_on_failure(tab, demo, "external-sign-in"):
+            await tab.goto(demo.portal)
+            await tab.get_by_role("button", name="Sign in").click()
+            await tab.wait_for_url(re.compile(r"/oauth/authorize\?"))
+            await tab.get_by_role("button", name="Sign in with Acme SSO").click()
+            await expect(tab.get_by_role("heading", name="Subscriptions", level=1)).to_be_visible()
+            assert tab.url.startswith(demo.portal)
+            assert "code=" not in tab.url
+            at_provider = demo.provider.authorize_calls[-1]
+            assert at_provider["code_challenge_method"] == "S256"
+            assert at_provider["nonce"]
+            table = tab.get_by_role("table")
+            for name in names["Acme Corp"]:
+                await expect(table.get_by_role("link", name=name)).to_be_visible()
+            text = await table.inner_text()
+            for company in ("Globex", "Initech", "Hooli"):
+                for name in names[company]:
+                    assert name not in text
+            # The state cookie was spent at the callback; the portal keeps its token in
+            # session storage only.
+            assert await context.cookies() == []
+            await tab.get_by_role("button", name="Sign out").click()
+            await expect(tab.get_by_role("status")).to_contain_text("You are signed out.")
     finally:
         await context.close()

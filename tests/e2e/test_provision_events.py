@@ -32,8 +32,8 @@ Row = Callable[..., ProvisionEvent]
 EVENT_FIELDS = """id kind status attempts maxAttempts nextAttemptAt lastError correlationId
     payload createdAt updatedAt resolvedReason resolvedAt
     subscription { id name } namespace { id } instance { id }"""
-LIST = f"""query($first: Int, $after: String, $status: ProvisionEventStatus, $kind: String,
-    $sub: ID, $ns: ID, $older: Int) {{
+LIST = f"""query($first: Int, $after: String, $status: ProvisionEventStatus,
+    $kind: ProvisionEventKind, $sub: ID, $ns: ID, $older: Int) {{
   provisionEvents(first: $first, after: $after, status: $status, kind: $kind,
       subscriptionId: $sub, namespaceId: $ns, olderThanSeconds: $older) {{
     totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {EVENT_FIELDS} }} }} }} }}"""
@@ -120,6 +120,13 @@ async def test_staff_list_the_ledger_newest_first_with_filters(
     assert listed(await gql(LIST, first=2, after=cursor)) == [gid(old_dead)]
     assert listed(await gql(LIST, status="DEAD")) == [gid(old_dead)]
     assert listed(await gql(LIST, kind="ALERT")) == [gid(failed)]
+    # TEST_STEP is no built-in kind: shown, and filtered, as OTHER.
+    assert listed(await gql(LIST, kind="OTHER")) == [gid(fresh), gid(old_dead)]
+    assert {e["node"]["kind"] for e in everything["data"]["provisionEvents"]["edges"]} == {
+        "ALERT",
+        "OTHER",
+    }
+    assert "errors" in await gql(LIST, kind="TEST_STEP")  # not a value of the enum
     assert listed(await gql(LIST, sub=global_id("Subscription", sub.id))) == [gid(old_dead)]
     assert listed(await gql(LIST, ns=global_id("Namespace", fresh.namespace_id))) == [gid(fresh)]
     assert listed(await gql(LIST, older=600)) == [gid(failed), gid(old_dead)]
@@ -158,9 +165,9 @@ async def test_the_summary_counts_by_status_and_kind(
     }
     assert summary["byKind"] == [  # by status, then kind
         {"kind": "ALERT", "status": "DEAD", "count": 1},
-        {"kind": "TEST_STEP", "status": "DEAD", "count": 1},
-        {"kind": "TEST_STEP", "status": "FAILED", "count": 1},
-        {"kind": "TEST_STEP", "status": "PENDING", "count": 1},
+        {"kind": "OTHER", "status": "DEAD", "count": 1},  # TEST_STEP: not a built-in kind
+        {"kind": "OTHER", "status": "FAILED", "count": 1},
+        {"kind": "OTHER", "status": "PENDING", "count": 1},
         {"kind": "ALERT", "status": "SUCCEEDED", "count": 1},
     ]
 

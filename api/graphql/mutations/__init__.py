@@ -29,6 +29,7 @@ from api.graphql.mutations.provision_events import (
     retry_provision_event,
 )
 from api.graphql.mutations.report_usage import report_usage
+from api.graphql.mutations.sandbox_clock import advance_test_clock
 from api.graphql.mutations.subscription_changes import (
     cancel_subscription,
     change_subscription,
@@ -191,6 +192,13 @@ class Mutation:
         description="A seat-link report (as `POST /api/v1/seat_links`): an instance's users,"
         " answered with a newer license key when there is one.",
         extensions=needs(Resource.USAGE, Access.WRITE),
+    )
+    advance_test_clock = strawberry.mutation(
+        resolver=advance_test_clock,
+        description="Staff or a sandbox's owner: move a sandbox customer's test clock"
+        " forwards, running on the way, in order, what time drives for that tenant (trials"
+        " ending, ramp steps, renewals and expiries, reminder emails; docs/test-clock.md).",
+        extensions=needs(Resource.CUSTOMERS, Access.WRITE),
     )
     upload_usage_file = strawberry.mutation(
         resolver=upload_usage_file,

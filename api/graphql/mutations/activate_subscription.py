@@ -4,6 +4,7 @@ per code and per source address."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -26,6 +27,7 @@ from domain.model.future_subscription import future_subscriptions
 from domain.policy import grantable
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.activate_subscription import Activated, ActivateSubscription
+from persistence.tenant_time import acting_at
 
 CODE_FAILURES = 10
 ADDRESS_FAILURES = 30
@@ -100,8 +102,16 @@ async def _activate(info: Info, command: ActivateSubscription) -> Activated:
     commands = ctx.commands
     if await commands.failures.retry_after(limits) is not None:
         raise RateLimited("too many failed activation attempts; retry later")
+    # A sandbox's subscription activates on its test clock (docs/test-clock.md).
+    offset = timedelta(0)
+    if commands.sandbox is not None:
+        customer = await commands.sandbox.clocks.customer_of_activation_code(
+            command.activation_code
+        )
+        offset = await commands.sandbox.offset_of_customer(customer)
     try:
-        activated = await commands.activate_subscription(command)
+        with acting_at(offset):
+            activated = await commands.activate_subscription(command)
     except ActivationCodeInvalid:
         await commands.failures.record_failure(limits)
         raise

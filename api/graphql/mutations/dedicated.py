@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import DedicatedTenantNode, dedicated_tenant_node
 from api.ids import parse_typed_id
@@ -26,18 +26,31 @@ class DedicatedTenantPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The tenant after the retry, or why there was none.")
+class RetryDedicatedTenantPayload(DedicatedTenantPayload):
+    """retry_dedicated_tenant's own payload (the fields of DedicatedTenantPayload)."""
+
+
+@strawberry.type(description="The tenant after the change, or why it did not change.")
+class ChangeDedicatedTenantPayload(DedicatedTenantPayload):
+    """change_dedicated_tenant's own payload (the fields of DedicatedTenantPayload)."""
+
+
 async def retry_dedicated_tenant(
     info: Info,
     input: Annotated[RetryDedicatedTenantInput, strawberry.argument(description="Which tenant.")],
-) -> DedicatedTenantPayload:
+) -> RetryDedicatedTenantPayload:
     ctx = info.context
     tenant, errors = await outcome(
         lambda: ctx.commands.retry_dedicated_tenant(
             ctx.principal, parse_typed_id(input.tenant_id, "DedicatedTenant", path=("tenantId",))
         )
     )
-    return DedicatedTenantPayload(
-        dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+    return as_payload(
+        RetryDedicatedTenantPayload,
+        DedicatedTenantPayload(
+            dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+        ),
     )
 
 
@@ -61,7 +74,7 @@ class ChangeDedicatedTenantInput:
 async def change_dedicated_tenant(
     info: Info,
     input: Annotated[ChangeDedicatedTenantInput, strawberry.argument(description="The change.")],
-) -> DedicatedTenantPayload:
+) -> ChangeDedicatedTenantPayload:
     ctx = info.context
     tenant, errors = await outcome(
         lambda: ctx.commands.change_dedicated_tenant(
@@ -74,6 +87,9 @@ async def change_dedicated_tenant(
             ),
         )
     )
-    return DedicatedTenantPayload(
-        dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+    return as_payload(
+        ChangeDedicatedTenantPayload,
+        DedicatedTenantPayload(
+            dedicated_tenant=dedicated_tenant_node(tenant) if tenant else None, errors=errors
+        ),
     )

@@ -11,7 +11,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import InstanceRole, api_enum
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import InstanceNode, LicenseNode, instance_node, license_node
 from api.ids import parse_typed_id
@@ -96,6 +96,11 @@ class RetireInstancePayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The retired instance, its end key and its replacement, or why not.")
+class ReplaceInstancePayload(RetireInstancePayload):
+    """replace_instance's own payload (the fields of RetireInstancePayload)."""
+
+
 async def _payload(
     info: Info, done: Retired | None, errors: list[MutationError]
 ) -> RetireInstancePayload:
@@ -130,7 +135,7 @@ async def retire_instance(
 async def replace_instance(
     info: Info,
     input: Annotated[ReplaceInstanceInput, strawberry.argument(description="The move.")],
-) -> RetireInstancePayload:
+) -> ReplaceInstancePayload:
     done, errors = await outcome(
         lambda: _fleet(info).replace(
             info.context.principal,
@@ -142,4 +147,4 @@ async def replace_instance(
             ),
         )
     )
-    return await _payload(info, done, errors)
+    return as_payload(ReplaceInstancePayload, await _payload(info, done, errors))

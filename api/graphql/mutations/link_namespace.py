@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import (
     NamespaceNode,
@@ -35,6 +35,11 @@ class LinkNamespacePayload:
     subscription: SubscriptionNode | None = strawberry.field(description="The subscription.")
     namespace: NamespaceNode | None = strawberry.field(description="The group.")
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The subscription and the group after the unlinking.")
+class UnlinkNamespacePayload(LinkNamespacePayload):
+    """unlink_namespace's own payload (the fields of LinkNamespacePayload)."""
 
 
 def _payload(
@@ -70,7 +75,7 @@ async def link_namespace(
 async def unlink_namespace(
     info: Info,
     input: Annotated[UnlinkNamespaceInput, strawberry.argument(description="What to unlink.")],
-) -> LinkNamespacePayload:
+) -> UnlinkNamespacePayload:
     ctx = info.context
     linked, errors = await outcome(
         lambda: ctx.commands.namespaces.unlink(
@@ -80,4 +85,4 @@ async def unlink_namespace(
             ),
         )
     )
-    return _payload(info, linked, errors)
+    return as_payload(UnlinkNamespacePayload, _payload(info, linked, errors))

@@ -10,7 +10,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import Channel, PartnerKind
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import SubscriptionNode, subscription_node
 from api.graphql.types.partner import ChannelTransferType, PartnerType, partner_type
@@ -48,6 +48,16 @@ class PartnerPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The new partner, or why it was not stored.")
+class CreatePartnerPayload(PartnerPayload):
+    """create_partner's own payload (the fields of PartnerPayload)."""
+
+
+@strawberry.type(description="The partner after the change, or why it did not change.")
+class UpdatePartnerPayload(PartnerPayload):
+    """update_partner's own payload (the fields of PartnerPayload)."""
+
+
 @strawberry.input(description="Move a subscription to another channel (direct or a partner).")
 class TransferSubscriptionInput:
     subscription_id: strawberry.ID = strawberry.field(description="The subscription's global ID.")
@@ -80,20 +90,23 @@ class TransferSubscriptionPayload:
 async def create_partner(
     info: Info,
     input: Annotated[CreatePartnerInput, strawberry.argument(description="The partner.")],
-) -> PartnerPayload:
+) -> CreatePartnerPayload:
     ctx = info.context
     created, errors = await outcome(
         lambda: ctx.commands.partners.create(
             ctx.principal, CreatePartner(input.id, input.name, _kind(input.kind))
         )
     )
-    return PartnerPayload(partner=partner_type(created) if created else None, errors=errors)
+    return as_payload(
+        CreatePartnerPayload,
+        PartnerPayload(partner=partner_type(created) if created else None, errors=errors),
+    )
 
 
 async def update_partner(
     info: Info,
     input: Annotated[UpdatePartnerInput, strawberry.argument(description="The change.")],
-) -> PartnerPayload:
+) -> UpdatePartnerPayload:
     ctx = info.context
     kind = _kind(input.kind) if input.kind is not None else None
     updated, errors = await outcome(
@@ -101,7 +114,10 @@ async def update_partner(
             ctx.principal, UpdatePartner(input.id, input.name, kind)
         )
     )
-    return PartnerPayload(partner=partner_type(updated) if updated else None, errors=errors)
+    return as_payload(
+        UpdatePartnerPayload,
+        PartnerPayload(partner=partner_type(updated) if updated else None, errors=errors),
+    )
 
 
 async def transfer_subscription(

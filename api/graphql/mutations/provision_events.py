@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.provision_event import ProvisionEventNode, provision_event_node
 from api.ids import parse_typed_id
@@ -43,6 +43,16 @@ class ProvisionEventPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The provision event after the retry, or why it did not change.")
+class RetryProvisionEventPayload(ProvisionEventPayload):
+    """retry_provision_event's own payload (the fields of ProvisionEventPayload)."""
+
+
+@strawberry.type(description="The provision event after its resolution, or why it did not change.")
+class ResolveProvisionEventPayload(ProvisionEventPayload):
+    """resolve_provision_event's own payload (the fields of ProvisionEventPayload)."""
+
+
 def _event_id(value: strawberry.ID) -> uuid.UUID:
     return parse_typed_id(value, "ProvisionEvent", path=("eventId",))
 
@@ -56,15 +66,18 @@ def _payload(event: ProvisionEvent | None, errors: list[MutationError]) -> Provi
 async def retry_provision_event(
     info: Info,
     input: Annotated[RetryProvisionEventInput, strawberry.argument(description="Which row.")],
-) -> ProvisionEventPayload:
+) -> RetryProvisionEventPayload:
     ctx = info.context
-    return _payload(
-        *await outcome(
-            lambda: ctx.commands.retry_provision_event(
-                ctx.principal,
-                RetryProvisionEvent(_event_id(input.event_id), input.idempotency_key),
+    return as_payload(
+        RetryProvisionEventPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.retry_provision_event(
+                    ctx.principal,
+                    RetryProvisionEvent(_event_id(input.event_id), input.idempotency_key),
+                )
             )
-        )
+        ),
     )
 
 
@@ -73,15 +86,18 @@ async def resolve_provision_event(
     input: Annotated[
         ResolveProvisionEventInput, strawberry.argument(description="Which row, and why.")
     ],
-) -> ProvisionEventPayload:
+) -> ResolveProvisionEventPayload:
     ctx = info.context
-    return _payload(
-        *await outcome(
-            lambda: ctx.commands.resolve_provision_event(
-                ctx.principal,
-                ResolveProvisionEvent(
-                    _event_id(input.event_id), input.reason, input.idempotency_key
-                ),
+    return as_payload(
+        ResolveProvisionEventPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.resolve_provision_event(
+                    ctx.principal,
+                    ResolveProvisionEvent(
+                        _event_id(input.event_id), input.reason, input.idempotency_key
+                    ),
+                )
             )
-        )
+        ),
     )

@@ -11,7 +11,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.mutations.create_subscription import TermInput
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import SubscriptionNode, subscription_node
 from api.ids import parse_typed_id
@@ -69,6 +69,21 @@ class SubscriptionPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The subscription after the cancellation, or why it did not change.")
+class CancelSubscriptionPayload(SubscriptionPayload):
+    """cancel_subscription's own payload (the fields of SubscriptionPayload)."""
+
+
+@strawberry.type(description="The subscription after the renewal, or why it did not change.")
+class RenewSubscriptionPayload(SubscriptionPayload):
+    """renew_subscription's own payload (the fields of SubscriptionPayload)."""
+
+
+@strawberry.type(description="The subscription after the change, or why it did not change.")
+class ChangeSubscriptionPayload(SubscriptionPayload):
+    """change_subscription's own payload (the fields of SubscriptionPayload)."""
+
+
 @strawberry.type(description="The subscription's new activation code, shown once.")
 class RotateActivationCodePayload:
     subscription: SubscriptionNode | None = strawberry.field(description="The subscription.")
@@ -95,7 +110,7 @@ def _subscription_id(value: strawberry.ID) -> uuid.UUID:
 async def cancel_subscription(
     info: Info,
     input: Annotated[CancelSubscriptionInput, strawberry.argument(description="What to cancel.")],
-) -> SubscriptionPayload:
+) -> CancelSubscriptionPayload:
     ctx = info.context
     changed, errors = await outcome(
         lambda: ctx.commands.cancel_subscription(
@@ -108,13 +123,13 @@ async def cancel_subscription(
             ),
         )
     )
-    return _payload(info, changed, errors)
+    return as_payload(CancelSubscriptionPayload, _payload(info, changed, errors))
 
 
 async def renew_subscription(
     info: Info,
     input: Annotated[RenewSubscriptionInput, strawberry.argument(description="The renewal.")],
-) -> SubscriptionPayload:
+) -> RenewSubscriptionPayload:
     ctx = info.context
     segments = tuple(SegmentSpec(s.start_date, s.end_date, s.seats) for s in input.term.segments)
     changed, errors = await outcome(
@@ -125,13 +140,13 @@ async def renew_subscription(
             ),
         )
     )
-    return _payload(info, changed, errors)
+    return as_payload(RenewSubscriptionPayload, _payload(info, changed, errors))
 
 
 async def change_subscription(
     info: Info,
     input: Annotated[ChangeSubscriptionInput, strawberry.argument(description="The change.")],
-) -> SubscriptionPayload:
+) -> ChangeSubscriptionPayload:
     ctx = info.context
     changed, errors = await outcome(
         lambda: ctx.commands.change_subscription(
@@ -145,7 +160,7 @@ async def change_subscription(
             ),
         )
     )
-    return _payload(info, changed, errors)
+    return as_payload(ChangeSubscriptionPayload, _payload(info, changed, errors))
 
 
 async def rotate_activation_code(

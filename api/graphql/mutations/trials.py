@@ -10,7 +10,7 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.enums import ErrorCode, TrialType
 from api.graphql.errors import api_error
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.nodes import NamespaceNode, TrialNode, namespace_node, trial_node
 from api.ids import parse_typed_id
@@ -42,6 +42,16 @@ class ApplyTrialPayload:
     trial: TrialNode | None = strawberry.field(description="The trial.")
     namespace: NamespaceNode | None = strawberry.field(description="The group.")
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="The extended trial and its group, or why it did not change.")
+class ExtendTrialPayload(ApplyTrialPayload):
+    """extend_trial's own payload (the fields of ApplyTrialPayload)."""
+
+
+@strawberry.type(description="The reactivated trial and its group, or why it did not change.")
+class ReactivateTrialPayload(ApplyTrialPayload):
+    """reactivate_trial's own payload (the fields of ApplyTrialPayload)."""
 
 
 @strawberry.type(description="Whether a group may have a type of trial, and why not.")
@@ -85,22 +95,22 @@ async def apply_trial(
 
 async def extend_trial(
     info: Info, input: Annotated[TrialInput, strawberry.argument(description="The trial.")]
-) -> ApplyTrialPayload:
+) -> ExtendTrialPayload:
     ctx = info.context
     changed, errors = await outcome(
         lambda: ctx.commands.trials.extend(ctx.principal, _trial_id(input.trial_id))
     )
-    return _payload(info, changed, errors)
+    return as_payload(ExtendTrialPayload, _payload(info, changed, errors))
 
 
 async def reactivate_trial(
     info: Info, input: Annotated[TrialInput, strawberry.argument(description="The trial.")]
-) -> ApplyTrialPayload:
+) -> ReactivateTrialPayload:
     ctx = info.context
     changed, errors = await outcome(
         lambda: ctx.commands.trials.reactivate(ctx.principal, _trial_id(input.trial_id))
     )
-    return _payload(info, changed, errors)
+    return as_payload(ReactivateTrialPayload, _payload(info, changed, errors))
 
 
 def _trial_id(value: strawberry.ID) -> uuid.UUID:

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.mutations.outcome import attempt, outcome
+from api.graphql.mutations.outcome import as_payload, attempt, outcome
 from api.graphql.types.mutation_error import MutationError, UserError
 from api.graphql.types.nodes import NamespaceNode, namespace_node
 from domain.errors import ValidationFailed
@@ -58,6 +58,11 @@ class UpsertNamespacePayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The namespace with its usage recorded, or why it was not.")
+class ReportNamespaceUsagePayload(UpsertNamespacePayload):
+    """report_namespace_usage's own payload (the fields of UpsertNamespacePayload)."""
+
+
 def _payload(
     info: Info, namespace: Namespace | None, errors: list[MutationError]
 ) -> UpsertNamespacePayload:
@@ -100,12 +105,14 @@ async def upsert_namespace(
 async def report_namespace_usage(
     info: Info,
     input: Annotated[ReportNamespaceUsageInput, strawberry.argument(description="The usage.")],
-) -> UpsertNamespacePayload:
+) -> ReportNamespaceUsagePayload:
     ctx = info.context
     storage = input.storage_used_bytes
     if storage != int(storage):
         bad = ValidationFailed("storageUsedBytes is a whole number", path=("storageUsedBytes",))
-        return _payload(info, None, [UserError.from_domain(bad)])
+        return as_payload(
+            ReportNamespaceUsagePayload, _payload(info, None, [UserError.from_domain(bad)])
+        )
     command = ReportNamespaceUsage(
         input.gitlab_id,
         input.billable_members,
@@ -116,7 +123,7 @@ async def report_namespace_usage(
     namespace, errors = await attempt(
         ctx.commands.namespace_keeping.report_usage(ctx.principal, command)
     )
-    return _payload(info, namespace, errors)
+    return as_payload(ReportNamespaceUsagePayload, _payload(info, namespace, errors))
 
 
 @strawberry.input(description="GitLab.com's rename of a linked group (its own mutation shape).")

@@ -10,7 +10,7 @@ import strawberry
 
 from api.graphql.context import Info
 from api.graphql.enums import WebhookEventType
-from api.graphql.mutations.outcome import outcome
+from api.graphql.mutations.outcome import as_payload, outcome
 from api.graphql.types.mutation_error import MutationError
 from api.graphql.types.webhook import (
     WebhookDeliveryNode,
@@ -93,6 +93,16 @@ class WebhookEndpointPayload:
     errors: list[MutationError] = strawberry.field(description="Empty on success.")
 
 
+@strawberry.type(description="The endpoint after the change, or why it did not change.")
+class UpdateWebhookEndpointPayload(WebhookEndpointPayload):
+    """update_webhook_endpoint's own payload (the fields of WebhookEndpointPayload)."""
+
+
+@strawberry.type(description="The endpoint as it was, deleted, or why it was not.")
+class DeleteWebhookEndpointPayload(WebhookEndpointPayload):
+    """delete_webhook_endpoint's own payload (the fields of WebhookEndpointPayload)."""
+
+
 def _endpoint_id(value: strawberry.ID) -> uuid.UUID:
     return parse_typed_id(value, "WebhookEndpoint", path=("id",))
 
@@ -134,33 +144,41 @@ async def create_webhook_endpoint(
 async def update_webhook_endpoint(
     info: Info,
     input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(description="The change.")],
-) -> WebhookEndpointPayload:
+) -> UpdateWebhookEndpointPayload:
     ctx = info.context
-    return _payload(
-        *await outcome(
-            lambda: ctx.commands.webhooks.update(
-                ctx.principal,
-                UpdateWebhookEndpoint(
-                    _endpoint_id(input.id),
-                    url=input.url,
-                    event_types=_values(input.event_types)
-                    if input.event_types is not None
-                    else None,
-                    description=input.description,
-                    enabled=input.enabled,
-                ),
+    return as_payload(
+        UpdateWebhookEndpointPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.webhooks.update(
+                    ctx.principal,
+                    UpdateWebhookEndpoint(
+                        _endpoint_id(input.id),
+                        url=input.url,
+                        event_types=_values(input.event_types)
+                        if input.event_types is not None
+                        else None,
+                        description=input.description,
+                        enabled=input.enabled,
+                    ),
+                )
             )
-        )
+        ),
     )
 
 
 async def delete_webhook_endpoint(
     info: Info,
     input: Annotated[DeleteWebhookEndpointInput, strawberry.argument(description="Which one.")],
-) -> WebhookEndpointPayload:
+) -> DeleteWebhookEndpointPayload:
     ctx = info.context
-    return _payload(
-        *await outcome(lambda: ctx.commands.webhooks.delete(ctx.principal, _endpoint_id(input.id)))
+    return as_payload(
+        DeleteWebhookEndpointPayload,
+        _payload(
+            *await outcome(
+                lambda: ctx.commands.webhooks.delete(ctx.principal, _endpoint_id(input.id))
+            )
+        ),
     )
 
 

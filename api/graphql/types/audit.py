@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from api.graphql.enums import ActorKind, actor_kind
 from api.graphql.types.node import Node
 from api.ids import PREFIXES, global_id
 from domain.model.audit import AuditEntry
@@ -21,9 +22,9 @@ class AuditEntryNode(Node):
     _global_type = "AuditEntry"
     entity: strawberry.Private[AuditEntry]
 
-    @strawberry.field(description="The caller's kind: PORTAL_USER, PARTNER, STAFF, …")
-    def actor_kind(self) -> str:
-        return self.entity.actor_kind
+    @strawberry.field(description="Who made the change: the caller's kind, or SYSTEM for a job.")
+    def actor_kind(self) -> ActorKind:
+        return actor_kind(self.entity.actor_kind)
 
     @strawberry.field(description="The caller's token subject, if any.")
     def actor_subject(self) -> str | None:
@@ -64,6 +65,37 @@ class AuditEntryNode(Node):
     @strawberry.field(description="When it happened.")
     def at(self) -> datetime:
         return self.entity.at
+
+    @strawberry.field(description="Why, when the caller gave a reason.")
+    def reason(self) -> str | None:
+        return self.entity.reason
+
+    @strawberry.field(
+        description="The audit chain it is on, like `lane-00` (concurrent mutations append to"
+        " several; docs/audit.md)."
+    )
+    def chain(self) -> str | None:
+        return self.entity.chain
+
+    @strawberry.field(
+        description="Its place in its audit chain: 1 for the chain's first entry, then one"
+        " more each."
+    )
+    def sequence(self) -> int | None:
+        return self.entity.sequence
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of the previous entry in the chain (64 zeros for the first)."
+    )
+    def previous_hash(self) -> str | None:
+        return self.entity.previous_hash
+
+    @strawberry.field(
+        description="The SHA-256 (hex) of this entry's canonical form, which includes"
+        " `previousHash`: `provision audit verify` recomputes it."
+    )
+    def hash(self) -> str | None:
+        return self.entity.hash
 
 
 def audit_entry_node(entity: AuditEntry) -> AuditEntryNode:

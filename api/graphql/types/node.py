@@ -32,7 +32,8 @@ class Node:
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
     has_previous_page: bool = strawberry.field(
-        description="Whether items come before this page (true when `after` was given)."
+        description="Whether items come before this page (on the main lists exactly; on the"
+        " others, true when `after` was given)."
     )
     start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
     end_cursor: str | None = strawberry.field(
@@ -40,15 +41,28 @@ class PageInfo:
     )
 
 
+CursorOf = Callable[[Any, uuid.UUID], str]
+"""Writes the cursor of an item from its sort key and id (``api.graphql.sorting.Paging``)."""
+
+
+def _plain_cursor(sort_key: Any, key: uuid.UUID) -> str:
+    return cursor(key)
+
+
 @strawberry.type(description="One item of a page and the cursor that points at it.")
 class Edge(Generic[NodeT]):
     node: NodeT = strawberry.field(description="The item.")
     key: strawberry.Private[uuid.UUID]
+    sort_key: strawberry.Private[Any] = None
+    write: strawberry.Private[CursorOf] = _plain_cursor
 
-    @strawberry.field(description="Pass as `after` to fetch the items after this one.")
+    @strawberry.field(
+        description="Pass as `after` to fetch the items after this one (as `before`, those"
+        " before it)."
+    )
     def cursor(self) -> str:
         # Encoded only when asked for: most pages are read for their nodes.
-        return cursor(self.key)
+        return self.write(self.sort_key, self.key)
 
 
 @strawberry.type(description="A page of items, newest last, with cursors to walk the whole list.")
@@ -56,6 +70,7 @@ class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
     has_next: strawberry.Private[bool]
     after_given: strawberry.Private[bool]
+    has_previous: strawberry.Private[bool | None]
     count: strawberry.Private[int | Callable[[], Awaitable[int]] | None]
 
     @strawberry.field(description="Cursors and whether more pages exist.")
@@ -63,9 +78,9 @@ class Connection(Generic[NodeT]):
         edges = self.edges
         return PageInfo(
             has_next_page=self.has_next,
-            has_previous_page=self.after_given,
-            start_cursor=cursor(edges[0].key) if edges else None,
-            end_cursor=cursor(edges[-1].key) if edges else None,
+            has_previous_page=self.after_given if self.has_previous is None else self.has_previous,
+            start_cursor=edges[0].cursor() if edges else None,
+            end_cursor=edges[-1].cursor() if edges else None,
         )
 
     @strawberry.field(description="How many items the whole list has (counted only when asked).")
@@ -90,10 +105,17 @@ def build_connection(
     *,
     after_given: bool,
     count: int | Callable[[], Awaitable[int]] | None = None,
+    write_cursor: CursorOf | None = None,
 ) -> Connection[Any]:
+    write = write_cursor or _plain_cursor
+    keys = page.sort_keys or [None] * len(page.items)
     return Connection(
-        edges=[Edge(node=to_node(item), key=item.id) for item in page.items],
+        edges=[
+            Edge(node=to_node(item), key=item.id, sort_key=sort_key, write=write)
+            for item, sort_key in zip(page.items, keys, strict=True)
+        ],
         has_next=page.has_next,
         after_given=after_given,
+        has_previous=page.has_previous,
         count=page.total if page.total is not None else count,
     )

@@ -6,10 +6,10 @@ Usage with its seat-link usage reports."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -32,11 +32,21 @@ from api.graphql.enums import (
     UsageSource,
     api_enum,
 )
-from api.graphql.errors import page_size
+from api.graphql.loaders import Loader, PageKey
 from api.graphql.resolve import load_then, present
+from api.graphql.sorting import (
+    INSTANCES,
+    LICENSES,
+    SUBSCRIPTIONS,
+    Before,
+    Last,
+    LicenseSort,
+    Paging,
+    SubscriptionSort,
+    paging,
+)
 from api.graphql.types.node import Connection, Node, build_connection
 from api.graphql.types.partner import PartnerType, SubscriptionPermission, partner_type
-from api.ids import parse_cursor
 from domain.model import customer as customer_model
 from domain.model import dedicated as dedicated_model
 from domain.model import future_subscription
@@ -51,9 +61,31 @@ from domain.model.fleet import combine, is_stale
 from domain.model.usage import usage_of
 from domain.principal import PrincipalKind
 from domain.use_cases.fleet import figures_of
+from persistence.keyset import Page
 from persistence.views import LicenseView, ProvisioningStepView
 
 # --- subscription ------------------------------------------------------------------------------
+
+
+def child_connection(
+    loader: Loader[PageKey, Page[Any]],
+    parent_id: uuid.UUID,
+    pages: Paging,
+    to_node: Callable[[Any], Any],
+    *,
+    count: Callable[[], Awaitable[int]],
+    after_given: bool,
+) -> Connection[Any] | Awaitable[Connection[Any]]:
+    """A nested list's page: from the loader, which the parent list prefetched for every
+    parent in one statement (``api/graphql/prefetch.py``), so statements per request do not
+    grow with the parents' page size."""
+    return load_then(
+        loader,
+        (parent_id, pages.request),
+        lambda page: build_connection(
+            page, to_node, after_given=after_given, count=count, write_cursor=pages.cursor
+        ),
+    )
 
 
 @strawberry.type(name="Segment", description="A stretch of a term with its own seat count.")
@@ -249,7 +281,9 @@ class SubscriptionNode(Node):
             lambda n: namespace_node(n, today) if n else None,
         )
 
-    @strawberry.field(description="Licenses issued for the subscription, oldest first.")
+    @strawberry.field(
+        description="Licenses issued for the subscription, oldest first unless sorted."
+    )
     def licenses(
         self,
         first: Annotated[
@@ -258,18 +292,22 @@ class SubscriptionNode(Node):
         after: Annotated[
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            LicenseSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
     ) -> Connection[LicenseNode]:
         loaders, parent_id = self.context.loaders, self.entity.id
-        key = (parent_id, page_size(first), parse_cursor(after))
-        return load_then(  # type: ignore[return-value]
+        pages = paging(LICENSES, first=first, after=after, last=last, before=before, sort=sort)
+        return child_connection(  # type: ignore[return-value]
             loaders.licenses_by_subscription,
-            key,
-            lambda page: build_connection(
-                page,
-                license_node,
-                after_given=after is not None,
-                count=lambda: loaders.license_counts.load(parent_id),  # type: ignore[arg-type, return-value]
-            ),
+            parent_id,
+            pages,
+            license_node,
+            count=lambda: loaders.license_counts.load(parent_id),  # type: ignore[arg-type, return-value]
+            after_given=after is not None,
         )
 
     @strawberry.field(description="Instances activated on the subscription, oldest first.")
@@ -283,16 +321,13 @@ class SubscriptionNode(Node):
         ] = None,
     ) -> Connection[InstanceNode]:
         loaders, parent_id = self.context.loaders, self.entity.id
-        key = (parent_id, page_size(first), parse_cursor(after))
-        return load_then(  # type: ignore[return-value]
+        return child_connection(  # type: ignore[return-value]
             loaders.instances_by_subscription,
-            key,
-            lambda page: build_connection(
-                page,
-                instance_node,
-                after_given=after is not None,
-                count=lambda: loaders.instance_counts.load(parent_id),  # type: ignore[arg-type, return-value]
-            ),
+            parent_id,
+            paging(INSTANCES, first=first, after=after),
+            instance_node,
+            count=lambda: loaders.instance_counts.load(parent_id),  # type: ignore[arg-type, return-value]
+            after_given=after is not None,
         )
 
     @strawberry.field(
@@ -349,7 +384,7 @@ class SubscriptionNode(Node):
         entity, ctx = self.entity, self.context
         if entity.deployment is DomainDeployment.GITLAB_COM:
             return None
-        instances, latest = await ctx.read.fleet_of(ctx.principal, entity.id)
+        instances, latest = await ctx.loaders.fleets.load(entity.id) or ([], {})
         fleet = combine(entity.seats(ctx.today), figures_of(instances, latest))
         by_id = {i.id: i for i in instances}
         return InstanceUsageType(
@@ -504,7 +539,7 @@ class CustomerNode(Node):
     created_at: datetime = strawberry.field(description="When the customer was recorded.")
     entity: strawberry.Private[customer_model.Customer]
 
-    @strawberry.field(description="The customer's subscriptions, oldest first.")
+    @strawberry.field(description="The customer's subscriptions, oldest first unless sorted.")
     def subscriptions(
         self,
         info: Info,
@@ -514,18 +549,22 @@ class CustomerNode(Node):
         after: Annotated[
             str | None, strawberry.argument(description="Cursor to continue after.")
         ] = None,
+        last: Last = None,
+        before: Before = None,
+        sort: Annotated[
+            SubscriptionSort | None,
+            strawberry.argument(description="The order (CREATED_AT ASC when omitted)."),
+        ] = None,
     ) -> Connection[SubscriptionNode]:
         loaders, parent_id = info.context.loaders, self.entity.id
-        key = (parent_id, page_size(first), parse_cursor(after))
-        return load_then(  # type: ignore[return-value]
+        pages = paging(SUBSCRIPTIONS, first=first, after=after, last=last, before=before, sort=sort)
+        return child_connection(  # type: ignore[return-value]
             loaders.subscriptions_by_customer,
-            key,
-            lambda page: build_connection(
-                page,
-                lambda s: subscription_node(s, info.context),
-                after_given=after is not None,
-                count=lambda: loaders.subscription_counts_by_customer.load(parent_id),  # type: ignore[arg-type, return-value]
-            ),
+            parent_id,
+            pages,
+            lambda s: subscription_node(s, info.context),
+            count=lambda: loaders.subscription_counts_by_customer.load(parent_id),  # type: ignore[arg-type, return-value]
+            after_given=after is not None,
         )
 
 

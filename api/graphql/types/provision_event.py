@@ -11,7 +11,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.context import Info
-from api.graphql.enums import ProvisionEventStatus, api_enum
+from api.graphql.enums import (
+    ProvisionEventKind,
+    ProvisionEventStatus,
+    api_enum,
+    provision_event_kind,
+)
 from api.graphql.loaders import Loader
 from api.graphql.resolve import load_then
 from api.graphql.types.node import Node
@@ -41,9 +46,9 @@ class ProvisionEventNode(Node):
     _global_type = "ProvisionEvent"
     entity: strawberry.Private[ProvisionEvent]
 
-    @strawberry.field(description="What to do, UPPER_SNAKE_CASE (`NAMESPACE_PROVISION`, …).")
-    def kind(self) -> str:
-        return self.entity.kind
+    @strawberry.field(description="What to do (a worker plugin's own kinds are OTHER).")
+    def kind(self) -> ProvisionEventKind:
+        return provision_event_kind(self.entity.kind)
 
     @strawberry.field(description="Where it is in its life.")
     def status(self) -> ProvisionEventStatus:
@@ -140,7 +145,9 @@ class ProvisionStatusCount:
 
 @strawberry.type(description="How many ledger rows of one kind have one status.")
 class ProvisionKindCount:
-    kind: str = strawberry.field(description="The event kind.")
+    kind: ProvisionEventKind = strawberry.field(
+        description="The event kind (a worker plugin's own kinds are OTHER, added up)."
+    )
     status: ProvisionEventStatus = strawberry.field(description="The status.")
     count: int = strawberry.field(description="Rows of that kind with that status.")
 
@@ -162,14 +169,18 @@ class ProvisionEventSummary:
 
 def provision_event_summary(summary: LedgerSummary) -> ProvisionEventSummary:
     per_status = dict.fromkeys(ProvisionEventStatus, 0)
-    by_kind = []
+    by_kind: dict[tuple[ProvisionEventStatus, ProvisionEventKind], int] = {}
     for status, kind, count in summary.counts:
         api_status = ProvisionEventStatus[status]
         per_status[api_status] += count
-        by_kind.append(ProvisionKindCount(kind=kind, status=api_status, count=count))
+        key = (api_status, provision_event_kind(kind))
+        by_kind[key] = by_kind.get(key, 0) + count
     return ProvisionEventSummary(
         by_status=[ProvisionStatusCount(status=s, count=n) for s, n in per_status.items()],
-        by_kind=by_kind,
+        by_kind=[
+            ProvisionKindCount(kind=kind, status=status, count=count)
+            for (status, kind), count in by_kind.items()
+        ],
         dead=per_status[ProvisionEventStatus.DEAD],
         oldest_pending_age_seconds=summary.oldest_due_age_seconds,
     )

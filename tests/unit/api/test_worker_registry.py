@@ -16,6 +16,7 @@ from api.worker.loop import WorkerConfig, WorkerRegistry
 from api.worker.process import (
     DEDICATED_SWEEP_JOB,
     INSTANCES_STOPPED_SYNCING_JOB,
+    SANDBOX_CLOCKS_JOB,
     SUBSCRIPTION_EXPIRING_JOB,
     TRANSFERS_JOB,
     TRIAL_ENDING_SOON_JOB,
@@ -24,7 +25,12 @@ from api.worker.process import (
     build_registry,
     worker_config,
 )
-from domain.model.provision_event import ALERT_KIND, ProvisionEvent, ProvisionStatus
+from domain.model.provision_event import (
+    ALERT_KIND,
+    ProvisionEvent,
+    ProvisionKind,
+    ProvisionStatus,
+)
 from integrations.http_ping import HTTP_PING_KIND
 from persistence.database import Database
 
@@ -60,6 +66,8 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         "MARKETPLACE_EVENT",
         "TEST_ECHO",
     }
+    # Every built-in kind has its own API name (ProvisionEventKind); a plugin's shows as OTHER.
+    assert set(registry.handlers) - {"TEST_ECHO"} <= set(ProvisionKind)
     assert set(registry.jobs) == {
         GIVE_UP_LOST_ROWS_JOB,
         TRIAL_EXPIRY_JOB,
@@ -68,6 +76,7 @@ async def test_plugins_add_kinds_to_the_built_in_ones(clock: FixedClock) -> None
         INSTANCES_STOPPED_SYNCING_JOB,
         TRANSFERS_JOB,
         DEDICATED_SWEEP_JOB,
+        SANDBOX_CLOCKS_JOB,
     }
 
 

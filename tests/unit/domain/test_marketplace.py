@@ -135,11 +135,14 @@ class MemoryLinks:
     customers: dict[tuple[Marketplace, str], uuid.UUID] = field(default_factory=dict)
 
     @asynccontextmanager
-    async def session(self, marketplace: Marketplace, key: str) -> AsyncIterator[LinkSession]:
+    async def session(
+        self, marketplace: Marketplace, key: str, offer: tuple[str, str] | None = None
+    ) -> AsyncIterator[LinkSession]:
         outer = self
 
         class Session:
             link = outer.links.get((marketplace, key))
+            mapping = outer.offers.get((marketplace, *offer)) if offer else None
             saved: list[MarketplaceLink] = []
             outcomes: dict[uuid.UUID, tuple[InboxState, str | None]] = {}
 
