@@ -489,8 +489,18 @@ class _Renderer:
                     f"'{response}', (SELECT count(*) FROM {spec.table} {c} WHERE {counted})"
                 )
             elif kind == "pageInfo":
+                previous = "false"
+                if after is not None:
+                    # Exact, as the read models' probe (persistence/keyset.py): whether an
+                    # item the caller may see comes at or before the cursor.
+                    b = self.alias()
+                    behind = self.conditions(connection, spec, b, parent_alias, flt)
+                    behind.append(f"{b}.id <= {args.arg(after)}")
+                    previous = (
+                        f"EXISTS (SELECT 1 FROM {spec.table} {b} WHERE {' AND '.join(behind)})"
+                    )
                 pairs.append(
-                    f"'{response}', {self.page_info(rest[0], page, limit, kept, after is not None)}"
+                    f"'{response}', {self.page_info(rest[0], page, limit, kept, previous)}"
                 )
             else:
                 edges: Selection = rest[0]
@@ -537,7 +547,7 @@ class _Renderer:
         page: str,
         limit: str,
         kept: str,
-        after_given: bool,
+        previous: str,
     ) -> str:
         pairs = []
         for response, name in items:
@@ -546,7 +556,7 @@ class _Renderer:
             elif name == "hasNextPage":
                 value = f"(count(*) > {limit}::int)"
             elif name == "hasPreviousPage":
-                value = "true" if after_given else "false"
+                value = previous
             elif name == "startCursor":
                 value = _cursor_of(f"(array_agg({page}.id ORDER BY {page}.id){kept})[1]")
             else:

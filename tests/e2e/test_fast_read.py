@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.graphql.fast_read import FastReads
+from api.ids import global_id
 from api.portal.documents import OPERATIONS
 from api.settings import Settings
 from domain.model.customer import Membership
@@ -249,3 +250,134 @@ async def test_the_cost_limit_holds_on_the_fast_path(database_url: str, clean_db
         assert status == 200
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["QUERY_TOO_COMPLEX"]
         assert answer["data"] is None
+
+
+# Shapes main's lists took since the fast path began: sorting, backward pages, cursors that
+# carry their order. Each must answer exactly as the usual path does (today by going the usual
+# way: the compiler knows only `first`/`after` and the subscriptions filters).
+_PAGE = "pageInfo { hasPreviousPage hasNextPage startCursor endCursor } edges { cursor node { id"
+SORTED_AND_BACKWARD = [
+    "{ subscriptions(last: 2) { " + _PAGE + " startDate } } } }",
+    "{ subscriptions(first: 2, sort: {field: START_DATE, direction: DESC}) { "
+    + _PAGE
+    + " startDate } } } }",
+    "{ subscriptions(sort: {field: END_DATE}) { totalCount " + _PAGE + " endDate } } } }",
+    "{ customers(last: 1) { " + _PAGE + " company } } } }",
+    "{ customers(sort: {field: COMPANY, direction: DESC}) { " + _PAGE + " company } } } }",
+    "{ customers { edges { node { id subscriptions(last: 1) { " + _PAGE + " } } } } } }",
+    "{ subscriptions { edges { node { id licenses(sort: {field: EXPIRES_AT, direction: DESC})"
+    " { " + _PAGE + " expiresAt } } } } } } }",
+    "query($last: Int, $before: String) { subscriptions(last: $last, before: $before) { "
+    + _PAGE
+    + " } } } }",
+    "query($s: SubscriptionSort) { subscriptions(first: 3, sort: $s) { " + _PAGE + " } } } }",
+]
+_CURSORED = (
+    "query($after: String) { subscriptions(first: 2, after: $after) { " + _PAGE + " } } }"
+    " customers { edges { node { subscriptions(after: $after) { " + _PAGE + " } } } } } } }"
+)
+
+
+async def _both(
+    app: Starlette, usual_app: Starlette, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[Any, bool]:
+    """The fast app's answer (equal to the usual app's) and whether the fast path served it."""
+    fast = _fast(app)
+    before = fast.served
+    ours = await _post(app, body, headers)
+    theirs = await _post(usual_app, body, headers)
+    assert ours == theirs, (body, headers)
+    return ours, fast.served > before
+
+
+async def test_sorted_and_backward_pages_answer_alike_and_go_the_usual_way(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    await _seed(clean_db)
+    callers = _callers(app)
+    staff = callers["staff"]
+    # Real cursors of the default order and of a sorted one.
+    _, _, first_page = await _post(
+        usual_app, {"query": "{ subscriptions(first: 2) { " + _PAGE + " } } } }"}, staff
+    )
+    default_cursor = first_page["data"]["subscriptions"]["pageInfo"]["endCursor"]
+    _, _, sorted_page = await _post(usual_app, {"query": SORTED_AND_BACKWARD[1]}, staff)
+    sorted_cursor = sorted_page["data"]["subscriptions"]["pageInfo"]["endCursor"]
+    assert sorted_cursor != default_cursor
+    assert len(sorted_cursor) > 39
+    variable_sets: list[dict[str, Any]] = [
+        {},
+        {"last": 2, "before": default_cursor},
+        {"last": None, "before": None},
+        {"s": None},
+        {"s": {"field": "START_DATE", "direction": "DESC"}},
+        {"s": {"field": "CREATED_AT"}},
+    ]
+    for query in SORTED_AND_BACKWARD:
+        for variables in variable_sets:
+            for headers in callers.values():
+                answer, served = await _both(
+                    app, usual_app, {"query": query, "variables": variables}, headers
+                )
+                assert not served, (query, variables)
+    # A cursor of the default order pages on the fast path with exact page info both ways
+    # (hasPreviousPage says whether an item comes before the cursor, as the usual path's
+    # probe does); another order's cursor goes the usual way, which refuses it.
+    zero = "cursor_" + "0" * 32
+    for after, fast_expected in ((None, True), (default_cursor, True), (zero, True)):
+        for caller, headers in callers.items():
+            answer, served = await _both(
+                app, usual_app, {"query": _CURSORED, "variables": {"after": after}}, headers
+            )
+            assert served is (fast_expected and caller != "anonymous"), (caller, after)
+    answer, served = await _both(
+        app, usual_app, {"query": _CURSORED, "variables": {"after": sorted_cursor}}, staff
+    )
+    assert not served
+    assert answer[2]["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+    answer, _ = await _both(
+        app, usual_app, {"query": _CURSORED, "variables": {"after": zero}}, staff
+    )
+    assert answer[2]["data"]["subscriptions"]["pageInfo"]["hasPreviousPage"] is False
+    answer, _ = await _both(
+        app, usual_app, {"query": _CURSORED, "variables": {"after": default_cursor}}, staff
+    )
+    assert answer[2]["data"]["subscriptions"]["pageInfo"]["hasPreviousPage"] is True
+
+
+async def test_a_sandbox_tenant_reads_on_its_own_clock_on_the_fast_path(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    """A sandbox's portal user sees status and seats at the sandbox's `today`; staff see
+    real time unless they name the sandbox (docs/test-clock.md), on both paths alike."""
+    await _seed(clean_db)
+    alpha = await clean_db.fetchval(
+        "SELECT customer FROM membership WHERE user_subject = $1", "usr_alice"
+    )
+    for application in (app, usual_app):
+        clocks = application.state.sandbox.clocks
+        assert await clocks.mark(alpha, True)
+        assert await clocks.move(alpha, timedelta(days=900))
+    query = (
+        "{ subscriptions(first: 20) { edges { node { id status seats startDate endDate"
+        " customer { id } } } } }"
+    )
+    callers = _callers(app)
+    named = {**callers["staff"], "X-Provision-Sandbox": global_id("Customer", alpha)}
+    statuses = {}
+    for caller, headers in (
+        ("portal user", callers["portal user"]),
+        ("staff", callers["staff"]),
+        ("staff naming the sandbox", named),
+    ):
+        answer, served = await _both(app, usual_app, {"query": query}, headers)
+        assert served, caller
+        statuses[caller] = sorted(
+            e["node"]["status"]
+            for e in answer[2]["data"]["subscriptions"]["edges"]
+            if e["node"]["customer"]["id"] == global_id("Customer", alpha)
+        )
+    # 900 days on, every one of Alpha's subscriptions has ended (or was cancelled).
+    assert set(statuses["portal user"]) <= {"EXPIRED", "CANCELLED"}, statuses
+    assert statuses["staff naming the sandbox"] == statuses["portal user"]
+    assert {"ACTIVE", "PENDING"} <= set(statuses["staff"]), statuses
