@@ -15,21 +15,30 @@ import ast
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    OperationType,
+    get_named_type,
+    parse,
+)
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.graphql.fast_read import FastReads
+from api.graphql.fast_read import ENTITIES, Args, EnumColumn, FastReads, Scope, _status
 from api.ids import global_id
 from api.portal.documents import OPERATIONS
 from api.settings import Settings
 from domain.model.customer import Membership
-from domain.model.enums import Role
+from domain.model.enums import Role, SubscriptionStatus
 from domain.principal import PrincipalKind
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -381,3 +390,37 @@ async def test_a_sandbox_tenant_reads_on_its_own_clock_on_the_fast_path(
     assert set(statuses["portal user"]) <= {"EXPIRED", "CANCELLED"}, statuses
     assert statuses["staff naming the sandbox"] == statuses["portal user"]
     assert {"ACTIVE", "PENDING"} <= set(statuses["staff"]), statuses
+
+
+async def test_every_enum_field_renders_the_names_the_usual_path_writes(
+    app: Starlette, clean_db: Database
+) -> None:
+    """Each enum-typed field the fast path knows writes, for every stored domain member, the
+    GraphQL member the usual path writes (``api_enum``: the same name), and that name is one
+    of the schema's; a new enum field must say how it maps (``EnumColumn``) to stay here."""
+    schema = _fast(app)._schema
+    checked = 0
+    for type_name, entity in ENTITIES.items():
+        object_type = schema.type_map[type_name]
+        assert isinstance(object_type, GraphQLObjectType)
+        for name, expression in entity.fields.items():
+            graphql_type = get_named_type(object_type.fields[name].type)
+            if not isinstance(graphql_type, GraphQLEnumType):
+                assert not isinstance(expression, EnumColumn), (type_name, name)
+                continue
+            if expression is _status:
+                domain: type[Enum] = SubscriptionStatus
+                assert set(graphql_type.values) == {m.name for m in SubscriptionStatus}
+                continue
+            assert isinstance(expression, EnumColumn), (type_name, name)
+            domain = expression.domain
+            for member in domain:
+                sql = expression(Scope("_r", lambda: "NULL", Args()))
+                rendered = await clean_db.fetchval(
+                    f"SELECT {sql} FROM (SELECT $1::text AS {expression.column}) _r",
+                    member.value,
+                )
+                assert rendered == member.name, (type_name, name, member)
+                assert rendered in graphql_type.values, (type_name, name, member)
+                checked += 1
+    assert checked >= 10
