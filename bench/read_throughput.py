@@ -31,6 +31,7 @@ import asyncpg
 import httpx
 from floor_app import (
     DSN_VARIABLE,
+    HEAVY_PAGE,
     LIST_SIZE,
     PAGE_SIZE,
     PARTNER_CUSTOMERS,
@@ -41,7 +42,7 @@ from load import Endpoint, Load, Result, require_wrk, run_wrk
 from seed import LICENSES_PER_SUBSCRIPTION, PARTNER, PORTAL_USER, bench_database, prepare
 
 from api.app import create_app
-from api.ids import parse_global_id
+from api.ids import global_id, parse_global_id
 from api.portal.documents import trusted_documents
 from api.settings import Settings
 from auth.backend import KIND_CLAIM, PARTNER_CLAIM
@@ -82,11 +83,18 @@ PARTNER_QUERY = (
 )
 PARTNER_FLOOR = Endpoint("floor/partner", "/floor/partner")
 PARTNER_GRAPHQL = Endpoint("graphql/partner", "/graphql", json.dumps({"query": PARTNER_QUERY}))
+# The portal's heaviest page, its own Subscription document by id (bench/seed.py's subscription
+# with terms, segments, add-ons, usage, namespace, instances and licenses); the path and body
+# get the subscription's id once it is seeded.
+HEAVY_DOCUMENT = trusted_documents().by_name["Subscription"]
+HEAVY_FLOOR = Endpoint("floor/subscription", "/floor/subscription")
+HEAVY_GRAPHQL = Endpoint("graphql/subscription", "/graphql")
 PAIRS = (
     ("staff token", FLOOR, GRAPHQL),
     ("portal-user token", PORTAL_FLOOR, PORTAL_GRAPHQL),
     ("portal list page (portal user)", LIST_FLOOR, LIST_GRAPHQL),
     ("partner's customers (partner)", PARTNER_FLOOR, PARTNER_GRAPHQL),
+    ("subscription page (portal user)", HEAVY_FLOOR, HEAVY_GRAPHQL),
 )
 
 
@@ -169,6 +177,29 @@ async def count_statements(dsn: str, token: str) -> dict[int, list[str]]:
     if not any(sent.values()):
         raise RuntimeError("the statement counter saw nothing: is the pool still asyncpg's?")
     return sent
+
+
+async def count_heavy_statements(dsn: str, token: str, body: str) -> list[str]:
+    """Statements the subscription page sends (the second request of the shape)."""
+    seen: list[str] = []
+    with statements_logged(seen):
+        app = with_floor(create_app(Settings(database_url=dsn, graphiql=False)))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                for _ in range(2):
+                    seen.clear()
+                    response = await client.post(
+                        "/graphql",
+                        content=body,
+                        headers={
+                            "content-type": "application/json",
+                            "authorization": f"Bearer {token}",
+                        },
+                    )
+                    if response.json().get("errors"):
+                        raise RuntimeError(f"the subscription page: {response.json()}")
+    return list(seen)
 
 
 # --- serving and checking --------------------------------------------------------------------
@@ -328,6 +359,74 @@ def verify_partner(base_url: str, graphql_endpoint: Endpoint) -> None:
         raise RuntimeError("the partner's page and its floor disagree")
 
 
+def heavy_subscription(dsn: str) -> uuid.UUID:
+    """The subscription bench/seed.py gave everything (the one with a namespace)."""
+
+    async def find() -> uuid.UUID:
+        connection = await asyncpg.connect(dsn)
+        try:
+            found: uuid.UUID = await connection.fetchval(
+                "SELECT id FROM subscription WHERE namespace IS NOT NULL"
+            )
+        finally:
+            await connection.close()
+        return found
+
+    return asyncio.run(find())
+
+
+def verify_heavy(base_url: str, graphql_endpoint: Endpoint, floor_endpoint: Endpoint) -> None:
+    """The subscription page and its floor: the same subscription, status, seats, segments,
+    usage, namespace, steps, instances and licenses."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        graphql = client.post(
+            graphql_endpoint.path,
+            content=graphql_endpoint.body,
+            headers={"content-type": "application/json", **dict(graphql_endpoint.headers)},
+        )
+        graphql.raise_for_status()
+        floor_response = client.get(floor_endpoint.path)
+        floor_response.raise_for_status()
+    payload = graphql.json()
+    if payload.get("errors"):
+        raise RuntimeError(f"GraphQL answered with errors: {payload['errors']}")
+    ours, floor = payload["data"]["subscription"], floor_response.json()
+
+    def ids(edges: list[dict[str, Any]]) -> list[uuid.UUID]:
+        return [parse_global_id(e["node"]["id"])[1] for e in edges]
+
+    mine = (
+        parse_global_id(ours["id"])[1],
+        ours["status"],
+        ours["seats"],
+        [[g["seats"] for g in term["segments"]] for term in ours["terms"]],
+        ours["usage"]["maxSeatsUsed"],
+        ours["usage"]["overage"],
+        ours["namespace"]["gitlabId"],
+        len(ours["namespace"]["provisioningSteps"]),
+        ids(ours["instances"]["edges"]),
+        ids(ours["licenses"]["edges"]),
+        len(ours["addOns"]),
+    )
+    theirs = (
+        uuid.UUID(floor["id"]),
+        floor["status"],
+        floor["seats"],
+        [[g["seats"] for g in term["segments"]] for term in floor["terms"]],
+        floor["usage"]["maxSeatsUsed"],
+        floor["usage"]["overage"],
+        floor["namespace"]["gitlabId"],
+        len(floor["namespace"]["provisioningSteps"]),
+        [uuid.UUID(i["id"]) for i in floor["instances"]],
+        [uuid.UUID(k["id"]) for k in floor["licenses"]],
+        len(floor["addOns"]),
+    )
+    if mine != theirs or not mine[8] or len(mine[3]) < 3 or not ours["viewerPermissions"]:
+        raise RuntimeError(f"the subscription page and its floor disagree: {mine} {theirs}")
+    if len(mine[9]) > HEAVY_PAGE:
+        raise RuntimeError("the subscription page shows more licenses than it asks for")
+
+
 # --- measuring and reporting -----------------------------------------------------------------
 
 
@@ -376,6 +475,7 @@ def report(
     unloaded: dict[str, list[Result]],
     sent: dict[int, list[str]],
     load: Load,
+    heavy_sent: list[str],
 ) -> None:
     print(
         f"\nsubscriptions(first: {PAGE_SIZE}) with licenses, {WORKERS} uvicorn workers,"
@@ -424,6 +524,11 @@ def report(
             f"  first: {first:<4} {len(statements)} = {len(statements) - resets} queries"
             f" + {resets} pool-release resets"
         )
+    resets = sum(map(is_pool_reset, heavy_sent))
+    print(
+        f"  the subscription page (portal user): {len(heavy_sent)} ="
+        f" {len(heavy_sent) - resets} queries + {resets} pool-release resets (the usual path)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,19 +562,32 @@ def main(argv: list[str] | None = None) -> int:
         partner = dataclasses.replace(
             PARTNER_GRAPHQL, headers=(("Authorization", f"Bearer {partner_token}"),)
         )
+        heavy_id = heavy_subscription(dsn)
+        heavy_body = {
+            "documentId": HEAVY_DOCUMENT,
+            "variables": {"id": global_id("Subscription", heavy_id)},
+        }
+        heavy = dataclasses.replace(
+            HEAVY_GRAPHQL,
+            body=json.dumps(heavy_body),
+            headers=(("Authorization", f"Bearer {portal_token}"),),
+        )
+        heavy_floor = dataclasses.replace(HEAVY_FLOOR, path=f"{HEAVY_FLOOR.path}?id={heavy_id}")
         sent = asyncio.run(count_statements(dsn, token))
+        heavy_sent = asyncio.run(count_heavy_statements(dsn, portal_token, heavy.body))
         with serve(dsn) as base_url:
             verify(base_url, graphql, FLOOR)
             verify(base_url, portal, PORTAL_FLOOR)
             verify_list(base_url, listing)
             verify_partner(base_url, partner)
+            verify_heavy(base_url, heavy, heavy_floor)
             print("each pair returns the same page; measuring", file=sys.stderr)
             endpoints = (FLOOR, graphql, PORTAL_FLOOR, portal)
-            endpoints += (LIST_FLOOR, listing, PARTNER_FLOOR, partner)
+            endpoints += (LIST_FLOOR, listing, PARTNER_FLOOR, partner, heavy_floor, heavy)
             results = measure(wrk, base_url, load, args.rounds, endpoints)
             one = Load(1, 1, max(3, load.seconds // 2), load.warmup_seconds)
             unloaded = measure(wrk, base_url, one, args.rounds, (FLOOR, graphql))
-    report(results, unloaded, sent, load)
+    report(results, unloaded, sent, load, heavy_sent)
     return 0
 
 
