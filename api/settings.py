@@ -238,6 +238,8 @@ class Settings:
     log_format: str = "human"
     """``human`` (one readable line per record) or ``json`` (one JSON object per line)."""
     gc_interval: float = 1.0
+    fast_reads: bool = True
+    """Compile the read documents it can into one SQL statement (api/graphql/fast_read.py)."""
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "provision-api"
     token_lifetime_seconds: int = 900
@@ -484,6 +486,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PROVISION_PROXY_HEADERS", "proxy_headers", _flag),
     Variable("PROVISION_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", forwarded_ips),
     Variable("PROVISION_GRAPHIQL", "graphiql", _flag),
+    Variable("PROVISION_FAST_READS", "fast_reads", _flag),
     Variable("PROVISION_DEVELOPMENT_MODE", "development_mode", _flag),
     Variable("PROVISION_MAX_QUERY_DEPTH", "max_query_depth", _POSITIVE),
     Variable("PROVISION_MAX_QUERY_TOKENS", "max_query_tokens", _POSITIVE),

@@ -30,7 +30,22 @@ BENCH_DATABASE = "provision_bench"
 CUSTOMERS = 500
 SUBSCRIPTIONS = 10_000
 LICENSES_PER_SUBSCRIPTION = 3
+PORTAL_USER = "bench:portal"
+"""The portal user the benchmark's second token names (a member of every fifth customer)."""
+PORTAL_USER_EVERY = 5
+PARTNER = "bench-partner"
+"""The partner of every fourth subscription (RESELLER channel), for the partner's page."""
+PARTNER_EVERY = 4
 LICENSE_KEY_BYTES = 768  # base64 makes ~1 KB of text, about the size of a real license
+# The portal's subscription page (api/portal/operations/Subscription.graphql) reads one
+# subscription with everything it has: this one (the portal user's first) gets three terms
+# (one a two-segment ramp), two add-ons, instances, seat-link reports and, so that every part
+# of the document reads rows, a linked namespace with provisioning steps too (a real
+# subscription has instances or a namespace; the page asks for both).
+HEAVY_INSTANCES = 6
+HEAVY_REPORTS = 30
+HEAVY_STEPS = 8
+HEAVY_GITLAB_ID = 9_000_001
 
 
 def _on_database(url: str, name: str) -> str:
@@ -91,9 +106,11 @@ def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         seats = rnd.randint(10, 500)
         start = today - timedelta(days=rnd.randint(0, 300))
         end = start + timedelta(days=365)
+        resold = number % PARTNER_EVERY == 0
         subscriptions.append(
             (sid, subscription_name(number), rnd.choice(customers)[0], "SELF_MANAGED", plan,
-             "SALES", None, True, "ONLINE_CLOUD", 1, False, False, None, None, start, end, now)
+             "RESELLER" if resold else "SALES", PARTNER if resold else None, True,
+             "ONLINE_CLOUD", 1, False, False, None, None, start, end, now)
         )  # fmt: skip
         segments.append((new_id(), sid, 0, start, end, seats))
         for _ in range(LICENSES_PER_SUBSCRIPTION):
@@ -103,22 +120,111 @@ def _rows(today: date, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
                  False, True, False, "[]", f"Contact {number}", f"admin{number}@example.com",
                  f"Company {number}", None, None, None, key, now)
             )  # fmt: skip
+    # The portal user of the benchmark is a member of every fifth customer.
+    memberships = [
+        (new_id(), cid, PORTAL_USER, "OWNER") for cid, *_ in customers[::PORTAL_USER_EVERY]
+    ]
+    members = {cid for _, cid, _, _ in memberships}
+    heavy = next(i for i, row in enumerate(subscriptions) if row[2] in members)
+    heavy_rows = _heavy(rnd, subscriptions, segments, heavy, now)
     return {
         "customer": customers,
+        "membership": memberships,
+        "namespace": heavy_rows["namespace"],
         "subscription": subscriptions,
         "subscription_segment": segments,
+        "subscription_add_on": heavy_rows["subscription_add_on"],
         "license": licenses,
+        "instance": heavy_rows["instance"],
+        "usage_report": heavy_rows["usage_report"],
+        "provision_event": heavy_rows["provision_event"],
+    }
+
+
+def _heavy(
+    rnd: random.Random,
+    subscriptions: list[tuple[Any, ...]],
+    segments: list[tuple[Any, ...]],
+    index: int,
+    now: datetime,
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The subscription page's subscription: its extra rows (and its own row rewritten)."""
+    row = list(subscriptions[index])
+    sid, start = row[0], row[14]
+    namespace_id = new_id()
+    row[13] = namespace_id
+    position = next(i for i, s in enumerate(segments) if s[1] == sid)
+    seats = segments[position][5]
+    year = timedelta(days=365)
+    # Term 0: a ramp (two segments); terms 1 and 2: one segment each.
+    half = start + timedelta(days=182)
+    segments[position] = (segments[position][0], sid, 0, start, half, seats)
+    segments.append((new_id(), sid, 0, half, start + year, seats + 50))
+    segments.append((new_id(), sid, 1, start + year, start + 2 * year, seats + 100))
+    segments.append((new_id(), sid, 2, start + 2 * year, start + 3 * year, seats + 150))
+    row[15] = start + 3 * year
+    subscriptions[index] = tuple(row)
+    instances = [
+        (new_id(), str(uuid.UUID(int=rnd.getrandbits(128))), sid, f"gitlab{i}.example.com",
+         "17.5.0", now - timedelta(days=30 + i), now - timedelta(hours=i))
+        for i in range(HEAVY_INSTANCES)
+    ]  # fmt: skip
+    reports = [
+        (new_id(), sid, instances[i % HEAVY_INSTANCES][0], seats - 5 + i % 7, seats + i % 11,
+         now - timedelta(days=HEAVY_REPORTS - i), f"gitlab{i % HEAVY_INSTANCES}.example.com",
+         "17.5.0", instances[i % HEAVY_INSTANCES][1])
+        for i in range(HEAVY_REPORTS)
+    ]  # fmt: skip
+    body = '{"provision": {"base_product": {"plan_code": "ultimate", "seats": %d}}}'
+    steps = [
+        (new_id(), "NAMESPACE_PROVISION", f"bench-step-{i}", namespace_id, body % (seats + i),
+         "SUCCEEDED", 1, 5, now, now - timedelta(days=HEAVY_STEPS - i), now)
+        for i in range(HEAVY_STEPS)
+    ]  # fmt: skip
+    namespace = (
+        namespace_id, HEAVY_GITLAB_ID, "bench-group", "Bench Group", "GROUP", [42],
+        ["owner@bench.example"], "ULTIMATE", seats - 3, seats + 2, 1234, 5_000_000,
+        now - timedelta(hours=2), now,
+    )  # fmt: skip
+    return {
+        "namespace": [namespace],
+        "subscription_add_on": [
+            (new_id(), sid, "COMPUTE_MINUTES", 1000, start, start + year),
+            (new_id(), sid, "DUO_PRO", 20, start + year, start + 2 * year),
+        ],
+        "instance": instances,
+        "usage_report": reports,
+        "provision_event": steps,
     }
 
 
 COLUMNS = {
     "customer": ["id", "company", "contact_name", "contact_email", "created_at"],
+    "membership": ["id", "customer", "user_subject", "role"],
     "subscription": [
         "id", "name", "customer", "deployment", "plan", "channel", "partner_id", "auto_renew",
         "licensing_mode", "max_instances", "reconciliation_enabled", "cancel_at_period_end",
         "cancelled_at", "namespace", "start_date", "end_date", "created_at",
     ],
     "subscription_segment": ["id", "subscription", "term_index", "start_date", "end_date", "seats"],
+    "namespace": [
+        "id", "gitlab_id", "path", "name", "kind", "owner_user_ids", "owner_emails", "base_plan",
+        "billable_members", "max_seats_used", "compute_minutes_used", "storage_used_bytes",
+        "usage_reported_at", "created_at",
+    ],
+    "subscription_add_on": ["id", "subscription", "kind", "quantity", "start_date", "end_date"],
+    "instance": [
+        "id", "instance_identifier", "subscription", "hostname", "gitlab_version",
+        "activated_at", "last_synced_at",
+    ],
+    "usage_report": [
+        "id", "subscription", "instance", "billable_users", "max_historical_users",
+        "reported_at", "hostname", "gitlab_version", "instance_identifier",
+    ],
+    "provision_event": [
+        "id", "kind", "correlation_id", "namespace_id", "payload", "status", "attempts",
+        "max_attempts", "next_attempt_at", "created_at", "updated_at",
+    ],
     "license": [
         "id", "subscription", "instance", "mode", "plan", "seats", "starts_at", "expires_at",
         "trial", "cancelled", "auto_renew", "reconciliation_enabled", "add_ons", "licensee_name",

@@ -7,7 +7,7 @@ fetching) through ``_visible`` (``persistence.visibility``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -49,7 +49,7 @@ from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
 from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
-from persistence.visibility import of_subscription
+from persistence.visibility import Arguments, of_subscription
 
 __all__ = ["Order", "Page", "PageRequest", "ReadModels", "SubscriptionFilter"]
 
@@ -63,6 +63,26 @@ class SubscriptionFilter:
     plan: Plan | None = None
     customer_id: uuid.UUID | None = None
     namespace_id: uuid.UUID | None = None
+
+
+def subscription_conditions(
+    flt: SubscriptionFilter, alias: str, where: Arguments, today: Callable[[], str]
+) -> list[str]:
+    """The filter's conditions on subscription ``alias`` (also the fast read path's,
+    api/graphql/fast_read.py); ``today()`` adds today's date and returns its placeholder."""
+    s = alias
+    conditions = []
+    if flt.status is not None:
+        conditions.append(status_condition(flt.status, s, today))
+    if flt.deployment is not None:
+        conditions.append(f"{s}.deployment = {where.arg(flt.deployment.value)}")
+    if flt.plan is not None:
+        conditions.append(f"{s}.plan = {where.arg(flt.plan.value)}")
+    if flt.customer_id is not None:
+        conditions.append(f"{s}.customer = {where.arg(flt.customer_id)}")
+    if flt.namespace_id is not None:
+        conditions.append(f"{s}.namespace = {where.arg(flt.namespace_id)}")
+    return conditions
 
 
 _SUBSCRIPTIONS = Source(
@@ -184,16 +204,8 @@ class ReadModels(StaffReads, EligibilityReads, PostgresStaffReports, KeysetQueri
 
     def _subscription_where(self, flt: SubscriptionFilter, today: date) -> Where:
         where = Where()
-        if flt.status is not None:
-            where.add(status_condition(flt.status, "s", lambda: where.arg(today)))
-        if flt.deployment is not None:
-            where.add(f"s.deployment = {where.arg(flt.deployment.value)}")
-        if flt.plan is not None:
-            where.add(f"s.plan = {where.arg(flt.plan.value)}")
-        if flt.customer_id is not None:
-            where.add(f"s.customer = {where.arg(flt.customer_id)}")
-        if flt.namespace_id is not None:
-            where.add(f"s.namespace = {where.arg(flt.namespace_id)}")
+        for condition in subscription_conditions(flt, "s", where, lambda: where.arg(today)):
+            where.add(condition)
         return where
 
     async def subscriptions(

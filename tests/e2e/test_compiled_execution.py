@@ -13,6 +13,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.commands import Commands
 from api.graphql.context import Context
+from api.graphql.fast_read import FastReads
 from api.graphql.loaders import Loaders
 from api.graphql.schema import build_schema
 from domain.model.enums import Deployment
@@ -84,6 +85,10 @@ class _Clock:
         return f.TODAY
 
 
+async def _usual_path(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
 def _outcome(result: Any) -> tuple[Any, list[tuple[str, Any, Any]]]:
     errors = [(e.message, e.path, e.extensions) for e in result.errors or []]
     return result.data, sorted(errors, key=repr)
@@ -118,6 +123,8 @@ async def test_the_compiled_path_is_taken_and_reused(
         return usual_path(self, parent_type, *args)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    # About the graphql-core path: the one-statement path (test_fast_read.py) stays out.
+    monkeypatch.setattr(FastReads, "answer", _usual_path)
     query = "{ subscriptions { edges { node { id licenses { edges { node { id } } } } } } }"
     first = await gql(query)
     second = await gql(query)
