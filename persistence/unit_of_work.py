@@ -88,7 +88,8 @@ class JoiningUnitOfWork(PostgresUnitOfWork):
     """A unit of work that, inside a transaction already open on this task (a marketplace
     event's: ``PostgresMarketplaceLinks.session``), joins it instead of opening its own: no
     BEGIN or COMMIT of its own, and what it writes commits or rolls back with the outer
-    transaction. ``commit()`` then only marks it kept; leaving it with an exception lets the
+    transaction. ``commit()`` then appends its audit entries to the chain (docs/audit.md) and
+    marks it kept, without COMMIT; leaving it with an exception lets the
     exception roll the outer one back. Outside such a transaction it is a
     ``PostgresUnitOfWork``.
 
@@ -119,6 +120,9 @@ class JoiningUnitOfWork(PostgresUnitOfWork):
 
     async def commit(self) -> None:
         if self._joined:
+            # The audit entries join the audit chain now, in the outer transaction: they
+            # commit with it or not at all.
+            await self._audit_log.flush()
             self._committed = True
             return
         await super().commit()

@@ -166,6 +166,16 @@ async def test_created_updated_deleted_run_a_web_direct_subscription(
     await run_due(worker)
     assert (await _subscription(clean_db))["cancelled_at"] is not None
     assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 1
+    # Each change is in the audit chain, by the marketplace, in the event's transaction.
+    audited = await clean_db.fetch(
+        "SELECT action, actor_subject FROM audit_entry"
+        " WHERE object_type = 'Subscription' ORDER BY chain, sequence"
+    )
+    assert sorted((r["action"], r["actor_subject"]) for r in audited) == [
+        ("cancelSubscription", "marketplace:stripe"),
+        ("changeSubscription", "marketplace:stripe"),
+        ("createSubscription", "marketplace:stripe"),
+    ]
 
 
 async def test_duplicates_late_updates_forgeries_and_stale_signatures_change_nothing(
