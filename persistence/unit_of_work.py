@@ -7,6 +7,8 @@ from typing import Self
 
 from piccolo.engine.postgres import PostgresTransaction
 
+from domain.model.idempotency import IdempotencyRecord
+from domain.ports import IdempotencyStore
 from persistence.database import Database
 from persistence.ledger import PostgresOutbox, PostgresProvisionEvents
 from persistence.repositories import (
@@ -43,7 +45,7 @@ class PostgresUnitOfWork:
         # Appended to the audit chain at commit (docs/audit.md), whatever ``audit`` becomes.
         self._audit_log = PostgresAuditLog(db)
         self.audit = self._audit_log
-        self.idempotency = PostgresIdempotency(db)
+        self.idempotency: IdempotencyStore = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
         self.webhook_endpoints = PostgresWebhookEndpoints(db)
@@ -84,6 +86,20 @@ class PostgresUnitOfWork:
         return self._transaction
 
 
+class _NoIdempotencyRecords:
+    """An idempotency store that keeps nothing: a keyed use case always runs (its caller
+    makes sure it runs once)."""
+
+    async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return None
+
+    async def save(self, record: IdempotencyRecord) -> None:
+        return None
+
+
+_NO_RECORDS = _NoIdempotencyRecords()
+
+
 class JoiningUnitOfWork(PostgresUnitOfWork):
     """A unit of work that, inside a transaction already open on this task (a marketplace
     event's: ``PostgresMarketplaceLinks.session``), joins it instead of opening its own: no
@@ -99,12 +115,24 @@ class JoiningUnitOfWork(PostgresUnitOfWork):
 
     _joined = False
 
+    def __init__(self, db: Database, *, keys_kept_by_caller: bool = False) -> None:
+        """``keys_kept_by_caller``: when joined, the outer transaction's owner makes the whole
+        of it happen once (the marketplace session: the inbox row is checked under the lock
+        and settled in the same transaction), so the use cases' idempotency keys need no
+        record of their own - two round trips less per keyed call. Outside a transaction the
+        records are kept as usual."""
+        super().__init__(db)
+        self._keys_kept_by_caller = keys_kept_by_caller
+        self._records = self.idempotency
+
     async def __aenter__(self) -> Self:
         if self._db.engine.current_transaction.get() is None:
             self._joined = False
+            self.idempotency = self._records
             return await super().__aenter__()
         self._joined = True
         self._committed = False
+        self.idempotency = _NO_RECORDS if self._keys_kept_by_caller else self._records
         return self
 
     async def __aexit__(

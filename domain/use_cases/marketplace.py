@@ -88,9 +88,14 @@ class ApplyMarketplaceOrder:
 
     async def __call__(self, inbox_id: uuid.UUID, order: MarketplaceOrder) -> Applied:
         async with self._links.session(
-            order.marketplace, order.subscription_key, (order.offer, order.plan_key)
+            order.marketplace, order.subscription_key, (order.offer, order.plan_key), inbox_id
         ) as session:
             link = session.link
+            if session.settled is not None:
+                # Another attempt of this row (its lease ran out) applied it while this one
+                # waited for the lock: what it did is committed with the outcome; nothing more.
+                logger.info("marketplace event %s settled already", inbox_id)
+                return Applied(session.settled, Step.IGNORE, link.subscription_id if link else None)
             step = decide(order, link)
             if step is Step.IGNORE_STALE:
                 assert link is not None
