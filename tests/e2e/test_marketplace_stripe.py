@@ -364,3 +364,27 @@ async def test_a_second_attempt_of_an_applied_event_does_nothing_more(
         "  AND idempotency_key LIKE 'marketplace:%') AS audited"
     )
     assert dict(counts) == {"subscriptions": 1, "records": 0, "audited": 2}
+
+
+async def test_a_second_subscription_of_the_same_stripe_customer_has_the_same_customer(
+    world: tuple[httpx.AsyncClient, Worker], clean_db: Database
+) -> None:
+    http, worker = world
+    await map_offer(clean_db, Marketplace.STRIPE, "prod_gitlab", "price_premium_yearly")
+    t = int(SESSION_CLOCK.now().timestamp())
+    first = event("evt_s1", "customer.subscription.created", t)
+    second = event("evt_s2", "customer.subscription.created", t + 5)
+    second["data"]["object"]["id"] = "sub_2"
+    second["data"]["object"]["metadata"]["company"] = "Globex again"
+    other = event("evt_s3", "customer.subscription.created", t + 5)
+    other["data"]["object"] |= {"id": "sub_3", "customer": "cus_other"}
+    for body in (first, second, other):
+        assert (await post(http, body)).status_code == 200
+        await run_due(worker)
+    rows = await clean_db.fetch(
+        "SELECT l.subscription_key, s.customer FROM marketplace_link l"
+        " JOIN subscription s ON s.id = l.subscription_id ORDER BY 1"
+    )
+    owner = {r["subscription_key"]: r["customer"] for r in rows}
+    assert owner["sub_1"] == owner["sub_2"] != owner["sub_3"]
+    assert await clean_db.fetchval("SELECT count(*) FROM customer") == 2

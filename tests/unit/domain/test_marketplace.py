@@ -141,14 +141,17 @@ class MemoryLinks:
         key: str,
         offer: tuple[str, str] | None = None,
         inbox_id: uuid.UUID | None = None,
+        account_key: str | None = None,
     ) -> AsyncIterator[LinkSession]:
         outer = self
         done = self.settled.get(inbox_id) if inbox_id else None
+        bought = await self.customer_of(marketplace, account_key) if account_key else None
 
         class Session:
             link = outer.links.get((marketplace, key))
             mapping = outer.offers.get((marketplace, *offer)) if offer else None
             settled = done[0] if done else None
+            account_customer = bought
             saved: list[MarketplaceLink] = []
             outcomes: dict[uuid.UUID, tuple[InboxState, str | None]] = {}
 
