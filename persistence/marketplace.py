@@ -183,9 +183,15 @@ _LINK_AND_OFFER = (
     + ", ".join(f"l.{c.strip()}" for c in LINK_COLUMNS.split(","))
     + ", "
     + ", ".join(f"o.{c.strip()} AS o_{c.strip()}" for c in OFFER_COLUMNS.split(","))
+    + ", i.state AS settled, a.customer AS account_customer"
     + " FROM (SELECT 1) AS one"
     " LEFT JOIN marketplace_link l ON l.marketplace = $1 AND l.subscription_key = $2"
     " LEFT JOIN marketplace_offer o ON o.marketplace = $1 AND o.offer = $3 AND o.plan_key = $4"
+    " LEFT JOIN marketplace_inbox i ON i.id = $5 AND i.state <> 'RECEIVED'"
+    # customer_of, for the order's account:
+    " LEFT JOIN LATERAL (SELECT s.customer FROM marketplace_link al JOIN subscription s"
+    "   ON s.id = al.subscription_id WHERE al.marketplace = $1 AND al.account_key = $6"
+    "   ORDER BY s.created_at LIMIT 1) a ON true"
 )
 _UPSERT_LINK = (
     f"INSERT INTO marketplace_link ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -211,10 +217,14 @@ class _Session:
         link: MarketplaceLink | None,
         mapping: OfferMapping | None,
         clock: Clock,
+        settled: InboxState | None = None,
+        account_customer: uuid.UUID | None = None,
     ) -> None:
         self._connection = connection
         self.link = link
         self.mapping = mapping
+        self.settled = settled
+        self.account_customer = account_customer
         self._clock = clock
         self._pending: MarketplaceLink | None = None
 
@@ -263,6 +273,8 @@ class PostgresMarketplaceLinks:
         marketplace: Marketplace,
         subscription_key: str,
         offer: tuple[str, str] | None = None,
+        inbox_id: uuid.UUID | None = None,
+        account_key: str | None = None,
     ) -> AsyncIterator[LinkSession]:
         # The engine's transaction (not a bare pooled connection's): the use cases the
         # order is carried out through join it (``JoiningUnitOfWork``), so their writes, the
@@ -276,13 +288,25 @@ class PostgresMarketplaceLinks:
             # After the lock (its own statement: a later snapshot sees what the holder before
             # us committed), the link and the order's offer mapping in one round trip.
             offer_key, plan_key = offer or (None, None)
+            # And the inbox row's state if an earlier attempt settled it (with that, what
+            # the event did is committed, and this attempt does nothing more), and the
+            # customer the order's account bought for before (``customer_of``).
             row = await connection.fetchrow(
-                _LINK_AND_OFFER, marketplace.value, subscription_key, offer_key, plan_key
+                _LINK_AND_OFFER,
+                marketplace.value,
+                subscription_key,
+                offer_key,
+                plan_key,
+                inbox_id,
+                account_key,
             )
             assert row is not None
             link = _link_from_row(row) if row["subscription_key"] is not None else None
             mapping = offer_from_row(row, "o_") if row["o_id"] is not None else None
-            session = _Session(connection, link, mapping, self._clock)
+            settled = InboxState(row["settled"]) if row["settled"] is not None else None
+            session = _Session(
+                connection, link, mapping, self._clock, settled, row["account_customer"]
+            )
             yield session
             await session.flush()
 

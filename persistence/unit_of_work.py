@@ -7,6 +7,8 @@ from typing import Self
 
 from piccolo.engine.postgres import PostgresTransaction
 
+from domain.model.idempotency import IdempotencyRecord
+from domain.ports import IdempotencyStore
 from persistence.database import Database
 from persistence.ledger import PostgresOutbox, PostgresProvisionEvents
 from persistence.repositories import (
@@ -43,7 +45,7 @@ class PostgresUnitOfWork:
         # Appended to the audit chain at commit (docs/audit.md), whatever ``audit`` becomes.
         self._audit_log = PostgresAuditLog(db)
         self.audit = self._audit_log
-        self.idempotency = PostgresIdempotency(db)
+        self.idempotency: IdempotencyStore = PostgresIdempotency(db)
         self.outbox = PostgresOutbox(db)
         self.provision_events = PostgresProvisionEvents(db)
         self.webhook_endpoints = PostgresWebhookEndpoints(db)
@@ -84,11 +86,26 @@ class PostgresUnitOfWork:
         return self._transaction
 
 
+class _NoIdempotencyRecords:
+    """An idempotency store that keeps nothing: a keyed use case always runs (its caller
+    makes sure it runs once)."""
+
+    async def find(self, scope: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return None
+
+    async def save(self, record: IdempotencyRecord) -> None:
+        return None
+
+
+_NO_RECORDS = _NoIdempotencyRecords()
+
+
 class JoiningUnitOfWork(PostgresUnitOfWork):
     """A unit of work that, inside a transaction already open on this task (a marketplace
     event's: ``PostgresMarketplaceLinks.session``), joins it instead of opening its own: no
     BEGIN or COMMIT of its own, and what it writes commits or rolls back with the outer
-    transaction. ``commit()`` then only marks it kept; leaving it with an exception lets the
+    transaction. ``commit()`` then appends its audit entries to the chain (docs/audit.md) and
+    marks it kept, without COMMIT; leaving it with an exception lets the
     exception roll the outer one back. Outside such a transaction it is a
     ``PostgresUnitOfWork``.
 
@@ -98,12 +115,24 @@ class JoiningUnitOfWork(PostgresUnitOfWork):
 
     _joined = False
 
+    def __init__(self, db: Database, *, keys_kept_by_caller: bool = False) -> None:
+        """``keys_kept_by_caller``: when joined, the outer transaction's owner makes the whole
+        of it happen once (the marketplace session: the inbox row is checked under the lock
+        and settled in the same transaction), so the use cases' idempotency keys need no
+        record of their own - two round trips less per keyed call. Outside a transaction the
+        records are kept as usual."""
+        super().__init__(db)
+        self._keys_kept_by_caller = keys_kept_by_caller
+        self._records = self.idempotency
+
     async def __aenter__(self) -> Self:
         if self._db.engine.current_transaction.get() is None:
             self._joined = False
+            self.idempotency = self._records
             return await super().__aenter__()
         self._joined = True
         self._committed = False
+        self.idempotency = _NO_RECORDS if self._keys_kept_by_caller else self._records
         return self
 
     async def __aexit__(
@@ -119,6 +148,9 @@ class JoiningUnitOfWork(PostgresUnitOfWork):
 
     async def commit(self) -> None:
         if self._joined:
+            # The audit entries join the audit chain now, in the outer transaction: they
+            # commit with it or not at all.
+            await self._audit_log.flush()
             self._committed = True
             return
         await super().commit()

@@ -341,18 +341,19 @@ def register_outbound(registry: WorkerRegistry, context: WorkerContext) -> None:
         )
 
 
-def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> None:
-    """MARKETPLACE_EVENT: stored marketplace events applied through the subscription use
-    cases (docs/marketplaces.md); AWS and Azure only when their URLs are set."""
+def marketplace_apply(context: WorkerContext) -> ApplyMarketplaceOrder:
+    """The intake use case as the worker runs it, on the context's database."""
     settings, clock = context.settings, context.clock
 
     def unit_of_work() -> PostgresUnitOfWork:
         # Inside the event's link session the use cases join its transaction: one BEGIN and
         # COMMIT per event, and the subscription, the link and the inbox outcome commit
-        # together (docs/marketplaces.md).
-        return JoiningUnitOfWork(context.db)
+        # together (docs/marketplaces.md). The session makes the event happen once (the
+        # inbox row checked under its lock, settled in its transaction), so the use cases'
+        # idempotency keys keep no record.
+        return JoiningUnitOfWork(context.db, keys_kept_by_caller=True)
 
-    apply = ApplyMarketplaceOrder(
+    return ApplyMarketplaceOrder(
         unit_of_work,
         clock,
         PostgresMarketplaceLinks(context.db, clock),
@@ -367,6 +368,13 @@ def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> N
         renew=RenewSubscriptionHandler(unit_of_work, clock),
         link_namespace=LinkNamespaceHandler(unit_of_work, clock, settings.ledger_max_attempts),
     )
+
+
+def register_marketplaces(registry: WorkerRegistry, context: WorkerContext) -> None:
+    """MARKETPLACE_EVENT: stored marketplace events applied through the subscription use
+    cases (docs/marketplaces.md); AWS and Azure only when their URLs are set."""
+    settings, clock = context.settings, context.clock
+    apply = marketplace_apply(context)
     peers: dict[Marketplace, MarketplacePeer] = {Marketplace.STRIPE: StripePeer()}
     if settings.aws_marketplace_url:
         peers[Marketplace.AWS] = AwsPeer(

@@ -272,6 +272,12 @@ class LinkSession(Protocol):
     mapping: OfferMapping | None
     """The mapping of the offer the session was opened for, read with the link (None when
     that offer has none, or the session was opened for none)."""
+    account_customer: uuid.UUID | None
+    """The customer of the first subscription bought by the account the session was opened
+    for (``customer_of``, read with the link; None: none, or no account named)."""
+    settled: InboxState | None
+    """The state of the inbox row the session was opened for, read under the lock, when an
+    earlier attempt settled it already (None: it still waits, or no row was named)."""
 
     async def save(self, link: MarketplaceLink) -> None: ...
 
@@ -288,9 +294,13 @@ class MarketplaceLinks(Protocol):
         marketplace: Marketplace,
         subscription_key: str,
         offer: tuple[str, str] | None = None,
+        inbox_id: uuid.UUID | None = None,
+        account_key: str | None = None,
     ) -> AbstractAsyncContextManager[LinkSession]:
         """Lock the marketplace subscription; commit on a clean exit, roll back otherwise.
-        With ``offer`` (offer, plan key), the session's ``mapping`` is that offer's."""
+        With ``offer`` (offer, plan key), the session's ``mapping`` is that offer's; with
+        ``inbox_id``, its ``settled`` is that row's state if it is settled already; with
+        ``account_key``, its ``account_customer`` is that account's customer."""
         ...
 
     async def customer_of(self, marketplace: Marketplace, account_key: str) -> uuid.UUID | None:

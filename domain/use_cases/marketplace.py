@@ -88,9 +88,18 @@ class ApplyMarketplaceOrder:
 
     async def __call__(self, inbox_id: uuid.UUID, order: MarketplaceOrder) -> Applied:
         async with self._links.session(
-            order.marketplace, order.subscription_key, (order.offer, order.plan_key)
+            order.marketplace,
+            order.subscription_key,
+            (order.offer, order.plan_key),
+            inbox_id,
+            order.account_key,
         ) as session:
             link = session.link
+            if session.settled is not None:
+                # Another attempt of this row (its lease ran out) applied it while this one
+                # waited for the lock: what it did is committed with the outcome; nothing more.
+                logger.info("marketplace event %s settled already", inbox_id)
+                return Applied(session.settled, Step.IGNORE, link.subscription_id if link else None)
             step = decide(order, link)
             if step is Step.IGNORE_STALE:
                 assert link is not None
@@ -103,7 +112,9 @@ class ApplyMarketplaceOrder:
                 return Applied(InboxState.IGNORED_STALE, step, link.subscription_id)
             key = f"marketplace:{inbox_id}"
             try:
-                new_link = await self._carry_out(step, order, link, key, session.mapping)
+                new_link = await self._carry_out(
+                    step, order, link, key, session.mapping, session.account_customer
+                )
             except DomainError as refused:
                 raise MarketplaceEventRejected(
                     f"the order cannot be applied: {refused.message}"
@@ -121,11 +132,15 @@ class ApplyMarketplaceOrder:
         link: MarketplaceLink | None,
         key: str,
         mapping: OfferMapping | None,
+        account_customer: uuid.UUID | None = None,
     ) -> MarketplaceLink | None:
-        """``mapping``: the order's offer's, read with the link (None: not mapped)."""
+        """``mapping``: the order's offer's, read with the link (None: not mapped);
+        ``account_customer``: the customer the order's account bought for before."""
         principal = intake_principal(order)
         if step is Step.CREATE:
-            created = await self._create_subscription(principal, order, key, mapping)
+            created = await self._create_subscription(
+                principal, order, key, mapping, account_customer
+            )
             return MarketplaceLink(
                 order.marketplace,
                 order.subscription_key,
@@ -197,15 +212,16 @@ class ApplyMarketplaceOrder:
         return subscription
 
     async def _create_subscription(
-        self, principal: Principal, order: MarketplaceOrder, key: str, found: OfferMapping | None
+        self,
+        principal: Principal,
+        order: MarketplaceOrder,
+        key: str,
+        found: OfferMapping | None,
+        account_customer: uuid.UUID | None,
     ) -> uuid.UUID:
         mapping = self._mapping(order, found)
         seats = mapping.seats_for(order.quantity)
-        customer_id = (
-            await self._links.customer_of(order.marketplace, order.account_key)
-            if order.account_key
-            else None
-        )
+        customer_id = account_customer if order.account_key else None
         buyer = order.buyer
         if customer_id is None and buyer is None:
             raise MarketplaceEventRejected("a purchase for a new account names no buyer")

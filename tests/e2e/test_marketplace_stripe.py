@@ -7,6 +7,7 @@ signature, and an event for an unknown price."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,10 +18,12 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.settings import Settings
 from api.worker.loop import Worker
+from api.worker.process import WorkerContext, marketplace_apply
 from domain.model.enums import Deployment
-from domain.model.marketplace import Marketplace
-from integrations.marketplaces.stripe import sign
+from domain.model.marketplace import InboxState, Marketplace
+from integrations.marketplaces.stripe import StripePeer, sign
 from persistence.database import Database
+from persistence.marketplace import PostgresMarketplaceInbox
 
 import factories as f
 from clocks import SESSION_CLOCK
@@ -166,6 +169,16 @@ async def test_created_updated_deleted_run_a_web_direct_subscription(
     await run_due(worker)
     assert (await _subscription(clean_db))["cancelled_at"] is not None
     assert await clean_db.fetchval("SELECT count(*) FROM subscription") == 1
+    # Each change is in the audit chain, by the marketplace, in the event's transaction.
+    audited = await clean_db.fetch(
+        "SELECT action, actor_subject FROM audit_entry"
+        " WHERE object_type = 'Subscription' ORDER BY chain, sequence"
+    )
+    assert sorted((r["action"], r["actor_subject"]) for r in audited) == [
+        ("cancelSubscription", "marketplace:stripe"),
+        ("changeSubscription", "marketplace:stripe"),
+        ("createSubscription", "marketplace:stripe"),
+    ]
 
 
 async def test_duplicates_late_updates_forgeries_and_stale_signatures_change_nothing(
@@ -312,3 +325,66 @@ async def test_an_event_and_what_it_changed_commit_together(
         " (SELECT state FROM marketplace_inbox) AS state"
     )
     assert dict(settled) == {"subscriptions": 1, "links": 1, "state": "APPLIED"}
+
+
+async def test_a_second_attempt_of_an_applied_event_does_nothing_more(
+    world: tuple[httpx.AsyncClient, Worker], clean_db: Database, settings: Settings
+) -> None:
+    """Two attempts of one row (the first's lease ran out while it waited): both read the
+    inbox row RECEIVED, the second takes the lock after the first committed. It finds the
+    row settled under the lock and changes nothing - no idempotency record is needed."""
+    http, worker = world
+    await map_offer(clean_db, Marketplace.STRIPE, "prod_gitlab", "price_premium_yearly")
+    t = int(SESSION_CLOCK.now().timestamp())
+    assert (await post(http, event("evt_c", "customer.subscription.created", t))).status_code == 200
+    await run_due(worker)
+    entry = await PostgresMarketplaceInbox(clean_db, SESSION_CLOCK, 8).get(
+        await clean_db.fetchval("SELECT id FROM marketplace_inbox WHERE message_id = 'evt_c'")
+    )
+    assert entry is not None
+    newer = event("evt_u", "customer.subscription.updated", t + 10, quantity=7)
+    assert (await post(http, newer)).status_code == 200
+    await run_due(worker)
+
+    entry = replace(entry, state=InboxState.RECEIVED)  # what the late attempt read first
+    async with httpx.AsyncClient() as client:
+        context = WorkerContext(clean_db, client, settings, SESSION_CLOCK, worker.config)
+        again = await marketplace_apply(context)(entry.id, await StripePeer().order(entry))
+    assert again.state is InboxState.APPLIED
+    states = await clean_db.fetch("SELECT message_id, state FROM marketplace_inbox ORDER BY 1")
+    assert [(r["message_id"], r["state"]) for r in states] == [
+        ("evt_c", "APPLIED"),
+        ("evt_u", "APPLIED"),
+    ]
+    assert (await _subscription(clean_db))["seats"] == 7
+    counts = await clean_db.fetchrow(
+        "SELECT (SELECT count(*) FROM subscription) AS subscriptions,"
+        " (SELECT count(*) FROM idempotency_record) AS records,"
+        " (SELECT count(*) FROM audit_entry WHERE object_type = 'Subscription'"
+        "  AND idempotency_key LIKE 'marketplace:%') AS audited"
+    )
+    assert dict(counts) == {"subscriptions": 1, "records": 0, "audited": 2}
+
+
+async def test_a_second_subscription_of_the_same_stripe_customer_has_the_same_customer(
+    world: tuple[httpx.AsyncClient, Worker], clean_db: Database
+) -> None:
+    http, worker = world
+    await map_offer(clean_db, Marketplace.STRIPE, "prod_gitlab", "price_premium_yearly")
+    t = int(SESSION_CLOCK.now().timestamp())
+    first = event("evt_s1", "customer.subscription.created", t)
+    second = event("evt_s2", "customer.subscription.created", t + 5)
+    second["data"]["object"]["id"] = "sub_2"
+    second["data"]["object"]["metadata"]["company"] = "Globex again"
+    other = event("evt_s3", "customer.subscription.created", t + 5)
+    other["data"]["object"] |= {"id": "sub_3", "customer": "cus_other"}
+    for body in (first, second, other):
+        assert (await post(http, body)).status_code == 200
+        await run_due(worker)
+    rows = await clean_db.fetch(
+        "SELECT l.subscription_key, s.customer FROM marketplace_link l"
+        " JOIN subscription s ON s.id = l.subscription_id ORDER BY 1"
+    )
+    owner = {r["subscription_key"]: r["customer"] for r in rows}
+    assert owner["sub_1"] == owner["sub_2"] != owner["sub_3"]
+    assert await clean_db.fetchval("SELECT count(*) FROM customer") == 2

@@ -136,13 +136,22 @@ class MemoryLinks:
 
     @asynccontextmanager
     async def session(
-        self, marketplace: Marketplace, key: str, offer: tuple[str, str] | None = None
+        self,
+        marketplace: Marketplace,
+        key: str,
+        offer: tuple[str, str] | None = None,
+        inbox_id: uuid.UUID | None = None,
+        account_key: str | None = None,
     ) -> AsyncIterator[LinkSession]:
         outer = self
+        done = self.settled.get(inbox_id) if inbox_id else None
+        bought = await self.customer_of(marketplace, account_key) if account_key else None
 
         class Session:
             link = outer.links.get((marketplace, key))
             mapping = outer.offers.get((marketplace, *offer)) if offer else None
+            settled = done[0] if done else None
+            account_customer = bought
             saved: list[MarketplaceLink] = []
             outcomes: dict[uuid.UUID, tuple[InboxState, str | None]] = {}
 
@@ -217,13 +226,18 @@ async def test_a_purchase_creates_customer_and_subscription_once(
         "createSubscription",
     )
 
-    # The same inbox row run again, its link lost (the attempt died before recording it):
-    # the keyed create replays; nothing is created twice.
-    links.links.clear()
+    # The same inbox row run again (a second attempt, whose lease ran out, waited for the
+    # lock): the row is settled under the lock, so nothing more is done, nothing twice.
+    audited = len(store.audit)
     again = await apply(inbox_id, order())
-    assert again.subscription_id == sub.id
+    assert (again.state, again.step, again.subscription_id) == (
+        InboxState.APPLIED,
+        Step.IGNORE,
+        sub.id,
+    )
     assert len(store.subscriptions) == 1
     assert len(store.customers) == 1
+    assert len(store.audit) == audited
 
 
 async def test_updates_change_seats_and_plan_and_older_ones_are_ignored(
