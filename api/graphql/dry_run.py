@@ -309,7 +309,7 @@ def with_dry_runs(mutation: type) -> type:
             StrawberryArgument(
                 python_name=ARGUMENT,
                 graphql_name=None,
-                type_annotation=StrawberryAnnotation(bool),
+                type_annotation=StrawberryAnnotation(bool | None),
                 default=False,
                 description=DESCRIPTION,
             ),

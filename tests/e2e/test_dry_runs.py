@@ -1,30 +1,41 @@
-"""Dry runs (docs/dry-runs.md): every mutation takes ``dryRun: true``, answers with what it
-would do, and writes and sends nothing."""
+"""Dry runs (docs/dry-runs.md): every mutation of the schema takes ``dryRun: true``, answers
+what it would do (the payload and ``dryRun``), and writes nothing (an md5 of every table
+before and after) and records nothing for the worker to send."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from graphql import GraphQLObjectType, GraphQLScalarType, get_named_type
+from starlette.applications import Starlette
+from test_authorization_matrix import World, _world
 
+from api.graphql.schema import build_schema
+from api.ids import global_id, parse_typed_id
+from domain.model.enums import LicensingMode, Plan
+from domain.model.provision_event import ProvisionStatus
+from domain.model.webhook import WebhookEventType, delivery_row, message
 from persistence.database import Database
+from persistence.sandbox_clocks import SandboxClocks
+from persistence.unit_of_work import PostgresUnitOfWork
 
-CREATE = """mutation($input: CreateSubscriptionInput!, $dry: Boolean!) {
-  createSubscription(input: $input, dryRun: $dry) {
-    subscription { id name seats customer { company } }
-    activationCode
-    errors { code message path }
-    dryRun { licenses { id subscriptionId plan seats startsAt expiresAt }
-             ledgerSteps { kind subscriptionId payload }
-             auditEntries { action objectType objectId actorKind before after }
-             subscriptionIds activationCodes tables { table written deleted } } } }"""
-RAMP = [{"startDate": "2026-11-01", "endDate": "2027-11-01", "seats": 100}]
-INPUT = {
-    "deployment": "SELF_MANAGED",
-    "plan": "ULTIMATE",
-    "term": {"segments": RAMP},
-    "newCustomer": {"company": "Umbrella", "contactName": "A", "contactEmail": "a@u.test"},
-}
+import factories as f
+from factories import NOW
+from ledger_rows import record, row
+from usage_files import usage_file
+
+SCHEMA = build_schema()._schema
+TERM = {"segments": [{"startDate": "2026-11-01", "endDate": "2027-11-01", "seats": 10}]}
+NEXT_TERM = {"segments": [{"startDate": "2027-10-30", "endDate": "2028-10-30", "seats": 10}]}
+EFFECTS = """dryRun { licenses { id subscriptionId plan seats startsAt expiresAt cancelled }
+  ledgerSteps { kind subscriptionId namespaceId instanceId payload }
+  auditEntries { action objectType objectId actorKind actorSubject before after }
+  subscriptionIds activationCodes tables { table written deleted } }"""
 
 
 async def digest(db: Database) -> dict[str, str]:
@@ -33,20 +44,218 @@ async def digest(db: Database) -> dict[str, str]:
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
     )
     out = {}
-    for record in tables:
-        name = record["tablename"]
+    for record_ in tables:
+        name = record_["tablename"]
         out[name] = await db.fetchval(
             f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{name}\" t"
         )
     return out
 
 
-async def test_smoke(client: httpx.AsyncClient, clean_db: Database) -> None:
+# Per mutation: a valid input in the matrix's world (``x``: the extra objects made below).
+Build = Callable[[World, dict[str, Any]], dict[str, Any]]
+VALID: dict[str, Build] = {
+    "createSubscription": lambda w, x: {
+        "customerId": w.ids["alpha"],
+        "deployment": "SELF_MANAGED",
+        "plan": "ULTIMATE",
+        "term": TERM,
+    },
+    "cancelSubscription": lambda w, x: {"subscriptionId": w.ids["alpha_sm"]},
+    "renewSubscription": lambda w, x: {"subscriptionId": w.ids["alpha_sm"], "term": NEXT_TERM},
+    "changeSubscription": lambda w, x: {"subscriptionId": w.ids["alpha_sm"], "seats": 12},
+    "rotateActivationCode": lambda w, x: {"subscriptionId": w.ids["alpha_sm"]},
+    "issueOfflineLicense": lambda w, x: {"subscriptionId": x["offline"]},
+    "linkNamespace": lambda w, x: {
+        "subscriptionId": w.ids["alpha_saas"],
+        "namespaceId": w.ids["ns_owned"],
+    },
+    "unlinkNamespace": lambda w, x: {"subscriptionId": w.ids["alpha_saas"]},
+    "upsertNamespace": lambda w, x: {
+        "gitlabId": 4242,
+        "path": "new-group",
+        "name": "New group",
+        "kind": "group",
+    },
+    "orderNamespaceNameUpdate": lambda w, x: {
+        "namespaceId": str(w.gitlab_ids["ns_a"]),
+        "namespaceName": "renamed",
+    },
+    "reportNamespaceUsage": lambda w, x: {
+        "gitlabId": w.gitlab_ids["ns_a"],
+        "billableMembers": 3,
+        "maxSeatsUsed": 4,
+        "computeMinutesUsed": 5,
+        "storageUsedBytes": 6.0,
+    },
+    "applyTrial": lambda w, x: {"namespaceId": w.ids["ns_owned"], "type": "ULTIMATE"},
+    "extendTrial": lambda w, x: {"trialId": w.ids["trial_a"]},
+    "reactivateTrial": lambda w, x: {"trialId": w.ids["trial_a"]},
+    "activateSubscription": lambda w, x: {
+        "activationCode": x["code"],
+        "instanceIdentifier": "0b6c6a4e-6c3e-4b8e-9f59-5a0a4e9f0d11",
+    },
+    "cloudActivationActivate": lambda w, x: {
+        "activationCode": x["code"],
+        "instanceIdentifier": "0b6c6a4e-6c3e-4b8e-9f59-5a0a4e9f0d11",
+    },
+    "retryProvisionEvent": lambda w, x: {"eventId": x["failed"]},
+    "changeDedicatedTenant": lambda w, x: {
+        "subscriptionId": w.ids["alpha_sm"],
+        "storageGib": 900,
+        "expectedUsers": 50,
+    },
+    "retryDedicatedTenant": lambda w, x: {"tenantId": w.ids["ded_a"]},
+    "resolveProvisionEvent": lambda w, x: {"eventId": x["failed"], "reason": "handled"},
+    "setInstanceRole": lambda w, x: {"instanceId": w.ids["inst_a"], "role": "STAGING"},
+    "retireInstance": lambda w, x: {"instanceId": w.ids["inst_a"]},
+    "replaceInstance": lambda w, x: {
+        "instanceId": w.ids["inst_a"],
+        "newInstanceIdentifier": "8a5eaf4b-bc7d-4f4e-8d86-5cb19a3f7ea4",
+    },
+    "cancelLicense": lambda w, x: {"licenseId": w.ids["lic_a"]},
+    "reportUsage": lambda w, x: {
+        "licenseKey": "key-of-alpha",
+        "timestamp": NOW.isoformat(),
+        "billableUsers": 5,
+        "maxHistoricalUsers": 6,
+    },
+    "advanceTestClock": lambda w, x: {"customerId": w.ids["alpha"], "by": "P1D"},
+    "uploadUsageFile": lambda w, x: {
+        "content": usage_file(
+            "key-of-alpha",
+            [(f.NOW, 1)],
+            starts_on=f.TODAY - timedelta(days=30),
+            ends_on=None,
+            generated_at=f.NOW,
+        ),
+        "customerId": w.ids["alpha"],
+    },
+    "createWebhookEndpoint": lambda w, x: {
+        "url": "https://hooks.example/in",
+        "eventTypes": ["SUBSCRIPTION_CREATED"],
+        "customerId": w.ids["alpha"],
+    },
+    "updateWebhookEndpoint": lambda w, x: {"id": w.ids["whe_alpha"], "enabled": False},
+    "deleteWebhookEndpoint": lambda w, x: {"id": w.ids["whe_alpha"]},
+    "createPartner": lambda w, x: {"id": "partner-c", "name": "C", "kind": "RESELLER"},
+    "updatePartner": lambda w, x: {"id": "partner-a", "name": "Ay"},
+    "transferSubscription": lambda w, x: {
+        "subscriptionId": w.ids["alpha_sm"],
+        "toChannel": "SALES",
+        "reason": "moved",
+    },
+    "resendWebhookDelivery": lambda w, x: {"id": x["delivery"]},
+    "rotateWebhookSecret": lambda w, x: {"id": w.ids["whe_alpha"]},
+    "setMarketplaceOffer": lambda w, x: {
+        "marketplace": "AZURE",
+        "offer": "o",
+        "planKey": "p",
+        "plan": "PREMIUM",
+        "deployment": "SELF_MANAGED",
+    },
+    "updateMarketplaceOffer": lambda w, x: {"id": w.ids["mko"], "seats": 3},
+    "deleteMarketplaceOffer": lambda w, x: {"id": w.ids["mko"]},
+}
+# Valid documents the world answers with a payload error (the dry run must answer the same).
+# Each is still compared with its real run, and writes nothing.
+REFUSED_IN_THIS_WORLD = {
+    "changeDedicatedTenant",  # the world's tenant is ORDERED, not ACTIVE
+    "retryDedicatedTenant",  # ... nor FAILED
+    "reactivateTrial",  # the world's trial has not ended
+}
+
+
+def _document(name: str, effects: str = EFFECTS) -> str:
+    field = SCHEMA.mutation_type.fields[name]  # type: ignore[union-attr]
+    argument = field.args["input"]
+    payload = get_named_type(field.type)
+    assert isinstance(payload, GraphQLObjectType)
+    errors = get_named_type(payload.fields["errors"].type)
+    selection = (
+        "errors" if isinstance(errors, GraphQLScalarType) else "errors { code message path }"
+    )
+    return (
+        f"mutation($input: {argument.type}, $dry: Boolean!) {{"
+        f" {name}(input: $input, dryRun: $dry) {{ {selection} {effects} }} }}"
+    )
+
+
+def test_every_mutation_has_the_dry_run_argument_and_effects_and_a_case_here() -> None:
+    fields = SCHEMA.mutation_type.fields  # type: ignore[union-attr]
+    assert set(fields) == set(VALID)
+    for name, field in fields.items():
+        assert str(field.args["dryRun"].type) == "Boolean", name
+        assert field.args["dryRun"].default_value is False, name
+        payload = get_named_type(field.type)
+        assert isinstance(payload, GraphQLObjectType)
+        assert str(payload.fields["dryRun"].type) == "DryRunEffects", name
+
+
+async def _extras(app: Starlette, db: Database, world: World, http: httpx.AsyncClient) -> Any:
+    """What some mutations need besides the matrix's world: an activation code (taken for
+    real), an offline subscription, a FAILED ledger row, a webhook delivery."""
+    alpha = parse_typed_id(world.ids["alpha"], "Customer", path=("id",))
+    async with PostgresUnitOfWork(db) as uow:
+        customer = await uow.customers.get(alpha)
+        await uow.commit()
+    assert customer is not None
+    fresh = f.subscription(customer)
+    offline = dataclasses.replace(
+        f.subscription(customer, plan=Plan.PREMIUM), licensing_mode=LicensingMode.OFFLINE_CLOUD
+    )
+    await f.store(db, fresh, offline)
+    await SandboxClocks(db).mark(alpha, True)
+    rotated = await http.post(
+        "/graphql",
+        json={
+            "query": "mutation($id: ID!) { rotateActivationCode(input: {subscriptionId: $id})"
+            " { activationCode errors { code } } }",
+            "variables": {"id": global_id("Subscription", fresh.id)},
+        },
+    )
+    code = rotated.json()["data"]["rotateActivationCode"]["activationCode"]
+    assert code, rotated.text
+    failed = row(status=ProvisionStatus.FAILED, subscription_id=world.alpha_sm)
+    endpoint = parse_typed_id(world.ids["whe_alpha"], "WebhookEndpoint", path=("id",))
+    created = WebhookEventType.SUBSCRIPTION_CREATED
+    delivery = delivery_row(endpoint, created, message(created, NOW, {}), NOW, 3)
+    await record(db, failed, delivery)
+    return {
+        "code": code,
+        "offline": global_id("Subscription", offline.id),
+        "failed": global_id("ProvisionEvent", failed.id),
+        "delivery": global_id("WebhookDelivery", delivery.id),
+    }
+
+
+@pytest.mark.parametrize("mutation", sorted(VALID))
+async def test_a_dry_run_writes_nothing_and_sends_nothing(
+    app: Starlette, client: httpx.AsyncClient, clean_db: Database, mutation: str
+) -> None:
+    world = await _world(clean_db)
+    extras = await _extras(app, clean_db, world, client)
+    variables = {"input": VALID[mutation](world, extras), "dry": True}
     before = await digest(clean_db)
     response = await client.post(
-        "/graphql", json={"query": CREATE, "variables": {"input": INPUT, "dry": True}}
+        "/graphql", json={"query": _document(mutation), "variables": variables}
     )
-    body: Any = response.json()
-    print(body)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    payload = body["data"][mutation]
     assert await digest(clean_db) == before
-    assert body["data"]["createSubscription"]["errors"] == []
+    if mutation in REFUSED_IN_THIS_WORLD:
+        assert payload["errors"], payload
+    else:
+        assert payload["errors"] in ([], None), payload
+        assert payload["dryRun"] is not None
+        assert payload["dryRun"]["tables"], payload  # it would have written something
+    # Nothing new for the worker: the ledger is as it was (its md5 is in ``before``), and the
+    # real run of the same document writes what the dry run reported.
+    real = await client.post(
+        "/graphql", json={"query": _document(mutation), "variables": {**variables, "dry": False}}
+    )
+    real_payload = real.json()["data"][mutation]
+    assert real_payload["dryRun"] is None
+    assert real_payload["errors"] == payload["errors"]
