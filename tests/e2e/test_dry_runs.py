@@ -5,6 +5,7 @@ before and after) and records nothing for the worker to send."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -259,3 +260,169 @@ async def test_a_dry_run_writes_nothing_and_sends_nothing(
     real_payload = real.json()["data"][mutation]
     assert real_payload["dryRun"] is None
     assert real_payload["errors"] == payload["errors"]
+
+
+# --- Exact effects of the key mutations ---------------------------------------------------
+
+KEY: dict[str, Build] = {
+    "createSubscription": VALID["createSubscription"],
+    "createSubscription/gitlab.com": lambda w, x: {
+        "customerId": w.ids["alpha"],
+        "deployment": "GITLAB_COM",
+        "plan": "PREMIUM",
+        "term": TERM,
+    },
+    "changeSubscription": VALID["changeSubscription"],
+    "cancelSubscription": VALID["cancelSubscription"],
+    "linkNamespace": VALID["linkNamespace"],
+    "applyTrial": VALID["applyTrial"],
+    "rotateActivationCode": VALID["rotateActivationCode"],
+    "createWebhookEndpoint": VALID["createWebhookEndpoint"],
+}
+
+
+async def _rows(db: Database, table: str, order: str = "id") -> list[dict[str, Any]]:
+    found = await db.fetch(f'SELECT to_jsonb(t) AS row FROM "{table}" t ORDER BY {order}')
+    return [json.loads(r["row"]) for r in found]
+
+
+@pytest.mark.parametrize("case", sorted(KEY))
+async def test_a_dry_run_reports_exactly_what_the_real_run_does(
+    app: Starlette, client: httpx.AsyncClient, clean_db: Database, case: str
+) -> None:
+    mutation = case.split("/")[0]
+    world = await _world(clean_db)
+    extras = await _extras(app, clean_db, world, client)
+    variables = {"input": KEY[case](world, extras), "dry": True}
+    dry = await client.post("/graphql", json={"query": _document(mutation), "variables": variables})
+    effects = dry.json()["data"][mutation]["dryRun"]
+    seen = {table: {r["id"] for r in await _rows(clean_db, table)} for table in TABLES}
+    real = await client.post(
+        "/graphql", json={"query": _document(mutation), "variables": {**variables, "dry": False}}
+    )
+    assert real.json()["data"][mutation]["errors"] == []
+    new = {
+        table: [r for r in await _rows(clean_db, table) if r["id"] not in seen[table]]
+        for table in TABLES
+    }
+    assert [s["kind"] for s in effects["ledgerSteps"]] == [
+        r["kind"] for r in new["provision_event"]
+    ]
+    assert [a["action"] for a in effects["auditEntries"]] == [
+        r["action"] for r in new["audit_entry"]
+    ]
+    assert [(a["objectType"], a["actorKind"]) for a in effects["auditEntries"]] == [
+        (r["object_type"], r["actor_kind"]) for r in new["audit_entry"]
+    ]
+    assert [
+        (lic["plan"], lic["seats"], lic["startsAt"], lic["expiresAt"])
+        for lic in effects["licenses"]
+    ] == [(r["plan"], r["seats"], r["starts_at"], r["expires_at"]) for r in new["license"]]
+    assert EXPECTED[case](effects, world)
+
+
+TABLES = ("provision_event", "audit_entry", "license")
+
+
+def _kinds(effects: dict[str, Any]) -> list[str]:
+    return sorted(step["kind"] for step in effects["ledgerSteps"])
+
+
+def _audit(effects: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    return [(a["action"], a["objectType"], a["objectId"]) for a in effects["auditEntries"]]
+
+
+def _tables(effects: dict[str, Any]) -> dict[str, int]:
+    return {t["table"]: t["written"] for t in effects["tables"]}
+
+
+def _created(effects: dict[str, Any], w: World) -> bool:
+    (created,) = effects["subscriptionIds"]
+    (email,) = [s for s in effects["ledgerSteps"] if s["kind"] == "EMAIL"]
+    return (
+        _kinds(effects) == ["EMAIL", "WEBHOOK_DELIVERY", "WEBHOOK_DELIVERY"]
+        and email["payload"]["template"] == "activation_code"
+        and email["subscriptionId"] == created
+        and _audit(effects) == [("createSubscription", "Subscription", created)]
+        and effects["activationCodes"] == 1
+        and effects["licenses"] == []  # issued at activation
+    )
+
+
+def _created_saas(effects: dict[str, Any], w: World) -> bool:
+    (created,) = effects["subscriptionIds"]
+    return (
+        _kinds(effects) == ["WEBHOOK_DELIVERY", "WEBHOOK_DELIVERY"]
+        and {s["subscriptionId"] for s in effects["ledgerSteps"]} == {created}
+        and _audit(effects) == [("createSubscription", "Subscription", created)]
+        and effects["activationCodes"] == 0
+        and effects["auditEntries"][0]["after"]["deployment"] == "GITLAB_COM"
+    )
+
+
+def _seats(value: Any) -> Any:
+    """The ``seats`` anywhere in a provisioning call's body."""
+    if isinstance(value, dict):
+        if "seats" in value:
+            return value["seats"]
+        for item in value.values():
+            found = _seats(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _linked(effects: dict[str, Any], w: World) -> bool:
+    calls = {
+        (s["subscriptionId"], s["namespaceId"], _seats(s["payload"]))
+        for s in effects["ledgerSteps"]
+    }
+    return (
+        _kinds(effects) == ["NAMESPACE_PROVISION", "NAMESPACE_PROVISION"]
+        # The old group reverts, the new one gets the plan.
+        and calls == {(None, w.ids["ns_a"], 0), (w.ids["alpha_saas"], w.ids["ns_owned"], 10)}
+        and _audit(effects) == [("linkNamespace", "Subscription", w.ids["alpha_saas"])]
+    )
+
+
+def _trial(effects: dict[str, Any], w: World) -> bool:
+    (email,) = [s for s in effects["ledgerSteps"] if s["kind"] == "EMAIL"]
+    (call,) = [s for s in effects["ledgerSteps"] if s["kind"] == "NAMESPACE_PROVISION"]
+    ((action, object_type, _),) = _audit(effects)
+    return (
+        email["payload"]["template"] == "trial_started"
+        and email["payload"]["to"] == "ALICE@ALPHA.TEST"
+        and call["namespaceId"] == w.ids["ns_owned"]
+        and (action, object_type) == ("applyTrial", "Trial")
+        and _tables(effects)["trial"] == 1
+    )
+
+
+EXPECTED: dict[str, Callable[[dict[str, Any], World], bool]] = {
+    "createSubscription": _created,
+    "createSubscription/gitlab.com": _created_saas,
+    "changeSubscription": lambda e, w: (
+        _kinds(e) == []
+        and _audit(e) == [("changeSubscription", "Subscription", w.ids["alpha_sm"])]
+        and e["subscriptionIds"] == [w.ids["alpha_sm"]]
+        and 12 in [segment[2] for segment in e["auditEntries"][0]["after"]["segments"]]
+    ),
+    "cancelSubscription": lambda e, w: (
+        _kinds(e) == ["EMAIL"]
+        and e["ledgerSteps"][0]["payload"]["template"] == "subscription_cancelled"
+        and e["ledgerSteps"][0]["subscriptionId"] == w.ids["alpha_sm"]
+        and _audit(e) == [("cancelSubscription", "Subscription", w.ids["alpha_sm"])]
+    ),
+    "linkNamespace": _linked,
+    "applyTrial": _trial,
+    "rotateActivationCode": lambda e, w: (
+        _kinds(e) == []
+        and e["activationCodes"] == 1
+        and _audit(e) == [("rotateActivationCode", "Subscription", w.ids["alpha_sm"])]
+    ),
+    "createWebhookEndpoint": lambda e, w: (
+        _kinds(e) == []
+        and [a[:2] for a in _audit(e)] == [("createWebhookEndpoint", "WebhookEndpoint")]
+        and _tables(e)["webhook_endpoint"] == 1
+    ),
+}
