@@ -14,18 +14,20 @@ import httpx
 import pytest
 from graphql import GraphQLObjectType, GraphQLScalarType, get_named_type
 from starlette.applications import Starlette
-from test_authorization_matrix import World, _world
+from test_authorization_matrix import ALICE_EMAIL, World, _world
 
 from api.graphql.schema import build_schema
 from api.ids import global_id, parse_typed_id
 from domain.model.enums import LicensingMode, Plan
 from domain.model.provision_event import ProvisionStatus
 from domain.model.webhook import WebhookEventType, delivery_row, message
+from domain.principal import PrincipalKind
 from persistence.database import Database
 from persistence.sandbox_clocks import SandboxClocks
 from persistence.unit_of_work import PostgresUnitOfWork
 
 import factories as f
+from bearer import bearer, token_for
 from factories import NOW
 from ledger_rows import record, row
 from usage_files import usage_file
@@ -426,3 +428,103 @@ EXPECTED: dict[str, Callable[[dict[str, Any], World], bool]] = {
         and _tables(e)["webhook_endpoint"] == 1
     ),
 }
+
+
+# --- Who sees what, bad input, one kind of run per operation -------------------------------
+
+ALICE = {"kind": PrincipalKind.PORTAL_USER, "subject": "usr_alice", "email": ALICE_EMAIL}
+
+
+async def test_a_portal_user_sees_its_effects_without_staff_only_data(
+    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    anonymous.headers.update(bearer(token_for(app, **ALICE)))  # type: ignore[arg-type]
+    before = await digest(clean_db)
+    response = await anonymous.post(
+        "/graphql",
+        json={
+            "query": _document("applyTrial"),
+            "variables": {"input": VALID["applyTrial"](world, {}), "dry": True},
+        },
+    )
+    payload = response.json()["data"]["applyTrial"]
+    assert payload["errors"] == []
+    effects = payload["dryRun"]
+    assert sorted(s["kind"] for s in effects["ledgerSteps"]) == ["EMAIL", "NAMESPACE_PROVISION"]
+    assert {s["payload"] for s in effects["ledgerSteps"]} == {None}  # payloads: staff only
+    ((audit),) = effects["auditEntries"]
+    assert (audit["action"], audit["actorKind"], audit["before"], audit["after"]) == (
+        "applyTrial",
+        "PORTAL_USER",
+        None,
+        None,
+    )
+    assert effects["tables"] is None
+    assert await digest(clean_db) == before
+
+
+CHANGE = """mutation($input: ChangeSubscriptionInput!, $dry: Boolean) {
+  changeSubscription(input: $input, dryRun: $dry) {
+    errors { code message path } dryRun { subscriptionIds } } }"""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"seats": 0},
+        {"seats": 5, "segmentStartDate": "2020-01-01"},
+        {"subscriptionId": "sub_00000000000000000000000000000000", "seats": 3},
+    ],
+)
+async def test_a_dry_run_with_bad_input_gets_the_real_runs_errors(
+    client: httpx.AsyncClient, clean_db: Database, bad: dict[str, Any]
+) -> None:
+    world = await _world(clean_db)
+    given = {"subscriptionId": world.ids["alpha_sm"], **bad}
+    answers = []
+    for dry in (True, False, None):
+        response = await client.post(
+            "/graphql", json={"query": CHANGE, "variables": {"input": given, "dry": dry}}
+        )
+        answers.append(response.json())
+    assert answers[0]["data"]["changeSubscription"]["errors"]
+    assert answers[0]["data"]["changeSubscription"]["dryRun"] == {"subscriptionIds": []}
+    for answer in answers[1:]:
+        assert (
+            answer["data"]["changeSubscription"]["errors"]
+            == answers[0]["data"]["changeSubscription"]["errors"]
+        )
+        assert answer["data"]["changeSubscription"]["dryRun"] is None
+
+
+async def test_an_operation_is_all_dry_runs_or_none(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    world = await _world(clean_db)
+    before = await digest(clean_db)
+    mixed = """mutation($id: ID!) {
+      a: changeSubscription(input: {subscriptionId: $id, seats: 11}, dryRun: true)
+        { errors { code } }
+      b: changeSubscription(input: {subscriptionId: $id, seats: 12}) { errors { code } } }"""
+    body = (
+        await client.post(
+            "/graphql", json={"query": mixed, "variables": {"id": world.ids["alpha_sm"]}}
+        )
+    ).json()
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"VALIDATION_FAILED"}
+    assert await digest(clean_db) == before
+    # Two dry runs in one operation: the second sees the first, each reports its own.
+    both = mixed.replace("seats: 12})", "seats: 12}, dryRun: true)").replace(
+        "{ errors { code } }",
+        "{ errors { code } subscription { seats } dryRun { auditEntries { action } } }",
+    )
+    body = (
+        await client.post(
+            "/graphql", json={"query": both, "variables": {"id": world.ids["alpha_sm"]}}
+        )
+    ).json()
+    assert "errors" not in body, body
+    assert [body["data"][k]["subscription"]["seats"] for k in "ab"] == [11, 12]
+    assert [len(body["data"][k]["dryRun"]["auditEntries"]) for k in "ab"] == [1, 1]
+    assert await digest(clean_db) == before
