@@ -8,6 +8,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +30,10 @@ from persistence.unit_of_work import PostgresUnitOfWork
 import factories as f
 from bearer import bearer, token_for
 from factories import NOW
+from ledger_peer import workers
 from ledger_rows import record, row
+from ledger_wait import settled
+from mail_peer import serving_smtp
 from usage_files import usage_file
 
 SCHEMA = build_schema()._schema
@@ -528,3 +532,37 @@ async def test_an_operation_is_all_dry_runs_or_none(
     assert [body["data"][k]["subscription"]["seats"] for k in "ab"] == [11, 12]
     assert [len(body["data"][k]["dryRun"]["auditEntries"]) for k in "ab"] == [1, 1]
     assert await digest(clean_db) == before
+
+
+SELL = """mutation($input: CreateSubscriptionInput!, $dry: Boolean) {
+  createSubscription(input: $input, dryRun: $dry) {
+    errors { code } dryRun { ledgerSteps { kind payload } } } }"""
+
+
+def _sale(email: str) -> dict[str, Any]:
+    return {
+        "deployment": "SELF_MANAGED",
+        "plan": "ULTIMATE",
+        "term": TERM,
+        "newCustomer": {"company": "Acme", "contactName": "Ada", "contactEmail": email},
+    }
+
+
+async def test_the_worker_sends_nothing_of_a_dry_run(
+    client: httpx.AsyncClient, clean_db: Database, tmp_path: Path
+) -> None:
+    dry = await client.post(
+        "/graphql",
+        json={"query": SELL, "variables": {"input": _sale("dry@acme.test"), "dry": True}},
+    )
+    (step,) = dry.json()["data"]["createSubscription"]["dryRun"]["ledgerSteps"]
+    assert (step["kind"], step["payload"]["to"]) == ("EMAIL", "dry@acme.test")
+    real = await client.post(
+        "/graphql", json={"query": SELL, "variables": {"input": _sale("real@acme.test")}}
+    )
+    assert real.json()["data"]["createSubscription"]["errors"] == []
+    (row_id,) = [r["id"] for r in await clean_db.fetch("SELECT id FROM provision_event")]
+    with serving_smtp() as smtp, workers(clean_db.dsn, tmp_path, 1, SMTP_URL=smtp.url):
+        await settled(clean_db, row_id, ProvisionStatus.SUCCEEDED)
+        # The worker drained the ledger: the real sale's email went, the dry run's never.
+        assert smtp.recipients == [["real@acme.test"]]
