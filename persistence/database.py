@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
+from persistence import dry_run
+
 MIGRATION_LOCK = 7_204_114  # pg_advisory_lock key: one migrator at a time
 
 
@@ -58,6 +60,11 @@ class QuietPostgresEngine(PostgresEngine):
     (we target PostgreSQL >= 15 and need no extensions); it connects only when used. Its
     transactions never keep a pooled connection (``CancelSafeTransaction``)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Inside a dry run, what every query joins (persistence/dry_run.py).
+        self.current_transaction = dry_run.CurrentTransaction(self.current_transaction)  # type: ignore[assignment]
+
     async def check_version(self) -> None:
         return None
 
@@ -65,6 +72,9 @@ class QuietPostgresEngine(PostgresEngine):
         return None
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        savepoint = dry_run.nested_transaction(self, allow_nested)
+        if savepoint is not None:
+            return savepoint  # type: ignore[return-value]
         return CancelSafeTransaction(engine=self, allow_nested=allow_nested)
 
 

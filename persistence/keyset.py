@@ -150,6 +150,11 @@ class KeysetQueries:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def database(self) -> Database:
+        """The handle these reads use (a dry run pins one of its connections)."""
+        return self._db
+
     def _visible(self, principal: Principal, source: Source, where: Where) -> None:
         """Restrict ``source`` to the principal's tenant, in the statement itself."""
         condition = tenant_condition(principal, source.resource, source.alias, where)

@@ -7,6 +7,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.graphql.dry_run import DryRuns, with_dry_runs
 from api.graphql.enums import domain_error_types, vocabulary_gaps
 from api.graphql.execution import PlainFieldExecutionContext
 from api.graphql.limits import DocumentLimits
@@ -54,9 +55,9 @@ def build_schema(
     )
     return ProvisionSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=with_dry_runs(Mutation),
         types=[UserError],
         execution_context_class=PlainFieldExecutionContext,
-        extensions=[pipeline_factory(limits=limits, rules=[], cache_size=CACHE_SIZE)],
+        extensions=[pipeline_factory(limits=limits, rules=[], cache_size=CACHE_SIZE), DryRuns],
         config=StrawberryConfig(scalar_map={Duration: DURATION_SCALAR}),
     )

@@ -1188,3 +1188,46 @@ async def test_usage_files_are_recorded_only_for_the_callers_own_licenses(
             assert [e["code"] for e in uploaded["errors"]] == ["NOT_FOUND"], (case.name, target)
     recorded = sum(_upload_outcome(case, t) == "OK" for t in ("alpha_sm", "beta_sm"))
     assert await clean_db.fetchval("SELECT count(*) FROM usage_report") == before + recorded
+
+
+def _top_codes(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted(
+        (str(error["path"][0]), error["extensions"]["code"]) for error in body.get("errors") or ()
+    )
+
+
+@pytest.mark.parametrize("case", [*CASES, None], ids=[*(case.name for case in CASES), "anonymous"])
+async def test_a_dry_run_is_authorized_as_the_real_run(
+    case: Case | None, app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database
+) -> None:
+    """Every mutation, for every principal: the dry run is refused (or answered) exactly as the
+    real run right after it (docs/dry-runs.md); a forbidden dry run is forbidden."""
+    from test_dry_runs import VALID, _document, _extras
+
+    world = await _world(clean_db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://provision.test", headers=bearer(token_for(app))
+    ) as staff:
+        extras = await _extras(app, clean_db, world, staff)
+    if case is not None:
+        await _client_for(case, app, world, anonymous)
+    refused = 0
+    for name, build in sorted(VALID.items()):
+        document = _document(name, "")
+        variables = {"input": build(world, extras)}
+        dry = (
+            await anonymous.post(
+                "/graphql", json={"query": document, "variables": {**variables, "dry": True}}
+            )
+        ).json()
+        real = (
+            await anonymous.post(
+                "/graphql", json={"query": document, "variables": {**variables, "dry": False}}
+            )
+        ).json()
+        assert _top_codes(dry) == _top_codes(real), (name, dry, real)
+        assert (dry.get("data") or {}).get(name, {}) == (real.get("data") or {}).get(name, {}), name
+        refused += bool(_top_codes(dry))
+    # Each principal is refused somewhere (staff: nowhere, the others: the staff mutations).
+    assert (refused == 0) == (case is not None and case.name == "staff")

@@ -134,9 +134,9 @@ def _takes_an_id(field: Any) -> bool:
     return False
 
 
-def _document(name: str) -> str:
+def _document(name: str, dry: bool = False) -> str:
     field = SCHEMA.mutation_type.fields[name]  # type: ignore[union-attr]
-    (argument,) = field.args.items()
+    (argument,) = ((n, a) for n, a in field.args.items() if n != "dryRun")
     payload = get_named_type(field.type)
     assert isinstance(payload, GraphQLObjectType)
     errors = get_named_type(payload.fields["errors"].type)
@@ -144,7 +144,8 @@ def _document(name: str) -> str:
         "errors" if isinstance(errors, GraphQLScalarType) else "errors { code message path }"
     )
     variable, type_ = argument[0], argument[1].type
-    return f"mutation($input: {type_}) {{ {name}({variable}: $input) {{ {selection} }} }}"
+    flag = ", dryRun: true" if dry else ""
+    return f"mutation($input: {type_}) {{ {name}({variable}: $input{flag}) {{ {selection} }} }}"
 
 
 def test_every_mutation_with_an_id_is_compared() -> None:
@@ -160,12 +161,18 @@ def _answer(body: dict[str, Any]) -> Any:
     return body
 
 
+@pytest.mark.parametrize("dry", [False, True], ids=["real", "dry run"])
 @pytest.mark.parametrize(
     ("mutation", "case"),
     [(name, index) for name, builds in TARGETS.items() for index in range(len(builds))],
 )
 async def test_another_tenants_object_is_answered_as_nothing(
-    app: Starlette, anonymous: httpx.AsyncClient, clean_db: Database, mutation: str, case: int
+    app: Starlette,
+    anonymous: httpx.AsyncClient,
+    clean_db: Database,
+    mutation: str,
+    case: int,
+    dry: bool,
 ) -> None:
     world = await _world(clean_db)
     # A delivery to Beta's endpoint (the shared world has none: they are ledger rows).
@@ -195,7 +202,7 @@ async def test_another_tenants_object_is_answered_as_nothing(
     for aim in (theirs, nothing):
         response = await anonymous.post(
             "/graphql",
-            json={"query": _document(mutation), "variables": {"input": build(world, aim)}},
+            json={"query": _document(mutation, dry), "variables": {"input": build(world, aim)}},
         )
         assert response.status_code == 200, response.text
         answers.append(_answer(response.json()))
