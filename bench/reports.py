@@ -6,7 +6,7 @@ Seeds its own embedded PostgreSQL (or ``BENCH_DATABASE_URL``, see ``bench/seed.p
 subscriptions and their segments, licenses, instances, namespaces, trials, Dedicated tenants,
 ledger rows and usage reports in the proportions described in bench/README.md. Then ANALYZE.
 
-    python bench/reports.py                    # ~10-15 minutes on 2 cores
+    python bench/reports.py                    # ~20 minutes on 2 cores (loaded)
     python bench/reports.py --subscriptions 100000
 """
 
