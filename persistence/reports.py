@@ -110,40 +110,36 @@ WHERE i.retired_at IS NULL AND coalesce(i.last_synced_at, i.activated_at) <= $1
 ORDER BY coalesce(i.last_synced_at, i.activated_at) DESC, i.id DESC LIMIT $4
 """
 
-# Seats used in the period: per self-managed instance its highest max_historical_users
-# reported (production instances and reports naming none; replicas, non-production and
-# retired instances are left out), added up per subscription; a GitLab.com namespace's
-# max_seats_used when it was reported in the period. Against the current segment's seats.
-# Served by usage_report_reported_at, instance_not_counted (the few instances left out, as a
-# hashed anti-join) and namespace_usage_reported_at.
+# The seats used in each subscription's current term are kept current by the usage writers
+# (persistence/seat_usage.py): the report walks seat_usage_overage (partial: terms of one seat
+# count over their seats, largest overage first) and stops at $4 rows; ramps (segments of
+# different seats, seat_usage_ramp) are checked against today's segment. Only subscriptions
+# ACTIVE today, in the term the figure is for, with usage last reported in the period.
 SEAT_OVERAGE = """
-WITH per_instance AS (
-  SELECT u.subscription, coalesce(u.instance_identifier, '') AS instance,
-    max(u.max_historical_users) AS peak, max(u.reported_at) AS last_at
-  FROM usage_report u
-  WHERE u.reported_at >= $1 AND u.reported_at < $2
-    AND (u.instance IS NULL OR u.instance NOT IN (
-      SELECT x.id FROM instance x WHERE x.retired_at IS NOT NULL OR x.role <> 'PRODUCTION'))
-  GROUP BY 1, 2
-), used AS (
-  SELECT subscription AS id, sum(peak)::int AS used, max(last_at) AS last_at
-  FROM per_instance GROUP BY 1
-  UNION ALL
-  SELECT s.id, n.max_seats_used, n.usage_reported_at
-  FROM namespace n JOIN subscription s ON s.namespace = n.id
-  WHERE n.usage_reported_at >= $1 AND n.usage_reported_at < $2
-    AND n.max_seats_used IS NOT NULL
+WITH flat AS (
+  SELECT su.name, s.deployment, s.channel, s.reconciliation_enabled, su.seats, su.used,
+    su.overage, su.last_reported_at
+  FROM seat_usage su JOIN subscription s ON s.id = su.subscription
+  WHERE su.overage > 0 AND NOT su.ramp AND su.term_start <= $3 AND su.term_end > $3
+    AND su.last_reported_at >= $1 AND su.last_reported_at < $2
+    AND s.cancelled_at IS NULL AND s.start_date <= $3 AND s.end_date > $3
+  ORDER BY su.overage DESC, su.name LIMIT $4
+), ramps AS (
+  SELECT s.name, s.deployment, s.channel, s.reconciliation_enabled, seg.seats, su.used,
+    su.used - seg.seats AS overage, su.last_reported_at
+  FROM seat_usage su JOIN subscription s ON s.id = su.subscription
+  JOIN subscription_segment seg ON seg.subscription = su.subscription
+    AND seg.term_index = su.term_index AND seg.start_date <= $3 AND seg.end_date > $3
+  WHERE su.ramp AND su.overage > 0 AND su.term_end > $3 AND su.used > seg.seats
+    AND su.last_reported_at >= $1 AND su.last_reported_at < $2
+    AND s.cancelled_at IS NULL AND s.start_date <= $3 AND s.end_date > $3
 )
-SELECT s.name AS subscription, s.deployment, s.channel, seg.seats, u.used AS max_seats_used,
-  u.used - seg.seats AS overage,
-  CASE WHEN s.reconciliation_enabled THEN 'QUARTERLY_RECONCILIATION' ELSE 'ANNUAL_TRUE_UP' END
+SELECT name AS subscription, deployment, channel, seats, used AS max_seats_used, overage,
+  CASE WHEN reconciliation_enabled THEN 'QUARTERLY_RECONCILIATION' ELSE 'ANNUAL_TRUE_UP' END
     AS true_up,
-  u.last_at AS last_reported_at
-FROM used u JOIN subscription s ON s.id = u.id
-JOIN subscription_segment seg
-  ON seg.subscription = s.id AND seg.start_date <= $3 AND seg.end_date > $3
-WHERE s.cancelled_at IS NULL AND s.start_date <= $3 AND s.end_date > $3 AND u.used > seg.seats
-ORDER BY overage DESC, s.name LIMIT $4
+  last_reported_at
+FROM (SELECT * FROM flat UNION ALL SELECT * FROM ramps) x
+ORDER BY overage DESC, name LIMIT $4
 """
 
 # Trials started in the period. Converted: a paid subscription ordered at or after the trial

@@ -121,7 +121,7 @@ class SeatOverageRow:
     deployment: Deployment = strawberry.field(description="Where the product runs.")
     channel: Channel = strawberry.field(description="How it was sold.")
     seats: int = strawberry.field(description="Seats of the current segment.")
-    max_seats_used: int = strawberry.field(description="Most seats used, reported in the period.")
+    max_seats_used: int = strawberry.field(description="Most seats used in the current term.")
     overage: int = strawberry.field(
         description="Seats used beyond the seats: what a true-up bills."
     )
@@ -129,7 +129,7 @@ class SeatOverageRow:
         description="When the overage is billed: `QUARTERLY_RECONCILIATION` or `ANNUAL_TRUE_UP`."
     )
     last_reported_at: datetime = strawberry.field(
-        description="The latest usage report in the period."
+        description="The latest usage report counted (in the period)."
     )
 
 
@@ -216,8 +216,9 @@ class StaffReports:
         ]
 
     @strawberry.field(
-        description="Seat overage and true-up exposure, largest first (period: the last 7 days"
-        " by default)."
+        description="Seat overage and true-up exposure in the current term, largest first, of"
+        " the subscriptions whose usage was last reported in the period (the last 7 days by"
+        " default)."
     )
     async def seat_overage(
         self, info: Info, start: From = None, end: To = None, limit: Limit = None

@@ -14,8 +14,8 @@ from domain.errors import ValidationFailed
 DEFAULT_PERIOD_DAYS = 30
 """A period given without a start covers this many days up to its end."""
 SEAT_OVERAGE_PERIOD_DAYS = 7
-"""The seat-overage report's default period: seat link reports daily and its
-``max_historical_users`` is a running maximum, so the last week's reports hold today's figure."""
+"""The seat-overage report's default period: the subscriptions whose usage was last reported in
+the last week (seat link reports daily), i.e. those still reporting."""
 MAX_PERIOD_DAYS = 3660
 """About ten years: a longer period is a typo."""
 DEFAULT_LIMIT = 100
@@ -152,8 +152,9 @@ class StoppedSyncingRow:
 
 @dataclass(frozen=True)
 class SeatOverageRow:
-    """An ACTIVE subscription whose most seats used, reported in the period, exceeds the
-    seats of its current segment: the overage, and the true-up it exposes (the overage is
+    """An ACTIVE subscription whose most seats used in the current term exceeds the seats of
+    today's segment, its usage last reported in the period: the overage, and the true-up it
+    exposes (the overage is
     billed at the next quarterly reconciliation when it is on, at renewal otherwise)."""
 
     subscription: str

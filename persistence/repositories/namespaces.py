@@ -12,6 +12,7 @@ from domain.errors import TrialAlreadyUsed
 from domain.model.enums import TrialType
 from domain.model.namespace import Namespace
 from domain.model.trial import Trial
+from persistence import seat_usage
 from persistence.database import Database
 from persistence.mappers import (
     NAMESPACE_COLUMNS,
@@ -82,6 +83,8 @@ class PostgresNamespaces:
             usage.storage_used_bytes if usage else None,
             usage.reported_at if usage else None,
         )
+        if usage is not None:
+            await seat_usage.refresh_for_namespace(self._db, namespace.id, usage.reported_at.date())
 
 
 class PostgresTrials:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from domain.model.instance import Instance
 from domain.model.license import License, license_key_digest
 from domain.model.usage import UsageReport, UsageSource, report_identity
+from persistence import seat_usage
 from persistence.database import Database
 from persistence.mappers import (
     INSTANCE_COLUMNS,
@@ -69,6 +70,8 @@ class PostgresInstances:
             instance.access_ends_on,
             instance.replaced_by,
         )
+        # A role or a retirement changes what counts towards the seats used.
+        await seat_usage.refresh(self._db, instance.subscription_id)
 
     async def stale(self, before: datetime, limit: int) -> Sequence[Instance]:
         rows = await self._db.fetch(
@@ -194,6 +197,7 @@ class PostgresUsageReports:
             report.hostname,
             report.reported_at,
         )
+        await seat_usage.refresh(self._db, report.subscription_id, report.reported_at.date())
 
     async def latest_for_subscription(self, subscription_id: uuid.UUID) -> UsageReport | None:
         row = await self._db.fetchrow(
@@ -230,6 +234,8 @@ class PostgresUsageReports:
             report.instance_identifier,
             report_key(report),
         )
+        if rows:
+            await seat_usage.refresh(self._db, report.subscription_id, report.reported_at.date())
         return bool(rows)
 
     async def add_many_once(self, reports: Sequence[UsageReport]) -> int:
@@ -251,6 +257,10 @@ class PostgresUsageReports:
             [_source(r) for r in reports],
             [r.license_id for r in reports],
         )
+        if stored:
+            for subscription_id in sorted({r.subscription_id for r in reports}):
+                newest = max(r.reported_at for r in reports if r.subscription_id == subscription_id)
+                await seat_usage.refresh(self._db, subscription_id, newest.date())
         return stored
 
 

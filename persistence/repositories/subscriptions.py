@@ -11,6 +11,7 @@ import asyncpg
 from domain.errors import NamespaceAlreadyLinked
 from domain.model.ids import new_id
 from domain.model.subscription import Subscription, subscription_name
+from persistence import seat_usage
 from persistence.database import Database
 from persistence.mappers import (
     SUBSCRIPTION_COLUMNS,
@@ -130,6 +131,8 @@ class PostgresSubscriptions:
             subscription.partner_id,
         )
         await self._write_children(subscription)
+        # New seats (an amendment, a ramp, a renewal's segments) change the overage.
+        await seat_usage.refresh(self._db, subscription.id)
 
     async def _write_children(self, subscription: Subscription) -> None:
         await self._db.execute_many(

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from api.settings import Settings
 from api.worker.loop import Worker, WorkerConfig, WorkerRegistry
 from api.worker.process import WorkerContext, register_outbound, sandbox_clocks_job
 from domain.errors import NotASandbox
+from domain.model.calendar import add_months
 from domain.model.customer import Customer, Membership
 from domain.model.enums import Deployment, Role
 from domain.policy import ALL_SCOPES
@@ -48,6 +49,8 @@ ADVANCE = """mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: 
 STATE = """query($sub: ID!, $group: ID!) {
   sub: node(id: $sub) { ... on Subscription { status seats } }
   group: node(id: $group) { ... on Namespace { plan trials { status } } } }"""
+RECONCILIATION = """query($sub: ID!) {
+  sub: node(id: $sub) { ... on Subscription { usage { nextReconciliationDate } } } }"""
 INSTANCE = "5d2b7c1e-8f4a-4c1b-9a53-2f8e6d0c4b71"
 
 
@@ -94,6 +97,11 @@ class Deal:
         return (
             await self.post(STATE, {"sub": sub or self.ramp, "group": group or self.group}, headers)
         )["data"]
+
+    async def next_reconciliation(self, headers: dict[str, str]) -> str | None:
+        body = await self.post(RECONCILIATION, {"sub": self.ramp}, headers)
+        usage = body["data"]["sub"]["usage"]
+        return None if usage is None else usage["nextReconciliationDate"]
 
     async def seat_link(self, now: str) -> Any:
         body = {
@@ -145,6 +153,7 @@ async def _deal(app: Starlette, db: Database, headers: dict[str, str]) -> Deal:
                             "deployment": "SELF_MANAGED",
                             "plan": "ULTIMATE",
                             "autoRenew": False,
+                            "reconciliationEnabled": True,
                             "term": {"segments": segments},
                             "newCustomer": {
                                 "company": "Acme",
@@ -248,6 +257,25 @@ async def _send_all(worker: Worker) -> None:
             return
 
 
+def _quarter_after(start: date, today: date) -> date:
+    """The ramp's next quarterly reconciliation (docs/test-clock.md): the first quarter boundary
+    of its one three-year term after ``today``."""
+    quarter = 1
+    while add_months(start, 3 * quarter) <= today:
+        quarter += 1
+    return add_months(start, 3 * quarter)
+
+
+def _reconciliation(answer: dict[str, Any], start: date, now: str) -> tuple[str, str]:
+    """The seat link answer's reconciliation date and banner start, with what they must be."""
+    expected = _quarter_after(start, datetime.fromisoformat(now).date())
+    assert (answer["next_reconciliation_date"], answer["display_alert_from"]) == (
+        expected.isoformat(),
+        (expected - timedelta(days=7)).isoformat(),
+    )
+    return answer["next_reconciliation_date"], expected.isoformat()
+
+
 async def _seats_of(database_url: str, key: str) -> int:
     seats: int = (await attributes(database_url, key))["restrictions"]["active_user_count"]
     return seats
@@ -291,6 +319,11 @@ async def test_three_years_of_a_ramp_deal_with_a_trial_walk_by_in_a_few_advances
     answer = await deal.seat_link(moved["now"])
     assert "license" not in answer  # still the first year's 100 seats
     assert state["sub"] == {"status": "ACTIVE", "seats": 100}
+    # Reconciliation is quarterly over the three-year term: the first quarter's end, told to
+    # the instance (and its banner a week before) and shown to the owner at the sandbox's time.
+    first, _ = _reconciliation(answer, start, moved["now"])
+    assert first == add_months(start, 3).isoformat()
+    assert await deal.next_reconciliation(owner) == first
 
     # Year 2 starts: the next seat link receives a key for 250 seats.
     moved = await deal.advance(to=f"{(start + timedelta(days=365)).isoformat()}T12:00:00Z")
@@ -298,6 +331,11 @@ async def test_three_years_of_a_ramp_deal_with_a_trial_walk_by_in_a_few_advances
     answer = await deal.seat_link(moved["now"])
     deal.key = answer["license"]
     assert await _seats_of(database_url, deal.key) == 250
+    second, expected = _reconciliation(answer, start, moved["now"])
+    assert second > (start + timedelta(days=365)).isoformat()  # the second year's quarters
+    assert await deal.next_reconciliation(owner) == expected
+    # Staff read real time: still the first quarter.
+    assert await deal.next_reconciliation(staff) == add_months(start, 3).isoformat()
     assert (await deal.state(owner))["sub"] == {"status": "ACTIVE", "seats": 250}
 
     # Year 3: 500 seats.
@@ -305,6 +343,9 @@ async def test_three_years_of_a_ramp_deal_with_a_trial_walk_by_in_a_few_advances
     answer = await deal.seat_link(moved["now"])
     deal.key = answer["license"]
     assert await _seats_of(database_url, deal.key) == 500
+    third, expected = _reconciliation(answer, start, moved["now"])
+    assert third > (start + timedelta(days=730)).isoformat()
+    assert await deal.next_reconciliation(owner) == expected
     assert await deal.emails("subscription_expiring") == []
 
     # A month before the end: the contact is told the subscription will not renew.
@@ -316,6 +357,9 @@ async def test_three_years_of_a_ramp_deal_with_a_trial_walk_by_in_a_few_advances
     moved = await deal.advance(by="P21D")
     assert moved["errors"] == []
     assert (await deal.state(owner))["sub"]["status"] == "EXPIRED"
+    # The last quarter boundary is the term's end: no reconciliation after the last one, and
+    # none once expired.
+    assert await deal.next_reconciliation(owner) is None
 
     # The worker sends what the advances recorded, to the SMTP server.
     await _send_all(mail_worker)

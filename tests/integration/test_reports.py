@@ -30,6 +30,7 @@ from domain.model.subscription import Subscription
 from domain.model.trial import Trial
 from domain.principal import Principal, PrincipalKind
 from domain.use_cases.reports import ReportRequest, run_report
+from persistence import seat_usage
 from persistence.database import Database
 from persistence.read_models import ReadModels
 
@@ -112,6 +113,7 @@ async def _usage(
         reported,
         i.instance_identifier if i else None,
     )
+    await seat_usage.refresh(db, s.id, reported.date())  # as every usage writer does
 
 
 async def _world(db: Database) -> World:
@@ -206,6 +208,7 @@ async def _world(db: Database) -> World:
         ns1.id,
         at(28),
     )
+    await seat_usage.refresh_for_namespace(db, ns1.id, at(28).date())
     names = {
         "sm1": sm1.name,
         "sm2": sm2.name,
