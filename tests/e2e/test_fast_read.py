@@ -219,6 +219,9 @@ async def test_the_graphql_response_media_type_holds_on_the_fast_path(
     assert ours[1].startswith("application/graphql-response+json")
 
 
+SANDBOX_OFFSETS = "SELECT id, clock_offset FROM customer"
+
+
 async def test_one_statement_whatever_the_page_size_and_nesting(
     app: Starlette, clean_db: Database
 ) -> None:
@@ -240,7 +243,10 @@ async def test_one_statement_whatever_the_page_size_and_nesting(
             db.observer = None
         assert status == 200
         assert "errors" not in answer, answer
-        counts.append(len(seen))
+        # The sandbox clocks' offsets are read at most once a second for all requests
+        # (persistence/sandbox_clocks.py): a refresh that falls in one of these requests (on
+        # a slow machine more than a second passes between them) is not the page's.
+        counts.append(len([sql for sql in seen if not sql.startswith(SANDBOX_OFFSETS)]))
         seen.clear()
     assert counts == [1, 1, 1, 1]
 
