@@ -176,11 +176,18 @@ def start_worker(
             [*PROVISION, "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
         )
     worker = WorkerProcess(process, log)
-    deadline = time.monotonic() + 30
-    while " started: " not in worker.output():
-        assert process.poll() is None, worker.output()
-        assert time.monotonic() < deadline, worker.output()
-        time.sleep(0.05)
+    deadline = time.monotonic() + 60
+    try:
+        while " started: " not in worker.output():
+            assert process.poll() is None, worker.output()
+            assert time.monotonic() < deadline, f"not started in 60 s:\n{worker.output()}"
+            time.sleep(0.05)
+    except BaseException:
+        # A worker left running would go on claiming the session database's rows under
+        # the tests that follow.
+        process.kill()
+        process.wait()
+        raise
     return worker
 
 

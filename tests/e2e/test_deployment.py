@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from persistence.database import Database
 
-from ledger_peer import start_worker
+from ledger_peer import WorkerProcess, start_worker
 from ledger_wait import eventually
 from provision_process import environment, free_port, mint_token, serving_all
 
@@ -66,11 +66,22 @@ async def test_two_servers_and_two_workers_on_one_database(
         }
         for port in metrics_ports
     ]
+    pool: list[Future[WorkerProcess]] = []
+
+    def stop_started() -> None:
+        # When something fails before the workers' own stops are registered below: once the
+        # pool has finished starting them (its exit, unwound before this), none is left
+        # running to claim the next tests' rows.
+        for future in pool:
+            if future.done() and future.exception() is None:
+                future.result().stop()
+
     with ExitStack() as stack:
+        stack.callback(stop_started)
         # Everything starts at once (each migrates first: one at a time, by an advisory lock).
         starting = stack.enter_context(ThreadPoolExecutor(3))
         minting = starting.submit(mint_token, env)
-        pool = [
+        pool += [
             starting.submit(start_worker, database_url, tmp_path / f"worker-{n}.log", extra[n])
             for n in range(2)
         ]
