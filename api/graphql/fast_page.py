@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any, cast
 
 from graphql import (
@@ -135,42 +136,65 @@ def presentable(graphql_type: GraphQLType, node: FieldNode) -> bool:
     return True
 
 
-def present(value: Any, graphql_type: GraphQLType, node: FieldNode) -> Any:
-    """The JSON of ``value`` for the selection ``node`` (checked by ``presentable``)."""
+Writer = Callable[[Any], Any]
+_EMPTY: dict[str, Any] = {}
+
+
+def writer(graphql_type: GraphQLType, node: FieldNode) -> Writer:
+    """What writes a value's JSON for the selection ``node`` (checked by ``presentable``), made
+    once per plan: the schema's serializers for leaves, the types' resolvers for fields."""
     if isinstance(graphql_type, GraphQLNonNull):
-        written = present(value, graphql_type.of_type, node)
-        if written is None:
-            raise Broken(node.name.value)
-        return written
-    if value is None:
-        return None
+        inner = writer(graphql_type.of_type, node)
+
+        def non_null(value: Any) -> Any:
+            written = inner(value)
+            if written is None:
+                raise Broken(node.name.value)
+            return written
+
+        return non_null
     if isinstance(graphql_type, GraphQLList):
-        return [present(item, graphql_type.of_type, node) for item in value]
+        item = writer(graphql_type.of_type, node)
+        return lambda value: None if value is None else [item(v) for v in value]
     if isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType):
-        return graphql_type.serialize(value)
+        serialize = graphql_type.serialize
+        return lambda value: None if value is None else serialize(value)
     assert isinstance(graphql_type, GraphQLObjectType)
     assert node.selection_set is not None
-    target, given = (value.value, value.given) if isinstance(value, Presented) else (value, {})
-    out: dict[str, Any] = {}
+    type_name = graphql_type.name
+    fields: list[tuple[str, str, Callable[[Any], Any] | None, Writer | None]] = []
     for sub in node.selection_set.selections:
         assert isinstance(sub, FieldNode)
         name = sub.name.value
         response = sub.alias.value if sub.alias else name
         if name == "__typename":
-            out[response] = graphql_type.name
+            fields.append((response, name, None, None))
             continue
         field_def = graphql_type.fields[name]
-        if name in given:
-            raw = given[name]
-        else:
-            strawberry_field = field_def.extensions[_BACKREF]
-            resolver = strawberry_field.base_resolver
-            if resolver is None:
-                raw = getattr(target, strawberry_field.python_name)
+        strawberry_field = field_def.extensions[_BACKREF]
+        resolver = strawberry_field.base_resolver
+        get: Callable[[Any], Any] = (
+            attrgetter(strawberry_field.python_name) if resolver is None else resolver.wrapped_func
+        )
+        fields.append((response, name, get, writer(field_def.type, sub)))
+
+    def write_object(value: Any) -> Any:
+        if value is None:
+            return None
+        target, given = (
+            (value.value, value.given) if isinstance(value, Presented) else (value, _EMPTY)
+        )
+        out: dict[str, Any] = {}
+        for response, name, get, write in fields:
+            if write is None:
+                out[response] = type_name
+            elif name in given:
+                out[response] = write(given[name])
             else:
-                raw = resolver.wrapped_func(target)
-        out[response] = present(raw, field_def.type, sub)
-    return out
+                out[response] = write(get(target))  # type: ignore[misc]
+        return out
+
+    return write_object
 
 
 # --- rows as JSON back to the mappers' types ------------------------------------------------

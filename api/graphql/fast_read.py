@@ -60,10 +60,11 @@ from api.graphql.fast_page import (
     SUBSCRIPTION_COMPUTED,
     Computed,
     Finish,
-    present,
+    Writer,
     presentable,
     restore_subscription,
     subscription_row_sql,
+    writer,
 )
 from api.graphql.limits import check_document
 from api.graphql.pipeline import CACHE_LIMIT, PipelineFactory, PipelineLimits
@@ -325,8 +326,8 @@ class Connection:
     parent_column: str | None  # None at the root
 
 
-Post = tuple[tuple[str, ...], Computed, FieldNode, GraphQLField]
-"""A computed field: its path in the root object, what finishes it, its node and definition."""
+Post = tuple[tuple[str, ...], Computed, Writer]
+"""A computed field: its path in the root object, what finishes it, what writes its JSON."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -473,7 +474,7 @@ class _Compiler:
                 field_def = object_type.fields[name]
                 if (computed.root_only and not root) or not presentable(field_def.type, sub):
                     raise _Unsupported
-                self.post.append(((*path, response), computed, sub, field_def))
+                self.post.append(((*path, response), computed, writer(field_def.type, sub)))
                 self.needs_row = self.needs_row or computed.root_only
                 items.append((response, ("computed", computed)))
             else:
@@ -882,13 +883,13 @@ def _finish(plan: Plan, data: bytes, principal: Principal, today: date) -> bytes
             continue
         row = found.pop("__entity", None)
         finish = Finish(principal, today, restore_subscription(row) if row else None)
-        for path, computed, node, field_def in root.post:
+        for path, computed, write in root.post:
             target = found
             for key in path[:-1]:
                 target = target.get(key) if isinstance(target, dict) else None
             if isinstance(target, dict):
                 value = computed.finish(target[path[-1]], finish)
-                target[path[-1]] = present(value, field_def.type, node)
+                target[path[-1]] = write(value)
     return orjson.dumps(tree)
 
 
