@@ -25,6 +25,7 @@ corpus through both paths and compares the answers (docs/decisions.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -83,6 +84,7 @@ logger = logging.getLogger("provision.graphql.fast")
 
 _PLAN_CACHE_SIZE = 512
 _COST_CACHE_SIZE = 1024
+_RENDER_CACHE_SIZE = 1024
 _MAX_PAIRS = 49  # json_build_object takes at most 100 arguments (one pair kept spare)
 _RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
@@ -799,6 +801,19 @@ def render(
 # --- the request side ----------------------------------------------------------------------
 
 
+def _variables_key(variables: dict[str, Any]) -> str:
+    return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_PRINCIPAL_FIELDS = tuple(f.name for f in dataclasses.fields(Principal))
+
+
+def _principal_key(principal: Principal) -> tuple[Any, ...]:
+    """Every field of the principal (whatever tenant conditions read), hashable."""
+    values = (getattr(principal, name) for name in _PRINCIPAL_FIELDS)
+    return tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in values)
+
+
 def _shape(variables: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
     return tuple(sorted((name, value is None) for name, value in variables.items()))
 
@@ -812,6 +827,7 @@ class FastReads:
         self._fetchval = fetchval
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self._cost = lru_cache(maxsize=_COST_CACHE_SIZE)(self._uncached_cost)
+        self._rendered: OrderedDict[tuple[Any, ...], tuple[str, list[Any]]] = OrderedDict()
         self.served = 0
         """Requests answered here (tests check that a document took this path)."""
 
@@ -836,7 +852,28 @@ class FastReads:
         return query_cost(self._schema, plan.document, plan.operation_name, orjson.loads(variables))
 
     def cost(self, plan: Plan, variables: dict[str, Any]) -> int:
-        return self._cost(plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode())
+        return self._cost(plan, _variables_key(variables))
+
+    def render(
+        self,
+        plan: Plan,
+        principal: Principal,
+        today: date,
+        variables: dict[str, Any],
+        coerced: VariableValues,
+    ) -> tuple[str, list[Any]]:
+        """``render``, remembered: the statement is a function of the plan, every field of the
+        principal, today and the variables (a failing render is not remembered)."""
+        key = (plan, _principal_key(principal), today, _variables_key(variables))
+        found = self._rendered.get(key)
+        if found is not None:
+            self._rendered.move_to_end(key)
+            return found
+        rendered = render(plan, principal, today, coerced)
+        self._rendered[key] = rendered
+        if len(self._rendered) > _RENDER_CACHE_SIZE:
+            self._rendered.popitem(last=False)
+        return rendered
 
     async def answer(
         self,
@@ -863,7 +900,7 @@ class FastReads:
             cost = self.cost(plan, variables)
             if cost > self._limits.max_cost:
                 return None
-            sql, args = render(plan, principal, today, coerced)
+            sql, args = self.render(plan, principal, today, variables, coerced)
         except (DomainError, GraphQLError, ValueError, TypeError):
             return None
         data: bytes = await self._fetchval(sql, *args)
