@@ -246,7 +246,9 @@ async def test_one_statement_whatever_the_page_size_and_nesting(
             db.observer = None
         assert status == 200
         assert "errors" not in answer, answer
-        counts.append(len(seen))
+        # The sandbox clocks' offsets are re-read once a second (persistence/sandbox_clocks.py)
+        # by the view, whichever path answers: on a slow machine one lands in a count.
+        counts.append(len([statement for statement in seen if "clock_offset" not in statement]))
         seen.clear()
     assert counts == [1, 1, 1, 1]
 
