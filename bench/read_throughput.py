@@ -527,7 +527,7 @@ def report(
     resets = sum(map(is_pool_reset, heavy_sent))
     print(
         f"  the subscription page (portal user): {len(heavy_sent)} ="
-        f" {len(heavy_sent) - resets} queries + {resets} pool-release resets (the usual path)"
+        f" {len(heavy_sent) - resets} queries + {resets} pool-release resets"
     )
 
 

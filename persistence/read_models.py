@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import orjson
-
 from domain.model.customer import Customer
 from domain.model.dedicated import DedicatedTenant
 from domain.model.enums import Deployment, Plan, Role, SubscriptionStatus
@@ -48,7 +46,7 @@ from persistence.repositories.dedicated import TENANT_COLUMNS, tenant_from_row
 from persistence.repositories.partners import PostgresPartners
 from persistence.repositories.webhooks import PostgresWebhookDeliveries, PostgresWebhookEndpoints
 from persistence.staff_reads import StaffReads
-from persistence.views import LicenseView, ProvisioningStepView, describe_provisioning
+from persistence.views import LicenseView, ProvisioningStepView, provisioning_step_view
 from persistence.visibility import Arguments, of_subscription
 
 __all__ = ["Order", "Page", "PageRequest", "ReadModels", "SubscriptionFilter"]
@@ -457,12 +455,9 @@ class ReadModels(StaffReads, EligibilityReads, PostgresStaffReports, KeysetQueri
         )
         grouped: dict[uuid.UUID, list[ProvisioningStepView]] = {i: [] for i in namespace_ids}
         for row in rows:
-            payload = row["payload"]
-            if isinstance(payload, str):
-                payload = orjson.loads(payload)
             grouped[row["namespace_id"]].append(
-                ProvisioningStepView(
-                    describe_provisioning(payload if isinstance(payload, dict) else {}),
+                provisioning_step_view(
+                    row["payload"],
                     row["status"],
                     row["attempts"],
                     row["created_at"],

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from domain.model.enums import LicensingMode, Plan
 from persistence.mappers import licensing_mode_of, plan_of
@@ -83,6 +84,17 @@ class ProvisioningStepView:
     attempts: int
     created_at: datetime
     updated_at: datetime
+
+
+def provisioning_step_view(
+    payload: object, status: str, attempts: int, created_at: datetime, updated_at: datetime
+) -> ProvisioningStepView:
+    """A NAMESPACE_PROVISION event as its customer may see it (its payload as stored: JSON
+    text or decoded)."""
+    if isinstance(payload, str):
+        payload = orjson.loads(payload)
+    described = describe_provisioning(payload if isinstance(payload, dict) else {})
+    return ProvisioningStepView(described, status, attempts, created_at, updated_at)
 
 
 def describe_provisioning(payload: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ corpus through both paths and compares the answers (docs/decisions.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -56,12 +57,23 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from api.graphql.cost import query_cost
 from api.graphql.errors import api_error, page_size
+from api.graphql.fast_page import (
+    SUBSCRIPTION_COMPUTED,
+    Computed,
+    Finish,
+    Writer,
+    presentable,
+    restore_subscription,
+    subscription_row_sql,
+    writer,
+)
 from api.graphql.limits import check_document
 from api.graphql.pipeline import CACHE_LIMIT, PipelineFactory, PipelineLimits
 from api.ids import PREFIXES, parse_cursor, parse_typed_id
 from domain.errors import DomainError
 from domain.model import enums as domain_enums
 from domain.model.enums import SubscriptionStatus
+from domain.model.partner import PartnerKind
 from domain.policy import Access, Resource, require_scope
 from domain.principal import Principal
 from persistence.derived import current_seats, status_condition
@@ -72,7 +84,8 @@ logger = logging.getLogger("provision.graphql.fast")
 
 _PLAN_CACHE_SIZE = 512
 _COST_CACHE_SIZE = 1024
-_MAX_PAIRS = 50  # json_build_object takes at most 100 arguments
+_RENDER_CACHE_SIZE = 1024
+_MAX_PAIRS = 49  # json_build_object takes at most 100 arguments (one pair kept spare)
 _RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
 
@@ -133,6 +146,22 @@ def _enum(name: str, domain_enum: type[Enum]) -> Expression:
     return EnumColumn(name, domain_enum)
 
 
+def _datetime(name: str) -> Expression:
+    """A timestamptz column as the DateTime scalar writes it (``datetime.isoformat`` of the
+    UTC value asyncpg returns: microseconds only when there are any); NULL stays NULL."""
+
+    def expression(scope: Scope) -> str:
+        c = f"{scope.alias}.{name}"
+        utc = f"({c} AT TIME ZONE 'UTC')"
+        return (
+            f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            f" || CASE WHEN extract(microseconds FROM {c})::bigint % 1000000 = 0 THEN ''"
+            f" ELSE to_char({utc}, '.US') END || '+00:00')"
+        )
+
+    return expression
+
+
 def _seats(scope: Scope) -> str:
     return current_seats(scope.alias, scope.today())
 
@@ -164,12 +193,15 @@ class Relation:
 @dataclass(frozen=True)
 class Entity:
     table: str
-    resource: Resource
+    resource: Resource | None  # None: no tenant condition (whoever sees the parent sees it)
     columns: str
     """What a page's rows carry: the columns the fields read (not the wide ones they do not)."""
     fields: dict[str, Expression]
     children: dict[str, Child] = field(default_factory=dict)
     objects: dict[str, Relation] = field(default_factory=dict)
+    computed: dict[str, Computed] = field(default_factory=dict)
+    """Fields whose rules live in Python (api/graphql/fast_page.py): the statement returns
+    their rows, Python finishes them after it ran."""
 
 
 ENTITIES: dict[str, Entity] = {
@@ -198,8 +230,35 @@ ENTITIES: dict[str, Entity] = {
             "endDate": _column("end_date"),
             "seats": _seats,
         },
-        {"licenses": Child("License", "subscription")},
-        {"customer": Relation("Customer", "customer")},
+        {
+            "licenses": Child("License", "subscription"),
+            "instances": Child("Instance", "subscription"),
+        },
+        {
+            "customer": Relation("Customer", "customer"),
+            "partner": Relation("Partner", "partner_id"),
+        },
+        SUBSCRIPTION_COMPUTED,
+    ),
+    "Partner": Entity(
+        "partner",
+        None,  # whoever sees a subscription sees its partner (the loader reads no condition)
+        "id, name, kind",
+        {"id": _column("id"), "name": _column("name"), "kind": _enum("kind", PartnerKind)},
+    ),
+    "Instance": Entity(
+        "instance",
+        Resource.INSTANCES,
+        "id, subscription, instance_identifier, hostname, gitlab_version, activated_at,"
+        " last_synced_at",
+        {
+            "id": _global_id("Instance"),
+            "instanceIdentifier": _column("instance_identifier"),
+            "hostname": _column("hostname"),
+            "gitlabVersion": _column("gitlab_version"),
+            "activatedAt": _datetime("activated_at"),
+            "lastSyncedAt": _datetime("last_synced_at"),
+        },
     ),
     "Customer": Entity(
         "customer",
@@ -216,7 +275,7 @@ ENTITIES: dict[str, Entity] = {
     "License": Entity(
         "license",
         Resource.LICENSES,
-        "id, subscription, mode, plan, seats, starts_at, expires_at, trial, cancelled",
+        "id, subscription, mode, plan, seats, starts_at, expires_at, trial, cancelled, created_at",
         {
             "id": _global_id("License"),
             "mode": _enum("mode", domain_enums.LicensingMode),
@@ -226,6 +285,7 @@ ENTITIES: dict[str, Entity] = {
             "expiresAt": _column("expires_at"),
             "trial": _column("trial"),
             "cancelled": _column("cancelled"),
+            "createdAt": _datetime("created_at"),
         },
     ),
 }
@@ -234,6 +294,8 @@ ENTITIES: dict[str, Entity] = {
 # take here (``filters``, the same conditions as the read models'). Any other argument, or
 # a root not listed, sends the document the usual way.
 ROOTS: dict[str, str] = {"subscriptions": "Subscription", "customers": "Customer"}
+# Root objects by id (only `id`: `subscription(name:)` goes the usual way).
+ROOT_OBJECTS: dict[str, str] = {"subscription": "Subscription"}
 _ROOT_ARGUMENTS: dict[str, frozenset[str]] = {
     "subscriptions": frozenset({"status", "deployment", "plan", "customerId"}),
 }
@@ -266,18 +328,36 @@ class Connection:
     parent_column: str | None  # None at the root
 
 
+Post = tuple[tuple[str, ...], Computed, Writer]
+"""A computed field: its path in the root object, what finishes it, what writes its JSON."""
+
+
+@dataclass(frozen=True, eq=False)
+class RootObject:
+    """A root object by id (``subscription(id:)``) and the computed fields inside it."""
+
+    entity: str
+    field_def: GraphQLField
+    node: FieldNode
+    selection: Selection
+    post: tuple[Post, ...]
+    needs_row: bool  # a computed field reads the root's domain entity
+
+
 @dataclass(frozen=True, eq=False)  # hashed by identity (the cost cache's key)
 class Plan:
     document: DocumentNode
     operation: OperationDefinitionNode
     operation_name: str | None
-    roots: tuple[tuple[str, Connection], ...]
+    roots: tuple[tuple[str, Connection | RootObject], ...]
     resources: tuple[Resource, ...]
 
 
 class _Compiler:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
+        self.post: list[Post] = []
+        self.needs_row = False
 
     def fields(self, selection_set: Any) -> list[FieldNode]:
         fields: list[FieldNode] = []
@@ -288,6 +368,8 @@ class _Compiler:
             response = node.alias.value if node.alias else node.name.value
             if response in names:
                 raise _Unsupported  # merged fields: the usual path
+            if response.startswith("__") and node.name.value != "__typename":
+                raise _Unsupported  # the statement's own keys start so
             names.add(response)
             fields.append(node)
         if len(fields) > _MAX_PAIRS:
@@ -345,7 +427,7 @@ class _Compiler:
                         node_type = get_named_type(edge_type.fields["node"].type)
                         assert isinstance(node_type, GraphQLObjectType)
                         edge_items.append(
-                            (edge_response, ("node", self.entity(edge, node_type, entity)))
+                            (edge_response, ("node", self.entity(edge, node_type, entity, None)))
                         )
                     else:
                         raise _Unsupported
@@ -356,7 +438,16 @@ class _Compiler:
             entity, field_def, node, root, Selection(connection_type.name, tuple(items)), parent
         )
 
-    def entity(self, node: FieldNode, object_type: GraphQLObjectType, entity: str) -> Selection:
+    def entity(
+        self,
+        node: FieldNode,
+        object_type: GraphQLObjectType,
+        entity: str,
+        path: tuple[str, ...] | None,
+        root: bool = False,
+    ) -> Selection:
+        """An object's selection; ``path`` is where it sits in a root object (None inside a
+        list: computed fields are finished only on the way from a root object)."""
         spec = ENTITIES[entity]
         if object_type.name != entity:
             raise _Unsupported
@@ -377,11 +468,35 @@ class _Compiler:
                 relation = spec.objects[name]
                 related = get_named_type(object_type.fields[name].type)
                 assert isinstance(related, GraphQLObjectType)
-                selection = self.entity(sub, related, relation.entity)
+                where = (*path, response) if path is not None else None
+                selection = self.entity(sub, related, relation.entity, where)
                 items.append((response, ("object", relation, selection)))
+            elif name in spec.computed and not sub.arguments and path is not None:
+                computed = spec.computed[name]
+                field_def = object_type.fields[name]
+                if (computed.root_only and not root) or not presentable(field_def.type, sub):
+                    raise _Unsupported
+                self.post.append(((*path, response), computed, writer(field_def.type, sub)))
+                self.needs_row = self.needs_row or computed.root_only
+                items.append((response, ("computed", computed)))
             else:
                 raise _Unsupported
         return Selection(entity, tuple(items))
+
+
+def _root_object(
+    compiler: _Compiler, node: FieldNode, field_def: GraphQLField, entity: str
+) -> RootObject:
+    if any(argument.name.value != "id" for argument in node.arguments or ()):
+        raise _Unsupported  # `subscription(name:)`: the usual path
+    for name, argument in field_def.args.items():
+        if name != "id" and argument.default_value not in (None, Undefined):
+            raise _Unsupported
+    object_type = get_named_type(field_def.type)
+    assert isinstance(object_type, GraphQLObjectType)
+    compiler.post, compiler.needs_row = [], False
+    selection = compiler.entity(node, object_type, entity, (), root=True)
+    return RootObject(entity, field_def, node, selection, tuple(compiler.post), compiler.needs_row)
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -418,18 +533,24 @@ def compile_plan(
     query_type = schema.query_type
     assert query_type is not None
     compiler = _Compiler(schema)
-    roots: list[tuple[str, Connection]] = []
+    roots: list[tuple[str, Connection | RootObject]] = []
     resources: list[Resource] = []
     try:
         for node in compiler.fields(operation.selection_set):
             name = node.name.value
-            entity = ROOTS.get(name)
-            if entity is None:
-                return None
             response = node.alias.value if node.alias else name
             field_def = query_type.fields[name]
-            roots.append((response, compiler.connection(node, field_def, entity, None, name)))
-            resources.append(ENTITIES[entity].resource)
+            entity = ROOTS.get(name)
+            if entity is not None:
+                roots.append((response, compiler.connection(node, field_def, entity, None, name)))
+            elif name in ROOT_OBJECTS:
+                entity = ROOT_OBJECTS[name]
+                roots.append((response, _root_object(compiler, node, field_def, entity)))
+            else:
+                return None
+            resource = ENTITIES[entity].resource
+            assert resource is not None
+            resources.append(resource)
     except _Unsupported:
         return None
     return Plan(document, operation, operation_name, tuple(roots), tuple(resources))
@@ -547,6 +668,7 @@ class _Renderer:
             conditions.append(f"{alias}.{connection.parent_column} = {parent_alias}.id")
         if flt is not None:
             conditions += subscription_conditions(flt, alias, self.args, self.today)
+        assert spec.resource is not None
         tenant = tenant_condition(self.principal, spec.resource, alias, self.args)
         if tenant is not None:
             conditions.append(tenant)
@@ -575,22 +697,48 @@ class _Renderer:
             pairs.append(f"'{response}', {value}")
         return f"json_build_object({', '.join(pairs)})"
 
-    def node(self, selection: Selection, spec: Entity, alias: str) -> str:
+    def root_object(self, root: RootObject) -> str:
+        values = get_argument_values(root.field_def, root.node, self.variables)
+        given = values.get("id")
+        if given is None or values.get("name") is not None:
+            raise ValueError("not one `id`")  # the usual path refuses it in its words
+        try:
+            found = parse_typed_id(given, root.entity, path=("id",))
+        except DomainError as error:
+            raise api_error(error) from None
+        spec = ENTITIES[root.entity]
+        assert spec.resource is not None
+        a = "s"  # the mappers' column lists name the subscription row so
+        where = [f"{a}.id = {self.args.arg(found)}"]
+        tenant = tenant_condition(self.principal, spec.resource, a, self.args)
+        if tenant is not None:
+            where.append(tenant)
+        extra = [f"'__entity', {subscription_row_sql(a)}"] if root.needs_row else []
+        value = self.node(root.selection, spec, a, extra)
+        return f"(SELECT {value} FROM {spec.table} {a} WHERE {' AND '.join(where)})"
+
+    def node(
+        self, selection: Selection, spec: Entity, alias: str, extra: list[str] | None = None
+    ) -> str:
         scope = Scope(alias, self.today, self.args)
-        pairs = []
+        pairs = list(extra or ())
         for response, (kind, *rest) in selection.items:
             if kind == "typename":
                 pairs.append(f"'{response}', '{rest[0]}'")
             elif kind == "field":
                 pairs.append(f"'{response}', {spec.fields[rest[0]](scope)}")
+            elif kind == "computed":
+                computed: Computed = rest[0]
+                pairs.append(f"'{response}', {computed.sql(alias, self.principal, self.args)}")
             elif kind == "object":
                 relation, related_selection = rest
                 related = ENTITIES[relation.entity]
                 o = self.alias()
                 where = [f"{o}.id = {alias}.{relation.column}"]
-                tenant = tenant_condition(self.principal, related.resource, o, self.args)
-                if tenant is not None:
-                    where.append(tenant)
+                if related.resource is not None:
+                    tenant = tenant_condition(self.principal, related.resource, o, self.args)
+                    if tenant is not None:
+                        where.append(tenant)
                 value = self.node(related_selection, related, o)
                 pairs.append(
                     f"'{response}', (SELECT {value} FROM {related.table} {o}"
@@ -641,14 +789,29 @@ def render(
     """The statement and its arguments; raises for a bad argument value."""
     renderer = _Renderer(principal, today, variables)
     pairs = [
-        f"'{response}', {renderer.connection(connection, None)}"
-        for response, connection in plan.roots
+        f"'{response}', {renderer.root_object(root)}"
+        if isinstance(root, RootObject)
+        else f"'{response}', {renderer.connection(root, None)}"
+        for response, root in plan.roots
     ]
     sql = f"SELECT convert_to(json_build_object({', '.join(pairs)})::text, 'UTF8')"
     return sql, renderer.args.values
 
 
 # --- the request side ----------------------------------------------------------------------
+
+
+def _variables_key(variables: dict[str, Any]) -> str:
+    return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_PRINCIPAL_FIELDS = tuple(f.name for f in dataclasses.fields(Principal))
+
+
+def _principal_key(principal: Principal) -> tuple[Any, ...]:
+    """Every field of the principal (whatever tenant conditions read), hashable."""
+    values = (getattr(principal, name) for name in _PRINCIPAL_FIELDS)
+    return tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in values)
 
 
 def _shape(variables: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
@@ -664,6 +827,7 @@ class FastReads:
         self._fetchval = fetchval
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self._cost = lru_cache(maxsize=_COST_CACHE_SIZE)(self._uncached_cost)
+        self._rendered: OrderedDict[tuple[Any, ...], tuple[str, list[Any]]] = OrderedDict()
         self.served = 0
         """Requests answered here (tests check that a document took this path)."""
 
@@ -688,7 +852,28 @@ class FastReads:
         return query_cost(self._schema, plan.document, plan.operation_name, orjson.loads(variables))
 
     def cost(self, plan: Plan, variables: dict[str, Any]) -> int:
-        return self._cost(plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode())
+        return self._cost(plan, _variables_key(variables))
+
+    def render(
+        self,
+        plan: Plan,
+        principal: Principal,
+        today: date,
+        variables: dict[str, Any],
+        coerced: VariableValues,
+    ) -> tuple[str, list[Any]]:
+        """``render``, remembered: the statement is a function of the plan, every field of the
+        principal, today and the variables (a failing render is not remembered)."""
+        key = (plan, _principal_key(principal), today, _variables_key(variables))
+        found = self._rendered.get(key)
+        if found is not None:
+            self._rendered.move_to_end(key)
+            return found
+        rendered = render(plan, principal, today, coerced)
+        self._rendered[key] = rendered
+        if len(self._rendered) > _RENDER_CACHE_SIZE:
+            self._rendered.popitem(last=False)
+        return rendered
 
     async def answer(
         self,
@@ -715,12 +900,34 @@ class FastReads:
             cost = self.cost(plan, variables)
             if cost > self._limits.max_cost:
                 return None
-            sql, args = render(plan, principal, today, coerced)
+            sql, args = self.render(plan, principal, today, variables, coerced)
         except (DomainError, GraphQLError, ValueError, TypeError):
             return None
         data: bytes = await self._fetchval(sql, *args)
+        if any(isinstance(root, RootObject) and root.post for _, root in plan.roots):
+            data = _finish(plan, data, principal, today)
         self.served += 1
         return b'{"data":' + data + b',"extensions":{"cost":' + str(cost).encode() + b"}}"
+
+
+def _finish(plan: Plan, data: bytes, principal: Principal, today: date) -> bytes:
+    """The computed fields written by Python (api/graphql/fast_page.py) into the statement's
+    JSON; raises (the usual path answers) for a value the schema refuses."""
+    tree = orjson.loads(data)
+    for response, root in plan.roots:
+        found = tree[response]
+        if not isinstance(root, RootObject) or not root.post or found is None:
+            continue
+        row = found.pop("__entity", None)
+        finish = Finish(principal, today, restore_subscription(row) if row else None)
+        for path, computed, write in root.post:
+            target = found
+            for key in path[:-1]:
+                target = target.get(key) if isinstance(target, dict) else None
+            if isinstance(target, dict):
+                value = computed.finish(target[path[-1]], finish)
+                target[path[-1]] = write(value)
+    return orjson.dumps(tree)
 
 
 def fast_reads_for(schema: Any, db: Any) -> FastReads:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from enum import Enum
@@ -38,7 +39,11 @@ from api.ids import global_id
 from api.portal.documents import OPERATIONS
 from api.settings import Settings
 from domain.model.customer import Membership
-from domain.model.enums import Role, SubscriptionStatus
+from domain.model.enums import AddOnKind, Channel, Deployment, Role, SubscriptionStatus
+from domain.model.namespace import NamespaceUsage
+from domain.model.provision_event import ProvisionStatus
+from domain.model.provisioning import NAMESPACE_PROVISION
+from domain.model.subscription import AddOn
 from domain.principal import PrincipalKind
 from persistence.database import Database
 from persistence.unit_of_work import PostgresUnitOfWork
@@ -46,6 +51,7 @@ from persistence.unit_of_work import PostgresUnitOfWork
 import factories as f
 from bearer import bearer, token_for
 from clocks import SESSION_CLOCK
+from ledger_rows import record, row
 
 E2E = Path(__file__).parent
 BENCH = E2E.parent.parent / "bench"
@@ -430,3 +436,200 @@ async def test_every_enum_field_renders_the_names_the_usual_path_writes(
                 assert rendered in graphql_type.values, (type_name, name, member)
                 checked += 1
     assert checked >= 10
+
+
+# --- the portal's subscription page (root `subscription(id:)`, api/graphql/fast_page.py) ----
+
+SUBSCRIPTION_PAGE = (OPERATIONS / "Subscription.graphql").read_text(encoding="utf-8")
+# Shapes around it: aliases and __typename go fast; by name, a namespace's trials (a loader
+# the fast path does not know) and an unknown argument go the usual way.
+PAGE_SHAPES = [
+    SUBSCRIPTION_PAGE,
+    """query($id: ID!) { sub: subscription(id: $id) { __typename id status seats
+         terms { __typename startDate segments { seats endDate } }
+         addOns { name kind } who: viewerPermissions { allowed action code reason }
+         usage { overage nextReconciliationDate seatsInUse reportedAt __typename }
+         partner { name } namespace { plan gitlabId provisioningSteps { state description } }
+         instances(first: 1) { pageInfo { hasNextPage } edges { node { id activatedAt } } }
+         licenses { totalCount edges { node { createdAt } } } }
+       again: subscription(id: $id) { name customer { company } } }""",
+    "query($id: ID!) { subscription(id: $id) { namespace { trials { id } } } }",
+    'query($id: ID!) { subscription(id: $id) { id } byName: subscription(name: "A-S1") { id } }',
+    "query($id: ID, $name: String) { subscription(id: $id, name: $name) { id usage { overage } } }",
+]
+
+
+async def _seed_page(db: Database) -> list[str]:
+    """Subscriptions with everything the page shows, a partner's and a GitLab.com one with a
+    namespace on trial (usage, provisioning steps), and the ids to ask for."""
+    await _seed(db)
+    alpha = await db.fetchval("SELECT customer FROM membership WHERE user_subject = 'usr_alice'")
+    owner = dataclasses.replace(f.customer("Alpha"), id=alpha)
+    beta = f.customer("Beta")
+    usage = NamespaceUsage(12, 15, 300, 10**9 + 5, f.NOW - timedelta(microseconds=123400))
+    ns = dataclasses.replace(f.namespace(4242), usage=usage)
+    bare_ns = f.namespace(4343)
+    com = f.subscription(owner, deployment=Deployment.GITLAB_COM, namespace_id=ns.id)
+    com_bare = f.subscription(beta, deployment=Deployment.GITLAB_COM, namespace_id=bare_ns.id)
+    sold = dataclasses.replace(
+        f.subscription(owner, seats=(5, 9), start=f.TODAY - timedelta(days=300)),
+        channel=Channel.RESELLER,
+        partner_id="partner-a",
+        reconciliation_enabled=True,
+        add_ons=(
+            AddOn(AddOnKind.DUO_PRO, 5, f.TODAY - timedelta(days=10), f.TODAY + timedelta(days=90)),
+            AddOn(AddOnKind.COMPUTE_MINUTES, 1000, f.TODAY, f.TODAY + timedelta(days=30)),
+        ),
+    )
+    nameless = dataclasses.replace(
+        f.subscription(beta), channel=Channel.RESELLER, partner_id="partner-z"
+    )
+    synced = dataclasses.replace(
+        f.instance_for(sold), last_synced_at=f.NOW - timedelta(microseconds=5)
+    )
+    await f.store(
+        db,
+        beta,
+        ns,
+        bare_ns,
+        com,
+        com_bare,
+        sold,
+        nameless,
+        f.instance_for(sold),
+        synced,
+        f.license_for(sold, key="s1"),
+        f.license_for(sold, key="s2"),
+        f.trial_on(ns),
+        f.usage_for(sold, billable=7, maximum=12, days_ago=1),
+        f.usage_for(sold, billable=8, maximum=11),
+    )
+    await db.fetch("UPDATE partner SET name = 'Partner A' WHERE id = 'partner-a'")
+    await db.fetch("DELETE FROM partner WHERE id = 'partner-z'")  # a partner not on file
+    steps = [
+        row(NAMESPACE_PROVISION, namespace_id=ns.id, provision={"base_product": {"seats": 9}}),
+        row(NAMESPACE_PROVISION, ProvisionStatus.SUCCEEDED, namespace_id=ns.id,
+            age=timedelta(hours=1), provision={"compute_minutes": {
+                "extra_shared_runners_minutes_limit": 500}}),
+        row("TEST_STEP", namespace_id=ns.id),
+    ]  # fmt: skip
+    await record(db, *steps)
+    async with PostgresUnitOfWork(db) as uow:
+        await uow.customers.add_membership(Membership(beta.id, "usr_bob", Role.VIEWER))
+        await uow.commit()
+    ids = [global_id("Subscription", s.id) for s in (com, com_bare, sold, nameless)]
+    return [*ids, global_id("Subscription", uuid.uuid4()), global_id("Customer", alpha), "x"]
+
+
+def _page_callers(app: Starlette) -> dict[str, dict[str, str]]:
+    callers = _callers(app)
+    callers["portal user of another customer"] = bearer(
+        token_for(app, PrincipalKind.PORTAL_USER, subject="usr_bob", email="b@x.test")
+    )
+    callers["another partner"] = bearer(token_for(app, PrincipalKind.PARTNER, partner="partner-q"))
+    return callers
+
+
+async def test_the_subscription_page_answers_alike_on_both_paths_in_one_statement(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    """The portal's Subscription document (and shapes around it) for staff, the customer's
+    portal user, another customer's (null, as not found), the selling partner, another
+    partner and an anonymous caller; present, missing, malformed and wrong-type ids: the same
+    status and body both ways, and the fast path served what it was built for, in one
+    statement."""
+    ids = await _seed_page(clean_db)
+    callers = _page_callers(app)
+    served: set[tuple[int, str, str]] = set()
+    for number, query in enumerate(PAGE_SHAPES):
+        for subscription_id in ids:
+            for caller, headers in callers.items():
+                variables = {"id": subscription_id}
+                body = {"query": query, "variables": variables}
+                _, fast = await _both(app, usual_app, body, headers)
+                if fast:
+                    served.add((number, caller, subscription_id))
+                    assert caller != "anonymous"
+    real = ids[:4]
+    for caller in ("staff", "portal user", "partner", "portal user of another customer"):
+        assert {(0, caller, i) for i in real} <= served, caller
+        assert {(1, caller, i) for i in real} <= served, caller
+    assert not [s for s in served if s[0] >= 2]
+    # What the page shows (so that the comparison is not between two empty answers).
+    status, _, page = await _post(
+        app, {"query": SUBSCRIPTION_PAGE, "variables": {"id": ids[2]}}, callers["portal user"]
+    )
+    sold = page["data"]["subscription"]
+    assert [len(t["segments"]) for t in sold["terms"]] == [2]
+    assert [a["name"] for a in sold["addOns"]] == ["duo_pro", "compute_minutes"]
+    assert sold["usage"]["seatsInUse"] == 8
+    assert sold["usage"]["nextReconciliationDate"] is not None
+    assert sold["partner"] == {"id": "partner-a", "name": "Partner A", "kind": "RESELLER"}
+    assert any(p["code"] == "MANAGED_BY_PARTNER" for p in sold["viewerPermissions"])
+    assert len(sold["instances"]["edges"]) == 2
+    assert len(sold["licenses"]["edges"]) == 2
+    _, _, page = await _post(
+        app, {"query": SUBSCRIPTION_PAGE, "variables": {"id": ids[0]}}, callers["portal user"]
+    )
+    namespace = page["data"]["subscription"]["namespace"]
+    assert namespace["plan"] != namespace["basePlan"]  # on trial
+    assert [s["state"] for s in namespace["provisioningSteps"]] == ["WAITING", "DONE"]
+    assert page["data"]["subscription"]["usage"]["seatsInUse"] == 12
+    _, _, page = await _post(
+        app, {"query": SUBSCRIPTION_PAGE, "variables": {"id": ids[2]}},
+        callers["portal user of another customer"],
+    )  # fmt: skip
+    assert page["data"]["subscription"] is None
+    # One statement, as for the lists.
+    db: Database = app.state.db
+    seen: list[str] = []
+    db.observer = seen.append
+    try:
+        status, _, _ = await _post(
+            app, {"query": SUBSCRIPTION_PAGE, "variables": {"id": ids[2]}}, callers["portal user"]
+        )
+    finally:
+        db.observer = None
+    assert status == 200
+    assert len(seen) == 1
+
+
+async def test_the_subscription_page_reads_a_sandbox_on_its_own_clock(
+    app: Starlette, usual_app: Starlette, clean_db: Database
+) -> None:
+    """Status, seats, usage's overage and next reconciliation, the trial's plan: at the
+    sandbox's `today` for its portal user (and staff naming it), on both paths alike."""
+    ids = await _seed_page(clean_db)
+    alpha = await clean_db.fetchval(
+        "SELECT customer FROM membership WHERE user_subject = $1", "usr_alice"
+    )
+    for application in (app, usual_app):
+        clocks = application.state.sandbox.clocks
+        assert await clocks.mark(alpha, True)
+        assert await clocks.move(alpha, timedelta(days=200))
+    callers = _page_callers(app)
+    named = {**callers["staff"], "X-Provision-Sandbox": global_id("Customer", alpha)}
+    answers = {}
+    for caller, headers in (
+        ("portal user", callers["portal user"]),
+        ("staff", callers["staff"]),
+        ("staff naming the sandbox", named),
+    ):
+        for subscription_id in (ids[0], ids[2]):
+            body = {"query": SUBSCRIPTION_PAGE, "variables": {"id": subscription_id}}
+            answer, served = await _both(app, usual_app, body, headers)
+            assert served, caller
+            answers[caller, subscription_id] = answer[2]["data"]["subscription"]
+
+    def dated(page: dict[str, Any]) -> tuple[Any, ...]:
+        namespace = page["namespace"]
+        return (page["status"], page["seats"], page["usage"], namespace and namespace["plan"])
+
+    for subscription_id in (ids[0], ids[2]):
+        assert dated(answers["portal user", subscription_id]) == dated(
+            answers["staff naming the sandbox", subscription_id]
+        )
+    # 200 days on, the trial has ended and the ramp's second segment has begun.
+    moved, real = answers["portal user", ids[0]], answers["staff", ids[0]]
+    assert moved["namespace"]["plan"] != real["namespace"]["plan"]
+    assert answers["portal user", ids[2]]["seats"] != answers["staff", ids[2]]["seats"]

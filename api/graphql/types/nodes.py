@@ -57,9 +57,10 @@ from domain.model import trial as trial_model
 from domain.model import usage as usage_model
 from domain.model.channel_policy import Actor, actor_of, decisions_for
 from domain.model.enums import Deployment as DomainDeployment
+from domain.model.enums import Role
 from domain.model.fleet import combine, is_stale
 from domain.model.usage import usage_of
-from domain.principal import PrincipalKind
+from domain.principal import Principal, PrincipalKind
 from domain.use_cases.fleet import figures_of
 from persistence.keyset import Page
 from persistence.views import LicenseView, ProvisioningStepView
@@ -169,15 +170,12 @@ class SubscriptionNode(Node):
         role = None
         if principal.kind is PrincipalKind.PORTAL_USER:
             role = await ctx.loaders.viewer_roles.load(entity.customer_id)
-        actor = actor_of(principal, partner_id=entity.partner_id, role=role)
-        name = None
-        if entity.partner_id is not None and actor is not Actor.STAFF:
+        partner_name = None
+        if names_partner(entity, principal, role):
+            assert entity.partner_id is not None
             partner = await ctx.loaders.partners.load(entity.partner_id)
-            name = partner.name if partner else entity.partner_id
-        return [
-            SubscriptionPermission(entity=d)
-            for d in decisions_for(principal, actor, entity.channel, name)
-        ]
+            partner_name = partner.name if partner else None
+        return permissions_of(entity, principal, role, partner_name)
 
     @strawberry.field(description="Derived from dates and cancellation.")
     def status(self) -> SubscriptionStatus:
@@ -335,43 +333,18 @@ class SubscriptionNode(Node):
     )
     def usage(self) -> UsageType | None:
         entity, today = self.entity, self.context.today
-        if entity.deployment is DomainDeployment.GITLAB_COM:
+        if usage_from_namespace(entity):
             if entity.namespace_id is None:
                 return None
-
-            def from_namespace(namespace: object) -> UsageType | None:
-                usage = getattr(namespace, "usage", None)
-                if usage is None:
-                    return None
-                return UsageType.from_domain(
-                    usage_of(
-                        entity,
-                        usage.billable_members,
-                        usage.max_seats_used,
-                        usage.reported_at,
-                        today,
-                    )
-                )
-
             return load_then(  # type: ignore[return-value]
-                self.context.loaders.namespaces, entity.namespace_id, from_namespace
+                self.context.loaders.namespaces,
+                entity.namespace_id,
+                lambda namespace: namespace_usage(entity, namespace, today),
             )
-
-        def from_report(report: object) -> UsageType | None:
-            if report is None:
-                return None
-            return UsageType.from_domain(
-                usage_of(
-                    entity,
-                    report.billable_users,  # type: ignore[attr-defined]
-                    report.max_historical_users,  # type: ignore[attr-defined]
-                    report.reported_at,  # type: ignore[attr-defined]
-                    today,
-                )
-            )
-
         return load_then(  # type: ignore[return-value]
-            self.context.loaders.latest_usage, entity.id, from_report
+            self.context.loaders.latest_usage,
+            entity.id,
+            lambda report: report_usage(entity, report, today),
         )
 
     @strawberry.field(
@@ -410,6 +383,65 @@ class SubscriptionNode(Node):
                 for part in fleet.contributions
             ],
         )
+
+
+def names_partner(
+    entity: subscription_model.Subscription, principal: Principal, role: Role | None
+) -> bool:
+    """Whether the caller's permissions name the partner (a partner-sold subscription seen by
+    anyone but staff)."""
+    actor = actor_of(principal, partner_id=entity.partner_id, role=role)
+    return entity.partner_id is not None and actor is not Actor.STAFF
+
+
+def permissions_of(
+    entity: subscription_model.Subscription,
+    principal: Principal,
+    role: Role | None,
+    partner_name: str | None,
+) -> list[SubscriptionPermission]:
+    """``Subscription.viewerPermissions`` from the caller's role in the customer and the
+    partner's name (both paths: the usual one's loaders, the fast one's statement)."""
+    actor = actor_of(principal, partner_id=entity.partner_id, role=role)
+    name = None
+    if names_partner(entity, principal, role):
+        name = partner_name if partner_name is not None else entity.partner_id
+    return [
+        SubscriptionPermission(entity=d)
+        for d in decisions_for(principal, actor, entity.channel, name)
+    ]
+
+
+def usage_from_namespace(entity: subscription_model.Subscription) -> bool:
+    """GitLab.com subscriptions read usage from their namespace, the others from seat link."""
+    return entity.deployment is DomainDeployment.GITLAB_COM
+
+
+def namespace_usage(
+    entity: subscription_model.Subscription, namespace: object, today: date
+) -> UsageType | None:
+    usage = getattr(namespace, "usage", None)
+    if usage is None:
+        return None
+    return UsageType.from_domain(
+        usage_of(entity, usage.billable_members, usage.max_seats_used, usage.reported_at, today)
+    )
+
+
+def report_usage(
+    entity: subscription_model.Subscription, report: object, today: date
+) -> UsageType | None:
+    if report is None:
+        return None
+    return UsageType.from_domain(
+        usage_of(
+            entity,
+            report.billable_users,  # type: ignore[attr-defined]
+            report.max_historical_users,  # type: ignore[attr-defined]
+            report.reported_at,  # type: ignore[attr-defined]
+            today,
+        )
+    )
 
 
 def subscription_node(
@@ -823,9 +855,7 @@ class NamespaceNode(Node):
         return load_then(  # type: ignore[return-value]
             info.context.loaders.trials_by_namespace,
             entity.id,
-            lambda trials: api_enum(
-                NamespacePlan, entity.effective_plan(list(trials or []), today)
-            ),
+            lambda trials: namespace_plan(entity, trials, today),
         )
 
     @strawberry.field(description="Every trial the namespace had, oldest first.")
@@ -855,6 +885,12 @@ class NamespaceNode(Node):
             self.entity.id,
             lambda s: subscription_node(s, info.context) if s else None,
         )
+
+
+def namespace_plan(
+    entity: namespace_model.Namespace, trials: Iterable[trial_model.Trial] | None, today: date
+) -> NamespacePlan:
+    return api_enum(NamespacePlan, entity.effective_plan(list(trials or []), today))
 
 
 def namespace_node(entity: namespace_model.Namespace, today: date) -> NamespaceNode:
