@@ -52,6 +52,11 @@ from persistence.visibility import Arguments, tenant_condition
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
+def response_key(field: FieldNode) -> str:
+    """The key a selected field has in the response: its alias, else its name."""
+    return field.alias.value if field.alias else field.name.value
+
+
 class Broken(Exception):
     """A value the schema refuses (a null in a non-null field): the usual path answers."""
 
@@ -107,7 +112,7 @@ def presentable(graphql_type: GraphQLType, node: FieldNode) -> bool:
     for sub in node.selection_set.selections:
         if not isinstance(sub, FieldNode) or sub.directives or sub.arguments:
             return False
-        response = sub.alias.value if sub.alias else sub.name.value
+        response = response_key(sub)
         if response in names or (response.startswith("__") and sub.name.value != "__typename"):
             return False
         names.add(response)
@@ -166,7 +171,7 @@ def writer(graphql_type: GraphQLType, node: FieldNode) -> Writer:
     for sub in node.selection_set.selections:
         assert isinstance(sub, FieldNode)
         name = sub.name.value
-        response = sub.alias.value if sub.alias else name
+        response = response_key(sub)
         if name == "__typename":
             fields.append((response, name, None, None))
             continue

@@ -63,6 +63,7 @@ from api.graphql.fast_page import (
     Finish,
     Writer,
     presentable,
+    response_key,
     restore_subscription,
     subscription_row_sql,
     writer,
@@ -365,7 +366,7 @@ class _Compiler:
         for node in selection_set.selections:
             if not isinstance(node, FieldNode) or node.directives:
                 raise _Unsupported  # fragments and directives: the usual path
-            response = node.alias.value if node.alias else node.name.value
+            response = response_key(node)
             if response in names:
                 raise _Unsupported  # merged fields: the usual path
             if response.startswith("__") and node.name.value != "__typename":
@@ -395,7 +396,7 @@ class _Compiler:
         items: list[tuple[str, Any]] = []
         for sub in self.fields(node.selection_set):
             name = sub.name.value
-            response = sub.alias.value if sub.alias else name
+            response = response_key(sub)
             if name == "__typename":
                 items.append((response, ("typename", connection_type.name)))
             elif name == "totalCount":
@@ -404,7 +405,7 @@ class _Compiler:
                 page_info = []
                 for info in self.fields(sub.selection_set):
                     info_name = info.name.value
-                    info_response = info.alias.value if info.alias else info_name
+                    info_response = response_key(info)
                     if info_name == "__typename":
                         page_info.append((info_response, "__typename"))
                     elif info_name in _PAGE_INFO:
@@ -418,7 +419,7 @@ class _Compiler:
                 edge_items: list[tuple[str, Any]] = []
                 for edge in self.fields(sub.selection_set):
                     edge_name = edge.name.value
-                    edge_response = edge.alias.value if edge.alias else edge_name
+                    edge_response = response_key(edge)
                     if edge_name == "__typename":
                         edge_items.append((edge_response, ("typename", edge_type.name)))
                     elif edge_name == "cursor":
@@ -454,7 +455,7 @@ class _Compiler:
         items: list[tuple[str, Any]] = []
         for sub in self.fields(node.selection_set):
             name = sub.name.value
-            response = sub.alias.value if sub.alias else name
+            response = response_key(sub)
             if name == "__typename":
                 items.append((response, ("typename", entity)))
             elif name in spec.fields and not sub.arguments and sub.selection_set is None:
@@ -538,7 +539,7 @@ def compile_plan(
     try:
         for node in compiler.fields(operation.selection_set):
             name = node.name.value
-            response = node.alias.value if node.alias else name
+            response = response_key(node)
             field_def = query_type.fields[name]
             entity = ROOTS.get(name)
             if entity is not None:
