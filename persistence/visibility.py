@@ -8,6 +8,7 @@ statement's ``Where``. Subqueries use their own aliases (``vm``, ``vs``, ``vn``)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from domain.policy import Reach, Resource, reach
@@ -120,3 +121,63 @@ def tenant_condition(
     if level is Reach.NOTHING:
         return "FALSE"
     return CONDITIONS[resource](alias, level, principal, args)
+
+
+# --- conditions a parent row already carries -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """How a child row hangs off its parent: ``child.<child_column> = parent.<parent_column>``."""
+
+    child_column: str
+    parent_column: str
+
+
+BELOW_SUBSCRIPTION = Link("subscription", "id")
+"""Licenses, instances and usage reports of a subscription."""
+OF_SUBSCRIPTION_CUSTOMER = Link("id", "customer")
+OF_SUBSCRIPTION_NAMESPACE = Link("id", "namespace")
+BELOW_NAMESPACE = Link("namespace", "id")
+"""The trials of a namespace."""
+
+IMPLIED: frozenset[tuple[Resource, Resource, Link]] = frozenset(
+    {
+        # A row of the first resource linked so to a row of the second one the principal
+        # sees, at the same reach for both, is visible: of_subscription is the subscription's
+        # condition on the row's subscription; a customer or a namespace is visible when a
+        # visible subscription links it (``customers``, ``namespaces``' ``linked``); a trial
+        # when its namespace is (``trials``). tests/integration/test_visibility_implied.py
+        # holds every entry to the conditions above on a world of every reach.
+        (Resource.LICENSES, Resource.SUBSCRIPTIONS, BELOW_SUBSCRIPTION),
+        (Resource.INSTANCES, Resource.SUBSCRIPTIONS, BELOW_SUBSCRIPTION),
+        (Resource.USAGE, Resource.SUBSCRIPTIONS, BELOW_SUBSCRIPTION),
+        (Resource.CUSTOMERS, Resource.SUBSCRIPTIONS, OF_SUBSCRIPTION_CUSTOMER),
+        (Resource.NAMESPACES, Resource.SUBSCRIPTIONS, OF_SUBSCRIPTION_NAMESPACE),
+        (Resource.TRIALS, Resource.NAMESPACES, BELOW_NAMESPACE),
+    }
+)
+
+
+def tenant_condition_below(
+    principal: Principal,
+    resource: Resource,
+    alias: str,
+    args: Arguments,
+    parent: Resource | None,
+    link: Link | None,
+) -> str | None:
+    """``tenant_condition`` for a row reached through ``link`` from a parent row of ``parent``
+    that was itself cut by ITS tenant condition: None (nothing to add) when the parent's
+    condition implies this one (``IMPLIED``, same reach), else the row's own condition.
+
+    A statement that nests children under their parents (api/graphql/fast_read.py) then
+    tests a principal's reach once per parent row, not once per child row."""
+    if (
+        parent is not None
+        and link is not None
+        and (resource, parent, link) in IMPLIED
+        and reach(principal, resource) is reach(principal, parent)
+    ):
+        return None
+    return tenant_condition(principal, resource, alias, args)

@@ -32,8 +32,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
     GraphQLID,
+    GraphQLInt,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLString,
@@ -158,9 +160,14 @@ def _call(
 _ENUM_MEMO_LIMIT = 256
 
 
-def _coercer(leaf_type: Any) -> Callable[[Any], Any]:
-    """``coerce_output_value``, with the common cases made cheap: strings stay strings, and
-    an enum member's name is remembered (strawberry's enum search is a loop)."""
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int is 32-bit (graphql-core raises)
+
+
+def leaf_coercer(leaf_type: Any) -> Callable[[Any], Any]:
+    """``coerce_output_value``, with the common cases made cheap: strings stay strings, ints
+    in Int's range and bools stay so (anything else goes through the scalar's own check),
+    and an enum member's name is remembered (strawberry's enum search is a loop). Shared by
+    the compiled executor and the fast path's writers (api/graphql/fast_page.py)."""
     coerce: Callable[[Any], Any] = leaf_type.coerce_output_value
     if leaf_type is GraphQLString or leaf_type is GraphQLID:
 
@@ -168,6 +175,18 @@ def _coercer(leaf_type: Any) -> Callable[[Any], Any]:
             return value if type(value) is str else coerce(value)
 
         return coerce_string
+    if leaf_type is GraphQLInt:
+
+        def coerce_int(value: Any) -> Any:
+            return value if type(value) is int and _INT_MIN <= value <= _INT_MAX else coerce(value)
+
+        return coerce_int
+    if leaf_type is GraphQLBoolean:
+
+        def coerce_bool(value: Any) -> Any:
+            return value if type(value) is bool else coerce(value)
+
+        return coerce_bool
     if is_enum_type(leaf_type):
         names: dict[Any, Any] = {}
 
@@ -359,7 +378,7 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         non_null = is_non_null_type(type_)
         nullable: Any = get_nullable_type(type_)
         if is_leaf_type(nullable):
-            return _leaf_run(_coercer(nullable), non_null), False
+            return _leaf_run(leaf_coercer(nullable), non_null), False
         if is_list_type(nullable):
             item = self._compile_type(nullable.of_type, details)
             if item is None:
@@ -380,7 +399,9 @@ class PlainFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if compiled[0] is not _TYPENAME:
                 sub_type = nullable.fields[sub_details[0].node.name.value].type
                 if is_leaf_type(get_nullable_type(sub_type)):
-                    leaf = _Leaf(_coercer(get_nullable_type(sub_type)), is_non_null_type(sub_type))
+                    leaf = _Leaf(
+                        leaf_coercer(get_nullable_type(sub_type)), is_non_null_type(sub_type)
+                    )
             fields.append((response_name, *compiled, leaf))
             needs_path = needs_path or compiled[3]
         return _object_run(nullable, non_null, tuple(fields)), needs_path

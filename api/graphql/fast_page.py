@@ -32,6 +32,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from api.graphql.execution import leaf_coercer
 from api.graphql.types import nodes
 from domain.model.enums import Role
 from domain.model.subscription import Subscription
@@ -47,7 +48,13 @@ from persistence.mappers import (
 )
 from persistence.read_models import PROVISIONING_STEPS
 from persistence.views import provisioning_step_view
-from persistence.visibility import Arguments, tenant_condition
+from persistence.visibility import (
+    BELOW_NAMESPACE,
+    BELOW_SUBSCRIPTION,
+    OF_SUBSCRIPTION_NAMESPACE,
+    Arguments,
+    tenant_condition_below,
+)
 
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -149,7 +156,18 @@ def writer(graphql_type: GraphQLType, node: FieldNode) -> Writer:
     """What writes a value's JSON for the selection ``node`` (checked by ``presentable``), made
     once per plan: the schema's serializers for leaves, the types' resolvers for fields."""
     if isinstance(graphql_type, GraphQLNonNull):
-        inner = writer(graphql_type.of_type, node)
+        nullable = graphql_type.of_type
+        if isinstance(nullable, GraphQLScalarType | GraphQLEnumType):
+            coerce_leaf = leaf_coercer(nullable)
+
+            def non_null_leaf(value: Any) -> Any:
+                written = None if value is None else coerce_leaf(value)
+                if written is None:
+                    raise Broken(node.name.value)
+                return written
+
+            return non_null_leaf
+        inner = writer(nullable, node)
 
         def non_null(value: Any) -> Any:
             written = inner(value)
@@ -162,8 +180,8 @@ def writer(graphql_type: GraphQLType, node: FieldNode) -> Writer:
         item = writer(graphql_type.of_type, node)
         return lambda value: None if value is None else [item(v) for v in value]
     if isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType):
-        serialize = graphql_type.serialize
-        return lambda value: None if value is None else serialize(value)
+        coerce = leaf_coercer(graphql_type)
+        return lambda value: None if value is None else coerce(value)
     assert isinstance(graphql_type, GraphQLObjectType)
     assert node.selection_set is not None
     type_name = graphql_type.name
@@ -251,12 +269,16 @@ def _namespace_sql(
 ) -> str:
     """The visible namespace in ``column``, with its trials and newest provisioning steps, as
     the loaders read them (``namespaces_by_ids``, ``trials_by_namespace``,
-    ``provisioning_steps_by_namespace``)."""
-    namespace = tenant_condition(principal, Resource.NAMESPACES, "n", args)
+    ``provisioning_steps_by_namespace``); ``column`` is a visible subscription's."""
+    namespace = tenant_condition_below(
+        principal, Resource.NAMESPACES, "n", args, Resource.SUBSCRIPTIONS, OF_SUBSCRIPTION_NAMESPACE
+    )
     where = f" FROM namespace n, LATERAL (SELECT {NAMESPACE_COLUMNS}) _nr WHERE n.id = {column}"
     if not children:
         return f"(SELECT json_build_object('row', row_to_json(_nr)){where}{_and(namespace)})"
-    trials = tenant_condition(principal, Resource.TRIALS, "t", args)
+    trials = tenant_condition_below(
+        principal, Resource.TRIALS, "t", args, Resource.NAMESPACES, BELOW_NAMESPACE
+    )
     return (
         "(SELECT json_build_object('row', row_to_json(_nr),"
         " 'trials', (SELECT coalesce(json_agg(row_to_json(_tr) ORDER BY _tr.id), '[]')"
@@ -321,7 +343,9 @@ def _node(finish: Finish) -> nodes.SubscriptionNode:
 
 
 def _usage_sql(alias: str, principal: Principal, args: Arguments) -> str:
-    report = tenant_condition(principal, Resource.USAGE, "u", args)
+    report = tenant_condition_below(
+        principal, Resource.USAGE, "u", args, Resource.SUBSCRIPTIONS, BELOW_SUBSCRIPTION
+    )
     return (
         "json_build_object('namespace',"
         f" {_namespace_sql(f'{alias}.namespace', principal, args, children=False)},"
