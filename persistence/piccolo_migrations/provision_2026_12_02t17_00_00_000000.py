@@ -11,15 +11,17 @@ ID = "2026-12-02T17:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "provision: subscriptions by partner and customer"
 
+STATEMENTS = [
+    "CREATE INDEX subscription_partner_customer_keyset ON subscription (partner_id, customer, id)",
+]
+
 
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="provision", description=DESCRIPTION)
 
     async def create() -> None:
-        await engine_finder().run_ddl(
-            "CREATE INDEX subscription_partner_customer_keyset"
-            " ON subscription (partner_id, customer, id)"
-        )
+        for statement in STATEMENTS:
+            await engine_finder().run_ddl(statement)
 
     async def drop() -> None:
         await engine_finder().run_ddl("DROP INDEX IF EXISTS subscription_partner_customer_keyset")
