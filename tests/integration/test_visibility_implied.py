@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 
+from api.graphql.fast_read import Args
 from domain.policy import Resource, reach
 from domain.principal import Principal, PrincipalKind
 from persistence.database import Database
@@ -35,15 +36,6 @@ TABLES = {
 }
 PARTNER = "implied-partner"
 OWNER_EMAIL = "Owner@Example.com"
-
-
-class _Args:
-    def __init__(self) -> None:
-        self.values: list[object] = []
-
-    def arg(self, value: object) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
 
 
 @dataclasses.dataclass
@@ -115,7 +107,7 @@ async def _counts(
     db: Database, principal: Principal, child: Resource, parent: Resource, link: Link
 ) -> tuple[int, int]:
     """(linked pairs whose parent is visible, those whose child is NOT visible)."""
-    args = _Args()
+    args = Args()
     parent_condition = tenant_condition(principal, parent, "p", args) or "TRUE"
     child_condition = tenant_condition(principal, child, "c", args) or "TRUE"
     sql = (
@@ -144,10 +136,10 @@ async def test_a_child_below_a_visible_parent_is_visible(
         if reach(principal, child) is not reach(principal, parent):
             # Not claimed: the child's own condition is applied.
             assert tenant_condition_below(
-                principal, child, "c", _Args(), parent, link
-            ) == tenant_condition(principal, child, "c", _Args()), name
+                principal, child, "c", Args(), parent, link
+            ) == tenant_condition(principal, child, "c", Args()), name
             continue
-        assert tenant_condition_below(principal, child, "c", _Args(), parent, link) is None
+        assert tenant_condition_below(principal, child, "c", Args(), parent, link) is None
         pairs, hidden = await _counts(clean_db, principal, child, parent, link)
         assert hidden == 0, f"{name}: {hidden} of {pairs} {child.value} rows would be shown"
         shortcut_used += pairs > 0
@@ -167,14 +159,14 @@ async def test_the_check_finds_a_false_implication(clean_db: Database, world: Wo
     assert pairs > hidden > 0
     # And it is applied in full.
     assert tenant_condition_below(
-        partner, Resource.SUBSCRIPTIONS, "c", _Args(), Resource.CUSTOMERS, below_customer
-    ) == tenant_condition(partner, Resource.SUBSCRIPTIONS, "c", _Args())
+        partner, Resource.SUBSCRIPTIONS, "c", Args(), Resource.CUSTOMERS, below_customer
+    ) == tenant_condition(partner, Resource.SUBSCRIPTIONS, "c", Args())
 
 
 def test_an_unknown_link_keeps_the_condition() -> None:
     member = Principal(PrincipalKind.PORTAL_USER, "user:a")
     other_link = Link("id", "subscription")  # not how a license hangs off a subscription
     below = tenant_condition_below(
-        member, Resource.LICENSES, "c", _Args(), Resource.SUBSCRIPTIONS, other_link
+        member, Resource.LICENSES, "c", Args(), Resource.SUBSCRIPTIONS, other_link
     )
-    assert below == tenant_condition(member, Resource.LICENSES, "c", _Args())
+    assert below == tenant_condition(member, Resource.LICENSES, "c", Args())
