@@ -26,7 +26,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what:
     deadline = time.monotonic() + seconds
     while not await check():
         assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)
 
 
 async def settled(

@@ -30,6 +30,8 @@ from persistence.database import Database
 import factories as f
 from bearer import bearer, token_for
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 PROVISION = [sys.executable, "-m", "api.cli.main"]
 UPSERT = """mutation($input: UpsertNamespaceInput!) { upsertNamespace(input: $input) {
   namespace { id } errors { code path } } }"""

@@ -22,6 +22,8 @@ from ledger_peer import SHORT_LEASE, workers
 from ledger_wait import eventually, settled
 from mail_peer import MailPeer, serving_smtp
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 CREATE = """mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) {
   subscription { id } activationCode errors { code } } }"""
 ACTIVATE = """mutation($input: ActivateSubscriptionInput!) { activateSubscription(input: $input) {

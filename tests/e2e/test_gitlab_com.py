@@ -26,6 +26,8 @@ from gitlab_com_peer import FakeGitLab, serving_api, serving_gitlab
 from ledger_peer import SHORT_LEASE, workers
 from ledger_wait import eventually, record, settled
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 BODY = {
     "base_product": {
         "plan_code": "ultimate",

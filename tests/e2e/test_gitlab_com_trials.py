@@ -28,6 +28,8 @@ from gitlab_com_peer import FakeGitLab, serving_api, serving_gitlab
 from ledger_peer import free_port, workers
 from ledger_wait import settled
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 ADMIN = {"X-Admin-Email": "gl_com_api@gitlab.test", "X-Admin-Token": "s3cret-portal-token"}
 TRIAL = {
     "uid": 7,

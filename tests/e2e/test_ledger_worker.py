@@ -21,6 +21,8 @@ from persistence.unit_of_work import PostgresUnitOfWork
 
 from ledger_peer import SHORT_LEASE, Peer, serving_peer, workers
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 WORKER_CLOCK = SystemClock()
 """The clock a ``provision worker`` process runs on: the rows it claims are stamped with it
 (due times and leases are compared on the workers' clock, not the database's)."""
@@ -57,7 +59,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what:
     deadline = time.monotonic() + seconds
     while not await check():
         assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)
 
 
 async def status_of(db: Database, event: ProvisionEvent) -> ProvisionStatus | None:

@@ -23,6 +23,8 @@ from persistence.database import Database
 
 import factories as f
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 PROVISION = [sys.executable, "-m", "api.cli.main"]
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/nothing"  # refuses connections
 

@@ -31,6 +31,8 @@ from oauth_flow import (
     viewer,
 )
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 PROVISION = [sys.executable, "-m", "api.cli.main"]
 
 

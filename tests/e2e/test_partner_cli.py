@@ -8,9 +8,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from persistence.database import Database
 
 from oauth_flow import claims
+
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
 
 
 def _run(

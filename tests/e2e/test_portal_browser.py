@@ -36,6 +36,8 @@ from domain.model.activation_code import hash_activation_code
 from oidc_peer import CLIENT_ID, CLIENT_SECRET, OpenIDPeer, serving_openid_provider
 from provision_process import PROVISION, Served, environment, free_port, serving
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
     "--headless",

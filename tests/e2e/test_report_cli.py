@@ -11,8 +11,12 @@ import sys
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
+
 from integrations.clock import SystemClock
 from persistence.database import Database
+
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
 
 
 def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

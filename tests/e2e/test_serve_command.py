@@ -9,9 +9,12 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from graphql_client import answer
 from provision_process import PROVISION, environment, mint_token, serving
+
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
 
 
 def _postmaster_running(data_dir: Path) -> bool:

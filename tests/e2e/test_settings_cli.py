@@ -14,6 +14,8 @@ from api.settings import VARIABLES
 
 from provision_process import PROVISION, environment
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 BAD_VALUES = [
     ("serve", "PROVISION_PORT", "abc", "PROVISION_PORT: expected an integer 1-65535, got 'abc'"),
     (

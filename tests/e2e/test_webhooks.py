@@ -25,6 +25,8 @@ from graphql_client import GraphQL
 from ledger_peer import workers
 from ledger_wait import eventually, settled
 
+pytestmark = pytest.mark.slow  # the suite's second step (docs/testing.md)
+
 CREATE_ENDPOINT = """mutation($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) {
     webhookEndpoint { id url eventTypes enabled customerId partnerId }
