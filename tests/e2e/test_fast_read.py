@@ -142,6 +142,20 @@ async def usual_app(database_url: str) -> AsyncIterator[Starlette]:
         yield application
 
 
+async def _alice_sandbox_ahead(
+    clean_db: Database, apps: tuple[Starlette, ...], ahead: timedelta
+) -> uuid.UUID:
+    """Make usr_alice's customer a sandbox whose clock is ``ahead`` in every app; its id."""
+    alpha: uuid.UUID = await clean_db.fetchval(
+        "SELECT customer FROM membership WHERE user_subject = $1", "usr_alice"
+    )
+    for application in apps:
+        clocks = application.state.sandbox.clocks
+        assert await clocks.mark(alpha, True)
+        assert await clocks.move(alpha, ahead)
+    return alpha
+
+
 async def _seed(db: Database) -> None:
     alpha, beta = f.customer("Alpha"), f.customer("Beta")
     subs = [
@@ -372,13 +386,7 @@ async def test_a_sandbox_tenant_reads_on_its_own_clock_on_the_fast_path(
     """A sandbox's portal user sees status and seats at the sandbox's `today`; staff see
     real time unless they name the sandbox (docs/test-clock.md), on both paths alike."""
     await _seed(clean_db)
-    alpha = await clean_db.fetchval(
-        "SELECT customer FROM membership WHERE user_subject = $1", "usr_alice"
-    )
-    for application in (app, usual_app):
-        clocks = application.state.sandbox.clocks
-        assert await clocks.mark(alpha, True)
-        assert await clocks.move(alpha, timedelta(days=900))
+    alpha = await _alice_sandbox_ahead(clean_db, (app, usual_app), timedelta(days=900))
     query = (
         "{ subscriptions(first: 20) { edges { node { id status seats startDate endDate"
         " customer { id } } } } }"
@@ -600,13 +608,7 @@ async def test_the_subscription_page_reads_a_sandbox_on_its_own_clock(
     """Status, seats, usage's overage and next reconciliation, the trial's plan: at the
     sandbox's `today` for its portal user (and staff naming it), on both paths alike."""
     ids = await _seed_page(clean_db)
-    alpha = await clean_db.fetchval(
-        "SELECT customer FROM membership WHERE user_subject = $1", "usr_alice"
-    )
-    for application in (app, usual_app):
-        clocks = application.state.sandbox.clocks
-        assert await clocks.mark(alpha, True)
-        assert await clocks.move(alpha, timedelta(days=200))
+    alpha = await _alice_sandbox_ahead(clean_db, (app, usual_app), timedelta(days=200))
     callers = _page_callers(app)
     named = {**callers["staff"], "X-Provision-Sandbox": global_id("Customer", alpha)}
     answers = {}
